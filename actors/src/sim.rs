@@ -1,0 +1,400 @@
+//! `World`: every state machine of a network in one thread, with the flows
+//! of DESIGN.md carried out by direct calls instead of messages.
+//!
+//! It is the reference the actor runtime is measured and tested against:
+//! property tests drive it step by step, and the benchmark that gives the
+//! actor overhead places the same orders through it. It makes exactly the
+//! decisions the actors make (same state machines, same placement driver);
+//! only the transport differs.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use orch_config::{Config, Millis};
+
+use crate::audit::{audit, AuditReport};
+use crate::backorder::DeskState;
+use crate::cell::{CellEvent, CellState, ReserveAnswer};
+use crate::facility::{FacilityState, QueuedFulfillment, Wave, WaveTrigger};
+use crate::ids::{CellKey, FacilityIdx, FulfillmentRef, LineRef, OrderNo, SkuIdx};
+use crate::order::{
+    validate_request, Effect, OrderRefusal, OrderState, PlaceRequest, Scan, ScanDecision,
+};
+use crate::placement::{Placement, Step};
+use crate::routing::{FacilityInfo, RouteRequest, Router};
+
+/// The answer to a scan.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ScanOutcome {
+    /// Applied.
+    Applied,
+    /// Seen before; nothing changed.
+    Duplicate,
+    /// Refused; nothing changed.
+    Rejected(String),
+}
+
+/// Every state machine of one network, driven synchronously.
+#[derive(Debug, Clone)]
+pub struct World {
+    router: Router,
+    infos: Vec<FacilityInfo>,
+    /// Stock cells that exist (configured or touched).
+    pub cells: HashMap<CellKey, CellState>,
+    /// Facilities by index.
+    pub facilities: Vec<FacilityState>,
+    /// Orders by number.
+    pub orders: HashMap<OrderNo, OrderState>,
+    /// Backorder desks by SKU.
+    pub desks: HashMap<SkuIdx, DeskState>,
+    next_order: u64,
+    lines_max: usize,
+    qty_max: u32,
+}
+
+impl World {
+    /// A world with the configured network and stock, at time `now`.
+    pub fn new(cfg: &Config, now: Millis) -> World {
+        let net = &cfg.network;
+        let infos = net
+            .facilities
+            .iter()
+            .enumerate()
+            .map(|(i, f)| FacilityInfo::from_config(FacilityIdx(i as u16), f))
+            .collect();
+        let facilities = net
+            .facilities
+            .iter()
+            .enumerate()
+            .map(|(i, f)| FacilityState::new(FacilityIdx(i as u16), f, now))
+            .collect();
+        let cells = net
+            .stock
+            .iter()
+            .map(|s| {
+                (
+                    CellKey {
+                        sku: SkuIdx(s.sku),
+                        facility: FacilityIdx(s.facility),
+                    },
+                    CellState::new(s.on_hand, s.safety_stock),
+                )
+            })
+            .collect();
+        World {
+            router: Router::new(&cfg.routing, &net.facilities),
+            infos,
+            cells,
+            facilities,
+            orders: HashMap::new(),
+            desks: HashMap::new(),
+            next_order: 1,
+            lines_max: cfg.limits.order_lines_max as usize,
+            qty_max: cfg.limits.qty_max,
+        }
+    }
+
+    fn available(&self, key: CellKey) -> u32 {
+        self.cells.get(&key).map_or(0, CellState::available)
+    }
+
+    /// Place an order; `Err` names the invalid field.
+    pub fn place(&mut self, req: PlaceRequest, now: Millis) -> Result<OrderNo, String> {
+        validate_request(&req, self.lines_max, self.qty_max)?;
+        let no = OrderNo(self.next_order);
+        self.next_order += 1;
+        let (order, _) = OrderState::place(no, req, now);
+        let lines: Vec<(SkuIdx, u32)> = order.request().lines.iter().map(|l| (l.sku, l.qty)).collect();
+        for (info, f) in self.infos.iter_mut().zip(&self.facilities) {
+            info.enabled = f.enabled_at(now);
+            info.capacity_used = f.capacity_used();
+        }
+        let r = order.request();
+        let plan = self.router.plan(
+            &RouteRequest {
+                lines: &lines,
+                lat: r.lat,
+                lon: r.lon,
+                service_level: r.service_level,
+                channel: &r.channel,
+            },
+            &self.infos,
+            |sku, facility| self.available(CellKey { sku, facility }),
+        );
+        let mut placement = Placement::new(plan, lines.iter().map(|l| l.1).collect(), r.allow_backorder);
+        loop {
+            match placement.next_step() {
+                Step::Reserve { facility, lines: ls } => {
+                    let answers: Vec<(u16, ReserveAnswer)> = ls
+                        .iter()
+                        .map(|&l| {
+                            let (sku, qty) = lines[usize::from(l)];
+                            let cell = self.cells.entry(CellKey { sku, facility }).or_default();
+                            let answer = match cell.decide_reserve(LineRef { order: no, line: l }, qty) {
+                                Ok((answer, event)) => {
+                                    if let Some(e) = event {
+                                        cell.apply(&e);
+                                    }
+                                    answer
+                                }
+                                Err(_) => ReserveAnswer::Short { available: 0 },
+                            };
+                            (l, answer)
+                        })
+                        .collect();
+                    placement.on_answers(&answers);
+                }
+                Step::Release { facility, lines: ls } => {
+                    for l in ls {
+                        let key = CellKey {
+                            sku: lines[usize::from(l)].0,
+                            facility,
+                        };
+                        self.release(key, LineRef { order: no, line: l });
+                    }
+                }
+                Step::Done => break,
+            }
+        }
+        let (event, effects) = order.decide_routed(placement.outcome(), now);
+        let mut order = order;
+        order.apply(&event);
+        self.orders.insert(no, order);
+        self.run_effects(no, effects, now);
+        Ok(no)
+    }
+
+    fn release(&mut self, key: CellKey, line: LineRef) {
+        if let Some(cell) = self.cells.get_mut(&key) {
+            if let Some(e) = cell.decide_release(line) {
+                cell.apply(&e);
+            }
+        }
+    }
+
+    fn run_effects(&mut self, no: OrderNo, effects: Vec<Effect>, now: Millis) {
+        for effect in effects {
+            match effect {
+                Effect::Pick { cell, line, qty } => {
+                    let c = self.cells.get_mut(&cell).expect("pick of a cell that does not exist");
+                    let e = c.decide_pick(line, qty).expect("order and cell disagree on a pick");
+                    c.apply(&e);
+                }
+                Effect::Release { cell, line } => {
+                    self.release(cell, line);
+                    self.drain(cell.sku, now);
+                }
+                Effect::Restock { cell, qty } => self.arrive(cell, qty, true, now),
+                Effect::Enqueue { fulfillment } => {
+                    let order = &self.orders[&no];
+                    let f = order.fulfillment(fulfillment.n).expect("enqueue of a known fulfillment");
+                    let q = QueuedFulfillment {
+                        fulfillment,
+                        lines: f.lines.iter().map(|l| (l.sku, l.qty)).collect(),
+                        service_level: order.request().service_level,
+                        queued_at: now,
+                    };
+                    let fac = &mut self.facilities[usize::from(f.facility.0)];
+                    let e = fac.decide_enqueue(q).expect("a new fulfillment is queued once");
+                    fac.apply(&e);
+                }
+                Effect::Dequeue { facility, fulfillment } | Effect::Close { facility, fulfillment } => {
+                    let fac = &mut self.facilities[usize::from(facility.0)];
+                    let e = fac
+                        .decide_dequeue(fulfillment)
+                        .or_else(|| fac.decide_close(fulfillment));
+                    if let Some(e) = e {
+                        fac.apply(&e);
+                    }
+                }
+                Effect::Backorder { sku, line, qty } => {
+                    let order = &self.orders[&line.order];
+                    let (prio, at) = (order.priority(), order.placed_at());
+                    let desk = self.desks.entry(sku).or_insert_with(|| DeskState::new(sku));
+                    if let Some(e) = desk.decide_queue(line, qty, prio, at) {
+                        desk.apply(&e);
+                    }
+                    self.drain(sku, now);
+                }
+                Effect::Unbackorder { sku, line } => {
+                    if let Some(desk) = self.desks.get_mut(&sku) {
+                        if let Some(e) = desk.decide_remove(line) {
+                            desk.apply(&e);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Stock arrives at a cell (receipt or restock): waiting backorders are
+    /// served first, in the same step, then the rest is available.
+    fn arrive(&mut self, key: CellKey, qty: u32, restock: bool, now: Millis) {
+        let allocations = self
+            .desks
+            .get(&key.sku)
+            .map(|d| d.allocate(qty))
+            .unwrap_or_default();
+        let cell = self.cells.entry(key).or_default();
+        let e = if restock {
+            cell.decide_restock(qty)
+        } else {
+            cell.decide_receive(qty)
+        }
+        .expect("validated quantity");
+        cell.apply(&e);
+        let filled: Vec<LineRef> = allocations.iter().map(|&(l, _)| l).collect();
+        for (line, want) in allocations {
+            let (_, event) = cell
+                .decide_reserve(line, want)
+                .expect("a waiting line holds nothing here");
+            cell.apply(&event.expect("allocated units are available"));
+        }
+        for line in filled {
+            self.fill(key, line, now);
+        }
+    }
+
+    /// A desk line got its reservation at `key`: leave the desk, tell the order.
+    fn fill(&mut self, key: CellKey, line: LineRef, now: Millis) {
+        let desk = self.desks.get_mut(&key.sku).expect("desk exists");
+        desk.apply(&crate::backorder::DeskEvent::Filled {
+            line,
+            facility: key.facility,
+        });
+        let order = self.orders.get_mut(&line.order).expect("waiting line has an order");
+        match order.decide_fill(line.line, key.facility, now) {
+            Ok((event, effects)) => {
+                order.apply(&event);
+                self.run_effects(line.order, effects, now);
+            }
+            Err(_) => self.release(key, line),
+        }
+    }
+
+    /// Serve waiting lines of `sku` from stock already available anywhere,
+    /// in queue order, stopping at the first that nothing can serve.
+    fn drain(&mut self, sku: SkuIdx, now: Millis) {
+        loop {
+            let Some((line, qty)) = self.desks.get(&sku).and_then(|d| d.queue().next()) else {
+                return;
+            };
+            let Some(facility) = (0..self.facilities.len() as u16)
+                .map(FacilityIdx)
+                .find(|&f| self.available(CellKey { sku, facility: f }) >= qty)
+            else {
+                return;
+            };
+            let key = CellKey { sku, facility };
+            let cell = self.cells.get_mut(&key).expect("available cell exists");
+            let (answer, event) = cell.decide_reserve(line, qty).expect("waiting line holds nothing");
+            assert_eq!(answer, ReserveAnswer::Reserved);
+            cell.apply(&event.expect("reserved"));
+            self.fill(key, line, now);
+        }
+    }
+
+    /// Receive stock at a cell.
+    pub fn receive(&mut self, key: CellKey, qty: u32, now: Millis) -> Result<(), String> {
+        if qty == 0 || qty > self.qty_max {
+            return Err(format!("qty: must be 1 to {}, got {qty}", self.qty_max));
+        }
+        self.arrive(key, qty, false, now);
+        Ok(())
+    }
+
+    /// Cycle count: set on hand (never below reserved).
+    pub fn adjust(&mut self, key: CellKey, on_hand: u32, now: Millis) -> Result<(), String> {
+        let cell = self.cells.entry(key).or_default();
+        let e = cell.decide_adjust(on_hand).map_err(|e| e.to_string())?;
+        cell.apply(&e);
+        if let CellEvent::Adjusted { from, to } = e {
+            if to > from {
+                self.drain(key.sku, now);
+            }
+        }
+        Ok(())
+    }
+
+    /// Apply a scan to an order.
+    pub fn scan(&mut self, no: OrderNo, scan: &Scan) -> ScanOutcome {
+        let Some(order) = self.orders.get(&no) else {
+            return ScanOutcome::Rejected("unknown order".into());
+        };
+        match order.decide_scan(scan) {
+            Ok(ScanDecision::Duplicate) => ScanOutcome::Duplicate,
+            Ok(ScanDecision::Apply { event, effects }) => {
+                self.run_effects(no, effects, scan.at);
+                self.orders.get_mut(&no).expect("order exists").apply(&event);
+                ScanOutcome::Applied
+            }
+            Err(e) => ScanOutcome::Rejected(e.to_string()),
+        }
+    }
+
+    /// Cancel an order.
+    pub fn cancel(&mut self, no: OrderNo, now: Millis) -> Result<(), OrderRefusal> {
+        let order = self.orders.get_mut(&no).ok_or(OrderRefusal::Final("unknown"))?;
+        if let Some((event, effects)) = order.decide_cancel(now)? {
+            order.apply(&event);
+            self.run_effects(no, effects, now);
+        }
+        Ok(())
+    }
+
+    /// Release due waves everywhere (size, max wait, cutoff).
+    pub fn tick(&mut self, now: Millis) -> Vec<Wave> {
+        let mut waves = Vec::new();
+        for i in 0..self.facilities.len() {
+            while let Some(trigger) = self.facilities[i].due_trigger(now) {
+                match self.release_wave(FacilityIdx(i as u16), trigger, now) {
+                    Some(w) => waves.push(w),
+                    None => break,
+                }
+            }
+            self.facilities[i].advance_clock(now);
+        }
+        waves
+    }
+
+    /// Release one wave at a facility now.
+    pub fn release_wave(&mut self, facility: FacilityIdx, trigger: WaveTrigger, now: Millis) -> Option<Wave> {
+        let fac = &mut self.facilities[usize::from(facility.0)];
+        let event = fac.decide_release(trigger, now)?;
+        let crate::facility::FacilityEvent::WaveReleased {
+            wave_id, fulfillments, ..
+        } = &event
+        else {
+            unreachable!("decide_release returns a wave")
+        };
+        let wave = Wave {
+            wave_id: wave_id.clone(),
+            trigger,
+            released_at: now,
+            pick_list: fac.pick_list(fulfillments),
+            fulfillments: fulfillments.clone(),
+        };
+        fac.apply(&event);
+        for &FulfillmentRef { order, n } in &wave.fulfillments {
+            let o = self.orders.get_mut(&order).expect("queued fulfillment has an order");
+            if let Ok(e) = o.decide_wave(n, wave.wave_id.clone(), now) {
+                o.apply(&e);
+            }
+        }
+        Some(wave)
+    }
+
+    /// Audit every invariant now.
+    pub fn audit(&self) -> AuditReport {
+        audit(
+            self.cells.iter().map(|(k, c)| (*k, c)),
+            self.orders.values(),
+            self.desks.iter().map(|(k, d)| (*k, d)),
+        )
+    }
+
+    /// The order id of a number (for messages).
+    pub fn order_id(&self, no: OrderNo) -> Option<Arc<str>> {
+        self.orders.get(&no).map(|o| o.request().order_id.clone())
+    }
+}

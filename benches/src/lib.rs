@@ -1,0 +1,1 @@
+//! Criterion benchmarks for the orchestration core; see `benches/README.md`.

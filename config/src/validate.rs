@@ -1,0 +1,428 @@
+//! Checks a [`Config`] before anything runs on it.
+//!
+//! The first problem found is returned as a [`ConfigError`] naming the
+//! dotted key in the file schema (`facilities[3].lat`, `stock[12].sku`,
+//! `routing.service_level.same_day.max_splits`), what is wrong and what was
+//! found. Indices are positions in the `Config` as given, which for a loaded
+//! file is the file's own order.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+
+use crate::load::ConfigError;
+use crate::model::{Config, FacilityConfig, Network, RoutingOverride, RoutingWeights};
+
+/// Longest id (facility, SKU, channel) a configuration may use.
+pub const ID_LEN_MAX: usize = 128;
+
+/// Smallest journal batch (`durability.batch_bytes_max`).
+pub const BATCH_BYTES_MIN: u32 = 4096;
+
+/// Whether `id` is 1..=128 characters of `A-Z a-z 0-9 - _ . :`.
+pub fn is_valid_id(id: &str) -> bool {
+    !id.is_empty()
+        && id.len() <= ID_LEN_MAX
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':'))
+}
+
+/// Validates `cfg`; `file` names its source in the error.
+pub fn validate(cfg: &Config, file: &str) -> Result<(), ConfigError> {
+    let v = Checker { file };
+    v.network(&cfg.network)?;
+    v.routing(cfg)?;
+    v.durability(cfg)?;
+    v.listen(cfg)?;
+    v.limits(cfg)?;
+    v.runtime(cfg)?;
+    if let Some(token) = &cfg.auth.token {
+        if token.is_empty() {
+            return Err(v.err(
+                "auth.token",
+                "must not be empty; leave the key out for an open API",
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// A value shown in a message: quoted, and cut if very long.
+fn shown(s: &str) -> String {
+    if s.chars().count() > 60 {
+        let head: String = s.chars().take(40).collect();
+        format!("{head:?}... ({} characters)", s.chars().count())
+    } else {
+        format!("{s:?}")
+    }
+}
+
+struct Checker<'a> {
+    file: &'a str,
+}
+
+impl Checker<'_> {
+    fn err(&self, key: impl Into<String>, message: impl Into<String>) -> ConfigError {
+        ConfigError::new(self.file, key, message)
+    }
+
+    fn id(&self, key: impl Into<String>, id: &str) -> Result<(), ConfigError> {
+        if is_valid_id(id) {
+            Ok(())
+        } else {
+            Err(self.err(
+                key,
+                format!(
+                    "must be 1 to {ID_LEN_MAX} characters of A-Z a-z 0-9 - _ . :, got {}",
+                    shown(id)
+                ),
+            ))
+        }
+    }
+
+    fn at_least<T: PartialOrd + std::fmt::Display>(
+        &self,
+        key: impl Into<String>,
+        value: T,
+        min: T,
+    ) -> Result<(), ConfigError> {
+        if value >= min {
+            Ok(())
+        } else {
+            Err(self.err(key, format!("must be at least {min}, got {value}")))
+        }
+    }
+
+    fn in_range(&self, key: String, value: f64, lo: f64, hi: f64) -> Result<(), ConfigError> {
+        if value.is_finite() && (lo..=hi).contains(&value) {
+            Ok(())
+        } else {
+            Err(self.err(key, format!("must be between {lo} and {hi}, got {value}")))
+        }
+    }
+
+    fn non_negative(&self, key: String, value: f64) -> Result<(), ConfigError> {
+        if value.is_finite() && value >= 0.0 {
+            Ok(())
+        } else {
+            Err(self.err(key, format!("must be a finite number >= 0, got {value}")))
+        }
+    }
+
+    fn network(&self, n: &Network) -> Result<(), ConfigError> {
+        if n.facilities.is_empty() {
+            return Err(self.err(
+                "facilities",
+                "at least one facility is required, found none",
+            ));
+        }
+        let max_facilities = u16::MAX as usize + 1;
+        if n.facilities.len() > max_facilities {
+            return Err(self.err(
+                "facilities",
+                format!(
+                    "at most {max_facilities} facilities, got {}",
+                    n.facilities.len()
+                ),
+            ));
+        }
+        let mut ids: HashMap<&str, usize> = HashMap::with_capacity(n.facilities.len());
+        for (i, f) in n.facilities.iter().enumerate() {
+            self.facility(i, f)?;
+            if let Some(first) = ids.insert(f.id.as_str(), i) {
+                return Err(self.err(
+                    format!("facilities[{i}].id"),
+                    format!(
+                        "duplicate facility id {}, first at facilities[{first}]",
+                        shown(&f.id)
+                    ),
+                ));
+            }
+        }
+
+        if n.skus.is_empty() {
+            return Err(self.err("catalog.skus", "at least one sku is required, found none"));
+        }
+        if n.skus.len() > u32::MAX as usize {
+            return Err(self.err(
+                "catalog.skus",
+                format!("at most {} skus, got {}", u32::MAX, n.skus.len()),
+            ));
+        }
+        let mut skus: HashMap<&str, usize> = HashMap::with_capacity(n.skus.len());
+        for (i, s) in n.skus.iter().enumerate() {
+            self.id(format!("catalog.skus[{i}]"), s)?;
+            if let Some(first) = skus.insert(s.as_str(), i) {
+                return Err(self.err(
+                    format!("catalog.skus[{i}]"),
+                    format!("duplicate sku {}, first at catalog.skus[{first}]", shown(s)),
+                ));
+            }
+        }
+
+        let mut sorted = true;
+        for (i, e) in n.stock.iter().enumerate() {
+            if e.sku as usize >= n.skus.len() {
+                return Err(self.err(
+                    format!("stock[{i}].sku"),
+                    format!(
+                        "refers to sku index {} but the catalog has {} skus",
+                        e.sku,
+                        n.skus.len()
+                    ),
+                ));
+            }
+            if e.facility as usize >= n.facilities.len() {
+                return Err(self.err(
+                    format!("stock[{i}].facility_id"),
+                    format!(
+                        "refers to facility index {} but there are {} facilities",
+                        e.facility,
+                        n.facilities.len()
+                    ),
+                ));
+            }
+            if i > 0 {
+                let prev = &n.stock[i - 1];
+                sorted &= (prev.sku, prev.facility) < (e.sku, e.facility);
+            }
+        }
+        if !sorted {
+            // Sorted input (BF-1, canonical order) has no duplicates by the
+            // check above; otherwise look for them.
+            let mut cells: HashMap<(u32, u16), usize> = HashMap::with_capacity(n.stock.len());
+            for (i, e) in n.stock.iter().enumerate() {
+                if let Some(first) = cells.insert((e.sku, e.facility), i) {
+                    return Err(self.err(
+                        format!("stock[{i}]"),
+                        format!(
+                            "duplicate cell (sku {}, facility {}), first at stock[{first}]",
+                            shown(&n.skus[e.sku as usize]),
+                            shown(&n.facilities[e.facility as usize].id)
+                        ),
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn facility(&self, i: usize, f: &FacilityConfig) -> Result<(), ConfigError> {
+        let key = |field: &str| format!("facilities[{i}].{field}");
+        self.id(key("id"), &f.id)?;
+        self.in_range(key("lat"), f.lat, -90.0, 90.0)?;
+        self.in_range(key("lon"), f.lon, -180.0, 180.0)?;
+        self.at_least(key("capacity_per_hour"), f.capacity_per_hour, 1)?;
+        self.non_negative(key("cost_per_fulfillment"), f.cost_per_fulfillment)?;
+        if f.zones.is_empty() {
+            return Err(self.err(key("zones"), "at least one pick zone is required, got []"));
+        }
+        for (j, z) in f.zones.iter().enumerate() {
+            if z.trim().is_empty() {
+                return Err(self.err(
+                    format!("facilities[{i}].zones[{j}]"),
+                    "zone name must not be empty",
+                ));
+            }
+            if let Some(first) = f.zones[..j].iter().position(|other| other == z) {
+                return Err(self.err(
+                    format!("facilities[{i}].zones[{j}]"),
+                    format!("duplicate zone {}, first at zones[{first}]", shown(z)),
+                ));
+            }
+        }
+        self.at_least(key("wave.size_max"), f.wave.size_max, 1)?;
+        self.at_least(key("wave.wait_ms_max"), f.wave.wait_ms_max, 1)?;
+        for (j, c) in f.cutoffs.iter().enumerate() {
+            let key = |field: &str| format!("facilities[{i}].cutoffs[{j}].{field}");
+            if c.carrier.trim().is_empty() {
+                return Err(self.err(key("carrier"), "carrier name must not be empty"));
+            }
+            if c.minute_of_day >= 24 * 60 {
+                return Err(self.err(
+                    key("at"),
+                    format!(
+                        "must be a time of day before 24:00, got minute {} of the day",
+                        c.minute_of_day
+                    ),
+                ));
+            }
+            if c.service_levels.is_empty() {
+                return Err(self.err(
+                    key("service_levels"),
+                    "at least one service level is required (same_day, next_day, standard), got []",
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    fn weights(&self, prefix: &str, w: &RoutingWeights) -> Result<(), ConfigError> {
+        let key = |field: &str| format!("{prefix}.weights.{field}");
+        self.non_negative(key("distance_per_km"), w.distance_per_km)?;
+        self.non_negative(key("cost"), w.cost)?;
+        self.non_negative(key("capacity_used"), w.capacity_used)?;
+        self.non_negative(key("split_penalty"), w.split_penalty)
+    }
+
+    fn excluded(
+        &self,
+        key: &str,
+        ids: &[String],
+        facilities: &HashMap<&str, ()>,
+    ) -> Result<(), ConfigError> {
+        for (j, id) in ids.iter().enumerate() {
+            if !facilities.contains_key(id.as_str()) {
+                return Err(self.err(
+                    format!("{key}[{j}]"),
+                    format!("unknown facility {} (no facility has this id)", shown(id)),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    fn override_(
+        &self,
+        prefix: &str,
+        o: &RoutingOverride,
+        facilities: &HashMap<&str, ()>,
+    ) -> Result<(), ConfigError> {
+        if let Some(w) = &o.weights {
+            self.weights(prefix, w)?;
+        }
+        if let Some(m) = o.max_splits {
+            self.at_least(format!("{prefix}.max_splits"), m, 1)?;
+        }
+        self.excluded(
+            &format!("{prefix}.excluded_facilities"),
+            &o.excluded_facilities,
+            facilities,
+        )
+    }
+
+    fn routing(&self, cfg: &Config) -> Result<(), ConfigError> {
+        let r = &cfg.routing;
+        let facilities: HashMap<&str, ()> = cfg
+            .network
+            .facilities
+            .iter()
+            .map(|f| (f.id.as_str(), ()))
+            .collect();
+        self.weights("routing", &r.weights)?;
+        self.at_least("routing.max_splits", r.max_splits, 1)?;
+        self.excluded(
+            "routing.excluded_facilities",
+            &r.excluded_facilities,
+            &facilities,
+        )?;
+        for (i, (level, o)) in r.by_service_level.iter().enumerate() {
+            let prefix = format!("routing.service_level.{}", level.as_str());
+            if r.by_service_level[..i].iter().any(|(l, _)| l == level) {
+                return Err(self.err(prefix, "override given twice"));
+            }
+            self.override_(&prefix, o, &facilities)?;
+        }
+        for (i, (channel, o)) in r.by_channel.iter().enumerate() {
+            let prefix = format!("routing.channel.{channel}");
+            self.id(prefix.clone(), channel).map_err(|e| ConfigError {
+                message: format!("channel name {}", e.message),
+                ..e
+            })?;
+            if r.by_channel[..i].iter().any(|(c, _)| c == channel) {
+                return Err(self.err(prefix, "override given twice"));
+            }
+            self.override_(&prefix, o, &facilities)?;
+        }
+        Ok(())
+    }
+
+    fn durability(&self, cfg: &Config) -> Result<(), ConfigError> {
+        let d = &cfg.durability;
+        if d.data_dir.trim().is_empty() {
+            return Err(self.err("durability.data_dir", "must not be empty, got \"\""));
+        }
+        self.at_least(
+            "durability.batch_bytes_max",
+            d.batch_bytes_max,
+            BATCH_BYTES_MIN,
+        )?;
+        self.at_least("durability.segment_bytes_max", d.segment_bytes_max, 1)
+    }
+
+    fn listen(&self, cfg: &Config) -> Result<(), ConfigError> {
+        let addr = |key: &str, a: &str| -> Result<(), ConfigError> {
+            a.parse::<SocketAddr>().map(|_| ()).map_err(|_| {
+                self.err(
+                    key,
+                    format!(
+                        "must be an IP address and port such as \"127.0.0.1:8080\" or \"[::]:8080\", got {}",
+                        shown(a)
+                    ),
+                )
+            })
+        };
+        addr("listen.http", &cfg.listen.http)?;
+        if let Some(m) = &cfg.listen.metrics {
+            addr("listen.metrics", m)?;
+        }
+        Ok(())
+    }
+
+    fn limits(&self, cfg: &Config) -> Result<(), ConfigError> {
+        let l = &cfg.limits;
+        for (name, value) in [
+            ("body_bytes_max", l.body_bytes_max),
+            ("order_lines_max", l.order_lines_max),
+            ("batch_orders_max", l.batch_orders_max),
+            ("scan_events_max", l.scan_events_max),
+            ("id_len_max", l.id_len_max),
+            ("qty_max", l.qty_max),
+            ("inflight_requests_max", l.inflight_requests_max),
+        ] {
+            self.at_least(format!("limits.{name}"), value, 1)?;
+        }
+        Ok(())
+    }
+
+    fn runtime(&self, cfg: &Config) -> Result<(), ConfigError> {
+        self.at_least("runtime.mailbox_capacity", cfg.runtime.mailbox_capacity, 1)?;
+        self.at_least("runtime.wave_tick_ms", cfg.runtime.wave_tick_ms, 1)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids() {
+        assert!(is_valid_id("DC-01"));
+        assert!(is_valid_id("a.b_c:d-9"));
+        assert!(!is_valid_id(""));
+        assert!(!is_valid_id("has space"));
+        assert!(!is_valid_id("é"));
+        assert!(is_valid_id(&"x".repeat(128)));
+        assert!(!is_valid_id(&"x".repeat(129)));
+    }
+
+    #[test]
+    fn unsorted_duplicate_cells_are_found() {
+        let mut cfg = crate::load::embedded_default();
+        let first = cfg.network.stock[0];
+        cfg.network.stock.push(first);
+        let e = validate(&cfg, "x").unwrap_err();
+        assert_eq!(e.key, format!("stock[{}]", cfg.network.stock.len() - 1));
+        assert!(e.message.contains("first at stock[0]"), "{e}");
+    }
+
+    #[test]
+    fn out_of_range_indices() {
+        let mut cfg = crate::load::embedded_default();
+        cfg.network.stock[3].sku = u32::MAX;
+        assert_eq!(validate(&cfg, "x").unwrap_err().key, "stock[3].sku");
+        let mut cfg = crate::load::embedded_default();
+        cfg.network.stock[4].facility = 999;
+        assert_eq!(validate(&cfg, "x").unwrap_err().key, "stock[4].facility_id");
+    }
+}

@@ -1,0 +1,318 @@
+//! The shapes of API.md: what callers send to the facade and what it
+//! answers. The HTTP layer (de)serializes exactly these; the in-process load
+//! tester builds them directly.
+//!
+//! Inputs keep client strings and wide integers so that validation can name
+//! the field and the bad value ("lines[2].qty: must be 1 to 1000000, got -1").
+
+use serde::{Deserialize, Serialize};
+
+/// Ship-to point.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ShipTo {
+    /// Latitude.
+    pub lat: f64,
+    /// Longitude.
+    pub lon: f64,
+}
+
+/// One line of an order, as sent.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LineInput {
+    /// SKU id.
+    pub sku: String,
+    /// Units (1..=qty_max).
+    pub qty: i64,
+}
+
+/// `POST /v1/orders` body.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PlaceOrder {
+    /// Client order id.
+    pub order_id: String,
+    /// Sales channel label.
+    pub channel: String,
+    /// Where it ships.
+    pub ship_to: ShipTo,
+    /// same_day, next_day or standard.
+    pub service_level: String,
+    /// Lines.
+    pub lines: Vec<LineInput>,
+    /// Whether lines may wait for stock (default true).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allow_backorder: Option<bool>,
+}
+
+/// One line of a fulfillment or a backorder, as answered.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LineView {
+    /// SKU id.
+    pub sku: String,
+    /// Units.
+    pub qty: u32,
+}
+
+/// One fulfillment, as answered.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FulfillmentView {
+    /// `order_id/n`.
+    pub fulfillment_id: String,
+    /// Shipping facility.
+    pub facility_id: String,
+    /// Its status.
+    pub status: String,
+    /// Its wave, once released.
+    pub wave_id: Option<String>,
+    /// Carrier, once shipped.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub carrier: Option<String>,
+    /// Tracking number, once shipped.
+    pub tracking: Option<String>,
+    /// Lines.
+    pub lines: Vec<LineView>,
+}
+
+/// One timeline entry, as answered.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TimelineView {
+    /// RFC 3339.
+    pub at: String,
+    /// What happened.
+    pub event: String,
+    /// Which fulfillment, if one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fulfillment_id: Option<String>,
+    /// Which scan, if one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub event_id: Option<String>,
+}
+
+/// An order, as answered by place, cancel and status.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrderView {
+    /// Client order id.
+    pub order_id: String,
+    /// Status (API.md names).
+    pub status: String,
+    /// Rejection reason.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// Channel.
+    pub channel: String,
+    /// Service level.
+    pub service_level: String,
+    /// Fulfillments.
+    pub fulfillments: Vec<FulfillmentView>,
+    /// Lines waiting for stock.
+    pub backordered: Vec<LineView>,
+    /// Every event applied (status only; empty on place).
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub timeline: Vec<TimelineView>,
+}
+
+/// The answer to a placement: the order, and whether it was a replay.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Placed {
+    /// The order.
+    pub order: OrderView,
+    /// True when the same order was placed before with the same body.
+    pub replay: bool,
+}
+
+/// One scan event, as sent.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct ScanInput {
+    /// Client event id (idempotency key).
+    #[serde(default)]
+    pub event_id: String,
+    /// Kind.
+    #[serde(default)]
+    pub kind: String,
+    /// Order.
+    #[serde(default)]
+    pub order_id: String,
+    /// `order_id/n`.
+    #[serde(default)]
+    pub fulfillment_id: String,
+    /// Scanning facility.
+    #[serde(default)]
+    pub facility_id: String,
+    /// SKU (pick, return_received).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sku: Option<String>,
+    /// Units (pick, return_received).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub qty: Option<i64>,
+    /// RFC 3339 (default: now).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub at: Option<String>,
+    /// Carrier (ship).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub carrier: Option<String>,
+    /// Tracking (ship).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tracking: Option<String>,
+    /// Reason (delivery_exception).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// restock or dispose (return_received).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub disposition: Option<String>,
+}
+
+/// The answer for one scan event.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScanResult {
+    /// The event.
+    pub event_id: String,
+    /// applied, duplicate or rejected.
+    pub result: String,
+    /// Why rejected.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+/// One receipt, as sent.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReceiptInput {
+    /// SKU id.
+    pub sku: String,
+    /// Receiving facility.
+    pub facility_id: String,
+    /// Units.
+    pub qty: i64,
+    /// Idempotency key.
+    pub receipt_id: String,
+}
+
+/// One cycle count, as sent.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AdjustmentInput {
+    /// SKU id.
+    pub sku: String,
+    /// Facility.
+    pub facility_id: String,
+    /// New on hand.
+    pub on_hand: i64,
+    /// Idempotency key.
+    pub adjustment_id: String,
+}
+
+/// One facility's counts for a SKU.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CellView {
+    /// Facility.
+    pub facility_id: String,
+    /// On hand.
+    pub on_hand: u32,
+    /// Reserved.
+    pub reserved: u32,
+    /// Available.
+    pub available: u32,
+}
+
+/// `GET /v1/inventory/{sku}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InventoryView {
+    /// SKU id.
+    pub sku: String,
+    /// Units available anywhere.
+    pub network_available: u64,
+    /// Per facility that has a cell.
+    pub facilities: Vec<CellView>,
+}
+
+/// One nearby facility's availability.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NearbyView {
+    /// Facility.
+    pub facility_id: String,
+    /// Available units.
+    pub available: u32,
+    /// Distance from the point.
+    pub distance_km: f64,
+}
+
+/// `GET /v1/availability`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AvailabilityAnswer {
+    /// SKU id.
+    pub sku: String,
+    /// Units available anywhere.
+    pub network_available: u64,
+    /// Units available within the radius.
+    pub nearby_available: u64,
+    /// Facilities within the radius, nearest first.
+    pub facilities: Vec<NearbyView>,
+}
+
+/// A facility, as answered.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FacilityView {
+    /// Id.
+    pub facility_id: String,
+    /// dc, store or dark_store.
+    pub kind: String,
+    /// Latitude.
+    pub lat: f64,
+    /// Longitude.
+    pub lon: f64,
+    /// Routing may use it.
+    pub enabled: bool,
+    /// Closure end (RFC 3339), if closed until a time.
+    pub disabled_until: Option<String>,
+    /// Fulfillments waiting for a wave.
+    pub queued_fulfillments: u32,
+    /// Waves released and not finished.
+    pub open_waves: u32,
+    /// Fulfillments released today.
+    pub released_today: u32,
+    /// Capacity left this hour.
+    pub capacity_left: u32,
+}
+
+/// `POST /v1/facilities/{id}/waves/release` answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WaveView {
+    /// Wave id, null when nothing was queued.
+    pub wave_id: Option<String>,
+    /// Why it was released (size, max_wait, cutoff, manual).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub trigger: Option<String>,
+    /// Its fulfillments.
+    pub fulfillment_ids: Vec<String>,
+    /// Its pick list along the pick path.
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub pick_list: Vec<PickTaskView>,
+}
+
+/// One pick task of a wave.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PickTaskView {
+    /// Zone name.
+    pub zone: String,
+    /// Bin in the zone.
+    pub bin: u32,
+    /// SKU id.
+    pub sku: String,
+    /// Units.
+    pub qty: u32,
+    /// Fulfillment.
+    pub fulfillment_id: String,
+}
+
+/// `PUT /v1/facilities/{id}/status` body.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FacilityStatusInput {
+    /// Enabled?
+    pub enabled: bool,
+    /// RFC 3339; when disabling, enable again at this time.
+    #[serde(default)]
+    pub until: Option<String>,
+}

@@ -1,0 +1,659 @@
+//! `Orchestrator`: the one facade the HTTP API and the in-process load
+//! tester call. It validates input (errors name the field and change
+//! nothing), maps client ids to keys, and talks to the actors.
+//!
+//! It owns the actix system: a thread running `actix_rt::System` with one
+//! arbiter per worker; every method may be called from any thread or async
+//! runtime.
+
+use std::collections::HashMap;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix::prelude::*;
+use dashmap::DashMap;
+use futures::future::join_all;
+use orch_actors::audit::{audit, AuditReport};
+use orch_actors::facility::{FacilityState, WaveTrigger};
+use orch_actors::order::{
+    validate_request, Disposition, OrderLine, OrderRefusal, OrderState, PlaceRequest, Scan, ScanKind,
+};
+use orch_actors::sim::ScanOutcome;
+use orch_actors::{CellKey, FacilityIdx, SkuIdx};
+use orch_config::{geo::haversine_km, Config, ServiceLevel};
+use tokio::sync::oneshot;
+
+use crate::clock::{now_ms, parse_rfc3339};
+use crate::dto::*;
+use crate::error::{ApiError, ErrorKind};
+use crate::present::{facility_view, order_view, wave_view};
+use crate::shared::{Shared, WaveAnnouncement};
+use crate::shell::cell::{Adjust, GetCell};
+use crate::shell::desk::{ArriveAt, GetDesk};
+use crate::shell::facility::{FacilityActor, ReleaseNow, SetStatus};
+use crate::shell::order::{ApplyScan, Cancel, GetOrder, OrderActor};
+
+/// The result of one receipt or adjustment.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ItemResult {
+    /// The receipt or adjustment id.
+    pub id: String,
+    /// applied, duplicate or rejected.
+    pub result: String,
+    /// Why rejected.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// Backordered lines served by a receipt.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub backorders_served: Option<usize>,
+}
+
+/// The running orchestration core.
+#[derive(Clone)]
+pub struct Orchestrator {
+    shared: Arc<Shared>,
+    receipts: Arc<DashMap<Arc<str>, ()>>,
+    adjustments: Arc<DashMap<Arc<str>, ()>>,
+    system: Arc<std::sync::Mutex<Option<(System, std::thread::JoinHandle<()>)>>>,
+}
+
+fn invalid(code: &'static str, msg: impl Into<String>) -> ApiError {
+    ApiError::invalid(code, msg)
+}
+
+fn check_id(field: &str, id: &str, max: u32) -> Result<(), ApiError> {
+    let ok = !id.is_empty()
+        && id.len() <= max as usize
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':'));
+    if ok {
+        Ok(())
+    } else {
+        Err(invalid(
+            "invalid_id",
+            format!("{field}: must be 1 to {max} characters of letters, digits, '-', '_', '.', ':'"),
+        ))
+    }
+}
+
+fn check_qty(field: &str, qty: i64, max: u32) -> Result<u32, ApiError> {
+    if qty < 1 || qty > i64::from(max) {
+        return Err(invalid(
+            "invalid_quantity",
+            format!("{field}: must be 1 to {max}, got {qty}"),
+        ));
+    }
+    Ok(qty as u32)
+}
+
+impl Orchestrator {
+    /// Starts the actor system for a validated config and returns once
+    /// every facility actor is running.
+    pub fn start(cfg: &Config) -> Orchestrator {
+        let workers = match cfg.runtime.workers {
+            0 => std::thread::available_parallelism().map_or(2, |n| n.get()),
+            n => n as usize,
+        };
+        let (tx, rx) = std::sync::mpsc::channel();
+        let thread = std::thread::Builder::new()
+            .name("orchestrator-actix".into())
+            .spawn(move || {
+                let sys = System::new();
+                sys.block_on(async move {
+                    let arbiters: Vec<Arbiter> = (0..workers).map(|_| Arbiter::new()).collect();
+                    let handles = arbiters.iter().map(Arbiter::handle).collect();
+                    let _ = tx.send((System::current(), handles));
+                    std::mem::forget(arbiters);
+                });
+                let _ = sys.run();
+            })
+            .expect("spawn the actor system thread");
+        let (system, handles) = rx.recv().expect("actor system started");
+        let shared = Arc::new(Shared::new(cfg, handles));
+        let now = now_ms();
+        let facilities: Vec<Addr<FacilityActor>> = cfg
+            .network
+            .facilities
+            .iter()
+            .enumerate()
+            .map(|(i, f)| {
+                let idx = FacilityIdx(i as u16);
+                let state = FacilityState::new(idx, f, now);
+                let s = shared.clone();
+                let cap = shared.mailbox_capacity;
+                FacilityActor::start_in_arbiter(shared.arbiter_for(&idx), move |ctx| {
+                    ctx.set_mailbox_capacity(cap);
+                    FacilityActor::new(idx, state, s)
+                })
+            })
+            .collect();
+        shared.set_facilities(facilities);
+        tracing::info!(workers, facilities = cfg.network.facilities.len(), skus = cfg.network.skus.len(), cells = cfg.network.stock.len(), "actor system started");
+        Orchestrator {
+            shared,
+            receipts: Arc::new(DashMap::new()),
+            adjustments: Arc::new(DashMap::new()),
+            system: Arc::new(std::sync::Mutex::new(Some((system, thread)))),
+        }
+    }
+
+    /// Stops the actor system and waits for its threads.
+    pub fn shutdown(&self) {
+        let taken = self.system.lock().ok().and_then(|mut g| g.take());
+        if let Some((system, thread)) = taken {
+            for a in self.shared.arbiters() {
+                a.stop();
+            }
+            system.stop();
+            let _ = thread.join();
+        }
+    }
+
+    /// The shared state (views, registry), for metrics and tests.
+    pub fn shared(&self) -> &Arc<Shared> {
+        &self.shared
+    }
+
+    fn sku(&self, field: &str, id: &str) -> Result<SkuIdx, ApiError> {
+        self.shared
+            .catalog
+            .sku(id)
+            .ok_or_else(|| invalid("unknown_sku", format!("{field}: unknown SKU '{id}'")))
+    }
+
+    fn facility_idx(&self, field: &str, id: &str) -> Result<FacilityIdx, ApiError> {
+        self.shared
+            .catalog
+            .facility(id)
+            .ok_or_else(|| invalid("unknown_facility", format!("{field}: unknown facility '{id}'")))
+    }
+
+    fn known_facility(&self, id: &str) -> Result<FacilityIdx, ApiError> {
+        self.shared
+            .catalog
+            .facility(id)
+            .ok_or_else(|| ApiError::not_found("facility_not_found", format!("facility '{id}' does not exist")))
+    }
+
+    /// Checks a placement and turns it into the state machine's request.
+    pub fn validate_order(&self, o: &PlaceOrder) -> Result<PlaceRequest, ApiError> {
+        let limits = &self.shared.limits;
+        check_id("order_id", &o.order_id, limits.id_len_max)?;
+        if o.channel.is_empty() || o.channel.len() > 64 || !o.channel.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-') {
+            return Err(invalid("invalid_channel", "channel: must be 1 to 64 letters, digits, '_' or '-'"));
+        }
+        let service_level = ServiceLevel::parse(&o.service_level).ok_or_else(|| {
+            invalid(
+                "invalid_service_level",
+                format!("service_level: must be same_day, next_day or standard, got '{}'", o.service_level),
+            )
+        })?;
+        if o.lines.len() > limits.order_lines_max as usize {
+            return Err(ApiError {
+                kind: ErrorKind::Invalid,
+                code: "too_many_lines",
+                message: format!("lines: {} lines exceed the limit of {}", o.lines.len(), limits.order_lines_max),
+            });
+        }
+        let mut lines = Vec::with_capacity(o.lines.len());
+        for (i, l) in o.lines.iter().enumerate() {
+            let sku = self.sku(&format!("lines[{i}].sku"), &l.sku)?;
+            let qty = check_qty(&format!("lines[{i}].qty"), l.qty, limits.qty_max)?;
+            lines.push(OrderLine { sku, qty });
+        }
+        let req = PlaceRequest {
+            order_id: Arc::from(o.order_id.as_str()),
+            channel: Arc::from(o.channel.as_str()),
+            lat: o.ship_to.lat,
+            lon: o.ship_to.lon,
+            service_level,
+            lines,
+            allow_backorder: o.allow_backorder.unwrap_or(true),
+        };
+        validate_request(&req, limits.order_lines_max as usize, limits.qty_max)
+            .map_err(|m| invalid("invalid_order", m))?;
+        Ok(req)
+    }
+
+    async fn order_state(&self, order_id: &str) -> Result<OrderState, ApiError> {
+        let no = self
+            .shared
+            .order_ids
+            .get(order_id)
+            .map(|n| *n)
+            .ok_or_else(|| ApiError::not_found("order_not_found", format!("order '{order_id}' does not exist")))?;
+        let addr = self.shared.orders.get(&no).map(|a| a.clone());
+        match addr {
+            Some(a) => a.send(GetOrder).await.map_err(|e| ApiError::unavailable(e.to_string())),
+            None => Err(ApiError::not_found("order_not_found", format!("order '{order_id}' does not exist"))),
+        }
+    }
+
+    /// Places an order (`POST /v1/orders`). The same order id with the same
+    /// body answers the first result again (`replay`); a different body is a
+    /// conflict.
+    pub async fn place(&self, o: &PlaceOrder) -> Result<Placed, ApiError> {
+        let req = self.validate_order(o)?;
+        let id = req.order_id.clone();
+        let (tx, rx) = oneshot::channel();
+        let mut fresh = false;
+        let no = match self.shared.order_ids.entry(id.clone()) {
+            dashmap::Entry::Occupied(e) => *e.get(),
+            dashmap::Entry::Vacant(v) => {
+                let no = self.shared.next_order_no();
+                let (state, _event) = OrderState::place(no, req.clone(), now_ms());
+                let shared = self.shared.clone();
+                let cap = self.shared.mailbox_capacity;
+                let addr = OrderActor::start_in_arbiter(self.shared.arbiter_for(&no), move |ctx| {
+                    ctx.set_mailbox_capacity(cap);
+                    OrderActor::placing(state, tx, shared)
+                });
+                self.shared.orders.insert(no, addr);
+                self.shared.order_names.insert(no, id.clone());
+                v.insert(no);
+                fresh = true;
+                no
+            }
+        };
+        let state = if fresh {
+            rx.await.map_err(|_| ApiError::unavailable("the order actor stopped while placing"))?
+        } else {
+            let addr = self.shared.orders.get(&no).map(|a| a.clone());
+            let addr = addr.ok_or_else(|| ApiError::unavailable("order is being restored"))?;
+            let state = addr.send(GetOrder).await.map_err(|e| ApiError::unavailable(e.to_string()))?;
+            if state.request() != &req {
+                return Err(ApiError::conflict(
+                    "order_conflict",
+                    format!("order_id: '{}' was placed before with a different body", req.order_id),
+                ));
+            }
+            state
+        };
+        Ok(Placed {
+            order: order_view(&self.shared.catalog, &state, false),
+            replay: !fresh,
+        })
+    }
+
+    /// Places many orders concurrently; one answer per order, in order.
+    pub async fn place_batch(&self, orders: &[PlaceOrder]) -> Vec<Result<Placed, ApiError>> {
+        join_all(orders.iter().map(|o| self.place(o))).await
+    }
+
+    /// An order with its timeline (`GET /v1/orders/{id}`).
+    pub async fn order(&self, order_id: &str) -> Result<OrderView, ApiError> {
+        let state = self.order_state(order_id).await?;
+        Ok(order_view(&self.shared.catalog, &state, true))
+    }
+
+    /// Cancels an order (`POST /v1/orders/{id}/cancel`).
+    pub async fn cancel(&self, order_id: &str) -> Result<OrderView, ApiError> {
+        let no = self
+            .shared
+            .order_ids
+            .get(order_id)
+            .map(|n| *n)
+            .ok_or_else(|| ApiError::not_found("order_not_found", format!("order '{order_id}' does not exist")))?;
+        let addr = self
+            .shared
+            .orders
+            .get(&no)
+            .map(|a| a.clone())
+            .ok_or_else(|| ApiError::not_found("order_not_found", format!("order '{order_id}' does not exist")))?;
+        match addr.send(Cancel).await {
+            Ok(Ok(state)) => Ok(order_view(&self.shared.catalog, &state, true)),
+            Ok(Err(OrderRefusal::AlreadyShipped(m))) => Err(ApiError::conflict("already_shipped", format!("order has shipped: {m}"))),
+            Ok(Err(e)) => Err(ApiError::conflict("not_cancellable", e.to_string())),
+            Err(e) => Err(ApiError::unavailable(e.to_string())),
+        }
+    }
+
+    fn resolve_scan(&self, s: &ScanInput) -> Result<(orch_actors::OrderNo, Scan), String> {
+        let limits = &self.shared.limits;
+        let id_ok = |v: &str| check_id("", v, limits.id_len_max).is_ok();
+        if !id_ok(&s.event_id) {
+            return Err("event_id: must be 1 to 128 characters of letters, digits, '-', '_', '.', ':'".into());
+        }
+        let kind = ScanKind::parse(&s.kind).ok_or_else(|| format!("kind: unknown kind '{}'", s.kind))?;
+        if s.order_id.is_empty() {
+            return Err("order_id: missing".into());
+        }
+        let no = *self
+            .shared
+            .order_ids
+            .get(s.order_id.as_str())
+            .ok_or_else(|| format!("order_id: unknown order '{}'", s.order_id))?;
+        let n = s
+            .fulfillment_id
+            .strip_prefix(s.order_id.as_str())
+            .and_then(|r| r.strip_prefix('/'))
+            .and_then(|r| r.parse::<u16>().ok())
+            .ok_or_else(|| format!("fulfillment_id: '{}' is not a fulfillment of order '{}'", s.fulfillment_id, s.order_id))?;
+        let facility = self
+            .shared
+            .catalog
+            .facility(&s.facility_id)
+            .ok_or_else(|| format!("facility_id: unknown facility '{}'", s.facility_id))?;
+        let sku = match &s.sku {
+            Some(id) => Some(self.shared.catalog.sku(id).ok_or_else(|| format!("sku: unknown SKU '{id}'"))?),
+            None => None,
+        };
+        let qty = match s.qty {
+            Some(q) => Some(check_qty("qty", q, limits.qty_max).map_err(|e| e.message)?),
+            None => None,
+        };
+        let at = match &s.at {
+            Some(t) => parse_rfc3339(t).ok_or_else(|| format!("at: '{t}' is not an RFC 3339 time"))?,
+            None => now_ms(),
+        };
+        let disposition = match s.disposition.as_deref() {
+            None => None,
+            Some("restock") => Some(Disposition::Restock),
+            Some("dispose") => Some(Disposition::Dispose),
+            Some(d) => return Err(format!("disposition: must be restock or dispose, got '{d}'")),
+        };
+        let short = |v: &Option<String>, f: &str| -> Result<Option<Arc<str>>, String> {
+            match v {
+                Some(x) if x.is_empty() || x.len() > 256 => Err(format!("{f}: must be 1 to 256 characters")),
+                Some(x) => Ok(Some(Arc::from(x.as_str()))),
+                None => Ok(None),
+            }
+        };
+        Ok((
+            no,
+            Scan {
+                event_id: Arc::from(s.event_id.as_str()),
+                kind,
+                fulfillment: n,
+                facility,
+                sku,
+                qty,
+                carrier: short(&s.carrier, "carrier")?,
+                tracking: short(&s.tracking, "tracking")?,
+                reason: short(&s.reason, "reason")?,
+                disposition,
+                at,
+            },
+        ))
+    }
+
+    /// Applies scan events (`POST /v1/scans`): in array order per order,
+    /// different orders concurrently; one result per event, in order.
+    pub async fn scans(&self, events: &[ScanInput]) -> Vec<ScanResult> {
+        let mut results: Vec<Option<ScanResult>> = vec![None; events.len()];
+        let mut groups: HashMap<orch_actors::OrderNo, Vec<(usize, Scan)>> = HashMap::new();
+        for (i, e) in events.iter().enumerate() {
+            match self.resolve_scan(e) {
+                Ok((no, scan)) => groups.entry(no).or_default().push((i, scan)),
+                Err(reason) => {
+                    results[i] = Some(ScanResult {
+                        event_id: e.event_id.clone(),
+                        result: "rejected".into(),
+                        reason: Some(reason),
+                    })
+                }
+            }
+        }
+        let runs = groups.into_iter().map(|(no, scans)| {
+            let addr = self.shared.orders.get(&no).map(|a| a.clone());
+            async move {
+                let mut out = Vec::with_capacity(scans.len());
+                for (i, scan) in scans {
+                    let outcome = match &addr {
+                        Some(a) => a
+                            .send(ApplyScan(scan))
+                            .await
+                            .unwrap_or_else(|e| ScanOutcome::Rejected(format!("order unavailable: {e}"))),
+                        None => ScanOutcome::Rejected("unknown order".into()),
+                    };
+                    out.push((i, outcome));
+                }
+                out
+            }
+        });
+        for group in join_all(runs).await {
+            for (i, outcome) in group {
+                let (result, reason) = match outcome {
+                    ScanOutcome::Applied => ("applied", None),
+                    ScanOutcome::Duplicate => ("duplicate", None),
+                    ScanOutcome::Rejected(r) => ("rejected", Some(r)),
+                };
+                results[i] = Some(ScanResult {
+                    event_id: events[i].event_id.clone(),
+                    result: result.into(),
+                    reason,
+                });
+            }
+        }
+        results.into_iter().map(|r| r.expect("every event answered")).collect()
+    }
+
+    /// Receives stock (`POST /v1/inventory/receipts`). Every receipt is
+    /// checked first; one bad receipt refuses the whole request.
+    pub async fn receive(&self, receipts: &[ReceiptInput]) -> Result<Vec<ItemResult>, ApiError> {
+        let limits = &self.shared.limits;
+        let mut checked = Vec::with_capacity(receipts.len());
+        for (i, r) in receipts.iter().enumerate() {
+            check_id(&format!("receipts[{i}].receipt_id"), &r.receipt_id, limits.id_len_max)?;
+            let sku = self.sku(&format!("receipts[{i}].sku"), &r.sku)?;
+            let facility = self.facility_idx(&format!("receipts[{i}].facility_id"), &r.facility_id)?;
+            let qty = check_qty(&format!("receipts[{i}].qty"), r.qty, limits.qty_max)?;
+            checked.push((r.receipt_id.as_str(), sku, facility, qty));
+        }
+        let mut out = Vec::with_capacity(checked.len());
+        for (id, sku, facility, qty) in checked {
+            let key: Arc<str> = Arc::from(id);
+            if self.receipts.insert(key.clone(), ()).is_some() {
+                out.push(ItemResult { id: id.into(), result: "duplicate".into(), reason: None, backorders_served: None });
+                continue;
+            }
+            match self.shared.desk(sku).send(ArriveAt { facility, qty, restock: false }).await {
+                Ok(Ok(served)) => out.push(ItemResult { id: id.into(), result: "applied".into(), reason: None, backorders_served: Some(served) }),
+                Ok(Err(e)) => {
+                    self.receipts.remove(&key);
+                    out.push(ItemResult { id: id.into(), result: "rejected".into(), reason: Some(e.to_string()), backorders_served: None });
+                }
+                Err(e) => {
+                    self.receipts.remove(&key);
+                    return Err(ApiError::unavailable(e.to_string()));
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Cycle counts (`POST /v1/inventory/adjustments`): sets on hand, never
+    /// below what is reserved (that item is rejected with the reason).
+    pub async fn adjust(&self, items: &[AdjustmentInput]) -> Result<Vec<ItemResult>, ApiError> {
+        let limits = &self.shared.limits;
+        let mut checked = Vec::with_capacity(items.len());
+        for (i, a) in items.iter().enumerate() {
+            check_id(&format!("adjustments[{i}].adjustment_id"), &a.adjustment_id, limits.id_len_max)?;
+            let sku = self.sku(&format!("adjustments[{i}].sku"), &a.sku)?;
+            let facility = self.facility_idx(&format!("adjustments[{i}].facility_id"), &a.facility_id)?;
+            if a.on_hand < 0 || a.on_hand > i64::from(limits.qty_max) {
+                return Err(invalid(
+                    "invalid_quantity",
+                    format!("adjustments[{i}].on_hand: must be 0 to {}, got {}", limits.qty_max, a.on_hand),
+                ));
+            }
+            checked.push((a.adjustment_id.as_str(), CellKey { sku, facility }, a.on_hand as u32));
+        }
+        let mut out = Vec::with_capacity(checked.len());
+        for (id, key, on_hand) in checked {
+            let k: Arc<str> = Arc::from(id);
+            if self.adjustments.insert(k.clone(), ()).is_some() {
+                out.push(ItemResult { id: id.into(), result: "duplicate".into(), reason: None, backorders_served: None });
+                continue;
+            }
+            match self.shared.cell(key).send(Adjust { on_hand }).await {
+                Ok(Ok(())) => out.push(ItemResult { id: id.into(), result: "applied".into(), reason: None, backorders_served: None }),
+                Ok(Err(e)) => {
+                    self.adjustments.remove(&k);
+                    out.push(ItemResult { id: id.into(), result: "rejected".into(), reason: Some(e.to_string()), backorders_served: None });
+                }
+                Err(e) => {
+                    self.adjustments.remove(&k);
+                    return Err(ApiError::unavailable(e.to_string()));
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Inventory of a SKU by facility (`GET /v1/inventory/{sku}`), from the
+    /// cells' published counts.
+    pub fn inventory(&self, sku_id: &str) -> Result<InventoryView, ApiError> {
+        let sku = self
+            .shared
+            .catalog
+            .sku(sku_id)
+            .ok_or_else(|| ApiError::not_found("sku_not_found", format!("SKU '{sku_id}' does not exist")))?;
+        let mut facilities = Vec::new();
+        let mut network = 0u64;
+        for (i, f) in self.shared.catalog.facilities().iter().enumerate() {
+            if let Some(c) = self.shared.view.get(CellKey { sku, facility: FacilityIdx(i as u16) }) {
+                network += u64::from(c.available);
+                facilities.push(CellView { facility_id: f.id.clone(), on_hand: c.on_hand, reserved: c.reserved, available: c.available });
+            }
+        }
+        Ok(InventoryView { sku: sku_id.into(), network_available: network, facilities })
+    }
+
+    /// Availability near a point (`GET /v1/availability`), from the view
+    /// only: no mailbox is touched.
+    pub fn availability(&self, sku_id: &str, lat: f64, lon: f64, radius_km: f64) -> Result<AvailabilityAnswer, ApiError> {
+        let sku = self.sku("sku", sku_id)?;
+        if !(-90.0..=90.0).contains(&lat) {
+            return Err(invalid("invalid_point", format!("lat: must be -90 to 90, got {lat}")));
+        }
+        if !(-180.0..=180.0).contains(&lon) {
+            return Err(invalid("invalid_point", format!("lon: must be -180 to 180, got {lon}")));
+        }
+        if !(radius_km >= 0.0 && radius_km.is_finite()) {
+            return Err(invalid("invalid_radius", format!("radius_km: must be a number >= 0, got {radius_km}")));
+        }
+        let mut network = 0u64;
+        let mut nearby = 0u64;
+        let mut facilities = Vec::new();
+        for (i, f) in self.shared.catalog.facilities().iter().enumerate() {
+            let available = self.shared.view.available(sku, FacilityIdx(i as u16));
+            network += u64::from(available);
+            let d = haversine_km(f.lat, f.lon, lat, lon);
+            if d <= radius_km {
+                nearby += u64::from(available);
+                facilities.push(NearbyView { facility_id: f.id.clone(), available, distance_km: (d * 10.0).round() / 10.0 });
+            }
+        }
+        facilities.sort_by(|a, b| a.distance_km.total_cmp(&b.distance_km));
+        Ok(AvailabilityAnswer { sku: sku_id.into(), network_available: network, nearby_available: nearby, facilities })
+    }
+
+    /// The catalog, paged in id order (`GET /v1/skus`).
+    pub fn skus(&self, limit: usize, after: Option<&str>) -> (Vec<String>, Option<String>) {
+        let all = self.shared.catalog.skus();
+        let start = match after {
+            Some(a) => all.partition_point(|s| &**s <= a),
+            None => 0,
+        };
+        let limit = limit.clamp(1, 1000);
+        let page: Vec<String> = all[start..].iter().take(limit).map(|s| s.to_string()).collect();
+        let next = (start + page.len() < all.len()).then(|| page.last().cloned()).flatten();
+        (page, next)
+    }
+
+    /// Every facility (`GET /v1/facilities`).
+    pub fn facilities(&self) -> Vec<FacilityView> {
+        (0..self.shared.catalog.facilities().len())
+            .map(|i| facility_view(&self.shared, FacilityIdx(i as u16), now_ms()))
+            .collect()
+    }
+
+    /// One facility (`GET /v1/facilities/{id}`).
+    pub fn facility(&self, id: &str) -> Result<FacilityView, ApiError> {
+        let f = self.known_facility(id)?;
+        Ok(facility_view(&self.shared, f, now_ms()))
+    }
+
+    /// Releases a wave now (`POST /v1/facilities/{id}/waves/release`). Once
+    /// it answers, every order of the wave knows its wave.
+    pub async fn release_wave(&self, id: &str) -> Result<WaveView, ApiError> {
+        let f = self.known_facility(id)?;
+        let wave = self.shared.facility(f).send(ReleaseNow).await.map_err(|e| ApiError::unavailable(e.to_string()))?;
+        if let Some(w) = &wave {
+            // The facility told the orders before answering; a round trip to
+            // each order after that proves they handled it.
+            let pings = w.fulfillments.iter().filter_map(|r| self.shared.orders.get(&r.order).map(|a| a.clone())).map(|a| async move { a.send(GetOrder).await.ok() });
+            join_all(pings).await;
+        }
+        Ok(wave_view(&self.shared, f, wave.as_ref()))
+    }
+
+    /// Enables or disables a facility for routing (`PUT /v1/facilities/{id}/status`).
+    pub async fn set_facility_status(&self, id: &str, input: &FacilityStatusInput) -> Result<FacilityView, ApiError> {
+        let f = self.known_facility(id)?;
+        let until = match &input.until {
+            Some(t) => Some(parse_rfc3339(t).ok_or_else(|| invalid("invalid_time", format!("until: '{t}' is not an RFC 3339 time")))?),
+            None => None,
+        };
+        match self.shared.facility(f).send(SetStatus { enabled: input.enabled, until }).await {
+            Ok(Ok(())) => Ok(facility_view(&self.shared, f, now_ms())),
+            Ok(Err(e)) => Err(invalid("invalid_status", format!("until: {e}"))),
+            Err(e) => Err(ApiError::unavailable(e.to_string())),
+        }
+    }
+
+    /// Subscribes to released waves (the warehouse simulator listens here).
+    pub fn subscribe_waves(&self) -> tokio::sync::broadcast::Receiver<Arc<WaveAnnouncement>> {
+        self.shared.waves.subscribe()
+    }
+
+    /// Waits until no fire-and-forget message is in flight (backorder
+    /// fills, wave notices, drains): a quiescent point for audits.
+    pub async fn quiesce(&self) {
+        let mut calm = 0;
+        while calm < 3 {
+            if self.shared.pending.load(Ordering::Acquire) == 0 {
+                calm += 1;
+            } else {
+                calm = 0;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+
+    /// Audits every invariant over every actor's state, at a quiescent point.
+    pub async fn audit(&self) -> AuditReport {
+        self.quiesce().await;
+        let cells = join_all(self.shared.cells().into_iter().map(|(k, a)| async move { (k, a.send(GetCell).await) })).await;
+        let orders: Vec<_> = self.shared.orders.iter().map(|e| e.value().clone()).collect();
+        let orders = join_all(orders.into_iter().map(|a| async move { a.send(GetOrder).await })).await;
+        let desks = join_all(self.shared.desks().into_iter().map(|(k, a)| async move { (k, a.send(GetDesk).await) })).await;
+        let cells: Vec<_> = cells.into_iter().filter_map(|(k, r)| r.ok().map(|c| (k, c))).collect();
+        let orders: Vec<OrderState> = orders.into_iter().filter_map(Result::ok).collect();
+        let desks: Vec<_> = desks.into_iter().filter_map(|(k, r)| r.ok().map(|d| (k, d))).collect();
+        audit(cells.iter().map(|(k, c)| (*k, c)), orders.iter(), desks.iter().map(|(k, d)| (*k, d)))
+    }
+
+    /// Releases due waves at every facility now, as the timer would (tests).
+    pub async fn release_all_waves(&self) -> usize {
+        let mut n = 0;
+        for i in 0..self.shared.facilities().len() {
+            let id = self.shared.catalog.facility_config(FacilityIdx(i as u16)).id.clone();
+            while let Ok(w) = self.release_wave(&id).await {
+                if w.wave_id.is_none() {
+                    break;
+                }
+                n += 1;
+            }
+        }
+        n
+    }
+
+    /// The trigger names, for metrics and docs.
+    pub fn wave_triggers() -> [&'static str; 4] {
+        [WaveTrigger::Size, WaveTrigger::MaxWait, WaveTrigger::Cutoff, WaveTrigger::Manual].map(WaveTrigger::as_str)
+    }
+}

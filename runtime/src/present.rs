@@ -1,0 +1,123 @@
+//! Turns states into the API's answers (ids back to strings, times to RFC 3339).
+
+use std::sync::atomic::Ordering;
+
+use orch_actors::facility::Wave;
+use orch_actors::order::OrderState;
+use orch_actors::FacilityIdx;
+use orch_config::Millis;
+
+use crate::catalog::Catalog;
+use crate::clock::rfc3339;
+use crate::dto::{FacilityView, FulfillmentView, LineView, OrderView, PickTaskView, TimelineView, WaveView};
+use crate::shared::Shared;
+
+/// An order as the API answers it; `timeline` only when asked.
+pub fn order_view(catalog: &Catalog, s: &OrderState, timeline: bool) -> OrderView {
+    let id = &s.request().order_id;
+    let fid = |n: u16| format!("{id}/{n}");
+    OrderView {
+        order_id: id.to_string(),
+        status: s.status().as_str().into(),
+        reason: s.rejected().map(str::to_string),
+        channel: s.request().channel.to_string(),
+        service_level: s.request().service_level.as_str().into(),
+        fulfillments: s
+            .fulfillments()
+            .iter()
+            .map(|f| FulfillmentView {
+                fulfillment_id: fid(f.n),
+                facility_id: catalog.facility_config(f.facility).id.clone(),
+                status: f.status.as_str().into(),
+                wave_id: f.wave_id.as_deref().map(str::to_string),
+                carrier: f.carrier.as_deref().map(str::to_string),
+                tracking: f.tracking.as_deref().map(str::to_string),
+                lines: f
+                    .lines
+                    .iter()
+                    .map(|l| LineView {
+                        sku: catalog.sku_id(l.sku).to_string(),
+                        qty: l.qty,
+                    })
+                    .collect(),
+            })
+            .collect(),
+        backordered: s
+            .backordered()
+            .iter()
+            .map(|&l| {
+                let line = s.request().lines[usize::from(l)];
+                LineView {
+                    sku: catalog.sku_id(line.sku).to_string(),
+                    qty: line.qty,
+                }
+            })
+            .collect(),
+        timeline: if timeline {
+            s.timeline()
+                .iter()
+                .map(|t| TimelineView {
+                    at: rfc3339(t.at),
+                    event: t.what.to_string(),
+                    fulfillment_id: t.fulfillment.map(fid),
+                    event_id: t.event_id.as_deref().map(str::to_string),
+                })
+                .collect()
+        } else {
+            Vec::new()
+        },
+    }
+}
+
+/// A facility as the API answers it, from its published board.
+pub fn facility_view(shared: &Shared, f: FacilityIdx, now: Millis) -> FacilityView {
+    let cfg = shared.catalog.facility_config(f);
+    let b = &shared.boards[usize::from(f.0)];
+    let until = b.disabled_until.load(Ordering::Acquire);
+    FacilityView {
+        facility_id: cfg.id.clone(),
+        kind: cfg.kind.as_str().into(),
+        lat: cfg.lat,
+        lon: cfg.lon,
+        enabled: b.enabled_at(now),
+        disabled_until: (until != 0 && until > now).then(|| rfc3339(until)),
+        queued_fulfillments: b.queued.load(Ordering::Relaxed),
+        open_waves: b.open_waves.load(Ordering::Relaxed),
+        released_today: b.released_today.load(Ordering::Relaxed),
+        capacity_left: b.capacity_left.load(Ordering::Relaxed),
+    }
+}
+
+/// A released wave (or none) as the API answers it.
+pub fn wave_view(shared: &Shared, f: FacilityIdx, wave: Option<&Wave>) -> WaveView {
+    let catalog = &shared.catalog;
+    let Some(w) = wave else {
+        return WaveView {
+            wave_id: None,
+            trigger: None,
+            fulfillment_ids: Vec::new(),
+            pick_list: Vec::new(),
+        };
+    };
+    let zones = &catalog.facility_config(f).zones;
+    let fid = |r: &orch_actors::FulfillmentRef| {
+        let name = shared.order_names.get(&r.order).map(|n| n.clone());
+        format!("{}/{}", name.as_deref().unwrap_or("?"), r.n)
+    };
+    WaveView {
+        wave_id: Some(w.wave_id.to_string()),
+        trigger: Some(w.trigger.as_str().into()),
+        fulfillment_ids: w.fulfillments.iter().map(fid).collect(),
+        pick_list: w
+            .pick_list
+            .iter()
+            .map(|t| PickTaskView {
+                zone: zones.get(usize::from(t.zone)).cloned().unwrap_or_default(),
+                bin: t.bin,
+                sku: catalog.sku_id(t.sku).to_string(),
+                qty: t.qty,
+                fulfillment_id: fid(&t.fulfillment),
+            })
+            .collect(),
+    }
+}

@@ -1,0 +1,77 @@
+//! `orchestrator serve`: load the config, start the core, run until
+//! interrupted.
+
+use std::path::PathBuf;
+
+use crate::facade::Orchestrator;
+
+/// Options of `orchestrator serve`.
+#[derive(Debug, Clone, Default)]
+pub struct ServeOptions {
+    /// TOML file; the embedded default when `None`.
+    pub config: Option<PathBuf>,
+    /// Overrides `durability.data_dir`.
+    pub data_dir: Option<PathBuf>,
+    /// Overrides `listen.http`.
+    pub listen: Option<String>,
+    /// JSON log lines.
+    pub json_logs: bool,
+}
+
+/// Sets up logging (`RUST_LOG` filters, default info).
+pub fn init_logging(json: bool) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let _ = if json {
+        builder.json().try_init()
+    } else {
+        builder.try_init()
+    };
+}
+
+/// Loads the configuration `opts` names, with its overrides applied.
+pub fn load_config(opts: &ServeOptions) -> Result<orch_config::Config, String> {
+    let mut cfg = match &opts.config {
+        Some(path) => orch_config::load_file(path).map_err(|e| e.to_string())?,
+        None => orch_config::embedded_default(),
+    };
+    if let Some(d) = &opts.data_dir {
+        cfg.durability.data_dir = d.display().to_string();
+    }
+    if let Some(l) = &opts.listen {
+        l.parse::<std::net::SocketAddr>()
+            .map_err(|e| format!("--listen: '{l}' is not an address: {e}"))?;
+        cfg.listen.http = l.clone();
+    }
+    if let Ok(token) = std::env::var("ORCHESTRATOR_TOKEN") {
+        if !token.is_empty() {
+            cfg.auth.token = Some(token);
+        }
+    }
+    Ok(cfg)
+}
+
+/// Runs the orchestrator until Ctrl-C or SIGTERM.
+pub fn serve(opts: ServeOptions) -> Result<(), String> {
+    init_logging(opts.json_logs);
+    let cfg = load_config(&opts)?;
+    tracing::info!(
+        source = opts.config.as_ref().map_or("embedded BF-1 scale 0.1".to_string(), |p| p.display().to_string()),
+        durability = cfg.durability.mode.as_str(),
+        listen = %cfg.listen.http,
+        "starting"
+    );
+    let core = Orchestrator::start(&cfg);
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())?;
+    rt.block_on(async {
+        tracing::info!("ready; the HTTP listener arrives with the HTTP API issue, Ctrl-C stops");
+        let _ = tokio::signal::ctrl_c().await;
+    });
+    tracing::info!("stopping");
+    core.shutdown();
+    Ok(())
+}

@@ -1,0 +1,193 @@
+//! The StockCell actor: one (sku, facility) cell.
+
+use std::sync::Arc;
+
+use actix::prelude::*;
+use orch_actors::cell::{CellRefusal, CellState, ReserveAnswer};
+use orch_actors::{CellKey, LineRef};
+
+use crate::shared::Shared;
+use crate::view::CellCounts;
+
+/// The actor of one stock cell.
+pub struct CellActor {
+    key: CellKey,
+    state: CellState,
+    shared: Arc<Shared>,
+}
+
+impl CellActor {
+    /// A cell with its starting stock.
+    pub fn new(key: CellKey, on_hand: u32, safety_stock: u32, shared: Arc<Shared>) -> CellActor {
+        CellActor {
+            key,
+            state: CellState::new(on_hand, safety_stock),
+            shared,
+        }
+    }
+
+    fn publish(&self) {
+        self.shared.view.publish(
+            self.key,
+            CellCounts {
+                on_hand: self.state.on_hand(),
+                reserved: self.state.reserved(),
+                available: self.state.available(),
+            },
+        );
+    }
+}
+
+impl Actor for CellActor {
+    type Context = Context<Self>;
+}
+
+/// Reserve `qty` for a line, all or nothing.
+#[derive(Message)]
+#[rtype(result = "ReserveAnswer")]
+pub struct Reserve {
+    /// Line.
+    pub line: LineRef,
+    /// Units.
+    pub qty: u32,
+}
+
+impl Handler<Reserve> for CellActor {
+    type Result = MessageResult<Reserve>;
+    fn handle(&mut self, msg: Reserve, _: &mut Context<Self>) -> Self::Result {
+        let answer = match self.state.decide_reserve(msg.line, msg.qty) {
+            Ok((answer, event)) => {
+                if let Some(e) = event {
+                    self.state.apply(&e);
+                    self.publish();
+                }
+                answer
+            }
+            // A refused reservation (zero units, line already here) is a
+            // shortage to the caller; nothing changed.
+            Err(_) => ReserveAnswer::Short {
+                available: self.state.available(),
+            },
+        };
+        MessageResult(answer)
+    }
+}
+
+/// Release whatever a line holds here; answers the units released.
+#[derive(Message)]
+#[rtype(result = "u32")]
+pub struct Release {
+    /// Line.
+    pub line: LineRef,
+}
+
+impl Handler<Release> for CellActor {
+    type Result = u32;
+    fn handle(&mut self, msg: Release, _: &mut Context<Self>) -> u32 {
+        match self.state.decide_release(msg.line) {
+            Some(e) => {
+                self.state.apply(&e);
+                self.publish();
+                self.shared.stock_freed(self.key.sku);
+                match e {
+                    orch_actors::cell::CellEvent::Released { qty, .. } => qty,
+                    _ => 0,
+                }
+            }
+            None => 0,
+        }
+    }
+}
+
+/// Pick (commit) units of a line's reservation.
+#[derive(Message)]
+#[rtype(result = "Result<(), CellRefusal>")]
+pub struct Pick {
+    /// Line.
+    pub line: LineRef,
+    /// Units.
+    pub qty: u32,
+}
+
+impl Handler<Pick> for CellActor {
+    type Result = Result<(), CellRefusal>;
+    fn handle(&mut self, msg: Pick, _: &mut Context<Self>) -> Self::Result {
+        let e = self.state.decide_pick(msg.line, msg.qty)?;
+        self.state.apply(&e);
+        self.publish();
+        Ok(())
+    }
+}
+
+/// Stock arrives (receipt or restock) and, in the same step, is reserved
+/// for the waiting lines the SKU's desk chose. Answers the lines reserved
+/// (a prefix of the allocations: safety stock may keep some back).
+#[derive(Message)]
+#[rtype(result = "Result<Vec<LineRef>, CellRefusal>")]
+pub struct Arrive {
+    /// Units.
+    pub qty: u32,
+    /// A restocked return (else a receipt).
+    pub restock: bool,
+    /// (line, units) to reserve out of the new stock, in order.
+    pub allocations: Vec<(LineRef, u32)>,
+}
+
+impl Handler<Arrive> for CellActor {
+    type Result = Result<Vec<LineRef>, CellRefusal>;
+    fn handle(&mut self, msg: Arrive, _: &mut Context<Self>) -> Self::Result {
+        let e = if msg.restock {
+            self.state.decide_restock(msg.qty)?
+        } else {
+            self.state.decide_receive(msg.qty)?
+        };
+        self.state.apply(&e);
+        let mut reserved = Vec::with_capacity(msg.allocations.len());
+        for (line, qty) in msg.allocations {
+            match self.state.decide_reserve(line, qty) {
+                Ok((ReserveAnswer::Reserved, Some(ev))) => {
+                    self.state.apply(&ev);
+                    reserved.push(line);
+                }
+                // Strict order: the first line that does not fit stops serving.
+                _ => break,
+            }
+        }
+        self.publish();
+        Ok(reserved)
+    }
+}
+
+/// Cycle count: set on hand.
+#[derive(Message)]
+#[rtype(result = "Result<(), CellRefusal>")]
+pub struct Adjust {
+    /// New on hand.
+    pub on_hand: u32,
+}
+
+impl Handler<Adjust> for CellActor {
+    type Result = Result<(), CellRefusal>;
+    fn handle(&mut self, msg: Adjust, _: &mut Context<Self>) -> Self::Result {
+        let before = self.state.available();
+        let e = self.state.decide_adjust(msg.on_hand)?;
+        self.state.apply(&e);
+        self.publish();
+        if self.state.available() > before {
+            self.shared.stock_freed(self.key.sku);
+        }
+        Ok(())
+    }
+}
+
+/// A copy of the cell's state (audit, inventory).
+#[derive(Message)]
+#[rtype(result = "CellState")]
+pub struct GetCell;
+
+impl Handler<GetCell> for CellActor {
+    type Result = MessageResult<GetCell>;
+    fn handle(&mut self, _: GetCell, _: &mut Context<Self>) -> Self::Result {
+        MessageResult(self.state.clone())
+    }
+}

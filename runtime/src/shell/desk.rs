@@ -1,0 +1,224 @@
+//! The backorder desk actor of one SKU: the network-wide queue of lines
+//! waiting for it. Receipts and restocks of the SKU pass through it, so
+//! waiting lines are served before new orders can take new stock.
+
+use std::sync::Arc;
+
+use actix::prelude::*;
+use orch_actors::backorder::{DeskEvent, DeskState};
+use orch_actors::cell::{CellRefusal, ReserveAnswer};
+use orch_actors::{CellKey, FacilityIdx, LineRef, SkuIdx};
+use orch_config::Millis;
+
+use crate::shared::Shared;
+use crate::shell::cell::{Arrive, Reserve};
+use crate::shell::order::Fill;
+
+/// The actor of one SKU's backorder queue.
+pub struct DeskActor {
+    sku: SkuIdx,
+    state: Option<DeskState>,
+    shared: Arc<Shared>,
+}
+
+impl DeskActor {
+    /// An empty desk.
+    pub fn new(sku: SkuIdx, shared: Arc<Shared>) -> DeskActor {
+        DeskActor {
+            sku,
+            state: Some(DeskState::new(sku)),
+            shared,
+        }
+    }
+
+    fn state(&mut self) -> &mut DeskState {
+        self.state.as_mut().expect("desk state is home between messages")
+    }
+
+    fn publish(&self, state: &DeskState) {
+        self.shared.desk_waiting.insert(self.sku, state.waiting());
+    }
+}
+
+impl Actor for DeskActor {
+    type Context = Context<Self>;
+}
+
+/// Serve `lines` at `facility`: leave the queue and tell each order (fire and forget).
+fn filled(shared: &Arc<Shared>, state: &mut DeskState, facility: FacilityIdx, lines: &[LineRef]) {
+    for &line in lines {
+        state.apply(&DeskEvent::Filled { line, facility });
+        if let Some(order) = shared.orders.get(&line.order) {
+            shared.pending.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+            order.do_send(Fill {
+                line: line.line,
+                facility,
+            });
+        }
+    }
+}
+
+/// Queue a line.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Queue {
+    /// Line.
+    pub line: LineRef,
+    /// Units.
+    pub qty: u32,
+    /// 0 = same day first.
+    pub priority: u8,
+    /// Order placement time (age).
+    pub placed_at: Millis,
+}
+
+impl Handler<Queue> for DeskActor {
+    type Result = ();
+    fn handle(&mut self, msg: Queue, ctx: &mut Context<Self>) {
+        let state = self.state();
+        if let Some(e) = state.decide_queue(msg.line, msg.qty, msg.priority, msg.placed_at) {
+            state.apply(&e);
+        }
+        let state = self.state.take().expect("home");
+        self.publish(&state);
+        self.state = Some(state);
+        // Stock may have arrived between the order's shortage and now: try.
+        self.shared.pending.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+        ctx.notify(Drain);
+    }
+}
+
+/// Take a line out of the queue (its order was cancelled).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Remove {
+    /// Line.
+    pub line: LineRef,
+}
+
+impl Handler<Remove> for DeskActor {
+    type Result = ();
+    fn handle(&mut self, msg: Remove, _: &mut Context<Self>) {
+        let state = self.state();
+        if let Some(e) = state.decide_remove(msg.line) {
+            state.apply(&e);
+        }
+        let state = self.state.take().expect("home");
+        self.publish(&state);
+        self.state = Some(state);
+    }
+}
+
+/// Stock arrives at a facility: serve waiting lines first, in one cell step.
+/// Answers the number of lines served.
+#[derive(Message)]
+#[rtype(result = "Result<usize, CellRefusal>")]
+pub struct ArriveAt {
+    /// Where.
+    pub facility: FacilityIdx,
+    /// Units.
+    pub qty: u32,
+    /// A restocked return (else a receipt).
+    pub restock: bool,
+}
+
+impl Handler<ArriveAt> for DeskActor {
+    type Result = AtomicResponse<Self, Result<usize, CellRefusal>>;
+    fn handle(&mut self, msg: ArriveAt, _: &mut Context<Self>) -> Self::Result {
+        let mut state = self.state.take().expect("home");
+        let shared = self.shared.clone();
+        let key = CellKey {
+            sku: self.sku,
+            facility: msg.facility,
+        };
+        AtomicResponse::new(Box::pin(
+            async move {
+                let allocations = state.allocate(msg.qty);
+                let cell = shared.cell(key);
+                let result = match cell
+                    .send(Arrive {
+                        qty: msg.qty,
+                        restock: msg.restock,
+                        allocations,
+                    })
+                    .await
+                {
+                    Ok(Ok(lines)) => {
+                        filled(&shared, &mut state, msg.facility, &lines);
+                        Ok(lines.len())
+                    }
+                    Ok(Err(e)) => Err(e),
+                    Err(_) => Err(CellRefusal::Overflow),
+                };
+                (state, result)
+            }
+            .into_actor(self)
+            .map(|(state, result), act, _| {
+                act.publish(&state);
+                act.state = Some(state);
+                result
+            }),
+        ))
+    }
+}
+
+/// Serve waiting lines from stock already available anywhere, in queue
+/// order, stopping at the first line nothing can serve.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Drain;
+
+/// Most facilities tried for one line before the drain gives up for now.
+const DRAIN_TRIES_MAX: usize = 4;
+
+impl Handler<Drain> for DeskActor {
+    type Result = AtomicResponse<Self, ()>;
+    fn handle(&mut self, _: Drain, _: &mut Context<Self>) -> Self::Result {
+        let mut state = self.state.take().expect("home");
+        let shared = self.shared.clone();
+        let sku = self.sku;
+        AtomicResponse::new(Box::pin(
+            async move {
+                'lines: loop {
+                    let Some((line, qty)) = state.queue().next() else {
+                        break;
+                    };
+                    // Facilities the view says can serve the line, most stock first.
+                    let mut options: Vec<(u32, FacilityIdx)> = (0..shared.boards.len() as u16)
+                        .map(FacilityIdx)
+                        .map(|f| (shared.view.available(sku, f), f))
+                        .filter(|&(a, _)| a >= qty)
+                        .collect();
+                    options.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+                    for &(_, facility) in options.iter().take(DRAIN_TRIES_MAX) {
+                        let cell = shared.cell(CellKey { sku, facility });
+                        if let Ok(ReserveAnswer::Reserved) = cell.send(Reserve { line, qty }).await {
+                            filled(&shared, &mut state, facility, &[line]);
+                            continue 'lines;
+                        }
+                    }
+                    break;
+                }
+                state
+            }
+            .into_actor(self)
+            .map(|state, act, _| {
+                act.publish(&state);
+                act.state = Some(state);
+                act.shared.handled();
+            }),
+        ))
+    }
+}
+
+/// A copy of the desk's state (audit).
+#[derive(Message)]
+#[rtype(result = "DeskState")]
+pub struct GetDesk;
+
+impl Handler<GetDesk> for DeskActor {
+    type Result = MessageResult<GetDesk>;
+    fn handle(&mut self, _: GetDesk, _: &mut Context<Self>) -> Self::Result {
+        MessageResult(self.state().clone())
+    }
+}
