@@ -14,14 +14,15 @@ use serde::{Deserialize, Serialize};
 
 use crate::ids::{FacilityIdx, LineRef, SkuIdx};
 
-/// Queue position: priority (lower first), then placement time, then arrival.
+/// Queue position: priority (lower first), then age (placement time, then order number).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct QueueKey {
     /// 0 = same day, 1 = next day, 2 = standard.
     pub priority: u8,
     /// When the order was placed.
     pub placed_at: Millis,
-    /// Arrival order at the desk.
+    /// Tie-break within one millisecond: the order number (assigned in
+    /// arrival order), then the line.
     pub seq: u64,
 }
 
@@ -57,7 +58,6 @@ pub struct DeskState {
     sku: Option<SkuIdx>,
     queue: BTreeMap<QueueKey, (LineRef, u32)>,
     index: HashMap<LineRef, QueueKey>,
-    next_seq: u64,
     filled: u64,
 }
 
@@ -106,7 +106,7 @@ impl DeskState {
             key: QueueKey {
                 priority,
                 placed_at,
-                seq: self.next_seq,
+                seq: line.order.0 << 16 | u64::from(line.line),
             },
         })
     }
@@ -139,7 +139,6 @@ impl DeskState {
             DeskEvent::Queued { line, qty, key } => {
                 self.queue.insert(key, (line, qty));
                 self.index.insert(line, key);
-                self.next_seq = self.next_seq.max(key.seq + 1);
             }
             DeskEvent::Filled { line, .. } => {
                 if let Some(k) = self.index.remove(&line) {

@@ -243,12 +243,18 @@ impl World {
         }
         .expect("validated quantity");
         cell.apply(&e);
-        let filled: Vec<LineRef> = allocations.iter().map(|&(l, _)| l).collect();
+        // A cell below its safety stock offers less than it received: serve in
+        // strict order and stop at the first line that does not fit, as the
+        // cell actor does.
+        let mut filled: Vec<LineRef> = Vec::with_capacity(allocations.len());
         for (line, want) in allocations {
-            let (_, event) = cell
-                .decide_reserve(line, want)
-                .expect("a waiting line holds nothing here");
-            cell.apply(&event.expect("allocated units are available"));
+            match cell.decide_reserve(line, want) {
+                Ok((ReserveAnswer::Reserved, Some(event))) => {
+                    cell.apply(&event);
+                    filled.push(line);
+                }
+                _ => break,
+            }
         }
         for line in filled {
             self.fill(key, line, now);

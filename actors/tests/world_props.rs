@@ -53,8 +53,8 @@ fn stock(sku: u32, facility: u16, on_hand: u32, safety_stock: u32) -> StockEntry
     }
 }
 
-/// Three facilities, five SKUs, a handful of units (some behind safety
-/// stock), one SKU with no stock at all.
+/// Three facilities, five SKUs, a handful of units, some behind safety
+/// stock, and one SKU with nothing sellable at all.
 fn tiny_config() -> Config {
     Config::with_network(Network {
         facilities: vec![
@@ -70,6 +70,8 @@ fn tiny_config() -> Config {
             stock(2, 1, 4, 0),
             stock(2, 2, 1, 0),
             stock(3, 2, 2, 1),
+            // Nothing sellable: everything on hand is safety stock.
+            stock(4, 0, 1, 2),
         ],
     })
 }
@@ -151,6 +153,11 @@ enum Op {
     Duplicate {
         which: usize,
     },
+    /// The next step of a live fulfillment's lifecycle (valid by construction).
+    Advance {
+        which: usize,
+        variant: u8,
+    },
     Junk {
         order: usize,
         fulfillment: u16,
@@ -192,6 +199,7 @@ fn op_strategy() -> impl Strategy<Value = Op> {
         2 => (0..SKUS, 0..FACILITIES, 1u32..6).prop_map(|(sku, facility, qty)| Op::Receive { sku, facility, qty }),
         2 => (0..SKUS, 0..FACILITIES, -3i32..4).prop_map(|(sku, facility, delta)| Op::Adjust { sku, facility, delta }),
         2 => any::<usize>().prop_map(|which| Op::Duplicate { which }),
+        12 => (any::<usize>(), any::<u8>()).prop_map(|(which, variant)| Op::Advance { which, variant }),
         2 => (any::<usize>(), 0u16..4, 0u8..8, 0..SKUS + 1, 0u32..4, 0..FACILITIES)
             .prop_map(|(order, fulfillment, kind, sku, qty, facility)| Op::Junk { order, fulfillment, kind, sku, qty, facility }),
     ]
@@ -553,6 +561,7 @@ impl Harness {
                 assert_eq!(self.world.orders[&no], order_before);
                 assert_eq!(self.world.cells, cells_before);
             }
+            Op::Advance { which, variant } => self.advance(*which, *variant),
             Op::Junk {
                 order,
                 fulfillment,
@@ -578,6 +587,88 @@ impl Harness {
                 self.scan(no, s);
             }
         }
+    }
+
+    /// Moves one live fulfillment one step along its lifecycle with a scan
+    /// that fits (or a manual wave for a routed one); it must apply.
+    fn advance(&mut self, which: usize, variant: u8) {
+        use FulfillmentStatus as S;
+        let mut live: Vec<(OrderNo, u16)> = self
+            .world
+            .orders
+            .iter()
+            .flat_map(|(&no, o)| {
+                o.fulfillments()
+                    .iter()
+                    .filter(|f| !matches!(f.status, S::Returned | S::Cancelled))
+                    .map(move |f| (no, f.n))
+            })
+            .collect();
+        if live.is_empty() {
+            return;
+        }
+        live.sort();
+        let (no, n) = live[which % live.len()];
+        let f = self.world.orders[&no].fulfillment(n).unwrap().clone();
+        let carrier = |choices: &[ScanKind]| choices[usize::from(variant) % choices.len()];
+        let kind = match f.status {
+            S::Routed => {
+                let w = self.world.release_wave(f.facility, WaveTrigger::Manual, self.now);
+                self.log.push(format!("advance: release {:?}", w.map(|w| w.wave_id)));
+                assert_eq!(
+                    self.world.orders[&no].fulfillment(n).unwrap().status,
+                    S::Released,
+                    "a manual wave releases every queued fulfillment of a small queue, or at least this one"
+                );
+                return;
+            }
+            S::Released | S::Picking if f.lines.iter().any(|l| l.picked < l.qty) => ScanKind::Pick,
+            S::Released | S::Picking => ScanKind::Pack,
+            S::Packed => ScanKind::Ship,
+            S::Shipped | S::InTransit => carrier(&[
+                ScanKind::InTransit,
+                ScanKind::OutForDelivery,
+                ScanKind::Delivered,
+                ScanKind::DeliveryException,
+            ]),
+            S::OutForDelivery => carrier(&[ScanKind::Delivered, ScanKind::DeliveryException]),
+            S::Exception => carrier(&[
+                ScanKind::InTransit,
+                ScanKind::OutForDelivery,
+                ScanKind::Delivered,
+            ]),
+            S::Delivered => ScanKind::ReturnReceived,
+            S::Returned | S::Cancelled => unreachable!(),
+        };
+        let mut s = self.base_scan(kind, n, f.facility);
+        match kind {
+            ScanKind::Pick => {
+                let l = f.lines.iter().find(|l| l.picked < l.qty).unwrap();
+                s.sku = Some(l.sku);
+                s.qty = Some(if variant % 3 == 0 { 1 } else { l.qty - l.picked });
+            }
+            ScanKind::Ship => {
+                s.carrier = Some("UPS".into());
+                s.tracking = Some("1Z".into());
+            }
+            ScanKind::DeliveryException => s.reason = Some("damaged".into()),
+            ScanKind::ReturnReceived => {
+                let l = f.lines.iter().find(|l| l.returned < l.picked).unwrap();
+                s.sku = Some(l.sku);
+                s.qty = Some(if variant % 3 == 0 { 1 } else { l.picked - l.returned });
+                s.disposition = Some(if variant % 2 == 0 {
+                    Disposition::Restock
+                } else {
+                    Disposition::Dispose
+                });
+                s.facility = FacilityIdx(u16::from(variant) % FACILITIES);
+            }
+            _ => {}
+        }
+        let out = self.world.scan(no, &s);
+        self.log.push(format!("advance {} {:?} f{n} -> {out:?}", no.0, kind));
+        assert_eq!(out, ScanOutcome::Applied, "{s:?} fits {:?}", f.status);
+        self.applied.push((no, s));
     }
 
     /// The audit, and statuses that only move forward.
@@ -629,7 +720,7 @@ impl Harness {
 
 proptest! {
     #![proptest_config(ProptestConfig {
-        cases: 64,
+        cases: 3000,
         failure_persistence: None,
         ..ProptestConfig::default()
     })]

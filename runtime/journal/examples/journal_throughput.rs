@@ -3,7 +3,7 @@
 //! ```text
 //! cargo run --release -p orch-journal --example journal_throughput -- \
 //!     [mode: fsync|os|none] [record bytes: 64] [threads: 4] [seconds: 5] \
-//!     [in flight per thread: 128] [batch wait µs: the default, 100]
+//!     [in flight per thread: 128] [batch wait µs: the default, 0]
 //! ```
 //!
 //! Each thread appends records of the given size as fast as it can, keeping

@@ -188,12 +188,19 @@ pub struct JournalOptions {
 }
 
 impl Default for JournalOptions {
-    /// fsync, 1 MiB batches, 100 µs batch wait, 64 MiB segments, no fault.
+    /// fsync, 1 MiB batches, no batch wait, 64 MiB segments, no fault.
+    ///
+    /// The batch wait defaults to 0 because group commit happens anyway:
+    /// whatever arrives while a batch is being written and fdatasynced
+    /// forms the next batch. A wait only adds latency when the callers are
+    /// all blocked on the batch in progress (measured on the 2-core dev VM
+    /// with one synchronous caller: ~7,000 appends/s at 0 µs, ~2,500 at
+    /// 100 µs); raise it to trade latency for fewer fsyncs under sparse load.
     fn default() -> JournalOptions {
         JournalOptions {
             mode: Mode::Fsync,
             batch_bytes_max: 1 << 20,
-            batch_wait_us_max: 100,
+            batch_wait_us_max: 0,
             segment_bytes_max: 64 << 20,
             fault: None,
         }
