@@ -19,6 +19,9 @@
 //!   whole (every ticket gets [`JournalError::Io`]), cut back off the
 //!   segment, and reported through [`Journal::stats`]; the next batch tries
 //!   again.
+//! * Back-pressure: callers hand records to the writer through a bounded
+//!   queue of [`QUEUE_CAPACITY`] messages; when it is full, appending
+//!   blocks the calling thread until the writer catches up.
 //! * Trimming: [`Journal::delete_segments_before`] drops whole segments
 //!   that a checkpoint has made unnecessary.
 //!
@@ -29,6 +32,13 @@
 //! deciding which sequence numbers are still needed is the caller's job.
 //! It never retries a failed record on its own and never acknowledges a
 //! record before it is written in the configured [`Mode`].
+//!
+//! # Limits
+//!
+//! * Unix only (positioned writes, `fdatasync`).
+//! * One journal per directory: nothing stops a second process from
+//!   opening the same directory, so the caller must not.
+//! * Segments are read whole into memory during recovery and replay.
 //!
 //! # Example
 //!
@@ -403,7 +413,14 @@ impl Journal {
             return Ok((journal, recovery));
         }
 
-        std::fs::create_dir_all(dir).map_err(|e| JournalError::io("create directory", dir, &e))?;
+        if !dir.is_dir() {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| JournalError::io("create directory", dir, &e))?;
+            if let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty()) {
+                segment::sync_dir(parent)
+                    .map_err(|e| JournalError::io("fsync directory", parent, &e))?;
+            }
+        }
         let found = reader::recover(dir)?;
         let segment = match found.last {
             Some((info, len)) => ActiveSegment::open(info.path.clone(), info.first_seq, len)

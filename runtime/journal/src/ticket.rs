@@ -38,10 +38,10 @@ impl Ticket {
     ///
     /// # Panics
     ///
-    /// When called from inside an async runtime (tokio, actix): this
-    /// blocks the thread, so it panics there like
-    /// `tokio::sync::oneshot::Receiver::blocking_recv`. `.await` the ticket
-    /// in async code instead.
+    /// Must not be called from inside an async runtime (a tokio or actix
+    /// worker thread): it would block that thread, and it is built on
+    /// `tokio::sync::oneshot::Receiver::blocking_recv`, which panics there
+    /// when the ticket is still pending. `.await` the ticket in async code.
     pub fn wait(self) -> Result<u64, JournalError> {
         match self.0 {
             Inner::Ready(r) => r.unwrap_or(Err(JournalError::Closed)),

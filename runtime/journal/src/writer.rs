@@ -259,7 +259,7 @@ impl Writer {
                     shared.fsyncs.fetch_add(1, Ordering::Relaxed);
                     shared.durable_seq.store(last, Ordering::Release);
                 }
-                if shared.unhealthy.swap(false, Ordering::AcqRel) {
+                if (records > 0 || synced) && shared.unhealthy.swap(false, Ordering::AcqRel) {
                     tracing::info!(last_seq = last, "journal: writes succeed again; healthy");
                 }
                 let mut seq = start_seq - 1;
@@ -276,9 +276,19 @@ impl Writer {
             Err(e) => {
                 // Nothing of this batch is on disk: its numbers are reused.
                 self.next_seq = start_seq;
-                tracing::error!(error = %e, records, "journal: batch failed; every record in it is rejected");
-                *shared.last_error.lock().unwrap_or_else(|p| p.into_inner()) = Some(e.to_string());
-                shared.unhealthy.store(true, Ordering::Release);
+                let text = e.to_string();
+                let mut last_error = shared.last_error.lock().unwrap_or_else(|p| p.into_inner());
+                let was_unhealthy = shared.unhealthy.swap(true, Ordering::AcqRel);
+                // One error line per outage (and per new kind of failure),
+                // not one per batch while the disk stays full.
+                if !was_unhealthy || last_error.as_deref() != Some(text.as_str()) {
+                    tracing::error!(error = %e, records,
+                        "journal: batch failed; every record in it is rejected");
+                } else {
+                    tracing::debug!(error = %e, records, "journal: batch failed again");
+                }
+                *last_error = Some(text);
+                drop(last_error);
                 for m in batch.drain(..) {
                     match m {
                         Msg::Append { done, .. } | Msg::Flush { done } => {
@@ -395,7 +405,15 @@ impl Writer {
         if !self.segment_removed {
             let truncated = match &self.cfg.fault {
                 Some(f) if f.truncates_failing() => Err(FaultInjector::error()),
-                _ => self.segment.truncate_to_len(),
+                // In Fsync mode the cut itself is made durable, so that no
+                // debris can reappear after a machine crash.
+                _ => self.segment.truncate_to_len().and_then(|()| {
+                    if self.cfg.mode == Mode::Fsync {
+                        self.segment.sync_data()
+                    } else {
+                        Ok(())
+                    }
+                }),
             };
             match truncated {
                 Ok(()) => {

@@ -83,8 +83,10 @@ impl Handler<Queue> for DeskActor {
         self.publish(&state);
         self.state = Some(state);
         // Stock may have arrived between the order's shortage and now: try.
+        // Through the mailbox (not `ctx.notify`), so that it waits behind a
+        // drain or arrival already in progress.
         self.shared.pending.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
-        ctx.notify(Drain);
+        ctx.address().do_send(Drain);
     }
 }
 
