@@ -58,7 +58,10 @@ impl AuditReport {
     pub fn failures(&self) -> String {
         let mut s = String::new();
         for c in self.checks.iter().filter(|c| !c.passed) {
-            s.push_str(&format!("{}: {} violations: {:?}\n", c.name, c.violations, c.examples));
+            s.push_str(&format!(
+                "{}: {} violations: {:?}\n",
+                c.name, c.violations, c.examples
+            ));
         }
         s
     }
@@ -88,7 +91,11 @@ pub fn audit<'a>(
     let mut held: HashMap<(CellKey, LineRef), u32> = HashMap::new();
     for (key, cell) in cells {
         if cell.reserved() > cell.on_hand() {
-            oversell.push(format!("{key:?}: reserved {} > on hand {}", cell.reserved(), cell.on_hand()));
+            oversell.push(format!(
+                "{key:?}: reserved {} > on hand {}",
+                cell.reserved(),
+                cell.on_hand()
+            ));
         }
         if let Err(e) = cell.check_invariants() {
             conservation.push(format!("{key:?}: {e}"));
@@ -149,10 +156,14 @@ pub fn audit<'a>(
         }
     }
     for ((cell, line), qty) in held {
-        reservations.push(format!("{cell:?} holds {qty} for {line:?}, which no live order line expects"));
+        reservations.push(format!(
+            "{cell:?} holds {qty} for {line:?}, which no live order line expects"
+        ));
     }
     for (line, _) in waiting {
-        backorders.push(format!("{line:?} waits at a desk but its order does not wait"));
+        backorders.push(format!(
+            "{line:?} waits at a desk but its order does not wait"
+        ));
     }
     for (sku, t) in &totals {
         // Returns restocked into a cell are paired too: the cell's restocked

@@ -96,7 +96,13 @@ impl DeskState {
     }
 
     /// Queue a line; `None` if it already waits.
-    pub fn decide_queue(&self, line: LineRef, qty: u32, priority: u8, placed_at: Millis) -> Option<DeskEvent> {
+    pub fn decide_queue(
+        &self,
+        line: LineRef,
+        qty: u32,
+        priority: u8,
+        placed_at: Millis,
+    ) -> Option<DeskEvent> {
         if self.index.contains_key(&line) || qty == 0 {
             return None;
         }

@@ -200,7 +200,10 @@ impl CellState {
             self.ledger.oversell_refusals += 1;
             return Ok((ReserveAnswer::Short { available }, None));
         }
-        Ok((ReserveAnswer::Reserved, Some(CellEvent::Reserved { line, qty })))
+        Ok((
+            ReserveAnswer::Reserved,
+            Some(CellEvent::Reserved { line, qty }),
+        ))
     }
 
     /// Release everything `line` holds here; `None` when it holds nothing.
@@ -312,7 +315,11 @@ impl CellState {
                 self.on_hand = to;
             }
         }
-        debug_assert!(self.check_invariants().is_ok(), "{:?}", self.check_invariants());
+        debug_assert!(
+            self.check_invariants().is_ok(),
+            "{:?}",
+            self.check_invariants()
+        );
     }
 
     /// Checks `0 <= reserved <= on_hand`, that reservations add up to

@@ -171,7 +171,10 @@ pub fn pick_location(sku: SkuIdx, facility: FacilityIdx, zones: u16) -> (u16, u3
     h ^= h >> 33;
     h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
     h ^= h >> 33;
-    ((h % u64::from(zones.max(1))) as u16, ((h >> 20) % 10_000) as u32)
+    (
+        (h % u64::from(zones.max(1))) as u16,
+        ((h >> 20) % 10_000) as u32,
+    )
 }
 
 impl FacilityState {
@@ -250,7 +253,9 @@ impl FacilityState {
 
     /// Whether a fulfillment is queued (not yet released).
     pub fn is_queued(&self, f: FulfillmentRef) -> bool {
-        self.queues.iter().any(|q| q.iter().any(|x| x.fulfillment == f))
+        self.queues
+            .iter()
+            .any(|q| q.iter().any(|x| x.fulfillment == f))
     }
 
     /// Queue a routed fulfillment.
@@ -510,7 +515,12 @@ mod tests {
         enqueue(&mut f, q(4, ServiceLevel::Standard, T0));
         assert_eq!(f.due_trigger(T0), Some(WaveTrigger::Size));
         let e = f.decide_release(WaveTrigger::Size, T0).unwrap();
-        let FacilityEvent::WaveReleased { fulfillments, wave_id, .. } = &e else {
+        let FacilityEvent::WaveReleased {
+            fulfillments,
+            wave_id,
+            ..
+        } = &e
+        else {
             panic!()
         };
         let orders: Vec<u64> = fulfillments.iter().map(|x| x.order.0).collect();
@@ -518,7 +528,9 @@ mod tests {
         assert_eq!(&**wave_id, "DC-01-W000001");
         let list = f.pick_list(fulfillments);
         assert_eq!(list.len(), 6);
-        assert!(list.windows(2).all(|w| (w[0].zone, w[0].bin) <= (w[1].zone, w[1].bin)));
+        assert!(list
+            .windows(2)
+            .all(|w| (w[0].zone, w[0].bin) <= (w[1].zone, w[1].bin)));
         f.apply(&e);
         assert_eq!(f.queued(), 1);
         assert_eq!(f.open_waves(), 1);
@@ -554,7 +566,10 @@ mod tests {
         let mut f = FacilityState::new(FacilityIdx(0), &cfg(), T0);
         enqueue(&mut f, q(1, ServiceLevel::Standard, T0));
         let mut dup = q(1, ServiceLevel::Standard, T0);
-        assert_eq!(f.decide_enqueue(dup.clone()), Err(FacilityRefusal::AlreadyQueued));
+        assert_eq!(
+            f.decide_enqueue(dup.clone()),
+            Err(FacilityRefusal::AlreadyQueued)
+        );
         dup.fulfillment.order = OrderNo(9);
         dup.lines.clear();
         assert_eq!(f.decide_enqueue(dup), Err(FacilityRefusal::Empty));
@@ -562,8 +577,14 @@ mod tests {
             f.decide_status(false, Some(T0 - 1), T0),
             Err(FacilityRefusal::UntilInPast)
         );
-        assert_eq!(f.decide_close(q(1, ServiceLevel::Standard, T0).fulfillment), None);
-        assert_eq!(f.decide_dequeue(q(7, ServiceLevel::Standard, T0).fulfillment), None);
+        assert_eq!(
+            f.decide_close(q(1, ServiceLevel::Standard, T0).fulfillment),
+            None
+        );
+        assert_eq!(
+            f.decide_dequeue(q(7, ServiceLevel::Standard, T0).fulfillment),
+            None
+        );
         assert_eq!(f.queued(), 1);
         assert!(f.enabled_at(T0));
         let mut empty = FacilityState::new(FacilityIdx(0), &cfg(), T0);
@@ -589,7 +610,9 @@ mod tests {
         let mut f = FacilityState::new(FacilityIdx(0), &cfg(), T0);
         enqueue(&mut f, q(1, ServiceLevel::Standard, T0));
         enqueue(&mut f, q(2, ServiceLevel::Standard, T0));
-        let e = f.decide_dequeue(q(1, ServiceLevel::Standard, T0).fulfillment).unwrap();
+        let e = f
+            .decide_dequeue(q(1, ServiceLevel::Standard, T0).fulfillment)
+            .unwrap();
         f.apply(&e);
         let e = f.decide_release(WaveTrigger::Manual, T0).unwrap();
         f.apply(&e);

@@ -504,12 +504,17 @@ pub fn validate_request(req: &PlaceRequest, lines_max: usize, qty_max: u32) -> R
     }
     for (i, l) in req.lines.iter().enumerate() {
         if l.qty == 0 || l.qty > qty_max {
-            return Err(format!("lines[{i}].qty: must be 1 to {qty_max}, got {}", l.qty));
+            return Err(format!(
+                "lines[{i}].qty: must be 1 to {qty_max}, got {}",
+                l.qty
+            ));
         }
     }
     for (i, l) in req.lines.iter().enumerate() {
         if req.lines[..i].iter().any(|p| p.sku == l.sku) {
-            return Err(format!("lines[{i}].sku: the SKU appears on an earlier line"));
+            return Err(format!(
+                "lines[{i}].sku: the SKU appears on an earlier line"
+            ));
         }
     }
     if !(-90.0..=90.0).contains(&req.lat) || !req.lat.is_finite() {
@@ -554,7 +559,9 @@ impl OrderState {
     /// Rebuilds an order from its `Placed` event (recovery).
     pub fn from_placed(no: OrderNo, event: &OrderEvent) -> Option<OrderState> {
         match event {
-            OrderEvent::Placed { request, at } => Some(OrderState::place(no, request.clone(), *at).0),
+            OrderEvent::Placed { request, at } => {
+                Some(OrderState::place(no, request.clone(), *at).0)
+            }
             _ => None,
         }
     }
@@ -662,7 +669,11 @@ impl OrderState {
 
     /// The placement result as an event, with the effects to carry out:
     /// enqueue each fulfillment, queue each backordered line.
-    pub fn decide_routed(&self, outcome: PlacementOutcome, at: Millis) -> (OrderEvent, Vec<Effect>) {
+    pub fn decide_routed(
+        &self,
+        outcome: PlacementOutcome,
+        at: Millis,
+    ) -> (OrderEvent, Vec<Effect>) {
         let mut effects = Vec::new();
         if outcome.rejected.is_none() {
             for (i, _) in outcome.fulfillments.iter().enumerate() {
@@ -711,7 +722,12 @@ impl OrderState {
     }
 
     /// A facility released fulfillment `n` in a wave. `Err` if it is not routed.
-    pub fn decide_wave(&self, n: u16, wave_id: Arc<str>, at: Millis) -> Result<OrderEvent, OrderRefusal> {
+    pub fn decide_wave(
+        &self,
+        n: u16,
+        wave_id: Arc<str>,
+        at: Millis,
+    ) -> Result<OrderEvent, OrderRefusal> {
         match self.fulfillment(n) {
             Some(f) if f.status == FulfillmentStatus::Routed && !self.cancelled => {
                 Ok(OrderEvent::WaveReleased {
@@ -771,7 +787,9 @@ impl OrderState {
                 });
             }
             ScanKind::Pack => {
-                if !matches!(f.status, S::Picking | S::Released) || f.lines.iter().any(|l| l.picked < l.qty) {
+                if !matches!(f.status, S::Picking | S::Released)
+                    || f.lines.iter().any(|l| l.picked < l.qty)
+                {
                     return reject(format!(
                         "cannot pack: {}",
                         if matches!(f.status, S::Picking | S::Released) {
@@ -796,7 +814,10 @@ impl OrderState {
             }
             ScanKind::InTransit => {
                 if !matches!(f.status, S::Shipped | S::InTransit | S::Exception) {
-                    return reject(format!("cannot be in transit: fulfillment is {}", f.status.as_str()));
+                    return reject(format!(
+                        "cannot be in transit: fulfillment is {}",
+                        f.status.as_str()
+                    ));
                 }
             }
             ScanKind::OutForDelivery => {
@@ -812,7 +833,10 @@ impl OrderState {
                     f.status,
                     S::Shipped | S::InTransit | S::OutForDelivery | S::Exception
                 ) {
-                    return reject(format!("cannot deliver: fulfillment is {}", f.status.as_str()));
+                    return reject(format!(
+                        "cannot deliver: fulfillment is {}",
+                        f.status.as_str()
+                    ));
                 }
             }
             ScanKind::DeliveryException => {
@@ -827,11 +851,16 @@ impl OrderState {
                 }
             }
             ScanKind::ReturnReceived => {
-                let (Some(sku), Some(qty), Some(disposition)) = (scan.sku, scan.qty, scan.disposition) else {
+                let (Some(sku), Some(qty), Some(disposition)) =
+                    (scan.sku, scan.qty, scan.disposition)
+                else {
                     return reject("return_received needs sku, qty and disposition");
                 };
                 if !matches!(f.status, S::Delivered | S::Returned) {
-                    return reject(format!("cannot return: fulfillment is {}", f.status.as_str()));
+                    return reject(format!(
+                        "cannot return: fulfillment is {}",
+                        f.status.as_str()
+                    ));
                 }
                 let Some(l) = f.lines.iter().find(|l| l.sku == sku) else {
                     return reject("sku is not on this fulfillment");
@@ -862,7 +891,10 @@ impl OrderState {
     /// Decide a cancel. `Ok(None)`: already cancelled (nothing to do).
     /// Effects release what is not picked, put picked units back, and take
     /// the order out of facility and backorder queues.
-    pub fn decide_cancel(&self, at: Millis) -> Result<Option<(OrderEvent, Vec<Effect>)>, OrderRefusal> {
+    pub fn decide_cancel(
+        &self,
+        at: Millis,
+    ) -> Result<Option<(OrderEvent, Vec<Effect>)>, OrderRefusal> {
         if self.cancelled {
             return Ok(None);
         }
@@ -921,7 +953,13 @@ impl OrderState {
         Ok(Some((OrderEvent::Cancelled { at }, effects)))
     }
 
-    fn note(&mut self, at: Millis, what: &'static str, fulfillment: Option<u16>, event_id: Option<Arc<str>>) {
+    fn note(
+        &mut self,
+        at: Millis,
+        what: &'static str,
+        fulfillment: Option<u16>,
+        event_id: Option<Arc<str>>,
+    ) {
         self.last_change = self.last_change.max(at);
         self.timeline.push(TimelineEntry {
             at,
@@ -1012,7 +1050,11 @@ impl OrderState {
                 match scan.kind {
                     ScanKind::Pick => {
                         let sku = scan.sku.expect("pick has a sku");
-                        let l = f.lines.iter_mut().find(|l| l.sku == sku).expect("pick line");
+                        let l = f
+                            .lines
+                            .iter_mut()
+                            .find(|l| l.sku == sku)
+                            .expect("pick line");
                         l.picked += scan.qty.unwrap_or(0);
                         f.status = S::Picking;
                     }
@@ -1028,7 +1070,11 @@ impl OrderState {
                     ScanKind::DeliveryException => f.status = S::Exception,
                     ScanKind::ReturnReceived => {
                         let sku = scan.sku.expect("return has a sku");
-                        let l = f.lines.iter_mut().find(|l| l.sku == sku).expect("return line");
+                        let l = f
+                            .lines
+                            .iter_mut()
+                            .find(|l| l.sku == sku)
+                            .expect("return line");
                         l.returned += scan.qty.unwrap_or(0);
                         if scan.disposition == Some(Disposition::Restock) {
                             l.restocked += scan.qty.unwrap_or(0);
@@ -1088,7 +1134,11 @@ impl OrderState {
     pub fn units_moved(&self) -> impl Iterator<Item = (SkuIdx, u64, u64)> + '_ {
         self.fulfillments.iter().flat_map(move |f| {
             f.lines.iter().map(move |l| {
-                let back = if self.cancelled { l.picked } else { l.restocked };
+                let back = if self.cancelled {
+                    l.picked
+                } else {
+                    l.restocked
+                };
                 (l.sku, u64::from(l.picked), u64::from(back))
             })
         })
@@ -1100,7 +1150,9 @@ impl OrderState {
         let mut seen = vec![0u8; self.request.lines.len()];
         for f in &self.fulfillments {
             for l in &f.lines {
-                let s = seen.get_mut(usize::from(l.line)).ok_or("line number out of range")?;
+                let s = seen
+                    .get_mut(usize::from(l.line))
+                    .ok_or("line number out of range")?;
                 *s += 1;
                 if l.picked > l.qty || l.returned > l.picked {
                     return Err(format!("line {}: picked/returned beyond quantity", l.line));
@@ -1411,10 +1463,9 @@ mod tests {
                 ScanKind::Delivered,
                 St::Shipped | St::InTransit | St::OutForDelivery | St::Exception,
             ) => Some(S::Delivered),
-            (
-                ScanKind::DeliveryException,
-                St::Shipped | St::InTransit | St::OutForDelivery,
-            ) => Some(S::Exception),
+            (ScanKind::DeliveryException, St::Shipped | St::InTransit | St::OutForDelivery) => {
+                Some(S::Exception)
+            }
             // One of two A units back, B still out: stays delivered.
             (ScanKind::ReturnReceived, St::Delivered) => Some(S::Delivered),
             _ => None,
@@ -1492,7 +1543,10 @@ mod tests {
         must_refuse(&mut o, &scan("e-1", ScanKind::Pack, 1));
         // Same id later, when it fits: applied, not a duplicate.
         must_apply(&mut o, &pick("e-1", 1, A, 2));
-        assert_eq!(o.decide_scan(&pick("e-1", 1, B, 1)), Ok(ScanDecision::Duplicate));
+        assert_eq!(
+            o.decide_scan(&pick("e-1", 1, B, 1)),
+            Ok(ScanDecision::Duplicate)
+        );
     }
 
     #[test]
@@ -1514,7 +1568,10 @@ mod tests {
         // An id applied before the order was cancelled is still a duplicate after.
         let (e, _) = o.decide_cancel(T + 50).unwrap().unwrap();
         o.apply(&e);
-        assert_eq!(o.decide_scan(&pick("e-1", 1, A, 1)), Ok(ScanDecision::Duplicate));
+        assert_eq!(
+            o.decide_scan(&pick("e-1", 1, A, 1)),
+            Ok(ScanDecision::Duplicate)
+        );
     }
 
     #[test]
@@ -1738,7 +1795,10 @@ mod tests {
         ] {
             let o = at_stage(stage);
             assert!(
-                matches!(o.decide_cancel(T + 99), Err(OrderRefusal::AlreadyShipped(_))),
+                matches!(
+                    o.decide_cancel(T + 99),
+                    Err(OrderRefusal::AlreadyShipped(_))
+                ),
                 "{stage:?}"
             );
         }
@@ -2094,6 +2154,9 @@ mod tests {
             assert_eq!(ScanKind::parse(k.as_str()), Some(k));
         }
         assert_eq!(ScanKind::parse("teleported"), None);
-        assert_eq!(FulfillmentStatus::OutForDelivery.as_str(), "out_for_delivery");
+        assert_eq!(
+            FulfillmentStatus::OutForDelivery.as_str(),
+            "out_for_delivery"
+        );
     }
 }

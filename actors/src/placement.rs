@@ -103,7 +103,10 @@ impl Placement {
 
     /// The next thing to do. After a `Reserve`, call `on_answers` before asking again.
     pub fn next_step(&mut self) -> Step {
-        assert!(self.pending.is_none(), "answers of the last Reserve are due");
+        assert!(
+            self.pending.is_none(),
+            "answers of the last Reserve are due"
+        );
         if let Some((facility, lines)) = self.release_queue.pop() {
             return Step::Release { facility, lines };
         }
@@ -144,9 +147,8 @@ impl Placement {
                         .map(|l| l as u16)
                         .collect();
                     if !left.is_empty() && !self.allow_backorder {
-                        self.outcome.rejected = Some(
-                            "not all lines can ship now and allow_backorder is false".into(),
-                        );
+                        self.outcome.rejected =
+                            Some("not all lines can ship now and allow_backorder is false".into());
                         self.release_queue = std::mem::take(&mut self.outcome.fulfillments);
                         if let Some((facility, lines)) = self.release_queue.pop() {
                             return Step::Release { facility, lines };
@@ -307,7 +309,11 @@ mod tests {
         let (o, rounds) = run(&mut truth, view, vec![1, 1], 3, true);
         assert_eq!(o.fulfillments, vec![(FacilityIdx(1), vec![0, 1])]);
         assert_eq!(rounds, 2);
-        assert_eq!(truth[0], vec![5, 0], "what facility 0 reserved was released");
+        assert_eq!(
+            truth[0],
+            vec![5, 0],
+            "what facility 0 reserved was released"
+        );
     }
 
     #[test]
@@ -329,7 +335,13 @@ mod tests {
         let (o, _) = run(&mut truth, view, vec![1, 1, 1], 2, true);
         assert_eq!(o.fulfillments.len(), 2);
         assert_eq!(o.backordered.len(), 1);
-        let (o, _) = run(&mut truth, vec![1, 0, 0, 0, 1, 0, 0, 0, 1], vec![1, 1, 1], 1, true);
+        let (o, _) = run(
+            &mut truth,
+            vec![1, 0, 0, 0, 1, 0, 0, 0, 1],
+            vec![1, 1, 1],
+            1,
+            true,
+        );
         assert!(o.fulfillments.is_empty(), "max_splits 1 never splits");
         assert_eq!(o.backordered, vec![0, 1, 2]);
     }

@@ -9,8 +9,8 @@
 use std::sync::Arc;
 
 use orch_config::{
-    geo::haversine_km, FacilityConfig, FacilityKind, RoutingOverride, RoutingRules,
-    RoutingWeights, ServiceLevel,
+    geo::haversine_km, FacilityConfig, FacilityKind, RoutingOverride, RoutingRules, RoutingWeights,
+    ServiceLevel,
 };
 
 use crate::ids::{FacilityIdx, SkuIdx};
@@ -129,7 +129,11 @@ impl Router {
     }
 
     fn resolve(&self, level: ServiceLevel, channel: &str) -> std::borrow::Cow<'_, Resolved> {
-        let level_o = self.by_level.iter().find(|(l, _)| *l == level).map(|x| &x.1);
+        let level_o = self
+            .by_level
+            .iter()
+            .find(|(l, _)| *l == level)
+            .map(|x| &x.1);
         let chan_o = self
             .by_channel
             .iter()
@@ -214,7 +218,7 @@ fn mark_excluded(excluded: &mut [bool], ids: &[String], names: &[String]) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use orch_config::{WavePolicy};
+    use orch_config::WavePolicy;
 
     fn fac(id: &str, kind: FacilityKind, lat: f64, lon: f64, cost: f64) -> FacilityConfig {
         FacilityConfig {

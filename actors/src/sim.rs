@@ -104,7 +104,12 @@ impl World {
         let no = OrderNo(self.next_order);
         self.next_order += 1;
         let (order, _) = OrderState::place(no, req, now);
-        let lines: Vec<(SkuIdx, u32)> = order.request().lines.iter().map(|l| (l.sku, l.qty)).collect();
+        let lines: Vec<(SkuIdx, u32)> = order
+            .request()
+            .lines
+            .iter()
+            .map(|l| (l.sku, l.qty))
+            .collect();
         for (info, f) in self.infos.iter_mut().zip(&self.facilities) {
             info.enabled = f.enabled_at(now);
             info.capacity_used = f.capacity_used();
@@ -121,30 +126,38 @@ impl World {
             &self.infos,
             |sku, facility| self.available(CellKey { sku, facility }),
         );
-        let mut placement = Placement::new(plan, lines.iter().map(|l| l.1).collect(), r.allow_backorder);
+        let mut placement =
+            Placement::new(plan, lines.iter().map(|l| l.1).collect(), r.allow_backorder);
         loop {
             match placement.next_step() {
-                Step::Reserve { facility, lines: ls } => {
+                Step::Reserve {
+                    facility,
+                    lines: ls,
+                } => {
                     let answers: Vec<(u16, ReserveAnswer)> = ls
                         .iter()
                         .map(|&l| {
                             let (sku, qty) = lines[usize::from(l)];
                             let cell = self.cells.entry(CellKey { sku, facility }).or_default();
-                            let answer = match cell.decide_reserve(LineRef { order: no, line: l }, qty) {
-                                Ok((answer, event)) => {
-                                    if let Some(e) = event {
-                                        cell.apply(&e);
+                            let answer =
+                                match cell.decide_reserve(LineRef { order: no, line: l }, qty) {
+                                    Ok((answer, event)) => {
+                                        if let Some(e) = event {
+                                            cell.apply(&e);
+                                        }
+                                        answer
                                     }
-                                    answer
-                                }
-                                Err(_) => ReserveAnswer::Short { available: 0 },
-                            };
+                                    Err(_) => ReserveAnswer::Short { available: 0 },
+                                };
                             (l, answer)
                         })
                         .collect();
                     placement.on_answers(&answers);
                 }
-                Step::Release { facility, lines: ls } => {
+                Step::Release {
+                    facility,
+                    lines: ls,
+                } => {
                     for l in ls {
                         let key = CellKey {
                             sku: lines[usize::from(l)].0,
@@ -176,8 +189,13 @@ impl World {
         for effect in effects {
             match effect {
                 Effect::Pick { cell, line, qty } => {
-                    let c = self.cells.get_mut(&cell).expect("pick of a cell that does not exist");
-                    let e = c.decide_pick(line, qty).expect("order and cell disagree on a pick");
+                    let c = self
+                        .cells
+                        .get_mut(&cell)
+                        .expect("pick of a cell that does not exist");
+                    let e = c
+                        .decide_pick(line, qty)
+                        .expect("order and cell disagree on a pick");
                     c.apply(&e);
                 }
                 Effect::Release { cell, line } => {
@@ -187,7 +205,9 @@ impl World {
                 Effect::Restock { cell, qty } => self.arrive(cell, qty, true, now),
                 Effect::Enqueue { fulfillment } => {
                     let order = &self.orders[&no];
-                    let f = order.fulfillment(fulfillment.n).expect("enqueue of a known fulfillment");
+                    let f = order
+                        .fulfillment(fulfillment.n)
+                        .expect("enqueue of a known fulfillment");
                     let q = QueuedFulfillment {
                         fulfillment,
                         lines: f.lines.iter().map(|l| (l.sku, l.qty)).collect(),
@@ -195,10 +215,19 @@ impl World {
                         queued_at: now,
                     };
                     let fac = &mut self.facilities[usize::from(f.facility.0)];
-                    let e = fac.decide_enqueue(q).expect("a new fulfillment is queued once");
+                    let e = fac
+                        .decide_enqueue(q)
+                        .expect("a new fulfillment is queued once");
                     fac.apply(&e);
                 }
-                Effect::Dequeue { facility, fulfillment } | Effect::Close { facility, fulfillment } => {
+                Effect::Dequeue {
+                    facility,
+                    fulfillment,
+                }
+                | Effect::Close {
+                    facility,
+                    fulfillment,
+                } => {
                     let fac = &mut self.facilities[usize::from(facility.0)];
                     let e = fac
                         .decide_dequeue(fulfillment)
@@ -268,7 +297,10 @@ impl World {
             line,
             facility: key.facility,
         });
-        let order = self.orders.get_mut(&line.order).expect("waiting line has an order");
+        let order = self
+            .orders
+            .get_mut(&line.order)
+            .expect("waiting line has an order");
         match order.decide_fill(line.line, key.facility, now) {
             Ok((event, effects)) => {
                 order.apply(&event);
@@ -293,7 +325,9 @@ impl World {
             };
             let key = CellKey { sku, facility };
             let cell = self.cells.get_mut(&key).expect("available cell exists");
-            let (answer, event) = cell.decide_reserve(line, qty).expect("waiting line holds nothing");
+            let (answer, event) = cell
+                .decide_reserve(line, qty)
+                .expect("waiting line holds nothing");
             assert_eq!(answer, ReserveAnswer::Reserved);
             cell.apply(&event.expect("reserved"));
             self.fill(key, line, now);
@@ -304,6 +338,9 @@ impl World {
     pub fn receive(&mut self, key: CellKey, qty: u32, now: Millis) -> Result<(), String> {
         if qty == 0 || qty > self.qty_max {
             return Err(format!("qty: must be 1 to {}, got {qty}", self.qty_max));
+        }
+        if let Some(cell) = self.cells.get(&key) {
+            cell.decide_receive(qty).map_err(|e| e.to_string())?;
         }
         self.arrive(key, qty, false, now);
         Ok(())
@@ -331,7 +368,10 @@ impl World {
             Ok(ScanDecision::Duplicate) => ScanOutcome::Duplicate,
             Ok(ScanDecision::Apply { event, effects }) => {
                 self.run_effects(no, effects, scan.at);
-                self.orders.get_mut(&no).expect("order exists").apply(&event);
+                self.orders
+                    .get_mut(&no)
+                    .expect("order exists")
+                    .apply(&event);
                 ScanOutcome::Applied
             }
             Err(e) => ScanOutcome::Rejected(e.to_string()),
@@ -340,7 +380,10 @@ impl World {
 
     /// Cancel an order.
     pub fn cancel(&mut self, no: OrderNo, now: Millis) -> Result<(), OrderRefusal> {
-        let order = self.orders.get_mut(&no).ok_or(OrderRefusal::Final("unknown"))?;
+        let order = self
+            .orders
+            .get_mut(&no)
+            .ok_or(OrderRefusal::Final("unknown"))?;
         if let Some((event, effects)) = order.decide_cancel(now)? {
             order.apply(&event);
             self.run_effects(no, effects, now);
@@ -364,11 +407,18 @@ impl World {
     }
 
     /// Release one wave at a facility now.
-    pub fn release_wave(&mut self, facility: FacilityIdx, trigger: WaveTrigger, now: Millis) -> Option<Wave> {
+    pub fn release_wave(
+        &mut self,
+        facility: FacilityIdx,
+        trigger: WaveTrigger,
+        now: Millis,
+    ) -> Option<Wave> {
         let fac = &mut self.facilities[usize::from(facility.0)];
         let event = fac.decide_release(trigger, now)?;
         let crate::facility::FacilityEvent::WaveReleased {
-            wave_id, fulfillments, ..
+            wave_id,
+            fulfillments,
+            ..
         } = &event
         else {
             unreachable!("decide_release returns a wave")
@@ -382,7 +432,10 @@ impl World {
         };
         fac.apply(&event);
         for &FulfillmentRef { order, n } in &wave.fulfillments {
-            let o = self.orders.get_mut(&order).expect("queued fulfillment has an order");
+            let o = self
+                .orders
+                .get_mut(&order)
+                .expect("queued fulfillment has an order");
             if let Ok(e) = o.decide_wave(n, wave.wave_id.clone(), now) {
                 o.apply(&e);
             }

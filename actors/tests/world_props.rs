@@ -12,8 +12,8 @@ use orch_actors::order::{
 use orch_actors::sim::{ScanOutcome, World};
 use orch_actors::{CellKey, FacilityIdx, OrderNo, SkuIdx};
 use orch_config::{
-    CarrierCutoff, Config, FacilityConfig, FacilityKind, Millis, Network, ServiceLevel,
-    StockEntry, WavePolicy,
+    CarrierCutoff, Config, FacilityConfig, FacilityKind, Millis, Network, ServiceLevel, StockEntry,
+    WavePolicy,
 };
 use proptest::prelude::*;
 
@@ -286,6 +286,7 @@ impl Harness {
     fn scan(&mut self, no: OrderNo, s: Scan) {
         let order_before = self.world.orders[&no].clone();
         let cells_before = self.world.cells.clone();
+        let desks_before = self.world.desks.clone();
         let out = self.world.scan(no, &s);
         self.log.push(format!(
             "scan {} {:?} f{} -> {out:?}",
@@ -295,8 +296,18 @@ impl Harness {
             ScanOutcome::Applied => self.applied.push((no, s)),
             ScanOutcome::Duplicate => panic!("fresh event id {} answered duplicate", s.event_id),
             ScanOutcome::Rejected(_) => {
-                assert_eq!(self.world.orders[&no], order_before, "refused scan changed the order");
-                assert_eq!(self.world.cells, cells_before, "refused scan changed a cell");
+                assert_eq!(
+                    self.world.orders[&no], order_before,
+                    "refused scan changed the order"
+                );
+                assert_eq!(
+                    self.world.cells, cells_before,
+                    "refused scan changed a cell"
+                );
+                assert_eq!(
+                    self.world.desks, desks_before,
+                    "refused scan changed a desk"
+                );
             }
         }
     }
@@ -319,8 +330,8 @@ impl Harness {
                 at,
             } => {
                 self.next_order += 1;
-                let (lat, lon) = [(40.7, -74.0), (41.9, -87.6), (34.0, -118.2), (30.0, -97.0)]
-                    [usize::from(*at)];
+                let (lat, lon) =
+                    [(40.7, -74.0), (41.9, -87.6), (34.0, -118.2), (30.0, -97.0)][usize::from(*at)];
                 let req = PlaceRequest {
                     order_id: format!("o-{}", self.next_order).into(),
                     channel: "web".into(),
@@ -362,7 +373,8 @@ impl Harness {
                     assert!(o.backordered().is_empty());
                 } else {
                     assert!(
-                        !(o.fulfillments().len() == 1 && o.fulfillments()[0].lines.len() == lines.len()),
+                        !(o.fulfillments().len() == 1
+                            && o.fulfillments()[0].lines.len() == lines.len()),
                         "shipped whole from one facility but none could"
                     );
                 }
@@ -375,20 +387,24 @@ impl Harness {
                         assert_ne!(o.status(), OrderStatus::Rejected);
                     }
                     if o.status() == OrderStatus::Rejected {
-                        assert!(o.fulfillments().is_empty() && o.expected_reservations().is_empty());
+                        assert!(
+                            o.fulfillments().is_empty() && o.expected_reservations().is_empty()
+                        );
                     }
                 }
             }
             Op::Tick { ms } => {
                 self.now += ms;
                 let waves = self.world.tick(self.now);
-                self.log.push(format!("tick +{ms} -> {} waves", waves.len()));
+                self.log
+                    .push(format!("tick +{ms} -> {} waves", waves.len()));
             }
             Op::Release { facility } => {
-                let w = self
-                    .world
-                    .release_wave(FacilityIdx(*facility), WaveTrigger::Manual, self.now);
-                self.log.push(format!("release {facility} -> {:?}", w.map(|w| w.wave_id)));
+                let w =
+                    self.world
+                        .release_wave(FacilityIdx(*facility), WaveTrigger::Manual, self.now);
+                self.log
+                    .push(format!("release {facility} -> {:?}", w.map(|w| w.wave_id)));
             }
             Op::Pick {
                 order,
@@ -405,7 +421,11 @@ impl Harness {
                 let mut s = self.base_scan(
                     ScanKind::Pick,
                     n,
-                    if *wrong_facility { Self::other(fac) } else { fac },
+                    if *wrong_facility {
+                        Self::other(fac)
+                    } else {
+                        fac
+                    },
                 );
                 s.sku = Some(l.sku);
                 s.qty = Some(Self::qty(*qty, l.qty - l.picked));
@@ -422,7 +442,11 @@ impl Harness {
                 let s = self.base_scan(
                     ScanKind::Pack,
                     n,
-                    if *wrong_facility { Self::other(fac) } else { fac },
+                    if *wrong_facility {
+                        Self::other(fac)
+                    } else {
+                        fac
+                    },
                 );
                 self.scan(no, s);
             }
@@ -480,6 +504,7 @@ impl Harness {
                 };
                 let order_before = self.world.orders[&no].clone();
                 let cells_before = self.world.cells.clone();
+                let desks_before = self.world.desks.clone();
                 let r = self.world.cancel(no, self.now);
                 self.log.push(format!("cancel {} -> {r:?}", no.0));
                 match r {
@@ -494,6 +519,7 @@ impl Harness {
                     Err(_) => {
                         assert_eq!(self.world.orders[&no], order_before);
                         assert_eq!(self.world.cells, cells_before);
+                        assert_eq!(self.world.desks, desks_before);
                     }
                 }
             }
@@ -502,17 +528,9 @@ impl Harness {
                     sku: SkuIdx(*sku),
                     facility: FacilityIdx(*facility),
                 };
-                let waiting_before = self
-                    .world
-                    .desks
-                    .get(&key.sku)
-                    .map_or(0, |d| d.waiting());
+                let waiting_before = self.world.desks.get(&key.sku).map_or(0, |d| d.waiting());
                 self.world.receive(key, *qty, self.now).unwrap();
-                let waiting_after = self
-                    .world
-                    .desks
-                    .get(&key.sku)
-                    .map_or(0, |d| d.waiting());
+                let waiting_after = self.world.desks.get(&key.sku).map_or(0, |d| d.waiting());
                 self.log.push(format!(
                     "receive {sku}@{facility} x{qty}: waiting {waiting_before} -> {waiting_after}"
                 ));
@@ -533,6 +551,7 @@ impl Harness {
                     .map_or((0, 0), |c| (c.reserved(), c.on_hand()));
                 let to = (i64::from(reserved) + i64::from(*delta)).max(0) as u32;
                 let cells_before = self.world.cells.clone();
+                let desks_before = self.world.desks.clone();
                 let r = self.world.adjust(key, to, self.now);
                 self.log.push(format!(
                     "adjust {sku}@{facility} {on_hand} -> {to} (reserved {reserved}): {r:?}"
@@ -543,6 +562,7 @@ impl Harness {
                     for (k, c) in &cells_before {
                         assert_eq!(&self.world.cells[k], c);
                     }
+                    assert_eq!(self.world.desks, desks_before);
                 } else {
                     assert!(r.is_ok(), "{r:?}");
                     assert_eq!(self.world.cells[&key].on_hand(), to);
@@ -555,11 +575,14 @@ impl Harness {
                 let (no, s) = self.applied[which % self.applied.len()].clone();
                 let order_before = self.world.orders[&no].clone();
                 let cells_before = self.world.cells.clone();
+                let desks_before = self.world.desks.clone();
                 let out = self.world.scan(no, &s);
-                self.log.push(format!("duplicate {} {} -> {out:?}", no.0, s.event_id));
+                self.log
+                    .push(format!("duplicate {} {} -> {out:?}", no.0, s.event_id));
                 assert_eq!(out, ScanOutcome::Duplicate);
                 assert_eq!(self.world.orders[&no], order_before);
                 assert_eq!(self.world.cells, cells_before);
+                assert_eq!(self.world.desks, desks_before);
             }
             Op::Advance { which, variant } => self.advance(*which, *variant),
             Op::Junk {
@@ -651,7 +674,11 @@ impl Harness {
             ScanKind::Pick => {
                 let l = f.lines.iter().find(|l| l.picked < l.qty).unwrap();
                 s.sku = Some(l.sku);
-                s.qty = Some(if variant % 3 == 0 { 1 } else { l.qty - l.picked });
+                s.qty = Some(if variant % 3 == 1 {
+                    1
+                } else {
+                    l.qty - l.picked
+                });
             }
             ScanKind::Ship => {
                 s.carrier = Some("UPS".into());
@@ -661,18 +688,23 @@ impl Harness {
             ScanKind::ReturnReceived => {
                 let l = f.lines.iter().find(|l| l.returned < l.picked).unwrap();
                 s.sku = Some(l.sku);
-                s.qty = Some(if variant % 3 == 0 { 1 } else { l.picked - l.returned });
-                s.disposition = Some(if variant % 2 == 0 {
-                    Disposition::Restock
+                s.qty = Some(if variant % 3 == 1 {
+                    1
                 } else {
+                    l.picked - l.returned
+                });
+                s.disposition = Some(if variant % 2 == 1 {
                     Disposition::Dispose
+                } else {
+                    Disposition::Restock
                 });
                 s.facility = FacilityIdx(u16::from(variant) % FACILITIES);
             }
             _ => {}
         }
         let out = self.world.scan(no, &s);
-        self.log.push(format!("advance {} {:?} f{n} -> {out:?}", no.0, kind));
+        self.log
+            .push(format!("advance {} {:?} f{n} -> {out:?}", no.0, kind));
         assert_eq!(out, ScanOutcome::Applied, "{s:?} fits {:?}", f.status);
         self.applied.push((no, s));
     }
@@ -814,9 +846,7 @@ fn a_scripted_day_keeps_the_audit() {
             });
             h.check();
         }
-        h.step(&Op::Tick {
-            ms: 2_500 + round,
-        });
+        h.step(&Op::Tick { ms: 2_500 + round });
         h.check();
     }
     let applied = h.applied.len();

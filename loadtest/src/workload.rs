@@ -30,7 +30,9 @@ impl Zipf {
     pub fn sample(&self, rng: &mut impl Rng) -> usize {
         let total = *self.cumulative.last().expect("at least one rank");
         let x = rng.random::<f64>() * total;
-        self.cumulative.partition_point(|&c| c < x).min(self.cumulative.len() - 1)
+        self.cumulative
+            .partition_point(|&c| c < x)
+            .min(self.cumulative.len() - 1)
     }
 }
 
@@ -44,9 +46,15 @@ pub struct Bf1Stream {
 }
 
 /// Channels and their shares.
-pub const CHANNELS: [(&str, f64); 4] = [("web", 0.55), ("app", 0.25), ("marketplace", 0.15), ("store", 0.05)];
+pub const CHANNELS: [(&str, f64); 4] = [
+    ("web", 0.55),
+    ("app", 0.25),
+    ("marketplace", 0.15),
+    ("store", 0.05),
+];
 /// Service levels and their shares.
-pub const SERVICE_LEVELS: [(&str, f64); 3] = [("same_day", 0.10), ("next_day", 0.30), ("standard", 0.60)];
+pub const SERVICE_LEVELS: [(&str, f64); 3] =
+    [("same_day", 0.10), ("next_day", 0.30), ("standard", 0.60)];
 
 fn pick<'a>(rng: &mut impl Rng, table: &[(&'a str, f64)]) -> &'a str {
     let mut x = rng.random::<f64>();
@@ -137,7 +145,10 @@ mod tests {
     use orch_config::bf1::{generate, Bf1Params};
 
     fn net() -> Network {
-        generate(&Bf1Params { scale: 0.01, seed: 1 })
+        generate(&Bf1Params {
+            scale: 0.01,
+            seed: 1,
+        })
     }
 
     #[test]
@@ -159,7 +170,9 @@ mod tests {
         let mut s = Bf1Stream::new(&n, 3);
         let total = 20_000;
         let orders: Vec<_> = (0..total).map(|i| s.next_order(format!("o{i}"))).collect();
-        let share = |f: &dyn Fn(&PlaceOrder) -> bool| orders.iter().filter(|o| f(o)).count() as f64 / total as f64;
+        let share = |f: &dyn Fn(&PlaceOrder) -> bool| {
+            orders.iter().filter(|o| f(o)).count() as f64 / total as f64
+        };
         assert!((share(&|o| o.lines.len() == 1) - 0.50).abs() < 0.02);
         assert!((share(&|o| o.lines.len() == 2) - 0.25).abs() < 0.02);
         assert!((share(&|o| o.lines.len() >= 4) - 0.10).abs() < 0.02);

@@ -43,19 +43,28 @@ async fn all_orders(core: &Orchestrator, ids: &[String]) -> Vec<OrderView> {
     let mut out = Vec::with_capacity(ids.len());
     for chunk in ids.chunks(500) {
         let views = futures::future::join_all(chunk.iter().map(|id| core.order(id))).await;
-        out.extend(views.into_iter().map(|v| v.expect("every placed order exists")));
+        out.extend(
+            views
+                .into_iter()
+                .map(|v| v.expect("every placed order exists")),
+        );
     }
     out
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ten_thousand_orders_reach_a_final_state() {
-    let mut cfg = Config::with_network(generate(&Bf1Params { scale: 0.01, seed: 11 }));
+    let mut cfg = Config::with_network(generate(&Bf1Params {
+        scale: 0.01,
+        seed: 11,
+    }));
     cfg.runtime.workers = 2;
     let net = cfg.network.clone();
     let core = Orchestrator::start(&cfg);
     let mut stream = Bf1Stream::new(&net, 5);
-    let orders: Vec<_> = (0..ORDERS).map(|i| stream.next_order(format!("o-{i}"))).collect();
+    let orders: Vec<_> = (0..ORDERS)
+        .map(|i| stream.next_order(format!("o-{i}")))
+        .collect();
     let ids: Vec<String> = orders.iter().map(|o| o.order_id.clone()).collect();
 
     for chunk in orders.chunks(500) {
@@ -79,7 +88,10 @@ async fn ten_thousand_orders_reach_a_final_state() {
         }
     }
     let backordered_lines: usize = views.iter().map(|v| v.backordered.len()).sum();
-    assert!(backordered_lines > 0, "BF-1 at this scale backorders some lines");
+    assert!(
+        backordered_lines > 0,
+        "BF-1 at this scale backorders some lines"
+    );
     let receipts: Vec<ReceiptInput> = waiting
         .iter()
         .enumerate()
@@ -97,7 +109,10 @@ async fn ten_thousand_orders_reach_a_final_state() {
         .iter()
         .map(|r| r.backorders_served.unwrap_or(0))
         .sum();
-    assert_eq!(served, backordered_lines, "a receipt covering the demand serves every waiting line");
+    assert_eq!(
+        served, backordered_lines,
+        "a receipt covering the demand serves every waiting line"
+    );
     core.quiesce().await;
 
     // Waves, then the warehouse floor and the carriers.
@@ -158,7 +173,10 @@ async fn ten_thousand_orders_reach_a_final_state() {
     for v in &views {
         *by_status.entry(v.status.as_str()).or_default() += 1;
         assert!(
-            matches!(v.status.as_str(), "delivered" | "returned" | "cancelled" | "rejected"),
+            matches!(
+                v.status.as_str(),
+                "delivered" | "returned" | "cancelled" | "rejected"
+            ),
             "not final: {v:?}"
         );
     }

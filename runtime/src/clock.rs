@@ -19,5 +19,7 @@ pub fn rfc3339(ms: Millis) -> String {
 /// Parses an RFC 3339 time; `None` when it is not one.
 pub fn parse_rfc3339(s: &str) -> Option<Millis> {
     let t = humantime::parse_rfc3339_weak(s).ok()?;
-    t.duration_since(UNIX_EPOCH).ok().map(|d| d.as_millis() as Millis)
+    t.duration_since(UNIX_EPOCH)
+        .ok()
+        .map(|d| d.as_millis() as Millis)
 }

@@ -17,7 +17,8 @@ use futures::future::join_all;
 use orch_actors::audit::{audit, AuditReport};
 use orch_actors::facility::{FacilityState, WaveTrigger};
 use orch_actors::order::{
-    validate_request, Disposition, OrderLine, OrderRefusal, OrderState, PlaceRequest, Scan, ScanKind,
+    validate_request, Disposition, OrderLine, OrderRefusal, OrderState, PlaceRequest, Scan,
+    ScanKind,
 };
 use orch_actors::sim::ScanOutcome;
 use orch_actors::{CellKey, FacilityIdx, SkuIdx};
@@ -49,13 +50,16 @@ pub struct ItemResult {
     pub backorders_served: Option<usize>,
 }
 
+/// The actix system and the thread that runs it.
+type SystemThread = (System, std::thread::JoinHandle<()>);
+
 /// The running orchestration core.
 #[derive(Clone)]
 pub struct Orchestrator {
     shared: Arc<Shared>,
     receipts: Arc<DashMap<Arc<str>, ()>>,
     adjustments: Arc<DashMap<Arc<str>, ()>>,
-    system: Arc<std::sync::Mutex<Option<(System, std::thread::JoinHandle<()>)>>>,
+    system: Arc<std::sync::Mutex<Option<SystemThread>>>,
 }
 
 fn invalid(code: &'static str, msg: impl Into<String>) -> ApiError {
@@ -73,7 +77,9 @@ fn check_id(field: &str, id: &str, max: u32) -> Result<(), ApiError> {
     } else {
         Err(invalid(
             "invalid_id",
-            format!("{field}: must be 1 to {max} characters of letters, digits, '-', '_', '.', ':'"),
+            format!(
+                "{field}: must be 1 to {max} characters of letters, digits, '-', '_', '.', ':'"
+            ),
         ))
     }
 }
@@ -130,7 +136,13 @@ impl Orchestrator {
             })
             .collect();
         shared.set_facilities(facilities);
-        tracing::info!(workers, facilities = cfg.network.facilities.len(), skus = cfg.network.skus.len(), cells = cfg.network.stock.len(), "actor system started");
+        tracing::info!(
+            workers,
+            facilities = cfg.network.facilities.len(),
+            skus = cfg.network.skus.len(),
+            cells = cfg.network.stock.len(),
+            "actor system started"
+        );
         Orchestrator {
             shared,
             receipts: Arc::new(DashMap::new()),
@@ -164,37 +176,57 @@ impl Orchestrator {
     }
 
     fn facility_idx(&self, field: &str, id: &str) -> Result<FacilityIdx, ApiError> {
-        self.shared
-            .catalog
-            .facility(id)
-            .ok_or_else(|| invalid("unknown_facility", format!("{field}: unknown facility '{id}'")))
+        self.shared.catalog.facility(id).ok_or_else(|| {
+            invalid(
+                "unknown_facility",
+                format!("{field}: unknown facility '{id}'"),
+            )
+        })
     }
 
     fn known_facility(&self, id: &str) -> Result<FacilityIdx, ApiError> {
-        self.shared
-            .catalog
-            .facility(id)
-            .ok_or_else(|| ApiError::not_found("facility_not_found", format!("facility '{id}' does not exist")))
+        self.shared.catalog.facility(id).ok_or_else(|| {
+            ApiError::not_found(
+                "facility_not_found",
+                format!("facility '{id}' does not exist"),
+            )
+        })
     }
 
     /// Checks a placement and turns it into the state machine's request.
     pub fn validate_order(&self, o: &PlaceOrder) -> Result<PlaceRequest, ApiError> {
         let limits = &self.shared.limits;
         check_id("order_id", &o.order_id, limits.id_len_max)?;
-        if o.channel.is_empty() || o.channel.len() > 64 || !o.channel.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-') {
-            return Err(invalid("invalid_channel", "channel: must be 1 to 64 letters, digits, '_' or '-'"));
+        if o.channel.is_empty()
+            || o.channel.len() > 64
+            || !o
+                .channel
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+        {
+            return Err(invalid(
+                "invalid_channel",
+                "channel: must be 1 to 64 letters, digits, '_' or '-'",
+            ));
         }
         let service_level = ServiceLevel::parse(&o.service_level).ok_or_else(|| {
             invalid(
                 "invalid_service_level",
-                format!("service_level: must be same_day, next_day or standard, got '{}'", o.service_level),
+                format!(
+                    "service_level: must be same_day, next_day or standard, got '{}'",
+                    o.service_level
+                ),
             )
         })?;
         if o.lines.len() > limits.order_lines_max as usize {
             return Err(ApiError {
                 kind: ErrorKind::Invalid,
                 code: "too_many_lines",
-                message: format!("lines: {} lines exceed the limit of {}", o.lines.len(), limits.order_lines_max),
+                message: format!(
+                    "lines: {} lines exceed the limit of {}",
+                    o.lines.len(),
+                    limits.order_lines_max
+                ),
             });
         }
         let mut lines = Vec::with_capacity(o.lines.len());
@@ -223,11 +255,22 @@ impl Orchestrator {
             .order_ids
             .get(order_id)
             .map(|n| *n)
-            .ok_or_else(|| ApiError::not_found("order_not_found", format!("order '{order_id}' does not exist")))?;
+            .ok_or_else(|| {
+                ApiError::not_found(
+                    "order_not_found",
+                    format!("order '{order_id}' does not exist"),
+                )
+            })?;
         let addr = self.shared.orders.get(&no).map(|a| a.clone());
         match addr {
-            Some(a) => a.send(GetOrder).await.map_err(|e| ApiError::unavailable(e.to_string())),
-            None => Err(ApiError::not_found("order_not_found", format!("order '{order_id}' does not exist"))),
+            Some(a) => a
+                .send(GetOrder)
+                .await
+                .map_err(|e| ApiError::unavailable(e.to_string())),
+            None => Err(ApiError::not_found(
+                "order_not_found",
+                format!("order '{order_id}' does not exist"),
+            )),
         }
     }
 
@@ -258,15 +301,22 @@ impl Orchestrator {
             }
         };
         let state = if fresh {
-            rx.await.map_err(|_| ApiError::unavailable("the order actor stopped while placing"))?
+            rx.await
+                .map_err(|_| ApiError::unavailable("the order actor stopped while placing"))?
         } else {
             let addr = self.shared.orders.get(&no).map(|a| a.clone());
             let addr = addr.ok_or_else(|| ApiError::unavailable("order is being restored"))?;
-            let state = addr.send(GetOrder).await.map_err(|e| ApiError::unavailable(e.to_string()))?;
+            let state = addr
+                .send(GetOrder)
+                .await
+                .map_err(|e| ApiError::unavailable(e.to_string()))?;
             if state.request() != &req {
                 return Err(ApiError::conflict(
                     "order_conflict",
-                    format!("order_id: '{}' was placed before with a different body", req.order_id),
+                    format!(
+                        "order_id: '{}' was placed before with a different body",
+                        req.order_id
+                    ),
                 ));
             }
             state
@@ -295,16 +345,29 @@ impl Orchestrator {
             .order_ids
             .get(order_id)
             .map(|n| *n)
-            .ok_or_else(|| ApiError::not_found("order_not_found", format!("order '{order_id}' does not exist")))?;
+            .ok_or_else(|| {
+                ApiError::not_found(
+                    "order_not_found",
+                    format!("order '{order_id}' does not exist"),
+                )
+            })?;
         let addr = self
             .shared
             .orders
             .get(&no)
             .map(|a| a.clone())
-            .ok_or_else(|| ApiError::not_found("order_not_found", format!("order '{order_id}' does not exist")))?;
+            .ok_or_else(|| {
+                ApiError::not_found(
+                    "order_not_found",
+                    format!("order '{order_id}' does not exist"),
+                )
+            })?;
         match addr.send(Cancel).await {
             Ok(Ok(state)) => Ok(order_view(&self.shared.catalog, &state, true)),
-            Ok(Err(OrderRefusal::AlreadyShipped(m))) => Err(ApiError::conflict("already_shipped", format!("order has shipped: {m}"))),
+            Ok(Err(OrderRefusal::AlreadyShipped(m))) => Err(ApiError::conflict(
+                "already_shipped",
+                format!("order has shipped: {m}"),
+            )),
             Ok(Err(e)) => Err(ApiError::conflict("not_cancellable", e.to_string())),
             Err(e) => Err(ApiError::unavailable(e.to_string())),
         }
@@ -314,9 +377,13 @@ impl Orchestrator {
         let limits = &self.shared.limits;
         let id_ok = |v: &str| check_id("", v, limits.id_len_max).is_ok();
         if !id_ok(&s.event_id) {
-            return Err("event_id: must be 1 to 128 characters of letters, digits, '-', '_', '.', ':'".into());
+            return Err(
+                "event_id: must be 1 to 128 characters of letters, digits, '-', '_', '.', ':'"
+                    .into(),
+            );
         }
-        let kind = ScanKind::parse(&s.kind).ok_or_else(|| format!("kind: unknown kind '{}'", s.kind))?;
+        let kind =
+            ScanKind::parse(&s.kind).ok_or_else(|| format!("kind: unknown kind '{}'", s.kind))?;
         if s.order_id.is_empty() {
             return Err("order_id: missing".into());
         }
@@ -330,14 +397,24 @@ impl Orchestrator {
             .strip_prefix(s.order_id.as_str())
             .and_then(|r| r.strip_prefix('/'))
             .and_then(|r| r.parse::<u16>().ok())
-            .ok_or_else(|| format!("fulfillment_id: '{}' is not a fulfillment of order '{}'", s.fulfillment_id, s.order_id))?;
+            .ok_or_else(|| {
+                format!(
+                    "fulfillment_id: '{}' is not a fulfillment of order '{}'",
+                    s.fulfillment_id, s.order_id
+                )
+            })?;
         let facility = self
             .shared
             .catalog
             .facility(&s.facility_id)
             .ok_or_else(|| format!("facility_id: unknown facility '{}'", s.facility_id))?;
         let sku = match &s.sku {
-            Some(id) => Some(self.shared.catalog.sku(id).ok_or_else(|| format!("sku: unknown SKU '{id}'"))?),
+            Some(id) => Some(
+                self.shared
+                    .catalog
+                    .sku(id)
+                    .ok_or_else(|| format!("sku: unknown SKU '{id}'"))?,
+            ),
             None => None,
         };
         let qty = match s.qty {
@@ -345,18 +422,26 @@ impl Orchestrator {
             None => None,
         };
         let at = match &s.at {
-            Some(t) => parse_rfc3339(t).ok_or_else(|| format!("at: '{t}' is not an RFC 3339 time"))?,
+            Some(t) => {
+                parse_rfc3339(t).ok_or_else(|| format!("at: '{t}' is not an RFC 3339 time"))?
+            }
             None => now_ms(),
         };
         let disposition = match s.disposition.as_deref() {
             None => None,
             Some("restock") => Some(Disposition::Restock),
             Some("dispose") => Some(Disposition::Dispose),
-            Some(d) => return Err(format!("disposition: must be restock or dispose, got '{d}'")),
+            Some(d) => {
+                return Err(format!(
+                    "disposition: must be restock or dispose, got '{d}'"
+                ))
+            }
         };
         let short = |v: &Option<String>, f: &str| -> Result<Option<Arc<str>>, String> {
             match v {
-                Some(x) if x.is_empty() || x.len() > 256 => Err(format!("{f}: must be 1 to 256 characters")),
+                Some(x) if x.is_empty() || x.len() > 256 => {
+                    Err(format!("{f}: must be 1 to 256 characters"))
+                }
                 Some(x) => Ok(Some(Arc::from(x.as_str()))),
                 None => Ok(None),
             }
@@ -402,10 +487,9 @@ impl Orchestrator {
                 let mut out = Vec::with_capacity(scans.len());
                 for (i, scan) in scans {
                     let outcome = match &addr {
-                        Some(a) => a
-                            .send(ApplyScan(scan))
-                            .await
-                            .unwrap_or_else(|e| ScanOutcome::Rejected(format!("order unavailable: {e}"))),
+                        Some(a) => a.send(ApplyScan(scan)).await.unwrap_or_else(|e| {
+                            ScanOutcome::Rejected(format!("order unavailable: {e}"))
+                        }),
                         None => ScanOutcome::Rejected("unknown order".into()),
                     };
                     out.push((i, outcome));
@@ -427,7 +511,10 @@ impl Orchestrator {
                 });
             }
         }
-        results.into_iter().map(|r| r.expect("every event answered")).collect()
+        results
+            .into_iter()
+            .map(|r| r.expect("every event answered"))
+            .collect()
     }
 
     /// Receives stock (`POST /v1/inventory/receipts`). Every receipt is
@@ -436,9 +523,14 @@ impl Orchestrator {
         let limits = &self.shared.limits;
         let mut checked = Vec::with_capacity(receipts.len());
         for (i, r) in receipts.iter().enumerate() {
-            check_id(&format!("receipts[{i}].receipt_id"), &r.receipt_id, limits.id_len_max)?;
+            check_id(
+                &format!("receipts[{i}].receipt_id"),
+                &r.receipt_id,
+                limits.id_len_max,
+            )?;
             let sku = self.sku(&format!("receipts[{i}].sku"), &r.sku)?;
-            let facility = self.facility_idx(&format!("receipts[{i}].facility_id"), &r.facility_id)?;
+            let facility =
+                self.facility_idx(&format!("receipts[{i}].facility_id"), &r.facility_id)?;
             let qty = check_qty(&format!("receipts[{i}].qty"), r.qty, limits.qty_max)?;
             checked.push((r.receipt_id.as_str(), sku, facility, qty));
         }
@@ -446,14 +538,38 @@ impl Orchestrator {
         for (id, sku, facility, qty) in checked {
             let key: Arc<str> = Arc::from(id);
             if self.receipts.insert(key.clone(), ()).is_some() {
-                out.push(ItemResult { id: id.into(), result: "duplicate".into(), reason: None, backorders_served: None });
+                out.push(ItemResult {
+                    id: id.into(),
+                    result: "duplicate".into(),
+                    reason: None,
+                    backorders_served: None,
+                });
                 continue;
             }
-            match self.shared.desk(sku).send(ArriveAt { facility, qty, restock: false }).await {
-                Ok(Ok(served)) => out.push(ItemResult { id: id.into(), result: "applied".into(), reason: None, backorders_served: Some(served) }),
+            match self
+                .shared
+                .desk(sku)
+                .send(ArriveAt {
+                    facility,
+                    qty,
+                    restock: false,
+                })
+                .await
+            {
+                Ok(Ok(served)) => out.push(ItemResult {
+                    id: id.into(),
+                    result: "applied".into(),
+                    reason: None,
+                    backorders_served: Some(served),
+                }),
                 Ok(Err(e)) => {
                     self.receipts.remove(&key);
-                    out.push(ItemResult { id: id.into(), result: "rejected".into(), reason: Some(e.to_string()), backorders_served: None });
+                    out.push(ItemResult {
+                        id: id.into(),
+                        result: "rejected".into(),
+                        reason: Some(e.to_string()),
+                        backorders_served: None,
+                    });
                 }
                 Err(e) => {
                     self.receipts.remove(&key);
@@ -470,29 +586,56 @@ impl Orchestrator {
         let limits = &self.shared.limits;
         let mut checked = Vec::with_capacity(items.len());
         for (i, a) in items.iter().enumerate() {
-            check_id(&format!("adjustments[{i}].adjustment_id"), &a.adjustment_id, limits.id_len_max)?;
+            check_id(
+                &format!("adjustments[{i}].adjustment_id"),
+                &a.adjustment_id,
+                limits.id_len_max,
+            )?;
             let sku = self.sku(&format!("adjustments[{i}].sku"), &a.sku)?;
-            let facility = self.facility_idx(&format!("adjustments[{i}].facility_id"), &a.facility_id)?;
+            let facility =
+                self.facility_idx(&format!("adjustments[{i}].facility_id"), &a.facility_id)?;
             if a.on_hand < 0 || a.on_hand > i64::from(limits.qty_max) {
                 return Err(invalid(
                     "invalid_quantity",
-                    format!("adjustments[{i}].on_hand: must be 0 to {}, got {}", limits.qty_max, a.on_hand),
+                    format!(
+                        "adjustments[{i}].on_hand: must be 0 to {}, got {}",
+                        limits.qty_max, a.on_hand
+                    ),
                 ));
             }
-            checked.push((a.adjustment_id.as_str(), CellKey { sku, facility }, a.on_hand as u32));
+            checked.push((
+                a.adjustment_id.as_str(),
+                CellKey { sku, facility },
+                a.on_hand as u32,
+            ));
         }
         let mut out = Vec::with_capacity(checked.len());
         for (id, key, on_hand) in checked {
             let k: Arc<str> = Arc::from(id);
             if self.adjustments.insert(k.clone(), ()).is_some() {
-                out.push(ItemResult { id: id.into(), result: "duplicate".into(), reason: None, backorders_served: None });
+                out.push(ItemResult {
+                    id: id.into(),
+                    result: "duplicate".into(),
+                    reason: None,
+                    backorders_served: None,
+                });
                 continue;
             }
             match self.shared.cell(key).send(Adjust { on_hand }).await {
-                Ok(Ok(())) => out.push(ItemResult { id: id.into(), result: "applied".into(), reason: None, backorders_served: None }),
+                Ok(Ok(())) => out.push(ItemResult {
+                    id: id.into(),
+                    result: "applied".into(),
+                    reason: None,
+                    backorders_served: None,
+                }),
                 Ok(Err(e)) => {
                     self.adjustments.remove(&k);
-                    out.push(ItemResult { id: id.into(), result: "rejected".into(), reason: Some(e.to_string()), backorders_served: None });
+                    out.push(ItemResult {
+                        id: id.into(),
+                        result: "rejected".into(),
+                        reason: Some(e.to_string()),
+                        backorders_served: None,
+                    });
                 }
                 Err(e) => {
                     self.adjustments.remove(&k);
@@ -506,34 +649,59 @@ impl Orchestrator {
     /// Inventory of a SKU by facility (`GET /v1/inventory/{sku}`), from the
     /// cells' published counts.
     pub fn inventory(&self, sku_id: &str) -> Result<InventoryView, ApiError> {
-        let sku = self
-            .shared
-            .catalog
-            .sku(sku_id)
-            .ok_or_else(|| ApiError::not_found("sku_not_found", format!("SKU '{sku_id}' does not exist")))?;
+        let sku = self.shared.catalog.sku(sku_id).ok_or_else(|| {
+            ApiError::not_found("sku_not_found", format!("SKU '{sku_id}' does not exist"))
+        })?;
         let mut facilities = Vec::new();
         let mut network = 0u64;
         for (i, f) in self.shared.catalog.facilities().iter().enumerate() {
-            if let Some(c) = self.shared.view.get(CellKey { sku, facility: FacilityIdx(i as u16) }) {
+            if let Some(c) = self.shared.view.get(CellKey {
+                sku,
+                facility: FacilityIdx(i as u16),
+            }) {
                 network += u64::from(c.available);
-                facilities.push(CellView { facility_id: f.id.clone(), on_hand: c.on_hand, reserved: c.reserved, available: c.available });
+                facilities.push(CellView {
+                    facility_id: f.id.clone(),
+                    on_hand: c.on_hand,
+                    reserved: c.reserved,
+                    available: c.available,
+                });
             }
         }
-        Ok(InventoryView { sku: sku_id.into(), network_available: network, facilities })
+        Ok(InventoryView {
+            sku: sku_id.into(),
+            network_available: network,
+            facilities,
+        })
     }
 
     /// Availability near a point (`GET /v1/availability`), from the view
     /// only: no mailbox is touched.
-    pub fn availability(&self, sku_id: &str, lat: f64, lon: f64, radius_km: f64) -> Result<AvailabilityAnswer, ApiError> {
+    pub fn availability(
+        &self,
+        sku_id: &str,
+        lat: f64,
+        lon: f64,
+        radius_km: f64,
+    ) -> Result<AvailabilityAnswer, ApiError> {
         let sku = self.sku("sku", sku_id)?;
         if !(-90.0..=90.0).contains(&lat) {
-            return Err(invalid("invalid_point", format!("lat: must be -90 to 90, got {lat}")));
+            return Err(invalid(
+                "invalid_point",
+                format!("lat: must be -90 to 90, got {lat}"),
+            ));
         }
         if !(-180.0..=180.0).contains(&lon) {
-            return Err(invalid("invalid_point", format!("lon: must be -180 to 180, got {lon}")));
+            return Err(invalid(
+                "invalid_point",
+                format!("lon: must be -180 to 180, got {lon}"),
+            ));
         }
         if !(radius_km >= 0.0 && radius_km.is_finite()) {
-            return Err(invalid("invalid_radius", format!("radius_km: must be a number >= 0, got {radius_km}")));
+            return Err(invalid(
+                "invalid_radius",
+                format!("radius_km: must be a number >= 0, got {radius_km}"),
+            ));
         }
         let mut network = 0u64;
         let mut nearby = 0u64;
@@ -544,11 +712,20 @@ impl Orchestrator {
             let d = haversine_km(f.lat, f.lon, lat, lon);
             if d <= radius_km {
                 nearby += u64::from(available);
-                facilities.push(NearbyView { facility_id: f.id.clone(), available, distance_km: (d * 10.0).round() / 10.0 });
+                facilities.push(NearbyView {
+                    facility_id: f.id.clone(),
+                    available,
+                    distance_km: (d * 10.0).round() / 10.0,
+                });
             }
         }
         facilities.sort_by(|a, b| a.distance_km.total_cmp(&b.distance_km));
-        Ok(AvailabilityAnswer { sku: sku_id.into(), network_available: network, nearby_available: nearby, facilities })
+        Ok(AvailabilityAnswer {
+            sku: sku_id.into(),
+            network_available: network,
+            nearby_available: nearby,
+            facilities,
+        })
     }
 
     /// The catalog, paged in id order (`GET /v1/skus`).
@@ -559,8 +736,14 @@ impl Orchestrator {
             None => 0,
         };
         let limit = limit.clamp(1, 1000);
-        let page: Vec<String> = all[start..].iter().take(limit).map(|s| s.to_string()).collect();
-        let next = (start + page.len() < all.len()).then(|| page.last().cloned()).flatten();
+        let page: Vec<String> = all[start..]
+            .iter()
+            .take(limit)
+            .map(|s| s.to_string())
+            .collect();
+        let next = (start + page.len() < all.len())
+            .then(|| page.last().cloned())
+            .flatten();
         (page, next)
     }
 
@@ -581,24 +764,50 @@ impl Orchestrator {
     /// it answers, every order of the wave knows its wave.
     pub async fn release_wave(&self, id: &str) -> Result<WaveView, ApiError> {
         let f = self.known_facility(id)?;
-        let wave = self.shared.facility(f).send(ReleaseNow).await.map_err(|e| ApiError::unavailable(e.to_string()))?;
+        let wave = self
+            .shared
+            .facility(f)
+            .send(ReleaseNow)
+            .await
+            .map_err(|e| ApiError::unavailable(e.to_string()))?;
         if let Some(w) = &wave {
             // The facility told the orders before answering; a round trip to
             // each order after that proves they handled it.
-            let pings = w.fulfillments.iter().filter_map(|r| self.shared.orders.get(&r.order).map(|a| a.clone())).map(|a| async move { a.send(GetOrder).await.ok() });
+            let pings = w
+                .fulfillments
+                .iter()
+                .filter_map(|r| self.shared.orders.get(&r.order).map(|a| a.clone()))
+                .map(|a| async move { a.send(GetOrder).await.ok() });
             join_all(pings).await;
         }
         Ok(wave_view(&self.shared, f, wave.as_ref()))
     }
 
     /// Enables or disables a facility for routing (`PUT /v1/facilities/{id}/status`).
-    pub async fn set_facility_status(&self, id: &str, input: &FacilityStatusInput) -> Result<FacilityView, ApiError> {
+    pub async fn set_facility_status(
+        &self,
+        id: &str,
+        input: &FacilityStatusInput,
+    ) -> Result<FacilityView, ApiError> {
         let f = self.known_facility(id)?;
         let until = match &input.until {
-            Some(t) => Some(parse_rfc3339(t).ok_or_else(|| invalid("invalid_time", format!("until: '{t}' is not an RFC 3339 time")))?),
+            Some(t) => Some(parse_rfc3339(t).ok_or_else(|| {
+                invalid(
+                    "invalid_time",
+                    format!("until: '{t}' is not an RFC 3339 time"),
+                )
+            })?),
             None => None,
         };
-        match self.shared.facility(f).send(SetStatus { enabled: input.enabled, until }).await {
+        match self
+            .shared
+            .facility(f)
+            .send(SetStatus {
+                enabled: input.enabled,
+                until,
+            })
+            .await
+        {
             Ok(Ok(())) => Ok(facility_view(&self.shared, f, now_ms())),
             Ok(Err(e)) => Err(invalid("invalid_status", format!("until: {e}"))),
             Err(e) => Err(ApiError::unavailable(e.to_string())),
@@ -627,21 +836,58 @@ impl Orchestrator {
     /// Audits every invariant over every actor's state, at a quiescent point.
     pub async fn audit(&self) -> AuditReport {
         self.quiesce().await;
-        let cells = join_all(self.shared.cells().into_iter().map(|(k, a)| async move { (k, a.send(GetCell).await) })).await;
-        let orders: Vec<_> = self.shared.orders.iter().map(|e| e.value().clone()).collect();
-        let orders = join_all(orders.into_iter().map(|a| async move { a.send(GetOrder).await })).await;
-        let desks = join_all(self.shared.desks().into_iter().map(|(k, a)| async move { (k, a.send(GetDesk).await) })).await;
-        let cells: Vec<_> = cells.into_iter().filter_map(|(k, r)| r.ok().map(|c| (k, c))).collect();
+        let cells = join_all(
+            self.shared
+                .cells()
+                .into_iter()
+                .map(|(k, a)| async move { (k, a.send(GetCell).await) }),
+        )
+        .await;
+        let orders: Vec<_> = self
+            .shared
+            .orders
+            .iter()
+            .map(|e| e.value().clone())
+            .collect();
+        let orders = join_all(
+            orders
+                .into_iter()
+                .map(|a| async move { a.send(GetOrder).await }),
+        )
+        .await;
+        let desks = join_all(
+            self.shared
+                .desks()
+                .into_iter()
+                .map(|(k, a)| async move { (k, a.send(GetDesk).await) }),
+        )
+        .await;
+        let cells: Vec<_> = cells
+            .into_iter()
+            .filter_map(|(k, r)| r.ok().map(|c| (k, c)))
+            .collect();
         let orders: Vec<OrderState> = orders.into_iter().filter_map(Result::ok).collect();
-        let desks: Vec<_> = desks.into_iter().filter_map(|(k, r)| r.ok().map(|d| (k, d))).collect();
-        audit(cells.iter().map(|(k, c)| (*k, c)), orders.iter(), desks.iter().map(|(k, d)| (*k, d)))
+        let desks: Vec<_> = desks
+            .into_iter()
+            .filter_map(|(k, r)| r.ok().map(|d| (k, d)))
+            .collect();
+        audit(
+            cells.iter().map(|(k, c)| (*k, c)),
+            orders.iter(),
+            desks.iter().map(|(k, d)| (*k, d)),
+        )
     }
 
     /// Releases due waves at every facility now, as the timer would (tests).
     pub async fn release_all_waves(&self) -> usize {
         let mut n = 0;
         for i in 0..self.shared.facilities().len() {
-            let id = self.shared.catalog.facility_config(FacilityIdx(i as u16)).id.clone();
+            let id = self
+                .shared
+                .catalog
+                .facility_config(FacilityIdx(i as u16))
+                .id
+                .clone();
             while let Ok(w) = self.release_wave(&id).await {
                 if w.wave_id.is_none() {
                     break;
@@ -654,6 +900,12 @@ impl Orchestrator {
 
     /// The trigger names, for metrics and docs.
     pub fn wave_triggers() -> [&'static str; 4] {
-        [WaveTrigger::Size, WaveTrigger::MaxWait, WaveTrigger::Cutoff, WaveTrigger::Manual].map(WaveTrigger::as_str)
+        [
+            WaveTrigger::Size,
+            WaveTrigger::MaxWait,
+            WaveTrigger::Cutoff,
+            WaveTrigger::Manual,
+        ]
+        .map(WaveTrigger::as_str)
     }
 }

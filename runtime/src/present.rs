@@ -9,7 +9,9 @@ use orch_config::Millis;
 
 use crate::catalog::Catalog;
 use crate::clock::rfc3339;
-use crate::dto::{FacilityView, FulfillmentView, LineView, OrderView, PickTaskView, TimelineView, WaveView};
+use crate::dto::{
+    FacilityView, FulfillmentView, LineView, OrderView, PickTaskView, TimelineView, WaveView,
+};
 use crate::shared::Shared;
 
 /// An order as the API answers it; `timeline` only when asked.

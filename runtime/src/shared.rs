@@ -114,7 +114,8 @@ impl Shared {
             .map(|f| {
                 let b = FacilityBoard::default();
                 b.enabled.store(f.enabled, Ordering::Release);
-                b.capacity_left.store(f.capacity_per_hour, Ordering::Release);
+                b.capacity_left
+                    .store(f.capacity_per_hour, Ordering::Release);
                 b
             })
             .collect();
@@ -179,7 +180,10 @@ impl Shared {
 
     /// Every activated cell.
     pub fn cells(&self) -> Vec<(CellKey, Addr<CellActor>)> {
-        self.cells.iter().map(|e| (*e.key(), e.value().clone())).collect()
+        self.cells
+            .iter()
+            .map(|e| (*e.key(), e.value().clone()))
+            .collect()
     }
 
     /// The backorder desk of `sku`, activated on first use.
@@ -202,7 +206,10 @@ impl Shared {
 
     /// Every activated desk.
     pub fn desks(&self) -> Vec<(SkuIdx, Addr<DeskActor>)> {
-        self.desks.iter().map(|e| (*e.key(), e.value().clone())).collect()
+        self.desks
+            .iter()
+            .map(|e| (*e.key(), e.value().clone()))
+            .collect()
     }
 
     /// Lines waiting for `sku`.

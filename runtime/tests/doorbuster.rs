@@ -11,11 +11,19 @@ use orch_runtime::dto::*;
 use orch_runtime::Orchestrator;
 
 fn network() -> (Config, String) {
-    let mut net = generate(&Bf1Params { scale: 0.01, seed: 3 });
+    let mut net = generate(&Bf1Params {
+        scale: 0.01,
+        seed: 3,
+    });
     // SKU 0 gets exactly 25 units in each of 4 facilities, nothing elsewhere.
     net.stock.retain(|s| s.sku != 0);
     for f in 0..4u16 {
-        net.stock.push(StockEntry { sku: 0, facility: f, on_hand: 25, safety_stock: 0 });
+        net.stock.push(StockEntry {
+            sku: 0,
+            facility: f,
+            on_hand: 25,
+            safety_stock: 0,
+        });
     }
     net.stock.sort_by_key(|s| (s.sku, s.facility));
     let sku = net.skus[0].clone();
@@ -28,9 +36,15 @@ fn order(i: usize, sku: &str) -> PlaceOrder {
     PlaceOrder {
         order_id: format!("db-{i:04}"),
         channel: "web".into(),
-        ship_to: ShipTo { lat: 39.0 + (i % 7) as f64, lon: -100.0 + (i % 13) as f64 },
+        ship_to: ShipTo {
+            lat: 39.0 + (i % 7) as f64,
+            lon: -100.0 + (i % 13) as f64,
+        },
         service_level: "standard".into(),
-        lines: vec![LineInput { sku: sku.into(), qty: 1 }],
+        lines: vec![LineInput {
+            sku: sku.into(),
+            qty: 1,
+        }],
         allow_backorder: None,
     }
 }
@@ -79,7 +93,12 @@ async fn exactly_the_stock_is_sold_and_receipts_serve_the_oldest_first() {
     let oldest: HashSet<String> = ages.iter().take(50).map(|a| a.2.clone()).collect();
 
     let r = core
-        .receive(&[ReceiptInput { sku: sku.clone(), facility_id: cfg.network.facilities[5].id.clone(), qty: 50, receipt_id: "rcpt-1".into() }])
+        .receive(&[ReceiptInput {
+            sku: sku.clone(),
+            facility_id: cfg.network.facilities[5].id.clone(),
+            qty: 50,
+            receipt_id: "rcpt-1".into(),
+        }])
         .await
         .unwrap();
     assert_eq!(r[0].backorders_served, Some(50));
@@ -93,13 +112,24 @@ async fn exactly_the_stock_is_sold_and_receipts_serve_the_oldest_first() {
             served.insert(id.clone());
         }
     }
-    assert_eq!(served, oldest, "the 50 oldest backorders, and only they, were served");
+    assert_eq!(
+        served, oldest,
+        "the 50 oldest backorders, and only they, were served"
+    );
     let inv = core.inventory(&sku).unwrap();
     assert_eq!(inv.facilities.iter().map(|f| f.reserved).sum::<u32>(), 150);
-    assert_eq!(inv.network_available, 0, "new orders cannot take received stock");
+    assert_eq!(
+        inv.network_available, 0,
+        "new orders cannot take received stock"
+    );
     // A replayed receipt changes nothing.
     let again = core
-        .receive(&[ReceiptInput { sku: sku.clone(), facility_id: cfg.network.facilities[5].id.clone(), qty: 50, receipt_id: "rcpt-1".into() }])
+        .receive(&[ReceiptInput {
+            sku: sku.clone(),
+            facility_id: cfg.network.facilities[5].id.clone(),
+            qty: 50,
+            receipt_id: "rcpt-1".into(),
+        }])
         .await
         .unwrap();
     assert_eq!(again[0].result, "duplicate");

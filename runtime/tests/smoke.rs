@@ -5,16 +5,27 @@ use orch_runtime::Orchestrator;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn place_wave_scan_deliver() {
-    let cfg = orch_config::Config::with_network(orch_config::bf1::generate(&orch_config::bf1::Bf1Params { scale: 0.01, seed: 7 }));
+    let cfg = orch_config::Config::with_network(orch_config::bf1::generate(
+        &orch_config::bf1::Bf1Params {
+            scale: 0.01,
+            seed: 7,
+        },
+    ));
     let core = Orchestrator::start(&cfg);
     let sku = cfg.network.skus[0].clone();
     let placed = core
         .place(&PlaceOrder {
             order_id: "o-1".into(),
             channel: "web".into(),
-            ship_to: ShipTo { lat: 40.7, lon: -74.0 },
+            ship_to: ShipTo {
+                lat: 40.7,
+                lon: -74.0,
+            },
             service_level: "standard".into(),
-            lines: vec![LineInput { sku: sku.clone(), qty: 1 }],
+            lines: vec![LineInput {
+                sku: sku.clone(),
+                qty: 1,
+            }],
             allow_backorder: None,
         })
         .await
@@ -37,9 +48,21 @@ async fn place_wave_scan_deliver() {
     let mut ship = ev("e3", "ship");
     ship.carrier = Some("UPS".into());
     ship.tracking = Some("1Z".into());
-    let r = core.scans(&[pick.clone(), ev("e2", "pack"), ship, ev("e4", "delivered"), pick]).await;
+    let r = core
+        .scans(&[
+            pick.clone(),
+            ev("e2", "pack"),
+            ship,
+            ev("e4", "delivered"),
+            pick,
+        ])
+        .await;
     let results: Vec<&str> = r.iter().map(|x| x.result.as_str()).collect();
-    assert_eq!(results, vec!["applied", "applied", "applied", "applied", "duplicate"], "{r:?}");
+    assert_eq!(
+        results,
+        vec!["applied", "applied", "applied", "applied", "duplicate"],
+        "{r:?}"
+    );
     let o = core.order("o-1").await.unwrap();
     assert_eq!(o.status, "delivered");
     let audit = core.audit().await;

@@ -21,7 +21,9 @@ fn main() {
     let mut cfg = Config::with_network(generate(&Bf1Params { scale, seed: 42 }));
     cfg.durability.mode = orch_config::DurabilityMode::None;
     let mut stream = Bf1Stream::new(&cfg.network, 1);
-    let orders: Vec<_> = (0..n).map(|i| stream.next_order(format!("o-{i}"))).collect();
+    let orders: Vec<_> = (0..n)
+        .map(|i| stream.next_order(format!("o-{i}")))
+        .collect();
     let cores = std::thread::available_parallelism().map_or(0, |c| c.get());
     println!("BF-1 scale {scale}, {n} orders, {cores} cores, durability none");
 
@@ -68,7 +70,10 @@ fn main() {
         }
     });
     let actors = n as f64 / t.elapsed().as_secs_f64();
-    println!("actor runtime:       {actors:>12.0} orders/s ({} arbiters)", core.shared().arbiters().len());
+    println!(
+        "actor runtime:       {actors:>12.0} orders/s ({} arbiters)",
+        core.shared().arbiters().len()
+    );
     println!("ratio actors/bare:   {:>12.2}", actors / bare);
     core.shutdown();
 }

@@ -7,7 +7,11 @@ use clap::{Parser, Subcommand};
 use orch_runtime::serve::{serve, ServeOptions};
 
 #[derive(Parser)]
-#[command(name = "orchestrator", version, about = "Order orchestration core: reserve, route, wave, scan.")]
+#[command(
+    name = "orchestrator",
+    version,
+    about = "Order orchestration core: reserve, route, wave, scan."
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,

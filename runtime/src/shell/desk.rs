@@ -32,7 +32,9 @@ impl DeskActor {
     }
 
     fn state(&mut self) -> &mut DeskState {
-        self.state.as_mut().expect("desk state is home between messages")
+        self.state
+            .as_mut()
+            .expect("desk state is home between messages")
     }
 
     fn publish(&self, state: &DeskState) {
@@ -49,7 +51,9 @@ fn filled(shared: &Arc<Shared>, state: &mut DeskState, facility: FacilityIdx, li
     for &line in lines {
         state.apply(&DeskEvent::Filled { line, facility });
         if let Some(order) = shared.orders.get(&line.order) {
-            shared.pending.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+            shared
+                .pending
+                .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
             order.do_send(Fill {
                 line: line.line,
                 facility,
@@ -85,7 +89,9 @@ impl Handler<Queue> for DeskActor {
         // Stock may have arrived between the order's shortage and now: try.
         // Through the mailbox (not `ctx.notify`), so that it waits behind a
         // drain or arrival already in progress.
-        self.shared.pending.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+        self.shared
+            .pending
+            .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
         ctx.address().do_send(Drain);
     }
 }
@@ -185,16 +191,19 @@ impl Handler<Drain> for DeskActor {
                     let Some((line, qty)) = state.queue().next() else {
                         break;
                     };
-                    // Facilities the view says can serve the line, most stock first.
+                    // Enabled facilities the view says can serve the line, most stock first.
+                    let now = crate::clock::now_ms();
                     let mut options: Vec<(u32, FacilityIdx)> = (0..shared.boards.len() as u16)
                         .map(FacilityIdx)
+                        .filter(|f| shared.boards[usize::from(f.0)].enabled_at(now))
                         .map(|f| (shared.view.available(sku, f), f))
                         .filter(|&(a, _)| a >= qty)
                         .collect();
                     options.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
                     for &(_, facility) in options.iter().take(DRAIN_TRIES_MAX) {
                         let cell = shared.cell(CellKey { sku, facility });
-                        if let Ok(ReserveAnswer::Reserved) = cell.send(Reserve { line, qty }).await {
+                        if let Ok(ReserveAnswer::Reserved) = cell.send(Reserve { line, qty }).await
+                        {
                             filled(&shared, &mut state, facility, &[line]);
                             continue 'lines;
                         }

@@ -7,7 +7,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use actix::prelude::*;
-use orch_actors::facility::{FacilityEvent, FacilityRefusal, FacilityState, QueuedFulfillment, Wave, WaveTrigger};
+use orch_actors::facility::{
+    FacilityEvent, FacilityRefusal, FacilityState, QueuedFulfillment, Wave, WaveTrigger,
+};
 use orch_actors::{FacilityIdx, FulfillmentRef};
 use orch_config::Millis;
 
@@ -32,19 +34,25 @@ impl FacilityActor {
         let b = &self.shared.boards[usize::from(self.idx.0)];
         let s = &self.state;
         b.enabled.store(s.enabled_at(now), Ordering::Release);
-        b.disabled_until.store(s.disabled_until().unwrap_or(0), Ordering::Release);
-        b.capacity_used_ppm
-            .store((s.capacity_used() * 1e6).min(f64::from(u32::MAX)) as u32, Ordering::Relaxed);
+        b.disabled_until
+            .store(s.disabled_until().unwrap_or(0), Ordering::Release);
+        b.capacity_used_ppm.store(
+            (s.capacity_used() * 1e6).min(f64::from(u32::MAX)) as u32,
+            Ordering::Relaxed,
+        );
         b.capacity_left.store(s.capacity_left(), Ordering::Relaxed);
         b.queued.store(s.queued() as u32, Ordering::Relaxed);
         b.open_waves.store(s.open_waves() as u32, Ordering::Relaxed);
-        b.released_today.store(s.released_today(), Ordering::Relaxed);
+        b.released_today
+            .store(s.released_today(), Ordering::Relaxed);
     }
 
     fn release(&mut self, trigger: WaveTrigger, now: Millis) -> Option<Wave> {
         let event = self.state.decide_release(trigger, now)?;
         let FacilityEvent::WaveReleased {
-            wave_id, fulfillments, ..
+            wave_id,
+            fulfillments,
+            ..
         } = &event
         else {
             unreachable!("decide_release answers a wave")
@@ -93,7 +101,9 @@ impl Actor for FacilityActor {
 
     fn started(&mut self, ctx: &mut Context<Self>) {
         self.publish(now_ms());
-        ctx.run_interval(Duration::from_millis(self.shared.wave_tick_ms), |act, _| act.tick());
+        ctx.run_interval(Duration::from_millis(self.shared.wave_tick_ms), |act, _| {
+            act.tick()
+        });
     }
 }
 

@@ -33,7 +33,11 @@ pub struct OrderActor {
 impl OrderActor {
     /// A new order that places itself as soon as it starts (before any
     /// other message is handled) and sends its state to `placed`.
-    pub fn placing(state: OrderState, placed: oneshot::Sender<OrderState>, shared: Arc<Shared>) -> OrderActor {
+    pub fn placing(
+        state: OrderState,
+        placed: oneshot::Sender<OrderState>,
+        shared: Arc<Shared>,
+    ) -> OrderActor {
         OrderActor {
             state: Some(state),
             placing: Some(placed),
@@ -51,7 +55,9 @@ impl OrderActor {
     }
 
     fn take(&mut self) -> OrderState {
-        self.state.take().expect("order state is home between messages")
+        self.state
+            .take()
+            .expect("order state is home between messages")
     }
 }
 
@@ -85,7 +91,11 @@ impl Actor for OrderActor {
 }
 
 /// Runs the placement driver against the cells.
-async fn place(shared: &Arc<Shared>, state: &OrderState, now: Millis) -> orch_actors::placement::PlacementOutcome {
+async fn place(
+    shared: &Arc<Shared>,
+    state: &OrderState,
+    now: Millis,
+) -> orch_actors::placement::PlacementOutcome {
     let r = state.request();
     let lines: Vec<(SkuIdx, u32)> = r.lines.iter().map(|l| (l.sku, l.qty)).collect();
     let infos = shared.routing_infos(now);
@@ -100,11 +110,15 @@ async fn place(shared: &Arc<Shared>, state: &OrderState, now: Millis) -> orch_ac
         &infos,
         |sku, facility| shared.view.available(sku, facility),
     );
-    let mut placement = Placement::new(plan, lines.iter().map(|l| l.1).collect(), r.allow_backorder);
+    let mut placement =
+        Placement::new(plan, lines.iter().map(|l| l.1).collect(), r.allow_backorder);
     let no = state.no();
     loop {
         match placement.next_step() {
-            Step::Reserve { facility, lines: ls } => {
+            Step::Reserve {
+                facility,
+                lines: ls,
+            } => {
                 let asks = ls.iter().map(|&l| {
                     let (sku, qty) = lines[usize::from(l)];
                     let cell = shared.cell(CellKey { sku, facility });
@@ -122,7 +136,10 @@ async fn place(shared: &Arc<Shared>, state: &OrderState, now: Millis) -> orch_ac
                 let answers = join_all(asks).await;
                 placement.on_answers(&answers);
             }
-            Step::Release { facility, lines: ls } => {
+            Step::Release {
+                facility,
+                lines: ls,
+            } => {
                 let releases = ls.iter().map(|&l| {
                     let cell = shared.cell(CellKey {
                         sku: lines[usize::from(l)].0,
@@ -175,9 +192,14 @@ fn commands(state: &OrderState, effects: Vec<Effect>, now: Millis) -> Vec<Comman
                     },
                 )
             }
-            Effect::Dequeue { facility, fulfillment } | Effect::Close { facility, fulfillment } => {
-                Command::Finish(facility, fulfillment)
+            Effect::Dequeue {
+                facility,
+                fulfillment,
             }
+            | Effect::Close {
+                facility,
+                fulfillment,
+            } => Command::Finish(facility, fulfillment),
             Effect::Backorder { sku, line, qty } => {
                 Command::Backorder(sku, line, qty, state.priority(), state.placed_at())
             }
@@ -191,11 +213,13 @@ fn commands(state: &OrderState, effects: Vec<Effect>, now: Millis) -> Vec<Comman
 async fn execute(shared: &Arc<Shared>, cmds: Vec<Command>) -> Result<(), String> {
     for cmd in cmds {
         match cmd {
-            Command::Pick(cell, line, qty) => match shared.cell(cell).send(Pick { line, qty }).await {
-                Ok(Ok(())) => {}
-                Ok(Err(e)) => return Err(format!("cell refused the pick: {e}")),
-                Err(e) => return Err(format!("cell unavailable: {e}")),
-            },
+            Command::Pick(cell, line, qty) => {
+                match shared.cell(cell).send(Pick { line, qty }).await {
+                    Ok(Ok(())) => {}
+                    Ok(Err(e)) => return Err(format!("cell refused the pick: {e}")),
+                    Err(e) => return Err(format!("cell unavailable: {e}")),
+                }
+            }
             Command::Release(cell, line) => {
                 let _ = shared.cell(cell).send(Release { line }).await;
             }
