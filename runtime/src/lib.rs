@@ -11,6 +11,7 @@ pub mod clock;
 pub mod dto;
 pub mod error;
 pub mod facade;
+pub mod http;
 pub mod present;
 pub mod serve;
 pub mod shared;

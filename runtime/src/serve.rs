@@ -22,7 +22,9 @@ pub struct ServeOptions {
 pub fn init_logging(json: bool) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     let _ = if json {
         builder.json().try_init()
     } else {
@@ -52,7 +54,32 @@ pub fn load_config(opts: &ServeOptions) -> Result<orch_config::Config, String> {
     Ok(cfg)
 }
 
-/// Runs the orchestrator until Ctrl-C or SIGTERM.
+/// Waits for Ctrl-C or, on Unix, SIGTERM.
+async fn interrupted() {
+    #[cfg(unix)]
+    {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+/// Runs the orchestrator until Ctrl-C or SIGTERM: the core, then the HTTP
+/// API on `listen.http` (ready once the core has started); on a signal the
+/// server stops taking requests, finishes those in flight, then the core
+/// stops.
 pub fn serve(opts: ServeOptions) -> Result<(), String> {
     init_logging(opts.json_logs);
     let cfg = load_config(&opts)?;
@@ -60,18 +87,34 @@ pub fn serve(opts: ServeOptions) -> Result<(), String> {
         source = opts.config.as_ref().map_or("embedded BF-1 scale 0.1".to_string(), |p| p.display().to_string()),
         durability = cfg.durability.mode.as_str(),
         listen = %cfg.listen.http,
+        auth = cfg.auth.token.is_some(),
         "starting"
     );
     let core = Orchestrator::start(&cfg);
+    let server = match crate::http::start_server_with(core.clone(), &cfg, &cfg.listen.http, false) {
+        Ok(s) => s,
+        Err(e) => {
+            core.shutdown();
+            return Err(format!(
+                "listen.http: cannot listen on '{}': {e}",
+                cfg.listen.http
+            ));
+        }
+    };
+    server.set_ready(true);
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .map_err(|e| e.to_string())?;
     rt.block_on(async {
-        tracing::info!("ready; the HTTP listener arrives with the HTTP API issue, Ctrl-C stops");
-        let _ = tokio::signal::ctrl_c().await;
+        tracing::info!(addr = %server.addr, "ready; Ctrl-C or SIGTERM stops");
+        interrupted().await;
     });
     tracing::info!("stopping");
+    server.set_ready(false);
+    if let Err(e) = server.stop() {
+        tracing::warn!(error = %e, "HTTP server stopped with an error");
+    }
     core.shutdown();
     Ok(())
 }

@@ -27,7 +27,11 @@ pub struct HttpError {
 
 impl HttpError {
     /// Any status with a code and a message.
-    pub fn new(status: StatusCode, code: impl Into<Cow<'static, str>>, message: impl Into<String>) -> HttpError {
+    pub fn new(
+        status: StatusCode,
+        code: impl Into<Cow<'static, str>>,
+        message: impl Into<String>,
+    ) -> HttpError {
         HttpError {
             status,
             code: code.into(),
@@ -114,7 +118,10 @@ impl HttpError {
     /// 405 `method_not_allowed` with `Allow`.
     pub fn method_not_allowed(method: &str, path: &str, allow: String) -> HttpError {
         HttpError {
-            message: format!("method: {method} is not allowed on {}; allowed: {allow}", clip(path, 200)),
+            message: format!(
+                "method: {method} is not allowed on {}; allowed: {allow}",
+                clip(path, 200)
+            ),
             allow: Some(allow),
             ..HttpError::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "")
         }
@@ -139,7 +146,13 @@ pub fn clip(s: &str, n: usize) -> String {
 
 impl fmt::Display for HttpError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} {}: {}", self.status.as_u16(), self.code, self.message)
+        write!(
+            f,
+            "{} {}: {}",
+            self.status.as_u16(),
+            self.code,
+            self.message
+        )
     }
 }
 

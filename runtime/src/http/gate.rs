@@ -46,24 +46,38 @@ pub async fn gate(
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, Error> {
     if !is_api(req.path()) {
-        return next.call(req).await.map(ServiceResponse::map_into_left_body);
+        return next
+            .call(req)
+            .await
+            .map(ServiceResponse::map_into_left_body);
     }
     let Some(state) = req.app_data::<web::Data<AppState>>().cloned() else {
-        return next.call(req).await.map(ServiceResponse::map_into_left_body);
+        return next
+            .call(req)
+            .await
+            .map(ServiceResponse::map_into_left_body);
     };
     if !state.is_ready() {
-        return Ok(req.error_response(HttpError::not_ready()).map_into_right_body());
+        return Ok(req
+            .error_response(HttpError::not_ready())
+            .map_into_right_body());
     }
     if let Some(token) = &state.token {
         if !authorized(req.headers(), token) {
-            return Ok(req.error_response(HttpError::unauthorized()).map_into_right_body());
+            return Ok(req
+                .error_response(HttpError::unauthorized())
+                .map_into_right_body());
         }
     }
     let max = state.limits.inflight_requests_max;
     let Some(_guard) = InflightGuard::acquire(&state.inflight, max) else {
-        return Ok(req.error_response(HttpError::busy(max)).map_into_right_body());
+        return Ok(req
+            .error_response(HttpError::busy(max))
+            .map_into_right_body());
     };
-    next.call(req).await.map(ServiceResponse::map_into_left_body)
+    next.call(req)
+        .await
+        .map(ServiceResponse::map_into_left_body)
 }
 
 /// One `tracing` line per request: method, path, status, duration. Never the

@@ -25,14 +25,22 @@ use super::errors::HttpError;
 
 /// The request's `Content-Type`, if any.
 pub fn content_type(req: &HttpRequest) -> Option<&str> {
-    req.headers().get(header::CONTENT_TYPE).map(|v| v.to_str().unwrap_or("(not ASCII)"))
+    req.headers()
+        .get(header::CONTENT_TYPE)
+        .map(|v| v.to_str().unwrap_or("(not ASCII)"))
 }
 
 /// Whether a content type is JSON: `application/json` or
 /// `application/<something>+json`, with any parameters.
 pub fn is_json(ct: &str) -> bool {
-    let essence = ct.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
-    essence == "application/json" || (essence.starts_with("application/") && essence.ends_with("+json"))
+    let essence = ct
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    essence == "application/json"
+        || (essence.starts_with("application/") && essence.ends_with("+json"))
 }
 
 /// Whether the request announces a body (a non-zero `Content-Length` or a
@@ -66,7 +74,9 @@ fn check_length(req: &HttpRequest, max: usize) -> Result<(), HttpError> {
             .to_str()
             .ok()
             .and_then(|s| s.trim().parse::<u64>().ok())
-            .ok_or_else(|| HttpError::bad_request("invalid_content_length", "content-length: not a number"))?;
+            .ok_or_else(|| {
+                HttpError::bad_request("invalid_content_length", "content-length: not a number")
+            })?;
         if len > max as u64 {
             return Err(HttpError::too_large(max));
         }
@@ -75,7 +85,11 @@ fn check_length(req: &HttpRequest, max: usize) -> Result<(), HttpError> {
 }
 
 /// Reads a JSON body of at most `max` bytes (rules 1 and 2 above).
-pub async fn read_body(req: &HttpRequest, mut payload: web::Payload, max: usize) -> Result<Bytes, HttpError> {
+pub async fn read_body(
+    req: &HttpRequest,
+    mut payload: web::Payload,
+    max: usize,
+) -> Result<Bytes, HttpError> {
     check_length(req, max)?;
     match content_type(req) {
         Some(ct) if is_json(ct) => {}
@@ -125,8 +139,9 @@ pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, HttpError> {
         let path = field(e.path(), "");
         classify(path, e.into_inner())
     })?;
-    de.end()
-        .map_err(|e| HttpError::bad_request("malformed_json", format!("body: not valid JSON: {e}")))?;
+    de.end().map_err(|e| {
+        HttpError::bad_request("malformed_json", format!("body: not valid JSON: {e}"))
+    })?;
     Ok(v)
 }
 

@@ -1,0 +1,171 @@
+//! The HTTP API of API.md on actix-web: routes (one table, [`routes::ROUTES`]),
+//! errors in the API's format, body limits, bearer auth, backpressure,
+//! readiness, an access log and the OpenAPI document.
+//!
+//! The server runs on its own thread with its own actix system; the facade
+//! runs the actors on another. Handlers only call the facade.
+//!
+//! Status-code rules (see also [`limits`]):
+//! - facade errors map by class: 400 malformed, 404 unknown id, 409
+//!   conflict, 413 too large, 422 invalid, 429 busy, 503 unavailable;
+//! - `413 body_too_large` for a body over `limits.body_bytes_max` (by
+//!   `Content-Length` before reading, or while reading a chunked body);
+//! - `415 unsupported_media_type` for a body that is not `application/json`;
+//! - `400 malformed_json` for bytes that are not JSON (and nesting deeper
+//!   than 128), `400 malformed_query` for an undecodable query string;
+//! - `422 invalid_field` for JSON of the wrong shape (missing field, wrong
+//!   type, unknown field), the message starting with the field's path;
+//!   `422 too_many_orders` / `too_many_events` for a batch over its limit
+//!   (like `too_many_lines` for an order);
+//! - `404 route_not_found` for an unknown path, `405 method_not_allowed`
+//!   (with `Allow`) for a known path with another method;
+//! - on `/v1` only: `503 not_ready` (Retry-After: 1) before the core is
+//!   ready, `401 unauthorized` without the configured bearer token, `429
+//!   too_many_requests` (Retry-After: 1) above `limits.inflight_requests_max`
+//!   requests in flight, checked in that order before routing;
+//! - `/healthz` and `/readyz` are always open; `/metrics` is not routed yet
+//!   (it arrives with the observability work) and answers 404.
+
+pub mod auth;
+pub mod errors;
+pub mod gate;
+pub mod limits;
+pub mod openapi;
+pub mod routes;
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use actix_web::dev::ServerHandle;
+use actix_web::middleware::from_fn;
+use actix_web::{web, App, HttpServer};
+use orch_config::{Config, Limits};
+
+use crate::facade::Orchestrator;
+
+/// What every handler sees.
+pub struct AppState {
+    /// The core.
+    pub core: Orchestrator,
+    /// Request limits.
+    pub limits: Limits,
+    /// Bearer token for `/v1`, if any.
+    pub token: Option<String>,
+    /// Set once the core takes traffic.
+    pub ready: Arc<AtomicBool>,
+    /// `/v1` requests in flight.
+    pub inflight: AtomicUsize,
+}
+
+impl AppState {
+    /// Whether `/v1` takes traffic.
+    pub fn is_ready(&self) -> bool {
+        self.ready.load(Ordering::Acquire)
+    }
+}
+
+/// A running HTTP server.
+pub struct RunningServer {
+    /// Stops the server.
+    pub handle: ServerHandle,
+    /// The bound address (the real port when asked for port 0).
+    pub addr: SocketAddr,
+    /// Readiness: `/readyz` and `/v1` answer 503 while false.
+    pub ready: Arc<AtomicBool>,
+    thread: std::thread::JoinHandle<std::io::Result<()>>,
+}
+
+impl RunningServer {
+    /// Marks the core ready (or not).
+    pub fn set_ready(&self, ready: bool) {
+        self.ready.store(ready, Ordering::Release);
+    }
+
+    /// Stops accepting, lets requests in flight finish, and waits for the
+    /// server thread. Call from outside the server's own runtime.
+    pub fn stop(self) -> std::io::Result<()> {
+        futures::executor::block_on(self.handle.stop(true));
+        self.thread
+            .join()
+            .map_err(|_| std::io::Error::other("the HTTP server thread panicked"))?
+    }
+}
+
+/// Starts the HTTP server for a started core on `listen` (`127.0.0.1:0`
+/// picks a free port), already marked ready.
+pub fn start_server(
+    core: Orchestrator,
+    cfg: &Config,
+    listen: &str,
+) -> std::io::Result<RunningServer> {
+    start_server_with(core, cfg, listen, true)
+}
+
+/// Starts the HTTP server; `ready` is the initial readiness (false while
+/// recovery runs; flip it with [`RunningServer::set_ready`]).
+pub fn start_server_with(
+    core: Orchestrator,
+    cfg: &Config,
+    listen: &str,
+    ready: bool,
+) -> std::io::Result<RunningServer> {
+    let ready = Arc::new(AtomicBool::new(ready));
+    let state = web::Data::new(AppState {
+        core,
+        limits: cfg.limits,
+        token: cfg.auth.token.clone().filter(|t| !t.is_empty()),
+        ready: ready.clone(),
+        inflight: AtomicUsize::new(0),
+    });
+    let workers = match cfg.runtime.workers {
+        0 => std::thread::available_parallelism().map_or(2, |n| n.get()),
+        n => n as usize,
+    };
+    let listen = listen.to_string();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let thread = std::thread::Builder::new()
+        .name("orchestrator-http".into())
+        .spawn(move || {
+            let sys = actix_rt::System::new();
+            sys.block_on(async move {
+                let server = HttpServer::new(move || {
+                    App::new()
+                        .app_data(state.clone())
+                        .configure(routes::configure)
+                        .default_service(web::to(routes::route_not_found))
+                        .wrap(from_fn(gate::gate))
+                        .wrap(from_fn(gate::access_log))
+                })
+                .workers(workers)
+                .disable_signals()
+                .shutdown_timeout(5)
+                .bind(&listen);
+                let server = match server {
+                    Ok(s) => s,
+                    Err(e) => {
+                        let _ = tx.send(Err(e));
+                        return Ok(());
+                    }
+                };
+                let addr = server.addrs().first().copied();
+                let running = server.run();
+                let Some(addr) = addr else {
+                    let _ = tx.send(Err(std::io::Error::other("bound to no address")));
+                    return Ok(());
+                };
+                let _ = tx.send(Ok((running.handle(), addr)));
+                running.await
+            })
+        })?;
+    let (handle, addr) = rx
+        .recv()
+        .map_err(|_| std::io::Error::other("the HTTP server thread stopped while starting"))??;
+    tracing::info!(%addr, workers, "HTTP API listening");
+    Ok(RunningServer {
+        handle,
+        addr,
+        ready,
+        thread,
+    })
+}

@@ -1,0 +1,607 @@
+//! The route table (one list that the app builder, the OpenAPI document and
+//! the tests all read) and the handlers, each a thin call to the facade.
+
+use std::collections::HashMap;
+
+use actix_web::http::{header, Method, StatusCode};
+use actix_web::{web, HttpRequest, HttpResponse, ResponseError, Route};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::errors::HttpError;
+use super::limits::{check_no_body, from_value, parse, read_body};
+use super::AppState;
+use crate::dto::{
+    AdjustmentInput, FacilityStatusInput, PlaceOrder, ReceiptInput, ScanInput, ScanResult,
+};
+use crate::error::{ApiError, ErrorKind};
+
+/// What a route does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Op {
+    /// `GET /healthz`.
+    Healthz,
+    /// `GET /readyz`.
+    Readyz,
+    /// `GET /v1/openapi.json`.
+    OpenApi,
+    /// `POST /v1/orders`.
+    PlaceOrder,
+    /// `POST /v1/orders/batch`.
+    PlaceBatch,
+    /// `GET /v1/orders/{order_id}`.
+    GetOrder,
+    /// `POST /v1/orders/{order_id}/cancel`.
+    CancelOrder,
+    /// `POST /v1/scans`.
+    Scans,
+    /// `POST /v1/inventory/receipts`.
+    Receipts,
+    /// `POST /v1/inventory/adjustments`.
+    Adjustments,
+    /// `GET /v1/inventory/{sku}`.
+    Inventory,
+    /// `GET /v1/skus`.
+    Skus,
+    /// `GET /v1/availability`.
+    Availability,
+    /// `GET /v1/facilities`.
+    Facilities,
+    /// `GET /v1/facilities/{facility_id}`.
+    Facility,
+    /// `POST /v1/facilities/{facility_id}/waves/release`.
+    ReleaseWave,
+    /// `PUT /v1/facilities/{facility_id}/status`.
+    FacilityStatus,
+}
+
+/// One route: method, path template, what it does, and what the OpenAPI
+/// document says about it.
+#[derive(Debug, Clone, Copy)]
+pub struct RouteSpec {
+    /// HTTP method.
+    pub method: &'static str,
+    /// Path template with `{param}`s.
+    pub path: &'static str,
+    /// Handler.
+    pub op: Op,
+    /// operationId.
+    pub operation_id: &'static str,
+    /// One line.
+    pub summary: &'static str,
+    /// Request body schema name, if it takes a body.
+    pub body: Option<&'static str>,
+    /// Query parameters: (name, required, type).
+    pub query: &'static [(&'static str, bool, &'static str)],
+    /// Status codes it may answer (besides 401/429/503 of the gate).
+    pub statuses: &'static [u16],
+}
+
+/// Every route served. Order matters where templates overlap:
+/// `/v1/orders/batch` comes before `/v1/orders/{order_id}` (so an order
+/// whose id is `batch` cannot be read by `GET`; it answers 405).
+pub const ROUTES: &[RouteSpec] = &[
+    RouteSpec {
+        method: "GET",
+        path: "/healthz",
+        op: Op::Healthz,
+        operation_id: "healthz",
+        summary: "The process is up.",
+        body: None,
+        query: &[],
+        statuses: &[200],
+    },
+    RouteSpec {
+        method: "GET",
+        path: "/readyz",
+        op: Op::Readyz,
+        operation_id: "readyz",
+        summary: "200 once recovery has finished and the runtime takes traffic, 503 before.",
+        body: None,
+        query: &[],
+        statuses: &[200, 503],
+    },
+    RouteSpec {
+        method: "GET",
+        path: "/v1/openapi.json",
+        op: Op::OpenApi,
+        operation_id: "openapi",
+        summary: "This document.",
+        body: None,
+        query: &[],
+        statuses: &[200],
+    },
+    RouteSpec {
+        method: "POST",
+        path: "/v1/orders",
+        op: Op::PlaceOrder,
+        operation_id: "placeOrder",
+        summary:
+            "Place an order: 201 new, 200 idempotent replay, 409 same id with a different body.",
+        body: Some("PlaceOrder"),
+        query: &[],
+        statuses: &[200, 201, 400, 409, 413, 415, 422],
+    },
+    RouteSpec {
+        method: "POST",
+        path: "/v1/orders/batch",
+        op: Op::PlaceBatch,
+        operation_id: "placeOrders",
+        summary: "Place up to batch_orders_max orders; one result per order, in order.",
+        body: Some("OrderBatch"),
+        query: &[],
+        statuses: &[200, 400, 413, 415, 422],
+    },
+    RouteSpec {
+        method: "GET",
+        path: "/v1/orders/{order_id}",
+        op: Op::GetOrder,
+        operation_id: "getOrder",
+        summary: "An order with its fulfillments and timeline.",
+        body: None,
+        query: &[],
+        statuses: &[200, 404],
+    },
+    RouteSpec {
+        method: "POST",
+        path: "/v1/orders/{order_id}/cancel",
+        op: Op::CancelOrder,
+        operation_id: "cancelOrder",
+        summary:
+            "Cancel: releases every reservation not yet picked; 409 once anything has shipped.",
+        body: None,
+        query: &[],
+        statuses: &[200, 404, 409, 415],
+    },
+    RouteSpec {
+        method: "POST",
+        path: "/v1/scans",
+        op: Op::Scans,
+        operation_id: "applyScans",
+        summary: "Apply scan events in array order; each is applied, duplicate or rejected.",
+        body: Some("ScanBatch"),
+        query: &[],
+        statuses: &[200, 400, 413, 415, 422],
+    },
+    RouteSpec {
+        method: "POST",
+        path: "/v1/inventory/receipts",
+        op: Op::Receipts,
+        operation_id: "receiveStock",
+        summary: "Stock arrives; waiting backorders are served first. Idempotent by receipt_id.",
+        body: Some("ReceiptBatch"),
+        query: &[],
+        statuses: &[200, 400, 413, 415, 422],
+    },
+    RouteSpec {
+        method: "POST",
+        path: "/v1/inventory/adjustments",
+        op: Op::Adjustments,
+        operation_id: "adjustStock",
+        summary: "Cycle counts set on hand; never below reserved (409 when every item is refused).",
+        body: Some("AdjustmentBatch"),
+        query: &[],
+        statuses: &[200, 400, 409, 413, 415, 422],
+    },
+    RouteSpec {
+        method: "GET",
+        path: "/v1/inventory/{sku}",
+        op: Op::Inventory,
+        operation_id: "getInventory",
+        summary: "A SKU's on hand, reserved and available by facility.",
+        body: None,
+        query: &[],
+        statuses: &[200, 404],
+    },
+    RouteSpec {
+        method: "GET",
+        path: "/v1/skus",
+        op: Op::Skus,
+        operation_id: "listSkus",
+        summary: "The catalog, paged in id order.",
+        body: None,
+        query: &[("limit", false, "integer"), ("after", false, "string")],
+        statuses: &[200, 400, 422],
+    },
+    RouteSpec {
+        method: "GET",
+        path: "/v1/availability",
+        op: Op::Availability,
+        operation_id: "getAvailability",
+        summary: "Availability near a point, from the view (no mailbox touched).",
+        body: None,
+        query: &[
+            ("sku", true, "string"),
+            ("lat", true, "number"),
+            ("lon", true, "number"),
+            ("radius_km", false, "number"),
+        ],
+        statuses: &[200, 400, 422],
+    },
+    RouteSpec {
+        method: "GET",
+        path: "/v1/facilities",
+        op: Op::Facilities,
+        operation_id: "listFacilities",
+        summary: "Every facility.",
+        body: None,
+        query: &[],
+        statuses: &[200],
+    },
+    RouteSpec {
+        method: "GET",
+        path: "/v1/facilities/{facility_id}",
+        op: Op::Facility,
+        operation_id: "getFacility",
+        summary: "One facility.",
+        body: None,
+        query: &[],
+        statuses: &[200, 404],
+    },
+    RouteSpec {
+        method: "POST",
+        path: "/v1/facilities/{facility_id}/waves/release",
+        op: Op::ReleaseWave,
+        operation_id: "releaseWave",
+        summary: "Release a wave now (wave_id null when nothing is queued).",
+        body: None,
+        query: &[],
+        statuses: &[200, 404, 415],
+    },
+    RouteSpec {
+        method: "PUT",
+        path: "/v1/facilities/{facility_id}/status",
+        op: Op::FacilityStatus,
+        operation_id: "setFacilityStatus",
+        summary: "Take a facility in or out of routing.",
+        body: Some("FacilityStatus"),
+        query: &[],
+        statuses: &[200, 400, 404, 413, 415, 422],
+    },
+];
+
+/// The distinct path templates, in table order.
+pub fn paths() -> Vec<&'static str> {
+    let mut out: Vec<&'static str> = Vec::new();
+    for r in ROUTES {
+        if !out.contains(&r.path) {
+            out.push(r.path);
+        }
+    }
+    out
+}
+
+/// The methods served on a path template, for `Allow`.
+pub fn allowed(path: &str) -> String {
+    ROUTES
+        .iter()
+        .filter(|r| r.path == path)
+        .map(|r| r.method)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Registers every route of [`ROUTES`], with a JSON 405 per path.
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    for p in paths() {
+        let mut res = web::resource(p).name(p);
+        for r in ROUTES.iter().filter(|r| r.path == p) {
+            res = res.route(route(r));
+        }
+        cfg.service(res.default_service(web::to(method_not_allowed)));
+    }
+}
+
+fn route(r: &RouteSpec) -> Route {
+    let m = web::method(
+        Method::from_bytes(r.method.as_bytes()).expect("a valid method in the route table"),
+    );
+    match r.op {
+        Op::Healthz => m.to(healthz),
+        Op::Readyz => m.to(readyz),
+        Op::OpenApi => m.to(openapi),
+        Op::PlaceOrder => m.to(place_order),
+        Op::PlaceBatch => m.to(place_batch),
+        Op::GetOrder => m.to(get_order),
+        Op::CancelOrder => m.to(cancel_order),
+        Op::Scans => m.to(scans),
+        Op::Receipts => m.to(receipts),
+        Op::Adjustments => m.to(adjustments),
+        Op::Inventory => m.to(inventory),
+        Op::Skus => m.to(skus),
+        Op::Availability => m.to(availability),
+        Op::Facilities => m.to(facilities),
+        Op::Facility => m.to(facility),
+        Op::ReleaseWave => m.to(release_wave),
+        Op::FacilityStatus => m.to(facility_status),
+    }
+}
+
+/// 404 for any path not in the table.
+pub async fn route_not_found(req: HttpRequest) -> HttpResponse {
+    HttpError::route_not_found(req.method().as_str(), req.path()).error_response()
+}
+
+async fn method_not_allowed(req: HttpRequest) -> HttpResponse {
+    let allow = req.match_pattern().map(|p| allowed(&p)).unwrap_or_default();
+    HttpError::method_not_allowed(req.method().as_str(), req.path(), allow).error_response()
+}
+
+type Answer = Result<HttpResponse, HttpError>;
+
+fn body_max(st: &AppState) -> usize {
+    st.limits.body_bytes_max as usize
+}
+
+async fn healthz() -> HttpResponse {
+    HttpResponse::Ok().json(json!({"status": "ok"}))
+}
+
+async fn readyz(st: web::Data<AppState>) -> Answer {
+    if st.is_ready() {
+        Ok(HttpResponse::Ok().json(json!({"status": "ready"})))
+    } else {
+        Err(HttpError::not_ready())
+    }
+}
+
+async fn openapi() -> HttpResponse {
+    HttpResponse::Ok().json(super::openapi::document())
+}
+
+async fn place_order(st: web::Data<AppState>, req: HttpRequest, payload: web::Payload) -> Answer {
+    let bytes = read_body(&req, payload, body_max(&st)).await?;
+    let order: PlaceOrder = parse(&bytes)?;
+    let placed = st.core.place(&order).await?;
+    let status = if placed.replay {
+        StatusCode::OK
+    } else {
+        StatusCode::CREATED
+    };
+    Ok(HttpResponse::build(status)
+        .insert_header((
+            header::LOCATION,
+            format!("/v1/orders/{}", placed.order.order_id),
+        ))
+        .json(&placed.order))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct OrdersEnvelope {
+    orders: Vec<Value>,
+}
+
+fn error_item(id: Value, e: &HttpError) -> Value {
+    json!({"order_id": id, "error": {"code": e.code, "message": e.message}})
+}
+
+fn too_many(code: &'static str, field: &str, n: usize, max: u32) -> HttpError {
+    HttpError::invalid(
+        code,
+        format!("{field}: {n} items exceed the limit of {max}"),
+    )
+}
+
+async fn place_batch(st: web::Data<AppState>, req: HttpRequest, payload: web::Payload) -> Answer {
+    let bytes = read_body(&req, payload, body_max(&st)).await?;
+    let env: OrdersEnvelope = parse(&bytes)?;
+    let max = st.limits.batch_orders_max;
+    if env.orders.len() > max as usize {
+        return Err(too_many("too_many_orders", "orders", env.orders.len(), max));
+    }
+    let mut results: Vec<Option<Value>> = vec![None; env.orders.len()];
+    let mut valid: Vec<(usize, PlaceOrder)> = Vec::with_capacity(env.orders.len());
+    for (i, v) in env.orders.into_iter().enumerate() {
+        let id = v
+            .get("order_id")
+            .filter(|x| x.is_string())
+            .cloned()
+            .unwrap_or(Value::Null);
+        match from_value::<PlaceOrder>(v, &format!("orders[{i}]")) {
+            Ok(o) => valid.push((i, o)),
+            Err(m) => results[i] = Some(error_item(id, &HttpError::invalid("invalid_field", m))),
+        }
+    }
+    let orders: Vec<PlaceOrder> = valid.iter().map(|(_, o)| o.clone()).collect();
+    let answers = st.core.place_batch(&orders).await;
+    for ((i, o), answer) in valid.into_iter().zip(answers) {
+        results[i] = Some(match answer {
+            Ok(p) => serde_json::to_value(&p.order).unwrap_or(Value::Null),
+            Err(e) => {
+                let e = match e.kind {
+                    ErrorKind::Invalid | ErrorKind::Conflict => ApiError {
+                        message: format!("orders[{i}].{}", e.message),
+                        ..e
+                    },
+                    _ => e,
+                };
+                let e = HttpError::from(e);
+                error_item(Value::String(o.order_id), &e)
+            }
+        });
+    }
+    let results: Vec<Value> = results
+        .into_iter()
+        .map(|r| r.unwrap_or(Value::Null))
+        .collect();
+    Ok(HttpResponse::Ok().json(json!({ "results": results })))
+}
+
+async fn get_order(st: web::Data<AppState>, id: web::Path<String>) -> Answer {
+    Ok(HttpResponse::Ok().json(st.core.order(&id).await?))
+}
+
+async fn cancel_order(st: web::Data<AppState>, req: HttpRequest, id: web::Path<String>) -> Answer {
+    check_no_body(&req, body_max(&st))?;
+    Ok(HttpResponse::Ok().json(st.core.cancel(&id).await?))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ScansEnvelope {
+    events: Vec<Value>,
+}
+
+async fn scans(st: web::Data<AppState>, req: HttpRequest, payload: web::Payload) -> Answer {
+    let bytes = read_body(&req, payload, body_max(&st)).await?;
+    let env: ScansEnvelope = parse(&bytes)?;
+    let max = st.limits.scan_events_max;
+    if env.events.len() > max as usize {
+        return Err(too_many("too_many_events", "events", env.events.len(), max));
+    }
+    let mut results: Vec<Option<ScanResult>> = vec![None; env.events.len()];
+    let mut valid: Vec<(usize, ScanInput)> = Vec::with_capacity(env.events.len());
+    for (i, v) in env.events.into_iter().enumerate() {
+        let event_id = v
+            .get("event_id")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string();
+        let parsed = if v.is_object() {
+            from_value::<ScanInput>(v, &format!("events[{i}]"))
+        } else {
+            Err(format!("events[{i}]: must be an object"))
+        };
+        match parsed {
+            Ok(s) => valid.push((i, s)),
+            Err(reason) => {
+                results[i] = Some(ScanResult {
+                    event_id,
+                    result: "rejected".into(),
+                    reason: Some(reason),
+                });
+            }
+        }
+    }
+    let inputs: Vec<ScanInput> = valid.iter().map(|(_, s)| s.clone()).collect();
+    let answers = st.core.scans(&inputs).await;
+    for ((i, _), r) in valid.into_iter().zip(answers) {
+        results[i] = Some(r);
+    }
+    let results: Vec<ScanResult> = results.into_iter().flatten().collect();
+    Ok(HttpResponse::Ok().json(json!({ "results": results })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ReceiptsEnvelope {
+    receipts: Vec<ReceiptInput>,
+}
+
+async fn receipts(st: web::Data<AppState>, req: HttpRequest, payload: web::Payload) -> Answer {
+    let bytes = read_body(&req, payload, body_max(&st)).await?;
+    let env: ReceiptsEnvelope = parse(&bytes)?;
+    let results = st.core.receive(&env.receipts).await?;
+    Ok(HttpResponse::Ok().json(json!({ "results": results })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AdjustmentsEnvelope {
+    adjustments: Vec<AdjustmentInput>,
+}
+
+async fn adjustments(st: web::Data<AppState>, req: HttpRequest, payload: web::Payload) -> Answer {
+    let bytes = read_body(&req, payload, body_max(&st)).await?;
+    let env: AdjustmentsEnvelope = parse(&bytes)?;
+    let results = st.core.adjust(&env.adjustments).await?;
+    if !results.is_empty() && results.iter().all(|r| r.result == "rejected") {
+        let why: Vec<String> = results
+            .iter()
+            .enumerate()
+            .map(|(i, r)| {
+                format!(
+                    "adjustments[{i}].on_hand: {}",
+                    r.reason.as_deref().unwrap_or("refused")
+                )
+            })
+            .collect();
+        return Err(HttpError::new(
+            StatusCode::CONFLICT,
+            "below_reserved",
+            why.join("; "),
+        ));
+    }
+    Ok(HttpResponse::Ok().json(json!({ "results": results })))
+}
+
+async fn inventory(st: web::Data<AppState>, sku: web::Path<String>) -> Answer {
+    Ok(HttpResponse::Ok().json(st.core.inventory(&sku)?))
+}
+
+fn query(req: &HttpRequest) -> Result<HashMap<String, String>, HttpError> {
+    web::Query::<HashMap<String, String>>::from_query(req.query_string())
+        .map(web::Query::into_inner)
+        .map_err(|e| HttpError::bad_request("malformed_query", format!("query: {e}")))
+}
+
+fn number(q: &HashMap<String, String>, name: &str, default: Option<f64>) -> Result<f64, HttpError> {
+    match q.get(name) {
+        Some(v) => v.trim().parse::<f64>().map_err(|_| {
+            HttpError::invalid(
+                "invalid_field",
+                format!("{name}: '{}' is not a number", super::errors::clip(v, 50)),
+            )
+        }),
+        None => {
+            default.ok_or_else(|| HttpError::invalid("missing_field", format!("{name}: required")))
+        }
+    }
+}
+
+async fn skus(st: web::Data<AppState>, req: HttpRequest) -> Answer {
+    let q = query(&req)?;
+    let limit = match q.get("limit") {
+        Some(v) => match v.trim().parse::<usize>() {
+            Ok(n) if (1..=1000).contains(&n) => n,
+            _ => {
+                return Err(HttpError::invalid(
+                    "invalid_field",
+                    format!(
+                        "limit: must be an integer from 1 to 1000, got '{}'",
+                        super::errors::clip(v, 50)
+                    ),
+                ))
+            }
+        },
+        None => 100,
+    };
+    let (skus, next) = st.core.skus(limit, q.get("after").map(String::as_str));
+    Ok(HttpResponse::Ok().json(json!({ "skus": skus, "next": next })))
+}
+
+async fn availability(st: web::Data<AppState>, req: HttpRequest) -> Answer {
+    let q = query(&req)?;
+    let sku = q
+        .get("sku")
+        .ok_or_else(|| HttpError::invalid("missing_field", "sku: required"))?;
+    let lat = number(&q, "lat", None)?;
+    let lon = number(&q, "lon", None)?;
+    let radius = number(&q, "radius_km", Some(100.0))?;
+    Ok(HttpResponse::Ok().json(st.core.availability(sku, lat, lon, radius)?))
+}
+
+async fn facilities(st: web::Data<AppState>) -> HttpResponse {
+    HttpResponse::Ok().json(json!({ "facilities": st.core.facilities() }))
+}
+
+async fn facility(st: web::Data<AppState>, id: web::Path<String>) -> Answer {
+    Ok(HttpResponse::Ok().json(st.core.facility(&id)?))
+}
+
+async fn release_wave(st: web::Data<AppState>, req: HttpRequest, id: web::Path<String>) -> Answer {
+    check_no_body(&req, body_max(&st))?;
+    Ok(HttpResponse::Ok().json(st.core.release_wave(&id).await?))
+}
+
+async fn facility_status(
+    st: web::Data<AppState>,
+    req: HttpRequest,
+    id: web::Path<String>,
+    payload: web::Payload,
+) -> Answer {
+    let bytes = read_body(&req, payload, body_max(&st)).await?;
+    let input: FacilityStatusInput = parse(&bytes)?;
+    Ok(HttpResponse::Ok().json(st.core.set_facility_status(&id, &input).await?))
+}
