@@ -195,6 +195,12 @@ pub struct JournalOptions {
     pub segment_bytes_max: u64,
     /// Test hook: see [`FaultInjector`]. `None` in production.
     pub fault: Option<FaultInjector>,
+    /// When a batch cannot be written, keep it and retry (with backoff)
+    /// until it can, instead of failing its tickets: nothing later is
+    /// written before it, so the disk never misses an event that memory
+    /// has. Tickets stay pending meanwhile (callers time out and answer
+    /// "unavailable"); `stats().healthy` is false. The runtime sets this.
+    pub retry_failed_batches: bool,
 }
 
 impl Default for JournalOptions {
@@ -213,6 +219,7 @@ impl Default for JournalOptions {
             batch_wait_us_max: 0,
             segment_bytes_max: 64 << 20,
             fault: None,
+            retry_failed_batches: false,
         }
     }
 }
@@ -464,6 +471,7 @@ impl Journal {
             batch_wait: Duration::from_micros(opts.batch_wait_us_max),
             segment_bytes_max: opts.segment_bytes_max.max(1),
             fault: opts.fault,
+            retry: opts.retry_failed_batches,
         };
         let writer = Writer::new(cfg, rx, journal.shared.clone(), segment, found.last_seq + 1);
         let handle = std::thread::Builder::new()
@@ -682,6 +690,8 @@ impl Drop for Journal {
     /// Closes the queue, lets the writer finish everything already queued
     /// (fdatasyncing at the end in [`Mode::Os`]) and joins it.
     fn drop(&mut self) {
+        // A writer retrying a failed batch gives up now and fails its tickets.
+        self.shared.closing.store(true, Ordering::Release);
         drop(self.tx.take());
         if let Some(handle) = self.writer.take() {
             if handle.join().is_err() {

@@ -112,6 +112,8 @@ pub(crate) struct Shared {
     pub(crate) last_error: Mutex<Option<String>>,
     /// first_seq of the segment being written.
     pub(crate) active_first_seq: AtomicU64,
+    /// The journal is closing: stop retrying failed batches.
+    pub(crate) closing: AtomicBool,
 }
 
 /// Settings the writer needs.
@@ -122,6 +124,8 @@ pub(crate) struct WriterConfig {
     pub(crate) batch_wait: Duration,
     pub(crate) segment_bytes_max: u64,
     pub(crate) fault: Option<FaultInjector>,
+    /// Retry a failed batch until it succeeds instead of failing it.
+    pub(crate) retry: bool,
 }
 
 pub(crate) struct Writer {
@@ -240,7 +244,18 @@ impl Writer {
             }
         }
         let records = self.next_seq - start_seq;
-        let result = self.persist(start_seq, has_flush);
+        let mut result = self.persist(start_seq, has_flush);
+        let mut backoff = Duration::from_millis(5);
+        while let Err(e) = &result {
+            if !self.cfg.retry || self.shared.closing.load(Ordering::Acquire) {
+                break;
+            }
+            // Keep the batch: nothing after it may reach the disk first.
+            self.note_failure(e, records, "journal: batch failed; retrying until it can be written");
+            std::thread::sleep(backoff);
+            backoff = (backoff * 2).min(Duration::from_secs(1));
+            result = self.persist(start_seq, has_flush);
+        }
         let elapsed = started.elapsed().as_nanos() as u64;
         let shared = &self.shared;
         shared.commit_ns.fetch_add(elapsed, Ordering::Relaxed);
@@ -276,19 +291,7 @@ impl Writer {
             Err(e) => {
                 // Nothing of this batch is on disk: its numbers are reused.
                 self.next_seq = start_seq;
-                let text = e.to_string();
-                let mut last_error = shared.last_error.lock().unwrap_or_else(|p| p.into_inner());
-                let was_unhealthy = shared.unhealthy.swap(true, Ordering::AcqRel);
-                // One error line per outage (and per new kind of failure),
-                // not one per batch while the disk stays full.
-                if !was_unhealthy || last_error.as_deref() != Some(text.as_str()) {
-                    tracing::error!(error = %e, records,
-                        "journal: batch failed; every record in it is rejected");
-                } else {
-                    tracing::debug!(error = %e, records, "journal: batch failed again");
-                }
-                *last_error = Some(text);
-                drop(last_error);
+                self.note_failure(&e, records, "journal: batch failed; every record in it is rejected");
                 for m in batch.drain(..) {
                     match m {
                         Msg::Append { done, .. } | Msg::Flush { done } => {
@@ -301,6 +304,22 @@ impl Writer {
         shared
             .pending_bytes
             .fetch_sub(queued_bytes as u64, Ordering::Relaxed);
+    }
+
+    /// Marks the journal unhealthy and logs the error: one line per outage
+    /// (and per new kind of failure), not one per batch while the disk
+    /// stays full.
+    fn note_failure(&self, e: &JournalError, records: u64, what: &str) {
+        let shared = &self.shared;
+        let text = e.to_string();
+        let mut last_error = shared.last_error.lock().unwrap_or_else(|p| p.into_inner());
+        let was_unhealthy = shared.unhealthy.swap(true, Ordering::AcqRel);
+        if !was_unhealthy || last_error.as_deref() != Some(text.as_str()) {
+            tracing::error!(error = %e, records, "{what}");
+        } else {
+            tracing::debug!(error = %e, records, "journal: batch failed again");
+        }
+        *last_error = Some(text);
     }
 
     /// Puts `self.buf` on disk per the mode. Returns whether it fdatasynced.

@@ -725,3 +725,38 @@ fn delete_segments_before_keeps_what_recovery_needs() {
         (active..=202).map(|i| (i, payload(i))).collect::<Vec<_>>()
     );
 }
+
+#[test]
+fn retrying_journal_holds_failed_batches_until_the_disk_recovers() {
+    let tmp = tempfile::tempdir().unwrap();
+    let fault = FaultInjector::new();
+    let o = JournalOptions {
+        fault: Some(fault.clone()),
+        retry_failed_batches: true,
+        ..opts(Mode::Fsync, 4096)
+    };
+    let (j, _) = Journal::open(tmp.path(), o.clone()).unwrap();
+    assert_eq!(j.append(payload(1)).wait().unwrap(), 1);
+    fault.fail_writes(true);
+    let (tx, rx) = mpsc::channel();
+    j.append_with(payload(2), Box::new(move |r| tx.send(r).unwrap()));
+    // Held, not failed, and nothing behind it may pass.
+    assert!(rx.recv_timeout(std::time::Duration::from_millis(300)).is_err());
+    let later = j.append(payload(3));
+    let s = j.stats();
+    assert!(!s.healthy, "{s:?}");
+    assert_eq!(s.last_seq, 1);
+    fault.fail_writes(false);
+    assert_eq!(rx.recv().unwrap().unwrap(), 2);
+    assert_eq!(later.wait().unwrap(), 3);
+    assert!(j.stats().healthy);
+    drop(j);
+    let got: Vec<_> = orch_journal::read_from(tmp.path(), 1)
+        .unwrap()
+        .map(|r| r.unwrap())
+        .collect();
+    assert_eq!(
+        got,
+        vec![(1, payload(1)), (2, payload(2)), (3, payload(3))]
+    );
+}

@@ -14,6 +14,7 @@ pub fn opts(mode: Mode, segment_bytes_max: u64) -> JournalOptions {
         batch_wait_us_max: 50,
         segment_bytes_max,
         fault: None,
+        retry_failed_batches: false,
     }
 }
 
