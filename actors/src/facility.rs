@@ -427,6 +427,15 @@ impl FacilityState {
                 fulfillments,
                 ..
             } => {
+                // Only what is still queued: on replay a fulfillment cancelled
+                // between the release decision and its journal record may
+                // already be gone (live, this filter keeps everything).
+                let fulfillments: Vec<FulfillmentRef> = fulfillments
+                    .iter()
+                    .copied()
+                    .filter(|f| self.is_queued(*f))
+                    .collect();
+                let fulfillments = &fulfillments;
                 for q in &mut self.queues {
                     q.retain(|x| !fulfillments.contains(&x.fulfillment));
                 }

@@ -14,6 +14,7 @@ pub mod backorder;
 pub mod cell;
 pub mod facility;
 pub mod ids;
+pub mod log;
 pub mod order;
 pub mod placement;
 pub mod routing;

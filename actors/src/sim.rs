@@ -17,8 +17,10 @@ use crate::backorder::DeskState;
 use crate::cell::{CellEvent, CellState, ReserveAnswer};
 use crate::facility::{FacilityState, QueuedFulfillment, Wave, WaveTrigger};
 use crate::ids::{CellKey, FacilityIdx, FulfillmentRef, LineRef, OrderNo, SkuIdx};
+use crate::log::LogEntry;
 use crate::order::{
-    validate_request, Effect, OrderRefusal, OrderState, PlaceRequest, Scan, ScanDecision,
+    validate_request, Effect, OrderEvent, OrderRefusal, OrderState, PlaceRequest, Scan,
+    ScanDecision,
 };
 use crate::placement::{Placement, Step};
 use crate::routing::{FacilityInfo, RouteRequest, Router};
@@ -50,6 +52,8 @@ pub struct World {
     next_order: u64,
     lines_max: usize,
     qty_max: u32,
+    log: Option<Vec<LogEntry>>,
+    ids: u64,
 }
 
 impl World {
@@ -91,6 +95,8 @@ impl World {
             next_order: 1,
             lines_max: cfg.limits.order_lines_max as usize,
             qty_max: cfg.limits.qty_max,
+            log: None,
+            ids: 0,
         }
     }
 
@@ -103,7 +109,7 @@ impl World {
         validate_request(&req, self.lines_max, self.qty_max)?;
         let no = OrderNo(self.next_order);
         self.next_order += 1;
-        let (order, _) = OrderState::place(no, req, now);
+        let (order, placed) = OrderState::place(no, req, now);
         let lines: Vec<(SkuIdx, u32)> = order
             .request()
             .lines
@@ -172,6 +178,8 @@ impl World {
         let (event, effects) = order.decide_routed(placement.outcome(), now);
         let mut order = order;
         order.apply(&event);
+        self.record(LogEntry::Order(no, placed));
+        self.record(LogEntry::Order(no, event));
         self.orders.insert(no, order);
         self.run_effects(no, effects, now);
         Ok(no)
@@ -304,6 +312,7 @@ impl World {
         match order.decide_fill(line.line, key.facility, now) {
             Ok((event, effects)) => {
                 order.apply(&event);
+                self.record(LogEntry::Order(line.order, event));
                 self.run_effects(line.order, effects, now);
             }
             Err(_) => self.release(key, line),
@@ -342,6 +351,13 @@ impl World {
         if let Some(cell) = self.cells.get(&key) {
             cell.decide_receive(qty).map_err(|e| e.to_string())?;
         }
+        self.ids += 1;
+        let receipt_id: Arc<str> = format!("world-r{}", self.ids).into();
+        self.record(LogEntry::Received {
+            cell: key,
+            qty,
+            receipt_id,
+        });
         self.arrive(key, qty, false, now);
         Ok(())
     }
@@ -351,6 +367,13 @@ impl World {
         let cell = self.cells.entry(key).or_default();
         let e = cell.decide_adjust(on_hand).map_err(|e| e.to_string())?;
         cell.apply(&e);
+        self.ids += 1;
+        let adjustment_id: Arc<str> = format!("world-a{}", self.ids).into();
+        self.record(LogEntry::Adjusted {
+            cell: key,
+            event: e,
+            adjustment_id,
+        });
         if let CellEvent::Adjusted { from, to } = e {
             if to > from {
                 self.drain(key.sku, now);
@@ -367,11 +390,20 @@ impl World {
         match order.decide_scan(scan) {
             Ok(ScanDecision::Duplicate) => ScanOutcome::Duplicate,
             Ok(ScanDecision::Apply { event, effects }) => {
-                self.run_effects(no, effects, scan.at);
+                // A return is journaled before its stock can serve anyone;
+                // other scans after their cell effect (see `log`).
+                let intent_first = scan.kind == crate::order::ScanKind::ReturnReceived;
+                if !intent_first {
+                    self.run_effects(no, effects.clone(), scan.at);
+                }
                 self.orders
                     .get_mut(&no)
                     .expect("order exists")
                     .apply(&event);
+                self.record(LogEntry::Order(no, event));
+                if intent_first {
+                    self.run_effects(no, effects, scan.at);
+                }
                 ScanOutcome::Applied
             }
             Err(e) => ScanOutcome::Rejected(e.to_string()),
@@ -386,6 +418,7 @@ impl World {
             .ok_or(OrderRefusal::Final("unknown"))?;
         if let Some((event, effects)) = order.decide_cancel(now)? {
             order.apply(&event);
+            self.record(LogEntry::Order(no, event));
             self.run_effects(no, effects, now);
         }
         Ok(())
@@ -431,16 +464,242 @@ impl World {
             fulfillments: fulfillments.clone(),
         };
         fac.apply(&event);
-        for &FulfillmentRef { order, n } in &wave.fulfillments {
-            let o = self
-                .orders
-                .get_mut(&order)
-                .expect("queued fulfillment has an order");
-            if let Ok(e) = o.decide_wave(n, wave.wave_id.clone(), now) {
-                o.apply(&e);
+        self.record(LogEntry::Facility(facility, event));
+        self.tell_wave(&wave.fulfillments, &wave.wave_id, now);
+        Some(wave)
+    }
+
+    fn tell_wave(&mut self, fulfillments: &[FulfillmentRef], wave_id: &Arc<str>, at: Millis) {
+        for &FulfillmentRef { order, n } in fulfillments {
+            if let Some(o) = self.orders.get_mut(&order) {
+                if let Ok(e) = o.decide_wave(n, wave_id.clone(), at) {
+                    o.apply(&e);
+                }
             }
         }
-        Some(wave)
+    }
+
+    /// Enable or disable a facility for routing.
+    pub fn set_status(
+        &mut self,
+        facility: FacilityIdx,
+        enabled: bool,
+        until: Option<Millis>,
+        now: Millis,
+    ) -> Result<(), String> {
+        let fac = &mut self.facilities[usize::from(facility.0)];
+        let e = fac
+            .decide_status(enabled, until, now)
+            .map_err(|e| e.to_string())?;
+        fac.apply(&e);
+        self.record(LogEntry::Facility(facility, e));
+        Ok(())
+    }
+
+    fn record(&mut self, entry: LogEntry) {
+        if let Some(log) = &mut self.log {
+            log.push(entry);
+        }
+    }
+
+    /// Keep, from now on, the journal entries the actors would write.
+    pub fn record_log(&mut self) {
+        self.log.get_or_insert_with(Vec::new);
+    }
+
+    /// The journal entries recorded so far.
+    pub fn log(&self) -> &[LogEntry] {
+        self.log.as_deref().unwrap_or_default()
+    }
+
+    /// The journal entries recorded so far (and keep recording).
+    pub fn take_log(&mut self) -> Vec<LogEntry> {
+        self.log.as_mut().map(std::mem::take).unwrap_or_default()
+    }
+
+    /// The next order number this world would assign.
+    pub fn next_order_no(&self) -> u64 {
+        self.next_order
+    }
+
+    /// Applies one journaled entry, deriving what it implies for the other
+    /// actors (see [`crate::log`]): the recovery path. Entries must come in
+    /// journal order; a world built from the same config that replays the
+    /// journal of another reaches the same cells, orders, desks and facility
+    /// queues.
+    pub fn replay(&mut self, entry: &LogEntry) -> Result<(), String> {
+        match entry {
+            LogEntry::Order(no, event) => self.replay_order(*no, event),
+            LogEntry::Received { cell, qty, .. } => {
+                let c = self.cells.entry(*cell).or_default();
+                let e = c
+                    .decide_receive(*qty)
+                    .map_err(|e| format!("{cell:?}: {e}"))?;
+                c.apply(&e);
+                Ok(())
+            }
+            LogEntry::Adjusted { cell, event, .. } => {
+                self.cells.entry(*cell).or_default().apply(event);
+                Ok(())
+            }
+            LogEntry::Facility(idx, event) => {
+                let fac = self
+                    .facilities
+                    .get_mut(usize::from(idx.0))
+                    .ok_or_else(|| format!("unknown facility {idx:?}"))?;
+                fac.apply(event);
+                if let crate::facility::FacilityEvent::WaveReleased {
+                    wave_id,
+                    fulfillments,
+                    at,
+                    ..
+                } = event
+                {
+                    self.tell_wave(fulfillments, wave_id, *at);
+                }
+                Ok(())
+            }
+        }
+    }
+
+    fn replay_order(&mut self, no: OrderNo, event: &OrderEvent) -> Result<(), String> {
+        if let OrderEvent::Placed { .. } = event {
+            let order = OrderState::from_placed(no, event).expect("a Placed event");
+            self.orders.insert(no, order);
+            self.next_order = self.next_order.max(no.0 + 1);
+            return Ok(());
+        }
+        let order = self
+            .orders
+            .get_mut(&no)
+            .ok_or_else(|| format!("event for unknown order {no:?}"))?;
+        let at = match event {
+            OrderEvent::Routed { at, .. }
+            | OrderEvent::BackorderFilled { at, .. }
+            | OrderEvent::WaveReleased { at, .. }
+            | OrderEvent::Cancelled { at } => *at,
+            OrderEvent::Scanned(s) => s.at,
+            OrderEvent::Placed { at, .. } => *at,
+        };
+        let mut reserve: Vec<(CellKey, LineRef, u32)> = Vec::new();
+        let effects = match event {
+            OrderEvent::Routed {
+                fulfillments,
+                backordered,
+                rejected,
+                ..
+            } => {
+                let outcome = crate::placement::PlacementOutcome {
+                    fulfillments: fulfillments.clone(),
+                    backordered: backordered.clone(),
+                    rejected: rejected.clone(),
+                };
+                if rejected.is_none() {
+                    for (facility, lines) in fulfillments {
+                        for &l in lines {
+                            let ol = order.request().lines[usize::from(l)];
+                            reserve.push((
+                                CellKey {
+                                    sku: ol.sku,
+                                    facility: *facility,
+                                },
+                                LineRef { order: no, line: l },
+                                ol.qty,
+                            ));
+                        }
+                    }
+                }
+                order.decide_routed(outcome, at).1
+            }
+            OrderEvent::BackorderFilled { line, facility, .. } => {
+                let ol = order.request().lines[usize::from(*line)];
+                let key = CellKey {
+                    sku: ol.sku,
+                    facility: *facility,
+                };
+                let line_ref = LineRef {
+                    order: no,
+                    line: *line,
+                };
+                reserve.push((key, line_ref, ol.qty));
+                if let Some(desk) = self.desks.get_mut(&ol.sku) {
+                    desk.apply(&crate::backorder::DeskEvent::Filled {
+                        line: line_ref,
+                        facility: *facility,
+                    });
+                }
+                let order = self.orders.get_mut(&no).expect("checked above");
+                order
+                    .decide_fill(*line, *facility, at)
+                    .map_err(|e| format!("{no:?}: {e}"))?
+                    .1
+            }
+            OrderEvent::Scanned(scan) => match order.decide_scan(scan) {
+                Ok(ScanDecision::Apply { effects, .. }) => effects,
+                other => return Err(format!("{no:?}: journaled scan does not apply: {other:?}")),
+            },
+            OrderEvent::Cancelled { .. } => match order.decide_cancel(at) {
+                Ok(Some((_, effects))) => effects,
+                other => {
+                    return Err(format!(
+                        "{no:?}: journaled cancel does not apply: {other:?}"
+                    ))
+                }
+            },
+            OrderEvent::WaveReleased { .. } | OrderEvent::Placed { .. } => Vec::new(),
+        };
+        for (key, line, qty) in reserve {
+            self.cells
+                .entry(key)
+                .or_default()
+                .apply(&CellEvent::Reserved { line, qty });
+        }
+        self.orders
+            .get_mut(&no)
+            .expect("checked above")
+            .apply(event);
+        self.replay_effects(no, effects, at);
+        Ok(())
+    }
+
+    /// Effects as derived on replay: the same as live, except that stock put
+    /// back is not offered to waiting lines here (the fills it made live are
+    /// journaled as their own `BackorderFilled` events) and nothing drains.
+    fn replay_effects(&mut self, no: OrderNo, effects: Vec<Effect>, now: Millis) {
+        let (direct, rest): (Vec<Effect>, Vec<Effect>) = effects.into_iter().partition(|e| {
+            matches!(
+                e,
+                Effect::Pick { .. }
+                    | Effect::Release { .. }
+                    | Effect::Restock { .. }
+                    | Effect::Backorder { .. }
+            )
+        });
+        for effect in direct {
+            match effect {
+                Effect::Pick { cell, line, qty } => {
+                    let c = self.cells.entry(cell).or_default();
+                    c.apply(&CellEvent::Picked { line, qty });
+                }
+                Effect::Release { cell, line } => self.release(cell, line),
+                Effect::Restock { cell, qty } => {
+                    self.cells
+                        .entry(cell)
+                        .or_default()
+                        .apply(&CellEvent::Restocked { qty });
+                }
+                Effect::Backorder { sku, line, qty } => {
+                    let order = &self.orders[&line.order];
+                    let (prio, at) = (order.priority(), order.placed_at());
+                    let desk = self.desks.entry(sku).or_insert_with(|| DeskState::new(sku));
+                    if let Some(e) = desk.decide_queue(line, qty, prio, at) {
+                        desk.apply(&e);
+                    }
+                }
+                _ => unreachable!("partitioned"),
+            }
+        }
+        self.run_effects(no, rest, now);
     }
 
     /// Audit every invariant now.
