@@ -3,8 +3,9 @@
 //!
 //! Stock received anywhere is offered to the desk before new orders can take
 //! it: the desk decides which waiting lines a receipt serves
-//! ([`DeskState::allocate`]), the cell receives and reserves for them in one
-//! step, and only the rest becomes available. A line leaves the queue
+//! ([`DeskState::allocate`]: queue order, passing over a line the units
+//! cannot cover), the cell receives and reserves for them in one step, and
+//! only the rest becomes available. A line leaves the queue
 //! exactly once (filled or removed), so it is never served twice.
 
 use std::collections::{BTreeMap, HashMap};
@@ -124,14 +125,18 @@ impl DeskState {
             .then_some(DeskEvent::Removed { line })
     }
 
-    /// Which waiting lines `qty` arriving units serve, in order. Strict
-    /// order: serving stops at the first line that does not fit, so a big
-    /// line at the head is never skipped for smaller ones behind it.
+    /// Which waiting lines `qty` arriving units serve, in queue order. A
+    /// line the units left cannot cover is passed over (they could not serve
+    /// it anyway) and the lines behind it are still offered what remains;
+    /// a later, larger arrival serves it first.
     pub fn allocate(&self, mut qty: u32) -> Vec<(LineRef, u32)> {
         let mut out = Vec::new();
         for &(line, want) in self.queue.values() {
-            if want > qty {
+            if qty == 0 {
                 break;
+            }
+            if want > qty {
+                continue;
             }
             qty -= want;
             out.push((line, want));
@@ -190,11 +195,14 @@ mod tests {
     }
 
     #[test]
-    fn never_skips_the_head() {
+    fn a_head_that_does_not_fit_is_passed_over_and_served_first_when_it_fits() {
         let mut d = DeskState::new(SkuIdx(1));
         queue(&mut d, 1, 3, 0, 1);
         queue(&mut d, 2, 1, 0, 2);
-        assert!(d.allocate(2).is_empty());
+        let small: Vec<u64> = d.allocate(2).iter().map(|(l, _)| l.order.0).collect();
+        assert_eq!(small, vec![2]);
+        let big: Vec<u64> = d.allocate(3).iter().map(|(l, _)| l.order.0).collect();
+        assert_eq!(big, vec![1], "the older line comes first when it fits");
         assert_eq!(d.allocate(4).len(), 2);
     }
 

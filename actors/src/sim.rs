@@ -280,17 +280,13 @@ impl World {
         }
         .expect("validated quantity");
         cell.apply(&e);
-        // A cell below its safety stock offers less than it received: serve in
-        // strict order and stop at the first line that does not fit, as the
-        // cell actor does.
+        // A cell below its safety stock offers less than it received: a line
+        // that does not fit is passed over, as the cell actor does.
         let mut filled: Vec<LineRef> = Vec::with_capacity(allocations.len());
         for (line, want) in allocations {
-            match cell.decide_reserve(line, want) {
-                Ok((ReserveAnswer::Reserved, Some(event))) => {
-                    cell.apply(&event);
-                    filled.push(line);
-                }
-                _ => break,
+            if let Ok((ReserveAnswer::Reserved, Some(event))) = cell.decide_reserve(line, want) {
+                cell.apply(&event);
+                filled.push(line);
             }
         }
         for line in filled {
@@ -319,18 +315,22 @@ impl World {
         }
     }
 
-    /// Serve waiting lines of `sku` from stock already available anywhere,
-    /// in queue order, stopping at the first that nothing can serve.
+    /// Serve waiting lines of `sku` from stock already available at enabled
+    /// facilities, in queue order. A line nothing can serve now is passed
+    /// over: what is available cannot serve it, so serving the lines behind
+    /// it takes nothing from it.
     fn drain(&mut self, sku: SkuIdx, now: Millis) {
-        loop {
-            let Some((line, qty)) = self.desks.get(&sku).and_then(|d| d.queue().next()) else {
-                return;
-            };
+        let waiting: Vec<(LineRef, u32)> = match self.desks.get(&sku) {
+            Some(d) => d.queue().collect(),
+            None => return,
+        };
+        for (line, qty) in waiting {
             let Some(facility) = (0..self.facilities.len() as u16)
                 .map(FacilityIdx)
+                .filter(|f| self.facilities[usize::from(f.0)].enabled_at(now))
                 .find(|&f| self.available(CellKey { sku, facility: f }) >= qty)
             else {
-                return;
+                continue;
             };
             let key = CellKey { sku, facility };
             let cell = self.cells.get_mut(&key).expect("available cell exists");

@@ -129,7 +129,10 @@ pub const BF1_SCALE_MAX: f64 = 100.0;
 /// The configuration used when there is no file: BF-1 at scale 0.1, seed 42,
 /// every other section at its default.
 pub fn embedded_default() -> Config {
-    Config::with_network(bf1::generate(&Bf1Params::default()))
+    Config {
+        durability: crate::DurabilityConfig::default(),
+        ..Config::with_network(bf1::generate(&Bf1Params::default()))
+    }
 }
 
 /// Reads, parses and validates one TOML file.

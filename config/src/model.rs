@@ -42,12 +42,18 @@ pub struct Network {
 }
 
 impl Config {
-    /// A configuration with `network` and every other section at its default.
+    /// An in-memory configuration on `network`, for tests, benchmarks and
+    /// the load tester: durability `none` (nothing touches the disk; set
+    /// `durability.mode` and `durability.data_dir` to persist), every other
+    /// section at its default.
     pub fn with_network(network: Network) -> Config {
         Config {
             network,
             routing: RoutingRules::default(),
-            durability: DurabilityConfig::default(),
+            durability: DurabilityConfig {
+                mode: DurabilityMode::None,
+                ..DurabilityConfig::default()
+            },
             listen: ListenConfig::default(),
             limits: Limits::default(),
             runtime: RuntimeConfig::default(),

@@ -15,7 +15,7 @@ use actix::prelude::*;
 use dashmap::DashMap;
 use futures::future::join_all;
 use orch_actors::audit::{audit, AuditReport};
-use orch_actors::facility::{FacilityState, WaveTrigger};
+use orch_actors::facility::WaveTrigger;
 use orch_actors::order::{
     validate_request, Disposition, OrderLine, OrderRefusal, OrderState, PlaceRequest, Scan,
     ScanKind,
@@ -28,11 +28,13 @@ use tokio::sync::oneshot;
 use crate::clock::{now_ms, parse_rfc3339};
 use crate::dto::*;
 use crate::error::{ApiError, ErrorKind};
+use crate::persist::recovery::recover;
+use crate::persist::Durability;
 use crate::present::{facility_view, order_view, wave_view};
 use crate::shared::{Shared, WaveAnnouncement};
 use crate::shell::cell::{Adjust, GetCell};
 use crate::shell::desk::{ArriveAt, GetDesk};
-use crate::shell::facility::{FacilityActor, ReleaseNow, SetStatus};
+use crate::shell::facility::{FacilityActor, GetFacility, ReleaseNow, SetStatus};
 use crate::shell::order::{ApplyScan, Cancel, GetOrder, OrderActor};
 
 /// The result of one receipt or adjustment.
@@ -60,6 +62,31 @@ pub struct Orchestrator {
     receipts: Arc<DashMap<Arc<str>, ()>>,
     adjustments: Arc<DashMap<Arc<str>, ()>>,
     system: Arc<std::sync::Mutex<Option<SystemThread>>>,
+    recovery: Arc<RecoveryInfo>,
+}
+
+/// Every actor's state at one quiescent point (tests, audits).
+#[derive(Debug, Clone)]
+pub struct States {
+    /// Cells by key.
+    pub cells: Vec<(CellKey, orch_actors::cell::CellState)>,
+    /// Orders by number.
+    pub orders: Vec<OrderState>,
+    /// Backorder desks by SKU.
+    pub desks: Vec<(SkuIdx, orch_actors::backorder::DeskState)>,
+    /// Facilities by index.
+    pub facilities: Vec<orch_actors::facility::FacilityState>,
+}
+
+/// What the last start replayed (for logs and metrics).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RecoveryInfo {
+    /// Journal records read.
+    pub records: u64,
+    /// Events replayed.
+    pub events: u64,
+    /// Time to replay.
+    pub duration: Duration,
 }
 
 fn invalid(code: &'static str, msg: impl Into<String>) -> ApiError {
@@ -95,9 +122,44 @@ fn check_qty(field: &str, qty: i64, max: u32) -> Result<u32, ApiError> {
 }
 
 impl Orchestrator {
-    /// Starts the actor system for a validated config and returns once
-    /// every facility actor is running.
+    /// Starts the core: opens the journal, replays it (recovery), then
+    /// starts the actor system with what it rebuilt. Panics when recovery
+    /// fails; see [`Orchestrator::try_start`].
     pub fn start(cfg: &Config) -> Orchestrator {
+        Orchestrator::try_start(cfg).unwrap_or_else(|e| panic!("orchestrator failed to start: {e}"))
+    }
+
+    /// Starts the core; a journal that cannot be opened or replayed (corrupt
+    /// in the middle, unreadable) is an error naming the file and offset or
+    /// record, and nothing starts.
+    pub fn try_start(cfg: &Config) -> Result<Orchestrator, String> {
+        let (durability, opened) = Durability::open(&cfg.durability)?;
+        Self::start_with(cfg, durability, opened)
+    }
+
+    /// Starts on an already opened journal (tests inject faults this way).
+    pub fn start_with(
+        cfg: &Config,
+        durability: Durability,
+        opened: orch_journal::Recovery,
+    ) -> Result<Orchestrator, String> {
+        tracing::info!(
+            mode = cfg.durability.mode.as_str(),
+            dir = %durability.dir().display(),
+            records = opened.records_scanned,
+            truncated = ?opened.truncated,
+            "journal opened"
+        );
+        let now = now_ms();
+        let recovered = recover(cfg, &durability, now)?;
+        tracing::info!(
+            records = recovered.records,
+            events = recovered.entries,
+            last_seq = recovered.last_seq,
+            ms = recovered.duration.as_millis() as u64,
+            orders = recovered.world.orders.len(),
+            "recovery finished"
+        );
         let workers = match cfg.runtime.workers {
             0 => std::thread::available_parallelism().map_or(2, |n| n.get()),
             n => n as usize,
@@ -115,20 +177,25 @@ impl Orchestrator {
                 });
                 let _ = sys.run();
             })
-            .expect("spawn the actor system thread");
-        let (system, handles) = rx.recv().expect("actor system started");
-        let shared = Arc::new(Shared::new(cfg, handles));
-        let now = now_ms();
-        let facilities: Vec<Addr<FacilityActor>> = cfg
-            .network
-            .facilities
-            .iter()
+            .map_err(|e| format!("cannot start the actor system thread: {e}"))?;
+        let (system, handles) = rx
+            .recv()
+            .map_err(|_| "the actor system did not start".to_string())?;
+        let mut world = recovered.world;
+        let next_order = world.next_order_no();
+        let cells = std::mem::take(&mut world.cells);
+        let shared = Arc::new(Shared::new(cfg, handles, durability, cells, next_order));
+        let cap = shared.mailbox_capacity;
+        let facilities: Vec<Addr<FacilityActor>> = std::mem::take(&mut world.facilities)
+            .into_iter()
             .enumerate()
-            .map(|(i, f)| {
+            .map(|(i, mut state)| {
                 let idx = FacilityIdx(i as u16);
-                let state = FacilityState::new(idx, f, now);
+                state.advance_clock(now);
+                // Published now, not when the actor starts: the drains below
+                // must see closures recovered from the journal.
+                crate::shell::facility::publish_board(&shared.boards[i], &state, now);
                 let s = shared.clone();
-                let cap = shared.mailbox_capacity;
                 FacilityActor::start_in_arbiter(shared.arbiter_for(&idx), move |ctx| {
                     ctx.set_mailbox_capacity(cap);
                     FacilityActor::new(idx, state, s)
@@ -136,6 +203,29 @@ impl Orchestrator {
             })
             .collect();
         shared.set_facilities(facilities);
+        for (no, state) in std::mem::take(&mut world.orders) {
+            let id = state.request().order_id.clone();
+            let s = shared.clone();
+            let addr = OrderActor::start_in_arbiter(shared.arbiter_for(&no), move |ctx| {
+                ctx.set_mailbox_capacity(cap);
+                OrderActor::resume(state, s)
+            });
+            shared.orders.insert(no, addr);
+            shared.order_names.insert(no, id.clone());
+            shared.order_ids.insert(id, no);
+        }
+        for (sku, desk) in std::mem::take(&mut world.desks) {
+            if desk.waiting() > 0 {
+                shared.restore_desk(sku, desk);
+                // Lines may wait for stock that is there now (a crash between
+                // a fill and its order's record): serve them.
+                shared.stock_freed(sku);
+            }
+        }
+        let receipts: DashMap<Arc<str>, ()> =
+            recovered.receipts.into_iter().map(|r| (r, ())).collect();
+        let adjustments: DashMap<Arc<str>, ()> =
+            recovered.adjustments.into_iter().map(|r| (r, ())).collect();
         tracing::info!(
             workers,
             facilities = cfg.network.facilities.len(),
@@ -143,12 +233,17 @@ impl Orchestrator {
             cells = cfg.network.stock.len(),
             "actor system started"
         );
-        Orchestrator {
+        Ok(Orchestrator {
             shared,
-            receipts: Arc::new(DashMap::new()),
-            adjustments: Arc::new(DashMap::new()),
+            receipts: Arc::new(receipts),
+            adjustments: Arc::new(adjustments),
             system: Arc::new(std::sync::Mutex::new(Some((system, thread)))),
-        }
+            recovery: Arc::new(RecoveryInfo {
+                records: recovered.records,
+                events: recovered.entries,
+                duration: recovered.duration,
+            }),
+        })
     }
 
     /// Stops the actor system and waits for its threads.
@@ -161,6 +256,16 @@ impl Orchestrator {
             system.stop();
             let _ = thread.join();
         }
+    }
+
+    /// What the last start replayed.
+    pub fn recovery_info(&self) -> RecoveryInfo {
+        *self.recovery
+    }
+
+    /// The journal's counters (mode, records, bytes, batches, fsyncs, health).
+    pub fn journal_stats(&self) -> orch_journal::JournalStats {
+        self.shared.durability.stats()
     }
 
     /// The shared state (views, registry), for metrics and tests.
@@ -276,8 +381,16 @@ impl Orchestrator {
 
     /// Places an order (`POST /v1/orders`). The same order id with the same
     /// body answers the first result again (`replay`); a different body is a
-    /// conflict.
+    /// conflict. Answers once the placement is durable.
     pub async fn place(&self, o: &PlaceOrder) -> Result<Placed, ApiError> {
+        self.shared.durability.check_writable()?;
+        let placed = self.place_one(o).await?;
+        self.shared.durability.barrier().await?;
+        Ok(placed)
+    }
+
+    /// Places one order without waiting for durability.
+    async fn place_one(&self, o: &PlaceOrder) -> Result<Placed, ApiError> {
         let req = self.validate_order(o)?;
         let id = req.order_id.clone();
         let (tx, rx) = oneshot::channel();
@@ -286,12 +399,12 @@ impl Orchestrator {
             dashmap::Entry::Occupied(e) => *e.get(),
             dashmap::Entry::Vacant(v) => {
                 let no = self.shared.next_order_no();
-                let (state, _event) = OrderState::place(no, req.clone(), now_ms());
+                let (state, placed_event) = OrderState::place(no, req.clone(), now_ms());
                 let shared = self.shared.clone();
                 let cap = self.shared.mailbox_capacity;
                 let addr = OrderActor::start_in_arbiter(self.shared.arbiter_for(&no), move |ctx| {
                     ctx.set_mailbox_capacity(cap);
-                    OrderActor::placing(state, tx, shared)
+                    OrderActor::placing(state, placed_event, tx, shared)
                 });
                 self.shared.orders.insert(no, addr);
                 self.shared.order_names.insert(no, id.clone());
@@ -328,8 +441,16 @@ impl Orchestrator {
     }
 
     /// Places many orders concurrently; one answer per order, in order.
+    /// One durability barrier covers the whole batch.
     pub async fn place_batch(&self, orders: &[PlaceOrder]) -> Vec<Result<Placed, ApiError>> {
-        join_all(orders.iter().map(|o| self.place(o))).await
+        if let Err(e) = self.shared.durability.check_writable() {
+            return orders.iter().map(|_| Err(e.clone())).collect();
+        }
+        let results = join_all(orders.iter().map(|o| self.place_one(o))).await;
+        match self.shared.durability.barrier().await {
+            Ok(()) => results,
+            Err(e) => results.into_iter().map(|r| r.and(Err(e.clone()))).collect(),
+        }
     }
 
     /// An order with its timeline (`GET /v1/orders/{id}`).
@@ -340,6 +461,7 @@ impl Orchestrator {
 
     /// Cancels an order (`POST /v1/orders/{id}/cancel`).
     pub async fn cancel(&self, order_id: &str) -> Result<OrderView, ApiError> {
+        self.shared.durability.check_writable()?;
         let no = self
             .shared
             .order_ids
@@ -363,7 +485,10 @@ impl Orchestrator {
                 )
             })?;
         match addr.send(Cancel).await {
-            Ok(Ok(state)) => Ok(order_view(&self.shared.catalog, &state, true)),
+            Ok(Ok(state)) => {
+                self.shared.durability.barrier().await?;
+                Ok(order_view(&self.shared.catalog, &state, true))
+            }
             Ok(Err(OrderRefusal::AlreadyShipped(m))) => Err(ApiError::conflict(
                 "already_shipped",
                 format!("order has shipped: {m}"),
@@ -464,9 +589,28 @@ impl Orchestrator {
         ))
     }
 
-    /// Applies scan events (`POST /v1/scans`): in array order per order,
-    /// different orders concurrently; one result per event, in order.
+    /// Applies scan events (`POST /v1/scans`); when the journal cannot
+    /// write, every event is answered rejected with the reason (use
+    /// [`Orchestrator::try_scans`] to get the error instead).
     pub async fn scans(&self, events: &[ScanInput]) -> Vec<ScanResult> {
+        match self.try_scans(events).await {
+            Ok(r) => r,
+            Err(e) => events
+                .iter()
+                .map(|ev| ScanResult {
+                    event_id: ev.event_id.clone(),
+                    result: "rejected".into(),
+                    reason: Some(e.message.clone()),
+                })
+                .collect(),
+        }
+    }
+
+    /// Applies scan events: in array order per order, different orders
+    /// concurrently; one result per event, in order; answers once they are
+    /// durable, or an error (nothing acknowledged) when the journal cannot write.
+    pub async fn try_scans(&self, events: &[ScanInput]) -> Result<Vec<ScanResult>, ApiError> {
+        self.shared.durability.check_writable()?;
         let mut results: Vec<Option<ScanResult>> = vec![None; events.len()];
         let mut groups: HashMap<orch_actors::OrderNo, Vec<(usize, Scan)>> = HashMap::new();
         for (i, e) in events.iter().enumerate() {
@@ -511,15 +655,17 @@ impl Orchestrator {
                 });
             }
         }
-        results
+        self.shared.durability.barrier().await?;
+        Ok(results
             .into_iter()
             .map(|r| r.expect("every event answered"))
-            .collect()
+            .collect())
     }
 
     /// Receives stock (`POST /v1/inventory/receipts`). Every receipt is
     /// checked first; one bad receipt refuses the whole request.
     pub async fn receive(&self, receipts: &[ReceiptInput]) -> Result<Vec<ItemResult>, ApiError> {
+        self.shared.durability.check_writable()?;
         let limits = &self.shared.limits;
         let mut checked = Vec::with_capacity(receipts.len());
         for (i, r) in receipts.iter().enumerate() {
@@ -553,6 +699,7 @@ impl Orchestrator {
                     facility,
                     qty,
                     restock: false,
+                    receipt_id: Some(key.clone()),
                 })
                 .await
             {
@@ -577,12 +724,14 @@ impl Orchestrator {
                 }
             }
         }
+        self.shared.durability.barrier().await?;
         Ok(out)
     }
 
     /// Cycle counts (`POST /v1/inventory/adjustments`): sets on hand, never
     /// below what is reserved (that item is rejected with the reason).
     pub async fn adjust(&self, items: &[AdjustmentInput]) -> Result<Vec<ItemResult>, ApiError> {
+        self.shared.durability.check_writable()?;
         let limits = &self.shared.limits;
         let mut checked = Vec::with_capacity(items.len());
         for (i, a) in items.iter().enumerate() {
@@ -621,7 +770,11 @@ impl Orchestrator {
                 });
                 continue;
             }
-            match self.shared.cell(key).send(Adjust { on_hand }).await {
+            let adjust = Adjust {
+                on_hand,
+                adjustment_id: k.clone(),
+            };
+            match self.shared.cell(key).send(adjust).await {
                 Ok(Ok(())) => out.push(ItemResult {
                     id: id.into(),
                     result: "applied".into(),
@@ -643,6 +796,7 @@ impl Orchestrator {
                 }
             }
         }
+        self.shared.durability.barrier().await?;
         Ok(out)
     }
 
@@ -764,6 +918,7 @@ impl Orchestrator {
     /// it answers, every order of the wave knows its wave.
     pub async fn release_wave(&self, id: &str) -> Result<WaveView, ApiError> {
         let f = self.known_facility(id)?;
+        self.shared.durability.check_writable()?;
         let wave = self
             .shared
             .facility(f)
@@ -779,6 +934,7 @@ impl Orchestrator {
                 .filter_map(|r| self.shared.orders.get(&r.order).map(|a| a.clone()))
                 .map(|a| async move { a.send(GetOrder).await.ok() });
             join_all(pings).await;
+            self.shared.durability.barrier().await?;
         }
         Ok(wave_view(&self.shared, f, wave.as_ref()))
     }
@@ -790,6 +946,7 @@ impl Orchestrator {
         input: &FacilityStatusInput,
     ) -> Result<FacilityView, ApiError> {
         let f = self.known_facility(id)?;
+        self.shared.durability.check_writable()?;
         let until = match &input.until {
             Some(t) => Some(parse_rfc3339(t).ok_or_else(|| {
                 invalid(
@@ -808,7 +965,10 @@ impl Orchestrator {
             })
             .await
         {
-            Ok(Ok(())) => Ok(facility_view(&self.shared, f, now_ms())),
+            Ok(Ok(())) => {
+                self.shared.durability.barrier().await?;
+                Ok(facility_view(&self.shared, f, now_ms()))
+            }
             Ok(Err(e)) => Err(invalid("invalid_status", format!("until: {e}"))),
             Err(e) => Err(ApiError::unavailable(e.to_string())),
         }
@@ -833,8 +993,9 @@ impl Orchestrator {
         }
     }
 
-    /// Audits every invariant over every actor's state, at a quiescent point.
-    pub async fn audit(&self) -> AuditReport {
+    /// Every actor's state at a quiescent point: cells (activated or not),
+    /// orders, desks and facilities, each sorted by key.
+    pub async fn states(&self) -> States {
         self.quiesce().await;
         let cells = join_all(
             self.shared
@@ -862,19 +1023,42 @@ impl Orchestrator {
                 .map(|(k, a)| async move { (k, a.send(GetDesk).await) }),
         )
         .await;
-        let cells: Vec<_> = cells
+        let facilities = join_all(
+            self.shared
+                .facilities()
+                .iter()
+                .map(|a| async move { a.send(GetFacility).await }),
+        )
+        .await;
+        let mut cells: Vec<_> = cells
             .into_iter()
             .filter_map(|(k, r)| r.ok().map(|c| (k, c)))
             .collect();
-        let orders: Vec<OrderState> = orders.into_iter().filter_map(Result::ok).collect();
-        let desks: Vec<_> = desks
+        cells.extend(self.shared.dormant_cells());
+        cells.sort_by_key(|c| c.0);
+        let mut orders: Vec<OrderState> = orders.into_iter().filter_map(Result::ok).collect();
+        orders.sort_by_key(OrderState::no);
+        let mut desks: Vec<_> = desks
             .into_iter()
             .filter_map(|(k, r)| r.ok().map(|d| (k, d)))
             .collect();
+        desks.sort_by_key(|d| d.0);
+        let facilities = facilities.into_iter().filter_map(Result::ok).collect();
+        States {
+            cells,
+            orders,
+            desks,
+            facilities,
+        }
+    }
+
+    /// Audits every invariant over every actor's state, at a quiescent point.
+    pub async fn audit(&self) -> AuditReport {
+        let s = self.states().await;
         audit(
-            cells.iter().map(|(k, c)| (*k, c)),
-            orders.iter(),
-            desks.iter().map(|(k, d)| (*k, d)),
+            s.cells.iter().map(|(k, c)| (*k, c)),
+            s.orders.iter(),
+            s.desks.iter().map(|(k, d)| (*k, d)),
         )
     }
 

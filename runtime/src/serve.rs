@@ -90,7 +90,7 @@ pub fn serve(opts: ServeOptions) -> Result<(), String> {
         auth = cfg.auth.token.is_some(),
         "starting"
     );
-    let core = Orchestrator::start(&cfg);
+    let core = Orchestrator::try_start(&cfg)?;
     let server = match crate::http::start_server_with(core.clone(), &cfg, &cfg.listen.http, false) {
         Ok(s) => s,
         Err(e) => {

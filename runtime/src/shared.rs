@@ -12,12 +12,15 @@ use std::sync::Arc;
 
 use actix::prelude::*;
 use dashmap::DashMap;
+use orch_actors::backorder::DeskState;
+use orch_actors::cell::CellState;
 use orch_actors::facility::Wave;
 use orch_actors::routing::{FacilityInfo, Router};
 use orch_actors::{CellKey, FacilityIdx, OrderNo, SkuIdx};
 use orch_config::{Config, Limits};
 
 use crate::catalog::Catalog;
+use crate::persist::Durability;
 use crate::shell::cell::CellActor;
 use crate::shell::desk::{DeskActor, Drain};
 use crate::shell::facility::FacilityActor;
@@ -58,7 +61,10 @@ pub struct Shared {
     /// Released waves, for subscribers.
     pub waves: tokio::sync::broadcast::Sender<Arc<WaveAnnouncement>>,
     arbiters: Vec<ArbiterHandle>,
-    initial_stock: HashMap<CellKey, (u32, u32)>,
+    /// Cell states not yet activated as actors (recovered or configured).
+    dormant: DashMap<CellKey, CellState>,
+    /// The journal.
+    pub durability: Durability,
     cells: DashMap<CellKey, Addr<CellActor>>,
     desks: DashMap<SkuIdx, Addr<DeskActor>>,
     /// Orders by number.
@@ -78,27 +84,30 @@ fn slot<K: Hash>(key: &K, n: usize) -> usize {
 }
 
 impl Shared {
-    /// Builds the shared state for a config on these arbiters, and publishes
-    /// the starting stock to the availability view (so routing sees stock
-    /// before any cell actor exists).
-    pub fn new(cfg: &Config, arbiters: Vec<ArbiterHandle>) -> Shared {
+    /// Builds the shared state for a config on these arbiters, with the cell
+    /// states recovery reached (or the configured starting stock), and
+    /// publishes them to the availability view, so routing sees stock before
+    /// any cell actor exists.
+    pub fn new(
+        cfg: &Config,
+        arbiters: Vec<ArbiterHandle>,
+        durability: Durability,
+        cells: HashMap<CellKey, CellState>,
+        next_order: u64,
+    ) -> Shared {
         let catalog = Arc::new(Catalog::new(&cfg.network));
         let view = AvailabilityView::default();
-        let mut initial_stock = HashMap::with_capacity(cfg.network.stock.len());
-        for s in &cfg.network.stock {
-            let key = CellKey {
-                sku: SkuIdx(s.sku),
-                facility: FacilityIdx(s.facility),
-            };
-            initial_stock.insert(key, (s.on_hand, s.safety_stock));
+        let dormant = DashMap::with_capacity(cells.len());
+        for (key, cell) in cells {
             view.publish(
                 key,
                 CellCounts {
-                    on_hand: s.on_hand,
-                    reserved: 0,
-                    available: s.on_hand.saturating_sub(s.safety_stock),
+                    on_hand: cell.on_hand(),
+                    reserved: cell.reserved(),
+                    available: cell.available(),
                 },
             );
+            dormant.insert(key, cell);
         }
         let facility_infos = cfg
             .network
@@ -132,13 +141,14 @@ impl Shared {
             pending: AtomicI64::new(0),
             waves: tokio::sync::broadcast::channel(4096).0,
             arbiters,
-            initial_stock,
+            dormant,
+            durability,
             cells: DashMap::new(),
             desks: DashMap::new(),
             orders: DashMap::new(),
             order_ids: DashMap::new(),
             order_names: DashMap::new(),
-            next_order: AtomicU64::new(1),
+            next_order: AtomicU64::new(next_order.max(1)),
             facilities: std::sync::OnceLock::new(),
         }
     }
@@ -162,12 +172,16 @@ impl Shared {
         self.cells
             .entry(key)
             .or_insert_with(|| {
-                let (on_hand, safety) = self.initial_stock.get(&key).copied().unwrap_or((0, 0));
+                let state = self
+                    .dormant
+                    .remove(&key)
+                    .map(|(_, s)| s)
+                    .unwrap_or_default();
                 let shared = self.clone();
                 let cap = self.mailbox_capacity;
                 CellActor::start_in_arbiter(self.arbiter_for(&key), move |ctx| {
                     ctx.set_mailbox_capacity(cap);
-                    CellActor::new(key, on_hand, safety, shared)
+                    CellActor::new(key, state, shared)
                 })
             })
             .clone()
@@ -176,6 +190,14 @@ impl Shared {
     /// The cell actor of `key` if it was ever activated.
     pub fn existing_cell(&self, key: CellKey) -> Option<Addr<CellActor>> {
         self.cells.get(&key).map(|a| a.clone())
+    }
+
+    /// Cells not activated yet, with their states (audit).
+    pub fn dormant_cells(&self) -> Vec<(CellKey, CellState)> {
+        self.dormant
+            .iter()
+            .map(|e| (*e.key(), e.value().clone()))
+            .collect()
     }
 
     /// Every activated cell.
@@ -202,6 +224,18 @@ impl Shared {
                 })
             })
             .clone()
+    }
+
+    /// Starts the desk of `sku` with a recovered queue.
+    pub fn restore_desk(self: &Arc<Self>, sku: SkuIdx, state: DeskState) {
+        let shared = self.clone();
+        let cap = self.mailbox_capacity;
+        self.desk_waiting.insert(sku, state.waiting());
+        let addr = DeskActor::start_in_arbiter(self.arbiter_for(&sku), move |ctx| {
+            ctx.set_mailbox_capacity(cap);
+            DeskActor::with_state(sku, state, shared)
+        });
+        self.desks.insert(sku, addr);
     }
 
     /// Every activated desk.

@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use actix::prelude::*;
 use orch_actors::cell::{CellRefusal, CellState, ReserveAnswer};
+use orch_actors::log::LogEntry;
 use orch_actors::{CellKey, LineRef};
 
 use crate::shared::Shared;
@@ -17,13 +18,9 @@ pub struct CellActor {
 }
 
 impl CellActor {
-    /// A cell with its starting stock.
-    pub fn new(key: CellKey, on_hand: u32, safety_stock: u32, shared: Arc<Shared>) -> CellActor {
-        CellActor {
-            key,
-            state: CellState::new(on_hand, safety_stock),
-            shared,
-        }
+    /// A cell in a given state (configured stock or recovered).
+    pub fn new(key: CellKey, state: CellState, shared: Arc<Shared>) -> CellActor {
+        CellActor { key, state, shared }
     }
 
     fn publish(&self) {
@@ -121,7 +118,7 @@ impl Handler<Pick> for CellActor {
 
 /// Stock arrives (receipt or restock) and, in the same step, is reserved
 /// for the waiting lines the SKU's desk chose. Answers the lines reserved
-/// (a prefix of the allocations: safety stock may keep some back).
+/// (safety stock may keep some back).
 #[derive(Message)]
 #[rtype(result = "Result<Vec<LineRef>, CellRefusal>")]
 pub struct Arrive {
@@ -131,6 +128,9 @@ pub struct Arrive {
     pub restock: bool,
     /// (line, units) to reserve out of the new stock, in order.
     pub allocations: Vec<(LineRef, u32)>,
+    /// The receipt that brought it (journaled with it); `None` for a
+    /// restocked return (its order journals it).
+    pub receipt_id: Option<Arc<str>>,
 }
 
 impl Handler<Arrive> for CellActor {
@@ -142,15 +142,20 @@ impl Handler<Arrive> for CellActor {
             self.state.decide_receive(msg.qty)?
         };
         self.state.apply(&e);
+        if let Some(receipt_id) = msg.receipt_id {
+            self.shared.durability.log(&[LogEntry::Received {
+                cell: self.key,
+                qty: msg.qty,
+                receipt_id,
+            }]);
+        }
         let mut reserved = Vec::with_capacity(msg.allocations.len());
         for (line, qty) in msg.allocations {
-            match self.state.decide_reserve(line, qty) {
-                Ok((ReserveAnswer::Reserved, Some(ev))) => {
-                    self.state.apply(&ev);
-                    reserved.push(line);
-                }
-                // Strict order: the first line that does not fit stops serving.
-                _ => break,
+            // Safety stock may keep some back: a line that does not fit is
+            // passed over, as the desk's allocation does.
+            if let Ok((ReserveAnswer::Reserved, Some(ev))) = self.state.decide_reserve(line, qty) {
+                self.state.apply(&ev);
+                reserved.push(line);
             }
         }
         self.publish();
@@ -164,6 +169,8 @@ impl Handler<Arrive> for CellActor {
 pub struct Adjust {
     /// New on hand.
     pub on_hand: u32,
+    /// Idempotency key, journaled with the count.
+    pub adjustment_id: Arc<str>,
 }
 
 impl Handler<Adjust> for CellActor {
@@ -172,6 +179,11 @@ impl Handler<Adjust> for CellActor {
         let before = self.state.available();
         let e = self.state.decide_adjust(msg.on_hand)?;
         self.state.apply(&e);
+        self.shared.durability.log(&[LogEntry::Adjusted {
+            cell: self.key,
+            event: e,
+            adjustment_id: msg.adjustment_id,
+        }]);
         self.publish();
         if self.state.available() > before {
             self.shared.stock_freed(self.key.sku);

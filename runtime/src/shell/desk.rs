@@ -31,6 +31,15 @@ impl DeskActor {
         }
     }
 
+    /// A desk with a recovered queue.
+    pub fn with_state(sku: SkuIdx, state: DeskState, shared: Arc<Shared>) -> DeskActor {
+        DeskActor {
+            sku,
+            state: Some(state),
+            shared,
+        }
+    }
+
     fn state(&mut self) -> &mut DeskState {
         self.state
             .as_mut()
@@ -128,6 +137,8 @@ pub struct ArriveAt {
     pub qty: u32,
     /// A restocked return (else a receipt).
     pub restock: bool,
+    /// The receipt (journaled by the cell with the stock); `None` for a restock.
+    pub receipt_id: Option<Arc<str>>,
 }
 
 impl Handler<ArriveAt> for DeskActor {
@@ -148,6 +159,7 @@ impl Handler<ArriveAt> for DeskActor {
                         qty: msg.qty,
                         restock: msg.restock,
                         allocations,
+                        receipt_id: msg.receipt_id,
                     })
                     .await
                 {
@@ -170,13 +182,15 @@ impl Handler<ArriveAt> for DeskActor {
     }
 }
 
-/// Serve waiting lines from stock already available anywhere, in queue
-/// order, stopping at the first line nothing can serve.
+/// Serve waiting lines from stock already available at enabled facilities,
+/// in queue order. A line nothing can serve now is passed over: what is
+/// available cannot serve it, so serving the lines behind it takes nothing
+/// from it.
 #[derive(Message)]
 #[rtype(result = "()")]
 pub struct Drain;
 
-/// Most facilities tried for one line before the drain gives up for now.
+/// Most facilities tried for one line before the drain passes it over.
 const DRAIN_TRIES_MAX: usize = 4;
 
 impl Handler<Drain> for DeskActor {
@@ -187,12 +201,10 @@ impl Handler<Drain> for DeskActor {
         let sku = self.sku;
         AtomicResponse::new(Box::pin(
             async move {
-                'lines: loop {
-                    let Some((line, qty)) = state.queue().next() else {
-                        break;
-                    };
+                let waiting: Vec<(LineRef, u32)> = state.queue().collect();
+                let now = crate::clock::now_ms();
+                for (line, qty) in waiting {
                     // Enabled facilities the view says can serve the line, most stock first.
-                    let now = crate::clock::now_ms();
                     let mut options: Vec<(u32, FacilityIdx)> = (0..shared.boards.len() as u16)
                         .map(FacilityIdx)
                         .filter(|f| shared.boards[usize::from(f.0)].enabled_at(now))
@@ -205,10 +217,9 @@ impl Handler<Drain> for DeskActor {
                         if let Ok(ReserveAnswer::Reserved) = cell.send(Reserve { line, qty }).await
                         {
                             filled(&shared, &mut state, facility, &[line]);
-                            continue 'lines;
+                            break;
                         }
                     }
-                    break;
                 }
                 state
             }

@@ -10,12 +10,30 @@ use actix::prelude::*;
 use orch_actors::facility::{
     FacilityEvent, FacilityRefusal, FacilityState, QueuedFulfillment, Wave, WaveTrigger,
 };
+use orch_actors::log::LogEntry;
 use orch_actors::{FacilityIdx, FulfillmentRef};
 use orch_config::Millis;
 
 use crate::clock::now_ms;
 use crate::shared::{Shared, WaveAnnouncement};
 use crate::shell::order::WaveAssigned;
+use crate::view::FacilityBoard;
+
+/// Publishes a facility's routing state for the router and the API.
+pub fn publish_board(b: &FacilityBoard, s: &FacilityState, now: Millis) {
+    b.enabled.store(s.enabled_at(now), Ordering::Release);
+    b.disabled_until
+        .store(s.disabled_until().unwrap_or(0), Ordering::Release);
+    b.capacity_used_ppm.store(
+        (s.capacity_used() * 1e6).min(f64::from(u32::MAX)) as u32,
+        Ordering::Relaxed,
+    );
+    b.capacity_left.store(s.capacity_left(), Ordering::Relaxed);
+    b.queued.store(s.queued() as u32, Ordering::Relaxed);
+    b.open_waves.store(s.open_waves() as u32, Ordering::Relaxed);
+    b.released_today
+        .store(s.released_today(), Ordering::Relaxed);
+}
 
 /// The actor of one facility.
 pub struct FacilityActor {
@@ -31,20 +49,11 @@ impl FacilityActor {
     }
 
     fn publish(&self, now: Millis) {
-        let b = &self.shared.boards[usize::from(self.idx.0)];
-        let s = &self.state;
-        b.enabled.store(s.enabled_at(now), Ordering::Release);
-        b.disabled_until
-            .store(s.disabled_until().unwrap_or(0), Ordering::Release);
-        b.capacity_used_ppm.store(
-            (s.capacity_used() * 1e6).min(f64::from(u32::MAX)) as u32,
-            Ordering::Relaxed,
+        publish_board(
+            &self.shared.boards[usize::from(self.idx.0)],
+            &self.state,
+            now,
         );
-        b.capacity_left.store(s.capacity_left(), Ordering::Relaxed);
-        b.queued.store(s.queued() as u32, Ordering::Relaxed);
-        b.open_waves.store(s.open_waves() as u32, Ordering::Relaxed);
-        b.released_today
-            .store(s.released_today(), Ordering::Relaxed);
     }
 
     fn release(&mut self, trigger: WaveTrigger, now: Millis) -> Option<Wave> {
@@ -65,6 +74,11 @@ impl FacilityActor {
             fulfillments: fulfillments.clone(),
         };
         self.state.apply(&event);
+        // Journaled before any order hears of it: the orders' wave state is
+        // derived from this record on replay.
+        self.shared
+            .durability
+            .log(&[LogEntry::Facility(self.idx, event)]);
         for &FulfillmentRef { order, n } in &wave.fulfillments {
             if let Some(addr) = self.shared.orders.get(&order) {
                 self.shared.pending.fetch_add(1, Ordering::AcqRel);
@@ -176,6 +190,9 @@ impl Handler<SetStatus> for FacilityActor {
         let now = now_ms();
         let e = self.state.decide_status(msg.enabled, msg.until, now)?;
         self.state.apply(&e);
+        self.shared
+            .durability
+            .log(&[LogEntry::Facility(self.idx, e)]);
         // Published before answering: routing skips it from the next order on.
         self.publish(now);
         Ok(())

@@ -9,7 +9,10 @@ use actix::prelude::*;
 use futures::future::join_all;
 use orch_actors::cell::ReserveAnswer;
 use orch_actors::facility::QueuedFulfillment;
-use orch_actors::order::{Effect, OrderRefusal, OrderState, Scan, ScanDecision};
+use orch_actors::log::LogEntry;
+use orch_actors::order::{
+    Effect, OrderEvent, OrderRefusal, OrderState, Scan, ScanDecision, ScanKind,
+};
 use orch_actors::placement::{Placement, Step};
 use orch_actors::routing::RouteRequest;
 use orch_actors::sim::ScanOutcome;
@@ -26,21 +29,29 @@ use crate::shell::facility::{Enqueue, Finish};
 /// The actor of one order.
 pub struct OrderActor {
     state: Option<OrderState>,
-    placing: Option<oneshot::Sender<OrderState>>,
+    placing: Option<(OrderEvent, oneshot::Sender<OrderState>)>,
     shared: Arc<Shared>,
+}
+
+/// Journals one event of order `no`.
+fn log(shared: &Shared, no: orch_actors::OrderNo, event: OrderEvent) {
+    shared.durability.log(&[LogEntry::Order(no, event)]);
 }
 
 impl OrderActor {
     /// A new order that places itself as soon as it starts (before any
     /// other message is handled) and sends its state to `placed`.
+    /// `placed_event` is the state's `Placed` event, journaled with the
+    /// placement's outcome once the cells have answered.
     pub fn placing(
         state: OrderState,
+        placed_event: OrderEvent,
         placed: oneshot::Sender<OrderState>,
         shared: Arc<Shared>,
     ) -> OrderActor {
         OrderActor {
             state: Some(state),
-            placing: Some(placed),
+            placing: Some((placed_event, placed)),
             shared,
         }
     }
@@ -65,7 +76,7 @@ impl Actor for OrderActor {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Context<Self>) {
-        let Some(reply) = self.placing.take() else {
+        let Some((placed_event, reply)) = self.placing.take() else {
             return;
         };
         let state = self.take();
@@ -77,6 +88,12 @@ impl Actor for OrderActor {
                 let (event, effects) = state.decide_routed(outcome, now);
                 let mut state = state;
                 state.apply(&event);
+                // After the reservations (they only take stock away), before
+                // anything the outcome causes: see `orch_actors::log`.
+                shared.durability.log(&[
+                    LogEntry::Order(state.no(), placed_event),
+                    LogEntry::Order(state.no(), event),
+                ]);
                 let cmds = commands(&state, effects, now);
                 let _ = execute(&shared, cmds).await;
                 state
@@ -230,6 +247,7 @@ async fn execute(shared: &Arc<Shared>, cmds: Vec<Command>) -> Result<(), String>
                         facility: cell.facility,
                         qty,
                         restock: true,
+                        receipt_id: None,
                     })
                     .await;
             }
@@ -275,12 +293,22 @@ impl Handler<ApplyScan> for OrderActor {
                     Err(e) => ScanOutcome::Rejected(e.to_string()),
                     Ok(ScanDecision::Apply { event, effects }) => {
                         let cmds = commands(&state, effects, msg.0.at);
-                        match execute(&shared, cmds).await {
-                            Ok(()) => {
-                                state.apply(&event);
-                                ScanOutcome::Applied
+                        if msg.0.kind == ScanKind::ReturnReceived {
+                            // Journaled before its stock can serve anyone.
+                            state.apply(&event);
+                            log(&shared, state.no(), event);
+                            let _ = execute(&shared, cmds).await;
+                            ScanOutcome::Applied
+                        } else {
+                            // After the cell effect, which can only take stock away.
+                            match execute(&shared, cmds).await {
+                                Ok(()) => {
+                                    state.apply(&event);
+                                    log(&shared, state.no(), event);
+                                    ScanOutcome::Applied
+                                }
+                                Err(reason) => ScanOutcome::Rejected(reason),
                             }
-                            Err(reason) => ScanOutcome::Rejected(reason),
                         }
                     }
                 };
@@ -310,8 +338,10 @@ impl Handler<Cancel> for OrderActor {
                 let now = now_ms();
                 let result = match state.decide_cancel(now) {
                     Ok(Some((event, effects))) => {
-                        // Applied first: stock released below is never offered back to it.
+                        // Applied and journaled first: stock released below is
+                        // never offered back to it, and never freed unjournaled.
                         state.apply(&event);
+                        log(&shared, state.no(), event);
                         let cmds = commands(&state, effects, now);
                         let _ = execute(&shared, cmds).await;
                         Ok(())
@@ -352,6 +382,7 @@ impl Handler<Fill> for OrderActor {
                 match state.decide_fill(msg.line, msg.facility, now) {
                     Ok((event, effects)) => {
                         state.apply(&event);
+                        log(&shared, state.no(), event);
                         let cmds = commands(&state, effects, now);
                         let _ = execute(&shared, cmds).await;
                     }
