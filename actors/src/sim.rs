@@ -522,6 +522,11 @@ impl World {
         self.next_order
     }
 
+    /// Sets the next order number (a world loaded from a snapshot).
+    pub fn set_next_order_no(&mut self, next: u64) {
+        self.next_order = next.max(1);
+    }
+
     /// Applies one journaled entry, deriving what it implies for the other
     /// actors (see [`crate::log`]): the recovery path. Entries must come in
     /// journal order; a world built from the same config that replays the

@@ -28,7 +28,9 @@ use tokio::sync::oneshot;
 use crate::clock::{now_ms, parse_rfc3339};
 use crate::dto::*;
 use crate::error::{ApiError, ErrorKind};
+use crate::persist::checkpoint::{checkpoint, Checkpointer, SnapshotInfo};
 use crate::persist::recovery::recover;
+use crate::persist::snapshot::SnapshotStore;
 use crate::persist::Durability;
 use crate::present::{facility_view, order_view, wave_view};
 use crate::shared::{Shared, WaveAnnouncement};
@@ -63,6 +65,9 @@ pub struct Orchestrator {
     adjustments: Arc<DashMap<Arc<str>, ()>>,
     system: Arc<std::sync::Mutex<Option<SystemThread>>>,
     recovery: Arc<RecoveryInfo>,
+    cfg: Arc<Config>,
+    store: Arc<std::sync::Mutex<Option<SnapshotStore>>>,
+    checkpointer: Arc<std::sync::Mutex<Option<Checkpointer>>>,
 }
 
 /// Every actor's state at one quiescent point (tests, audits).
@@ -81,7 +86,9 @@ pub struct States {
 /// What the last start replayed (for logs and metrics).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RecoveryInfo {
-    /// Journal records read.
+    /// Journal sequence number the loaded snapshot covered (0: none).
+    pub snapshot_seq: u64,
+    /// Journal records read after it.
     pub records: u64,
     /// Events replayed.
     pub events: u64,
@@ -137,6 +144,25 @@ impl Orchestrator {
         Self::start_with(cfg, durability, opened)
     }
 
+    /// Makes a snapshot now (the checkpoint thread does this periodically).
+    pub fn checkpoint_now(&self) -> Result<SnapshotInfo, String> {
+        let store = self
+            .store
+            .lock()
+            .ok()
+            .and_then(|s| s.clone())
+            .ok_or("no snapshot store (durability none, or stopped)")?;
+        checkpoint(&self.cfg, &store, &self.shared.durability)
+    }
+
+    /// What the checkpoint thread last did, if it ran.
+    pub fn snapshot_info(&self) -> Option<SnapshotInfo> {
+        self.checkpointer
+            .lock()
+            .ok()
+            .and_then(|c| c.as_ref().and_then(Checkpointer::last))
+    }
+
     /// Starts on an already opened journal (tests inject faults this way).
     pub fn start_with(
         cfg: &Config,
@@ -151,8 +177,16 @@ impl Orchestrator {
             "journal opened"
         );
         let now = now_ms();
-        let recovered = recover(cfg, &durability, now)?;
+        let store = if cfg.durability.mode == orch_config::DurabilityMode::None {
+            None
+        } else {
+            Some(SnapshotStore::open(
+                &std::path::Path::new(&cfg.durability.data_dir).join("snapshots"),
+            )?)
+        };
+        let recovered = recover(cfg, &durability, store.as_ref(), now)?;
         tracing::info!(
+            snapshot_seq = recovered.snapshot_seq,
             records = recovered.records,
             events = recovered.entries,
             last_seq = recovered.last_seq,
@@ -184,7 +218,14 @@ impl Orchestrator {
         let mut world = recovered.world;
         let next_order = world.next_order_no();
         let cells = std::mem::take(&mut world.cells);
-        let shared = Arc::new(Shared::new(cfg, handles, durability, cells, next_order));
+        let durability = Arc::new(durability);
+        let shared = Arc::new(Shared::new(
+            cfg,
+            handles,
+            durability.clone(),
+            cells,
+            next_order,
+        ));
         let cap = shared.mailbox_capacity;
         let facilities: Vec<Addr<FacilityActor>> = std::mem::take(&mut world.facilities)
             .into_iter()
@@ -233,12 +274,19 @@ impl Orchestrator {
             cells = cfg.network.stock.len(),
             "actor system started"
         );
+        let checkpointer = store
+            .clone()
+            .map(|st| Checkpointer::start(cfg.clone(), st, durability.clone()));
         Ok(Orchestrator {
+            cfg: Arc::new(cfg.clone()),
+            store: Arc::new(std::sync::Mutex::new(store)),
+            checkpointer: Arc::new(std::sync::Mutex::new(checkpointer)),
             shared,
             receipts: Arc::new(receipts),
             adjustments: Arc::new(adjustments),
             system: Arc::new(std::sync::Mutex::new(Some((system, thread)))),
             recovery: Arc::new(RecoveryInfo {
+                snapshot_seq: recovered.snapshot_seq,
                 records: recovered.records,
                 events: recovered.entries,
                 duration: recovered.duration,
@@ -248,6 +296,12 @@ impl Orchestrator {
 
     /// Stops the actor system and waits for its threads.
     pub fn shutdown(&self) {
+        if let Some(mut c) = self.checkpointer.lock().ok().and_then(|mut g| g.take()) {
+            c.stop();
+        }
+        // Releases sled's lock on the data dir, so the same process can
+        // start again on it (tests do).
+        drop(self.store.lock().ok().and_then(|mut g| g.take()));
         let taken = self.system.lock().ok().and_then(|mut g| g.take());
         if let Some((system, thread)) = taken {
             for a in self.shared.arbiters() {
@@ -383,6 +437,13 @@ impl Orchestrator {
     /// body answers the first result again (`replay`); a different body is a
     /// conflict. Answers once the placement is durable.
     pub async fn place(&self, o: &PlaceOrder) -> Result<Placed, ApiError> {
+        let started = std::time::Instant::now();
+        let result = self.place_unmetered(o).await;
+        crate::metrics::placed(o, &result, started.elapsed());
+        result
+    }
+
+    async fn place_unmetered(&self, o: &PlaceOrder) -> Result<Placed, ApiError> {
         self.shared.durability.check_writable()?;
         let placed = self.place_one(o).await?;
         self.shared.durability.barrier().await?;
@@ -443,6 +504,17 @@ impl Orchestrator {
     /// Places many orders concurrently; one answer per order, in order.
     /// One durability barrier covers the whole batch.
     pub async fn place_batch(&self, orders: &[PlaceOrder]) -> Vec<Result<Placed, ApiError>> {
+        let started = std::time::Instant::now();
+        let results = self.place_batch_unmetered(orders).await;
+        // Each order of a batch is acknowledged at the batch's barrier.
+        let elapsed = started.elapsed();
+        for (o, r) in orders.iter().zip(&results) {
+            crate::metrics::placed(o, r, elapsed);
+        }
+        results
+    }
+
+    async fn place_batch_unmetered(&self, orders: &[PlaceOrder]) -> Vec<Result<Placed, ApiError>> {
         if let Err(e) = self.shared.durability.check_writable() {
             return orders.iter().map(|_| Err(e.clone())).collect();
         }
@@ -461,6 +533,13 @@ impl Orchestrator {
 
     /// Cancels an order (`POST /v1/orders/{id}/cancel`).
     pub async fn cancel(&self, order_id: &str) -> Result<OrderView, ApiError> {
+        let started = std::time::Instant::now();
+        let result = self.cancel_unmetered(order_id).await;
+        crate::metrics::cancelled(&result, started.elapsed());
+        result
+    }
+
+    async fn cancel_unmetered(&self, order_id: &str) -> Result<OrderView, ApiError> {
         self.shared.durability.check_writable()?;
         let no = self
             .shared
@@ -610,6 +689,12 @@ impl Orchestrator {
     /// concurrently; one result per event, in order; answers once they are
     /// durable, or an error (nothing acknowledged) when the journal cannot write.
     pub async fn try_scans(&self, events: &[ScanInput]) -> Result<Vec<ScanResult>, ApiError> {
+        let result = self.try_scans_unmetered(events).await;
+        crate::metrics::scans(events, result.as_deref().ok());
+        result
+    }
+
+    async fn try_scans_unmetered(&self, events: &[ScanInput]) -> Result<Vec<ScanResult>, ApiError> {
         self.shared.durability.check_writable()?;
         let mut results: Vec<Option<ScanResult>> = vec![None; events.len()];
         let mut groups: HashMap<orch_actors::OrderNo, Vec<(usize, Scan)>> = HashMap::new();
@@ -630,12 +715,14 @@ impl Orchestrator {
             async move {
                 let mut out = Vec::with_capacity(scans.len());
                 for (i, scan) in scans {
+                    let (kind, started) = (scan.kind, std::time::Instant::now());
                     let outcome = match &addr {
                         Some(a) => a.send(ApplyScan(scan)).await.unwrap_or_else(|e| {
                             ScanOutcome::Rejected(format!("order unavailable: {e}"))
                         }),
                         None => ScanOutcome::Rejected("unknown order".into()),
                     };
+                    crate::metrics::scan_applied(kind, started.elapsed());
                     out.push((i, outcome));
                 }
                 out
@@ -665,6 +752,16 @@ impl Orchestrator {
     /// Receives stock (`POST /v1/inventory/receipts`). Every receipt is
     /// checked first; one bad receipt refuses the whole request.
     pub async fn receive(&self, receipts: &[ReceiptInput]) -> Result<Vec<ItemResult>, ApiError> {
+        let started = std::time::Instant::now();
+        let result = self.receive_unmetered(receipts).await;
+        crate::metrics::received(&result, started.elapsed());
+        result
+    }
+
+    async fn receive_unmetered(
+        &self,
+        receipts: &[ReceiptInput],
+    ) -> Result<Vec<ItemResult>, ApiError> {
         self.shared.durability.check_writable()?;
         let limits = &self.shared.limits;
         let mut checked = Vec::with_capacity(receipts.len());
@@ -731,6 +828,16 @@ impl Orchestrator {
     /// Cycle counts (`POST /v1/inventory/adjustments`): sets on hand, never
     /// below what is reserved (that item is rejected with the reason).
     pub async fn adjust(&self, items: &[AdjustmentInput]) -> Result<Vec<ItemResult>, ApiError> {
+        let started = std::time::Instant::now();
+        let result = self.adjust_unmetered(items).await;
+        crate::metrics::adjusted(&result, started.elapsed());
+        result
+    }
+
+    async fn adjust_unmetered(
+        &self,
+        items: &[AdjustmentInput],
+    ) -> Result<Vec<ItemResult>, ApiError> {
         self.shared.durability.check_writable()?;
         let limits = &self.shared.limits;
         let mut checked = Vec::with_capacity(items.len());
@@ -838,6 +945,19 @@ impl Orchestrator {
         lon: f64,
         radius_km: f64,
     ) -> Result<AvailabilityAnswer, ApiError> {
+        let started = std::time::Instant::now();
+        let result = self.availability_unmetered(sku_id, lat, lon, radius_km);
+        crate::metrics::operation("availability", started.elapsed());
+        result
+    }
+
+    fn availability_unmetered(
+        &self,
+        sku_id: &str,
+        lat: f64,
+        lon: f64,
+        radius_km: f64,
+    ) -> Result<AvailabilityAnswer, ApiError> {
         let sku = self.sku("sku", sku_id)?;
         if !(-90.0..=90.0).contains(&lat) {
             return Err(invalid(
@@ -917,6 +1037,13 @@ impl Orchestrator {
     /// Releases a wave now (`POST /v1/facilities/{id}/waves/release`). Once
     /// it answers, every order of the wave knows its wave.
     pub async fn release_wave(&self, id: &str) -> Result<WaveView, ApiError> {
+        let started = std::time::Instant::now();
+        let result = self.release_wave_unmetered(id).await;
+        crate::metrics::operation("release_wave", started.elapsed());
+        result
+    }
+
+    async fn release_wave_unmetered(&self, id: &str) -> Result<WaveView, ApiError> {
         let f = self.known_facility(id)?;
         self.shared.durability.check_writable()?;
         let wave = self

@@ -64,7 +64,7 @@ pub struct Shared {
     /// Cell states not yet activated as actors (recovered or configured).
     dormant: DashMap<CellKey, CellState>,
     /// The journal.
-    pub durability: Durability,
+    pub durability: Arc<Durability>,
     cells: DashMap<CellKey, Addr<CellActor>>,
     desks: DashMap<SkuIdx, Addr<DeskActor>>,
     /// Orders by number.
@@ -91,7 +91,7 @@ impl Shared {
     pub fn new(
         cfg: &Config,
         arbiters: Vec<ArbiterHandle>,
-        durability: Durability,
+        durability: Arc<Durability>,
         cells: HashMap<CellKey, CellState>,
         next_order: u64,
     ) -> Shared {

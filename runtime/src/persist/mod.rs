@@ -11,8 +11,10 @@
 //!
 //! Only this module (with `snapshot`) touches the data directory.
 
+pub mod checkpoint;
 pub mod codec;
 pub mod recovery;
+pub mod snapshot;
 
 use std::path::PathBuf;
 use std::time::Duration;

@@ -1,11 +1,13 @@
-//! Recovery: replay the journal into the state machines before any traffic.
+//! Recovery: load the latest snapshot, replay the journal records written
+//! after it, and hand the result to the actors before any traffic.
 //!
-//! Replay goes through [`orch_actors::sim::World::replay`], which derives what
-//! each order event implies for cells, desks and facility queues; what it
-//! reaches is then handed to the actors. A torn tail was already cut by the
-//! journal when it opened; a record that does not decode is a startup error
-//! naming its sequence number, never skipped.
+//! Replay goes through [`orch_actors::sim::World::replay`], which derives
+//! what each order event implies for cells, desks and facility queues. A torn
+//! tail was already cut by the journal when it opened; a record that does
+//! not decode is a startup error naming its sequence number, never skipped.
+//! The checkpoint thread runs the same procedure to make the next snapshot.
 
+use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -14,6 +16,7 @@ use orch_actors::sim::World;
 use orch_config::{Config, DurabilityMode, Millis};
 
 use super::codec;
+use super::snapshot::SnapshotStore;
 use super::Durability;
 
 /// What recovery rebuilt.
@@ -24,53 +27,94 @@ pub struct Recovered {
     pub receipts: Vec<Arc<str>>,
     /// Adjustment ids already applied (idempotency).
     pub adjustments: Vec<Arc<str>>,
-    /// Journal records read.
+    /// Sequence number the snapshot covered (0: none).
+    pub snapshot_seq: u64,
+    /// Journal records read after the snapshot.
     pub records: u64,
     /// Entries replayed.
     pub entries: u64,
-    /// Sequence number of the last record.
+    /// Sequence number of the last record applied.
     pub last_seq: u64,
-    /// Time spent reading and replaying.
+    /// Time spent loading and replaying.
     pub duration: Duration,
 }
 
-/// Replays the journal of `durability` onto the configured network.
-pub fn recover(cfg: &Config, durability: &Durability, now: Millis) -> Result<Recovered, String> {
+/// The world in the latest snapshot, or the configured network.
+pub fn base(cfg: &Config, store: Option<&SnapshotStore>, now: Millis) -> Result<Recovered, String> {
     let started = Instant::now();
     let mut world = World::new(cfg, now);
-    let (mut receipts, mut adjustments) = (Vec::new(), Vec::new());
-    let (mut records, mut replayed, mut last_seq) = (0u64, 0u64, 0u64);
-    if durability.mode() != DurabilityMode::None {
-        let reader = orch_journal::read_from(durability.dir(), 1).map_err(|e| e.to_string())?;
-        for record in reader {
-            let (seq, payload) = record.map_err(|e| e.to_string())?;
-            let entries = codec::decode(&payload).map_err(|e| {
-                format!("{}: journal record {seq}: {e}", durability.dir().display())
-            })?;
-            for entry in &entries {
-                match entry {
-                    LogEntry::Received { receipt_id, .. } => receipts.push(receipt_id.clone()),
-                    LogEntry::Adjusted { adjustment_id, .. } => {
-                        adjustments.push(adjustment_id.clone())
-                    }
-                    _ => {}
-                }
-                world.replay(entry).map_err(|e| {
-                    format!("{}: journal record {seq}: {e}", durability.dir().display())
-                })?;
-            }
-            records += 1;
-            replayed += entries.len() as u64;
-            last_seq = seq;
+    let (mut receipts, mut adjustments, mut snapshot_seq) = (Vec::new(), Vec::new(), 0);
+    if let Some(loaded) = store.map(SnapshotStore::load).transpose()?.flatten() {
+        if loaded.facilities.len() != world.facilities.len() {
+            return Err(format!(
+                "the snapshot holds {} facilities, the configuration {}: the network changed",
+                loaded.facilities.len(),
+                world.facilities.len()
+            ));
         }
+        world.cells = loaded.cells.into_iter().collect();
+        world.orders = loaded.orders.into_iter().map(|o| (o.no(), o)).collect();
+        world.desks = loaded.desks.into_iter().collect();
+        world.facilities = loaded.facilities;
+        world.set_next_order_no(loaded.meta.next_order);
+        receipts = loaded.receipts;
+        adjustments = loaded.adjustments;
+        snapshot_seq = loaded.meta.seq;
     }
     Ok(Recovered {
         world,
         receipts,
         adjustments,
-        records,
-        entries: replayed,
-        last_seq,
+        snapshot_seq,
+        records: 0,
+        entries: 0,
+        last_seq: snapshot_seq,
         duration: started.elapsed(),
     })
+}
+
+/// Replays journal records after `r.last_seq` (up to `upto`, inclusive,
+/// when given) onto `r`.
+pub fn replay(r: &mut Recovered, dir: &Path, upto: Option<u64>) -> Result<(), String> {
+    let started = Instant::now();
+    let reader = orch_journal::read_from(dir, r.last_seq + 1).map_err(|e| e.to_string())?;
+    for record in reader {
+        let (seq, payload) = record.map_err(|e| e.to_string())?;
+        if upto.is_some_and(|u| seq > u) {
+            break;
+        }
+        let entries = codec::decode(&payload)
+            .map_err(|e| format!("{}: journal record {seq}: {e}", dir.display()))?;
+        for entry in &entries {
+            match entry {
+                LogEntry::Received { receipt_id, .. } => r.receipts.push(receipt_id.clone()),
+                LogEntry::Adjusted { adjustment_id, .. } => {
+                    r.adjustments.push(adjustment_id.clone())
+                }
+                _ => {}
+            }
+            r.world
+                .replay(entry)
+                .map_err(|e| format!("{}: journal record {seq}: {e}", dir.display()))?;
+        }
+        r.records += 1;
+        r.entries += entries.len() as u64;
+        r.last_seq = seq;
+    }
+    r.duration += started.elapsed();
+    Ok(())
+}
+
+/// Loads the latest snapshot and replays the journal after it.
+pub fn recover(
+    cfg: &Config,
+    durability: &Durability,
+    store: Option<&SnapshotStore>,
+    now: Millis,
+) -> Result<Recovered, String> {
+    let mut r = base(cfg, store, now)?;
+    if durability.mode() != DurabilityMode::None {
+        replay(&mut r, durability.dir(), None)?;
+    }
+    Ok(r)
 }

@@ -1,0 +1,130 @@
+//! The checkpoint thread: makes a snapshot every `snapshot_interval_ms` or
+//! after `snapshot_events_max` journal records, by running recovery in the
+//! background (see `snapshot`), then deletes the journal segments the new
+//! snapshot covers. The actors are never paused.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use orch_config::Config;
+
+use super::recovery::{base, replay};
+use super::snapshot::{SnapshotMeta, SnapshotStore};
+use super::Durability;
+use crate::clock::now_ms;
+
+/// What the last checkpoint did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SnapshotInfo {
+    /// The snapshot it made current.
+    pub meta: SnapshotMeta,
+    /// Load + replay + write time.
+    pub duration: Duration,
+    /// Journal records replayed into it.
+    pub records: u64,
+    /// Journal segments deleted after it.
+    pub segments_deleted: usize,
+}
+
+/// Makes one snapshot covering every journal record written so far.
+pub fn checkpoint(
+    cfg: &Config,
+    store: &SnapshotStore,
+    durability: &Durability,
+) -> Result<SnapshotInfo, String> {
+    let started = Instant::now();
+    let upto = durability.stats().last_seq;
+    let now = now_ms();
+    let mut r = base(cfg, Some(store), now)?;
+    let from = r.last_seq;
+    replay(&mut r, durability.dir(), Some(upto))?;
+    let meta = if r.last_seq == from && store.meta()?.is_some() {
+        store.meta()?.expect("checked")
+    } else {
+        store.write(&r.world, &r.receipts, &r.adjustments, r.last_seq, now)?
+    };
+    let segments_deleted = durability.delete_before(meta.seq + 1)?;
+    Ok(SnapshotInfo {
+        meta,
+        duration: started.elapsed(),
+        records: r.records,
+        segments_deleted,
+    })
+}
+
+/// The running checkpoint thread.
+pub struct Checkpointer {
+    stop: Arc<AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+    last: Arc<Mutex<Option<SnapshotInfo>>>,
+}
+
+impl Checkpointer {
+    /// Starts the thread.
+    pub fn start(cfg: Config, store: SnapshotStore, durability: Arc<Durability>) -> Checkpointer {
+        let stop = Arc::new(AtomicBool::new(false));
+        let last: Arc<Mutex<Option<SnapshotInfo>>> = Arc::new(Mutex::new(None));
+        let (stop2, last2) = (stop.clone(), last.clone());
+        let interval = Duration::from_millis(cfg.durability.snapshot_interval_ms.max(1));
+        let events_max = cfg.durability.snapshot_events_max.max(1);
+        let thread = std::thread::Builder::new()
+            .name("orchestrator-checkpoint".into())
+            .spawn(move || {
+                let mut since = Instant::now();
+                let mut covered = store.meta().ok().flatten().map_or(0, |m| m.seq);
+                while !stop2.load(Ordering::Acquire) {
+                    std::thread::sleep(Duration::from_millis(100));
+                    let written = durability.stats().last_seq;
+                    let due = since.elapsed() >= interval
+                        || written.saturating_sub(covered) >= events_max;
+                    if !due || written == covered || !durability.stats().healthy {
+                        continue;
+                    }
+                    since = Instant::now();
+                    match checkpoint(&cfg, &store, &durability) {
+                        Ok(info) => {
+                            tracing::info!(
+                                seq = info.meta.seq,
+                                generation = info.meta.generation,
+                                records = info.records,
+                                ms = info.duration.as_millis() as u64,
+                                segments_deleted = info.segments_deleted,
+                                "snapshot written"
+                            );
+                            covered = info.meta.seq;
+                            *last2.lock().unwrap_or_else(|p| p.into_inner()) = Some(info);
+                        }
+                        Err(e) => {
+                            tracing::error!(error = %e, "snapshot failed; the journal is kept")
+                        }
+                    }
+                }
+            })
+            .expect("spawn the checkpoint thread");
+        Checkpointer {
+            stop,
+            thread: Some(thread),
+            last,
+        }
+    }
+
+    /// What the last checkpoint did, if one ran.
+    pub fn last(&self) -> Option<SnapshotInfo> {
+        self.last.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Stops the thread (after the checkpoint in progress, if any).
+    pub fn stop(&mut self) {
+        self.stop.store(true, Ordering::Release);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+impl Drop for Checkpointer {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}

@@ -1,0 +1,258 @@
+//! Snapshots in sled: every state machine as of one journal sequence number.
+//!
+//! A snapshot is made by a checkpoint thread that runs the recovery
+//! procedure in the background (load the previous snapshot, replay the
+//! journal records written since, up to the last durable one) and writes the
+//! result as a new generation of sled trees; the live actors are never
+//! paused or asked anything, so the snapshot is fuzzy with respect to them
+//! and exact with respect to the journal. A generation becomes current only
+//! once it is completely written and flushed (one `meta` record names it);
+//! then older generations and the journal segments it covers are deleted.
+//!
+//! Finished, idle orders that a snapshot holds can leave memory: their
+//! state is read back from here on demand (passivation).
+
+use std::path::Path;
+use std::sync::Arc;
+
+use orch_actors::backorder::DeskState;
+use orch_actors::cell::CellState;
+use orch_actors::facility::FacilityState;
+use orch_actors::order::OrderState;
+use orch_actors::sim::World;
+use orch_actors::{CellKey, FacilityIdx, OrderNo, SkuIdx};
+use serde::{Deserialize, Serialize};
+
+/// What the `meta` tree says of the current generation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SnapshotMeta {
+    /// Generation number (names its trees).
+    pub generation: u64,
+    /// Journal sequence number of the last record it includes.
+    pub seq: u64,
+    /// Next order number at that point.
+    pub next_order: u64,
+    /// When it was taken (ms since epoch).
+    pub taken_at: u64,
+}
+
+/// A snapshot as loaded.
+pub struct Loaded {
+    /// Its meta record.
+    pub meta: SnapshotMeta,
+    /// Cells.
+    pub cells: Vec<(CellKey, CellState)>,
+    /// Orders.
+    pub orders: Vec<OrderState>,
+    /// Desks.
+    pub desks: Vec<(SkuIdx, DeskState)>,
+    /// Facilities by index.
+    pub facilities: Vec<FacilityState>,
+    /// Receipt ids applied.
+    pub receipts: Vec<Arc<str>>,
+    /// Adjustment ids applied.
+    pub adjustments: Vec<Arc<str>>,
+}
+
+/// The sled database holding the snapshots.
+#[derive(Clone)]
+pub struct SnapshotStore {
+    db: sled::Db,
+    /// Readers of one generation hold it shared; switching generations
+    /// (and dropping the old one) holds it exclusively.
+    switch: Arc<std::sync::RwLock<()>>,
+}
+
+fn enc<T: Serialize>(v: &T) -> Vec<u8> {
+    bincode::serde::encode_to_vec(v, bincode::config::standard()).expect("encoding cannot fail")
+}
+
+fn dec<T: for<'de> Deserialize<'de>>(bytes: &[u8], what: &str) -> Result<T, String> {
+    bincode::serde::decode_from_slice(bytes, bincode::config::standard())
+        .map(|(v, _)| v)
+        .map_err(|e| format!("snapshot {what} does not decode: {e}"))
+}
+
+fn cell_key(k: CellKey) -> [u8; 6] {
+    let mut b = [0u8; 6];
+    b[..4].copy_from_slice(&k.sku.0.to_be_bytes());
+    b[4..].copy_from_slice(&k.facility.0.to_be_bytes());
+    b
+}
+
+fn tree_name(generation: u64, part: &str) -> String {
+    format!("g{generation}-{part}")
+}
+
+const PARTS: [&str; 6] = [
+    "cells",
+    "orders",
+    "desks",
+    "facilities",
+    "receipts",
+    "adjustments",
+];
+
+fn err(e: sled::Error) -> String {
+    format!("snapshot store: {e}")
+}
+
+impl SnapshotStore {
+    /// Opens (or creates) the store under `dir`.
+    pub fn open(dir: &Path) -> Result<SnapshotStore, String> {
+        let db = sled::Config::new()
+            .path(dir)
+            .open()
+            .map_err(|e| format!("{}: cannot open the snapshot store: {e}", dir.display()))?;
+        Ok(SnapshotStore {
+            db,
+            switch: Arc::new(std::sync::RwLock::new(())),
+        })
+    }
+
+    /// The current generation's meta record, if any snapshot exists.
+    pub fn meta(&self) -> Result<Option<SnapshotMeta>, String> {
+        match self.db.get("current").map_err(err)? {
+            Some(v) => dec(&v, "meta").map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// Loads the current snapshot.
+    pub fn load(&self) -> Result<Option<Loaded>, String> {
+        let Some(meta) = self.meta()? else {
+            return Ok(None);
+        };
+        let g = meta.generation;
+        let tree = |part: &str| self.db.open_tree(tree_name(g, part)).map_err(err);
+        let mut cells = Vec::new();
+        for kv in tree("cells")?.iter() {
+            let (k, v) = kv.map_err(err)?;
+            let sku = u32::from_be_bytes(k[..4].try_into().map_err(|_| "bad cell key")?);
+            let facility = u16::from_be_bytes(k[4..6].try_into().map_err(|_| "bad cell key")?);
+            cells.push((
+                CellKey {
+                    sku: SkuIdx(sku),
+                    facility: FacilityIdx(facility),
+                },
+                dec(&v, "cell")?,
+            ));
+        }
+        let mut orders = Vec::new();
+        for kv in tree("orders")?.iter() {
+            orders.push(dec(&kv.map_err(err)?.1, "order")?);
+        }
+        let mut desks = Vec::new();
+        for kv in tree("desks")?.iter() {
+            let (k, v) = kv.map_err(err)?;
+            let sku = u32::from_be_bytes(k[..4].try_into().map_err(|_| "bad desk key")?);
+            desks.push((SkuIdx(sku), dec(&v, "desk")?));
+        }
+        let mut facilities = Vec::new();
+        for kv in tree("facilities")?.iter() {
+            facilities.push(dec(&kv.map_err(err)?.1, "facility")?);
+        }
+        let ids = |part: &str| -> Result<Vec<Arc<str>>, String> {
+            tree(part)?
+                .iter()
+                .keys()
+                .map(|k| {
+                    k.map_err(err)
+                        .map(|k| Arc::from(String::from_utf8_lossy(&k).as_ref()))
+                })
+                .collect()
+        };
+        Ok(Some(Loaded {
+            receipts: ids("receipts")?,
+            adjustments: ids("adjustments")?,
+            meta,
+            cells,
+            orders,
+            desks,
+            facilities,
+        }))
+    }
+
+    /// Writes `world` (with the ids) as a new generation covering journal
+    /// records up to `seq`, makes it current, and drops older generations.
+    pub fn write(
+        &self,
+        world: &World,
+        receipts: &[Arc<str>],
+        adjustments: &[Arc<str>],
+        seq: u64,
+        taken_at: u64,
+    ) -> Result<SnapshotMeta, String> {
+        let previous = self.meta()?;
+        let generation = previous.as_ref().map_or(1, |m| m.generation + 1);
+        let tree = |part: &str| self.db.open_tree(tree_name(generation, part)).map_err(err);
+        // A generation left half-written by a crash is cleared first.
+        for part in PARTS {
+            tree(part)?.clear().map_err(err)?;
+        }
+        let mut batch = sled::Batch::default();
+        for (k, c) in &world.cells {
+            batch.insert(&cell_key(*k)[..], enc(c));
+        }
+        tree("cells")?.apply_batch(batch).map_err(err)?;
+        let mut batch = sled::Batch::default();
+        for (no, o) in &world.orders {
+            batch.insert(&no.0.to_be_bytes()[..], enc(o));
+        }
+        tree("orders")?.apply_batch(batch).map_err(err)?;
+        let mut batch = sled::Batch::default();
+        for (sku, d) in &world.desks {
+            if d.waiting() > 0 {
+                batch.insert(&sku.0.to_be_bytes()[..], enc(d));
+            }
+        }
+        tree("desks")?.apply_batch(batch).map_err(err)?;
+        let mut batch = sled::Batch::default();
+        for (i, f) in world.facilities.iter().enumerate() {
+            batch.insert(&(i as u16).to_be_bytes()[..], enc(f));
+        }
+        tree("facilities")?.apply_batch(batch).map_err(err)?;
+        for (part, ids) in [("receipts", receipts), ("adjustments", adjustments)] {
+            let mut batch = sled::Batch::default();
+            for id in ids {
+                batch.insert(id.as_bytes(), &[][..]);
+            }
+            tree(part)?.apply_batch(batch).map_err(err)?;
+        }
+        self.db.flush().map_err(err)?;
+        let meta = SnapshotMeta {
+            generation,
+            seq,
+            next_order: world.next_order_no(),
+            taken_at,
+        };
+        let _switching = self.switch.write().unwrap_or_else(|p| p.into_inner());
+        self.db.insert("current", enc(&meta)).map_err(err)?;
+        self.db.flush().map_err(err)?;
+        if let Some(old) = previous {
+            for part in PARTS {
+                self.db
+                    .drop_tree(tree_name(old.generation, part))
+                    .map_err(err)?;
+            }
+        }
+        Ok(meta)
+    }
+
+    /// One order as the current snapshot holds it (passivated orders are
+    /// read back from here).
+    pub fn order(&self, no: OrderNo) -> Result<Option<OrderState>, String> {
+        let _reading = self.switch.read().unwrap_or_else(|p| p.into_inner());
+        let Some(meta) = self.meta()? else {
+            return Ok(None);
+        };
+        let tree = self
+            .db
+            .open_tree(tree_name(meta.generation, "orders"))
+            .map_err(err)?;
+        match tree.get(no.0.to_be_bytes()).map_err(err)? {
+            Some(v) => dec(&v, "order").map(Some),
+            None => Ok(None),
+        }
+    }
+}
