@@ -152,7 +152,9 @@ impl Orchestrator {
             .ok()
             .and_then(|s| s.clone())
             .ok_or("no snapshot store (durability none, or stopped)")?;
-        checkpoint(&self.cfg, &store, &self.shared.durability)
+        let (info, idle) = checkpoint(&self.cfg, &store, &self.shared.durability)?;
+        crate::persist::checkpoint::passivate(&self.shared, &idle);
+        Ok(info)
     }
 
     /// What the checkpoint thread last did, if it ran.
@@ -244,8 +246,21 @@ impl Orchestrator {
             })
             .collect();
         shared.set_facilities(facilities);
+        let idle_before = now.saturating_sub(cfg.durability.passivate_after_ms);
+        let mut passive = 0usize;
         for (no, state) in std::mem::take(&mut world.orders) {
             let id = state.request().order_id.clone();
+            // Finished, idle and exactly as the snapshot holds it: stays on disk.
+            if recovered.snapshot_seq > 0
+                && !recovered.touched.contains(&no)
+                && state.status().is_final()
+                && state.last_change() <= idle_before
+            {
+                shared.order_names.insert(no, id.clone());
+                shared.order_ids.insert(id, no);
+                passive += 1;
+                continue;
+            }
             let s = shared.clone();
             let addr = OrderActor::start_in_arbiter(shared.arbiter_for(&no), move |ctx| {
                 ctx.set_mailbox_capacity(cap);
@@ -269,6 +284,7 @@ impl Orchestrator {
             recovered.adjustments.into_iter().map(|r| (r, ())).collect();
         tracing::info!(
             workers,
+            passive_orders = passive,
             facilities = cfg.network.facilities.len(),
             skus = cfg.network.skus.len(),
             cells = cfg.network.stock.len(),
@@ -276,7 +292,7 @@ impl Orchestrator {
         );
         let checkpointer = store
             .clone()
-            .map(|st| Checkpointer::start(cfg.clone(), st, durability.clone()));
+            .map(|st| Checkpointer::start(cfg.clone(), st, shared.clone()));
         Ok(Orchestrator {
             cfg: Arc::new(cfg.clone()),
             store: Arc::new(std::sync::Mutex::new(store)),
@@ -408,6 +424,56 @@ impl Orchestrator {
         Ok(req)
     }
 
+    /// The actor of an order, brought back from the snapshot when it was
+    /// passivated.
+    fn order_addr(&self, no: orch_actors::OrderNo) -> Result<Addr<OrderActor>, ApiError> {
+        if let Some(a) = self.shared.orders.get(&no) {
+            return Ok(a.clone());
+        }
+        let store = self.store.lock().ok().and_then(|s| s.clone());
+        let state = store
+            .map(|st| st.order(no))
+            .transpose()
+            .map_err(ApiError::unavailable)?
+            .flatten()
+            .ok_or_else(|| ApiError::not_found("order_not_found", "order does not exist"))?;
+        let shared = self.shared.clone();
+        let cap = self.shared.mailbox_capacity;
+        let addr = self
+            .shared
+            .orders
+            .entry(no)
+            .or_insert_with(|| {
+                OrderActor::start_in_arbiter(self.shared.arbiter_for(&no), move |ctx| {
+                    ctx.set_mailbox_capacity(cap);
+                    OrderActor::resume(state, shared)
+                })
+            })
+            .clone();
+        Ok(addr)
+    }
+
+    /// Sends to an order's actor; if it just passivated itself (its mailbox
+    /// closed), brings it back and sends again.
+    async fn ask_order<M>(&self, no: orch_actors::OrderNo, msg: M) -> Result<M::Result, ApiError>
+    where
+        M: Message + Send + Clone + 'static,
+        M::Result: Send,
+        OrderActor: Handler<M>,
+    {
+        for _ in 0..3 {
+            let addr = self.order_addr(no)?;
+            match addr.send(msg.clone()).await {
+                Ok(r) => return Ok(r),
+                Err(MailboxError::Closed) => {
+                    self.shared.orders.remove_if(&no, |_, a| *a == addr);
+                }
+                Err(e) => return Err(ApiError::unavailable(e.to_string())),
+            }
+        }
+        Err(ApiError::unavailable("the order's actor keeps stopping"))
+    }
+
     async fn order_state(&self, order_id: &str) -> Result<OrderState, ApiError> {
         let no = self
             .shared
@@ -420,17 +486,7 @@ impl Orchestrator {
                     format!("order '{order_id}' does not exist"),
                 )
             })?;
-        let addr = self.shared.orders.get(&no).map(|a| a.clone());
-        match addr {
-            Some(a) => a
-                .send(GetOrder)
-                .await
-                .map_err(|e| ApiError::unavailable(e.to_string())),
-            None => Err(ApiError::not_found(
-                "order_not_found",
-                format!("order '{order_id}' does not exist"),
-            )),
-        }
+        self.ask_order(no, GetOrder).await
     }
 
     /// Places an order (`POST /v1/orders`). The same order id with the same
@@ -478,12 +534,7 @@ impl Orchestrator {
             rx.await
                 .map_err(|_| ApiError::unavailable("the order actor stopped while placing"))?
         } else {
-            let addr = self.shared.orders.get(&no).map(|a| a.clone());
-            let addr = addr.ok_or_else(|| ApiError::unavailable("order is being restored"))?;
-            let state = addr
-                .send(GetOrder)
-                .await
-                .map_err(|e| ApiError::unavailable(e.to_string()))?;
+            let state = self.ask_order(no, GetOrder).await?;
             if state.request() != &req {
                 return Err(ApiError::conflict(
                     "order_conflict",
@@ -552,28 +603,16 @@ impl Orchestrator {
                     format!("order '{order_id}' does not exist"),
                 )
             })?;
-        let addr = self
-            .shared
-            .orders
-            .get(&no)
-            .map(|a| a.clone())
-            .ok_or_else(|| {
-                ApiError::not_found(
-                    "order_not_found",
-                    format!("order '{order_id}' does not exist"),
-                )
-            })?;
-        match addr.send(Cancel).await {
-            Ok(Ok(state)) => {
+        match self.ask_order(no, Cancel).await? {
+            Ok(state) => {
                 self.shared.durability.barrier().await?;
                 Ok(order_view(&self.shared.catalog, &state, true))
             }
-            Ok(Err(OrderRefusal::AlreadyShipped(m))) => Err(ApiError::conflict(
+            Err(OrderRefusal::AlreadyShipped(m)) => Err(ApiError::conflict(
                 "already_shipped",
                 format!("order has shipped: {m}"),
             )),
-            Ok(Err(e)) => Err(ApiError::conflict("not_cancellable", e.to_string())),
-            Err(e) => Err(ApiError::unavailable(e.to_string())),
+            Err(e) => Err(ApiError::conflict("not_cancellable", e.to_string())),
         }
     }
 
@@ -710,23 +749,18 @@ impl Orchestrator {
                 }
             }
         }
-        let runs = groups.into_iter().map(|(no, scans)| {
-            let addr = self.shared.orders.get(&no).map(|a| a.clone());
-            async move {
-                let mut out = Vec::with_capacity(scans.len());
-                for (i, scan) in scans {
-                    let (kind, started) = (scan.kind, std::time::Instant::now());
-                    let outcome = match &addr {
-                        Some(a) => a.send(ApplyScan(scan)).await.unwrap_or_else(|e| {
-                            ScanOutcome::Rejected(format!("order unavailable: {e}"))
-                        }),
-                        None => ScanOutcome::Rejected("unknown order".into()),
-                    };
-                    crate::metrics::scan_applied(kind, started.elapsed());
-                    out.push((i, outcome));
-                }
-                out
+        let runs = groups.into_iter().map(|(no, scans)| async move {
+            let mut out = Vec::with_capacity(scans.len());
+            for (i, scan) in scans {
+                let (kind, started) = (scan.kind, std::time::Instant::now());
+                let outcome = self
+                    .ask_order(no, ApplyScan(scan))
+                    .await
+                    .unwrap_or_else(|e| ScanOutcome::Rejected(e.message));
+                crate::metrics::scan_applied(kind, started.elapsed());
+                out.push((i, outcome));
             }
+            out
         });
         for group in join_all(runs).await {
             for (i, outcome) in group {
@@ -1164,6 +1198,24 @@ impl Orchestrator {
         cells.extend(self.shared.dormant_cells());
         cells.sort_by_key(|c| c.0);
         let mut orders: Vec<OrderState> = orders.into_iter().filter_map(Result::ok).collect();
+        // Passivated orders, as the snapshot holds them.
+        let store = self.store.lock().ok().and_then(|s| s.clone());
+        if let Some(store) = store {
+            let resident: std::collections::HashSet<_> =
+                orders.iter().map(OrderState::no).collect();
+            let passive: Vec<_> = self
+                .shared
+                .order_ids
+                .iter()
+                .map(|e| *e.value())
+                .filter(|no| !resident.contains(no))
+                .collect();
+            for no in passive {
+                if let Ok(Some(o)) = store.order(no) {
+                    orders.push(o);
+                }
+            }
+        }
         orders.sort_by_key(OrderState::no);
         let mut desks: Vec<_> = desks
             .into_iter()

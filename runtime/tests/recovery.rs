@@ -345,3 +345,64 @@ fn corruption_in_the_middle_is_a_startup_error_naming_the_file() {
     let name = seg.file_name().unwrap().to_string_lossy().to_string();
     assert!(err.contains(&name), "{err}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn finished_idle_orders_leave_memory_and_come_back_on_demand() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = config(dir.path(), DurabilityMode::Os);
+    cfg.durability.passivate_after_ms = 0;
+    let core = Orchestrator::try_start(&cfg).unwrap();
+    drive(&core, &cfg, 400).await;
+    let before = core.states().await;
+    let finished = before
+        .orders
+        .iter()
+        .filter(|o| o.status().is_final())
+        .count();
+    assert!(finished > 50, "{finished}");
+    let resident = core.shared().orders.len();
+    core.checkpoint_now().unwrap();
+    core.quiesce().await;
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    let left = core.shared().orders.len();
+    assert_eq!(
+        left,
+        resident - finished,
+        "every finished order left memory"
+    );
+    // Still answered, and still takes events (a return of a delivered order).
+    let delivered = before
+        .orders
+        .iter()
+        .find(|o| o.status() == orch_actors::order::OrderStatus::Delivered)
+        .expect("a delivered order");
+    let id = delivered.request().order_id.to_string();
+    let v = core.order(&id).await.unwrap();
+    assert_eq!(v.status, "delivered");
+    let f = &v.fulfillments[0];
+    let mut r = scan(&v, f, "late-return".into(), "return_received");
+    r.sku = Some(f.lines[0].sku.clone());
+    r.qty = Some(1);
+    r.disposition = Some("restock".into());
+    assert_eq!(core.scans(&[r]).await[0].result, "applied");
+    assert_eq!(
+        core.shared().orders.len(),
+        left + 1,
+        "brought back on demand"
+    );
+    // The audit sees passive orders too, and so does a restart.
+    let audit = core.audit().await;
+    assert!(audit.passed(), "{}", audit.failures());
+    let before = core.states().await;
+    core.shutdown();
+    let core = Orchestrator::try_start(&cfg).unwrap();
+    assert!(core.shared().orders.len() < before.orders.len());
+    let after = core.states().await;
+    assert!(
+        after.orders == before.orders,
+        "orders differ after a restart with passive orders"
+    );
+    let audit = core.audit().await;
+    assert!(audit.passed(), "{}", audit.failures());
+    core.shutdown();
+}

@@ -13,6 +13,8 @@ use super::recovery::{base, replay};
 use super::snapshot::{SnapshotMeta, SnapshotStore};
 use super::Durability;
 use crate::clock::now_ms;
+use crate::shared::Shared;
+use crate::shell::order::Passivate;
 
 /// What the last checkpoint did.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -27,12 +29,17 @@ pub struct SnapshotInfo {
     pub segments_deleted: usize,
 }
 
-/// Makes one snapshot covering every journal record written so far.
+/// Orders a snapshot holds that may leave memory: finished and idle for
+/// `passivate_after_ms`, with their timeline length.
+pub type Idle = Vec<(orch_actors::OrderNo, usize)>;
+
+/// Makes one snapshot covering every journal record written so far; also
+/// answers the finished, idle orders it holds (candidates to passivate).
 pub fn checkpoint(
     cfg: &Config,
     store: &SnapshotStore,
     durability: &Durability,
-) -> Result<SnapshotInfo, String> {
+) -> Result<(SnapshotInfo, Idle), String> {
     let started = Instant::now();
     let upto = durability.stats().last_seq;
     let now = now_ms();
@@ -45,12 +52,35 @@ pub fn checkpoint(
         store.write(&r.world, &r.receipts, &r.adjustments, r.last_seq, now)?
     };
     let segments_deleted = durability.delete_before(meta.seq + 1)?;
-    Ok(SnapshotInfo {
-        meta,
-        duration: started.elapsed(),
-        records: r.records,
-        segments_deleted,
-    })
+    let idle_before = now.saturating_sub(cfg.durability.passivate_after_ms);
+    let idle = r
+        .world
+        .orders
+        .values()
+        .filter(|o| o.status().is_final() && o.last_change() <= idle_before)
+        .map(|o| (o.no(), o.timeline().len()))
+        .collect();
+    Ok((
+        SnapshotInfo {
+            meta,
+            duration: started.elapsed(),
+            records: r.records,
+            segments_deleted,
+        },
+        idle,
+    ))
+}
+
+/// Asks each idle order still in memory to leave it (see `Passivate`).
+pub fn passivate(shared: &Shared, idle: &Idle) -> usize {
+    let mut asked = 0;
+    for &(no, timeline_len) in idle {
+        if let Some(addr) = shared.orders.get(&no) {
+            addr.do_send(Passivate { timeline_len });
+            asked += 1;
+        }
+    }
+    asked
 }
 
 /// The running checkpoint thread.
@@ -62,7 +92,8 @@ pub struct Checkpointer {
 
 impl Checkpointer {
     /// Starts the thread.
-    pub fn start(cfg: Config, store: SnapshotStore, durability: Arc<Durability>) -> Checkpointer {
+    pub fn start(cfg: Config, store: SnapshotStore, shared: Arc<Shared>) -> Checkpointer {
+        let durability = shared.durability.clone();
         let stop = Arc::new(AtomicBool::new(false));
         let last: Arc<Mutex<Option<SnapshotInfo>>> = Arc::new(Mutex::new(None));
         let (stop2, last2) = (stop.clone(), last.clone());
@@ -83,13 +114,15 @@ impl Checkpointer {
                     }
                     since = Instant::now();
                     match checkpoint(&cfg, &store, &durability) {
-                        Ok(info) => {
+                        Ok((info, idle)) => {
+                            let passivated = passivate(&shared, &idle);
                             tracing::info!(
                                 seq = info.meta.seq,
                                 generation = info.meta.generation,
                                 records = info.records,
                                 ms = info.duration.as_millis() as u64,
                                 segments_deleted = info.segments_deleted,
+                                passivated,
                                 "snapshot written"
                             );
                             covered = info.meta.seq;

@@ -37,6 +37,8 @@ pub struct Recovered {
     pub last_seq: u64,
     /// Time spent loading and replaying.
     pub duration: Duration,
+    /// Orders with events after the snapshot (the others are as it holds them).
+    pub touched: std::collections::HashSet<orch_actors::OrderNo>,
 }
 
 /// The world in the latest snapshot, or the configured network.
@@ -70,6 +72,7 @@ pub fn base(cfg: &Config, store: Option<&SnapshotStore>, now: Millis) -> Result<
         entries: 0,
         last_seq: snapshot_seq,
         duration: started.elapsed(),
+        touched: Default::default(),
     })
 }
 
@@ -87,6 +90,9 @@ pub fn replay(r: &mut Recovered, dir: &Path, upto: Option<u64>) -> Result<(), St
             .map_err(|e| format!("{}: journal record {seq}: {e}", dir.display()))?;
         for entry in &entries {
             match entry {
+                LogEntry::Order(no, _) => {
+                    r.touched.insert(*no);
+                }
                 LogEntry::Received { receipt_id, .. } => r.receipts.push(receipt_id.clone()),
                 LogEntry::Adjusted { adjustment_id, .. } => {
                     r.adjustments.push(adjustment_id.clone())

@@ -277,7 +277,7 @@ async fn execute(shared: &Arc<Shared>, cmds: Vec<Command>) -> Result<(), String>
 }
 
 /// Apply a scan event.
-#[derive(Message)]
+#[derive(Message, Clone)]
 #[rtype(result = "ScanOutcome")]
 pub struct ApplyScan(pub Scan);
 
@@ -324,7 +324,7 @@ impl Handler<ApplyScan> for OrderActor {
 }
 
 /// Cancel the order; answers its state after the cancel.
-#[derive(Message)]
+#[derive(Message, Clone)]
 #[rtype(result = "Result<OrderState, OrderRefusal>")]
 pub struct Cancel;
 
@@ -435,7 +435,7 @@ impl Handler<WaveAssigned> for OrderActor {
 }
 
 /// A copy of the order's state.
-#[derive(Message)]
+#[derive(Message, Clone)]
 #[rtype(result = "OrderState")]
 pub struct GetOrder;
 
@@ -443,5 +443,31 @@ impl Handler<GetOrder> for OrderActor {
     type Result = MessageResult<GetOrder>;
     fn handle(&mut self, _: GetOrder, _: &mut Context<Self>) -> Self::Result {
         MessageResult(self.state.clone().expect("home"))
+    }
+}
+
+/// Leave memory if the state is still the one a snapshot holds (same number
+/// of timeline entries: every event adds one) and the order is finished;
+/// answers whether it did. It is read back from the snapshot on demand.
+#[derive(Message, Clone)]
+#[rtype(result = "bool")]
+pub struct Passivate {
+    /// Timeline length of the snapshot's copy.
+    pub timeline_len: usize,
+}
+
+impl Handler<Passivate> for OrderActor {
+    type Result = bool;
+    fn handle(&mut self, msg: Passivate, ctx: &mut Context<Self>) -> bool {
+        let state = self.state.as_ref().expect("home");
+        if !state.status().is_final() || state.timeline().len() != msg.timeline_len {
+            return false;
+        }
+        // Out of the registry first: a request that still finds this address
+        // gets a closed mailbox and reads the order back from the snapshot.
+        let no = state.no();
+        self.shared.orders.remove(&no);
+        ctx.stop();
+        true
     }
 }
