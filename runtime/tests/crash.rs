@@ -62,8 +62,10 @@ fn free_port() -> u16 {
         .port()
 }
 
+// The child is returned to the caller, which kills and waits for it.
+#[allow(clippy::zombie_processes)]
 fn start(config: &std::path::Path, addr: SocketAddr) -> Child {
-    let child = Command::new(env!("CARGO_BIN_EXE_orchestrator"))
+    let mut child = Command::new(env!("CARGO_BIN_EXE_orchestrator"))
         .args([
             "serve",
             "--config",
@@ -81,10 +83,11 @@ fn start(config: &std::path::Path, addr: SocketAddr) -> Child {
         if let Ok((200, _)) = request(addr, "GET", "/readyz", None) {
             return child;
         }
-        assert!(
-            Instant::now() < deadline,
-            "the orchestrator did not become ready"
-        );
+        if Instant::now() >= deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("the orchestrator did not become ready");
+        }
         std::thread::sleep(Duration::from_millis(50));
     }
 }
@@ -120,7 +123,7 @@ fn drive(
             let id = format!("c{round}-{worker}-{n}");
             let sku = format!("SKU-{:06}", rng.random_range(0..30));
             let body = order_body(&id, &sku, rng.random_range(1..3));
-            request(addr, "POST", "/v1/orders", Some(&body)).map(|(status, v)| {
+            request(addr, "POST", "/v1/orders", Some(&body)).map(|(status, _)| {
                 if status == 201 || status == 200 {
                     acked.lock().unwrap().orders.insert(id, body);
                 }

@@ -21,10 +21,10 @@ fn health_readiness_and_unrouted_paths() {
     assert_eq!(r.status, 200);
     assert_eq!(r.json()["status"], "ok");
     assert_eq!(t.get("/readyz").status, 200);
-    // /metrics arrives with the observability work.
+    // /metrics is the Prometheus text (runtime/tests/metrics_endpoint.rs).
     let r = t.get("/metrics");
-    assert_eq!(r.status, 404);
-    assert_eq!(r.code(), "route_not_found");
+    assert_eq!(r.status, 200);
+    assert!(r.text().contains("# TYPE orchestrator_"), "{}", r.text());
     let r = t.get("/v1/nothing/here");
     assert_eq!((r.status, r.code().as_str()), (404, "route_not_found"));
     let r = t.send("DELETE", "/v1/orders", &[], None);
@@ -537,7 +537,7 @@ fn bearer_token() {
     assert_eq!(t.get("/v1/openapi.json").status, 401);
     assert_eq!(t.get("/healthz").status, 200);
     assert_eq!(t.get("/readyz").status, 200);
-    assert_eq!(t.get("/metrics").status, 404);
+    assert_eq!(t.get("/metrics").status, 200, "open like /healthz");
     t.token = Some("s3cret-token".into());
     assert_eq!(t.get("/v1/orders/o-auth").status, 404);
 }

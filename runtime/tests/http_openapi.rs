@@ -110,7 +110,7 @@ fn openapi_lists_exactly_what_is_served() {
         "/",
         "/v1",
         "/v1/",
-        "/metrics",
+        "/metrics/",
         "/v1/orders/oa-1/fulfillments",
         "/v1/inventory",
         "/v1/facilities/DC-01/waves",

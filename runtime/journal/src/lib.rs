@@ -201,6 +201,19 @@ pub struct JournalOptions {
     /// has. Tickets stay pending meanwhile (callers time out and answer
     /// "unavailable"); `stats().healthy` is false. The runtime sets this.
     pub retry_failed_batches: bool,
+    /// Called on the writer thread after every batch that wrote records,
+    /// with its write+sync time and record count (metrics). Must be cheap.
+    pub on_batch: Option<BatchHook>,
+}
+
+/// A callback for each written batch: (write + sync time, records).
+#[derive(Clone)]
+pub struct BatchHook(pub Arc<dyn Fn(Duration, usize) + Send + Sync>);
+
+impl std::fmt::Debug for BatchHook {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("BatchHook")
+    }
 }
 
 impl Default for JournalOptions {
@@ -220,6 +233,7 @@ impl Default for JournalOptions {
             segment_bytes_max: 64 << 20,
             fault: None,
             retry_failed_batches: false,
+            on_batch: None,
         }
     }
 }
@@ -472,6 +486,7 @@ impl Journal {
             segment_bytes_max: opts.segment_bytes_max.max(1),
             fault: opts.fault,
             retry: opts.retry_failed_batches,
+            on_batch: opts.on_batch,
         };
         let writer = Writer::new(cfg, rx, journal.shared.clone(), segment, found.last_seq + 1);
         let handle = std::thread::Builder::new()

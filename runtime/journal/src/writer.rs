@@ -126,6 +126,8 @@ pub(crate) struct WriterConfig {
     pub(crate) fault: Option<FaultInjector>,
     /// Retry a failed batch until it succeeds instead of failing it.
     pub(crate) retry: bool,
+    /// Called after each batch that wrote records.
+    pub(crate) on_batch: Option<crate::BatchHook>,
 }
 
 pub(crate) struct Writer {
@@ -251,7 +253,11 @@ impl Writer {
                 break;
             }
             // Keep the batch: nothing after it may reach the disk first.
-            self.note_failure(e, records, "journal: batch failed; retrying until it can be written");
+            self.note_failure(
+                e,
+                records,
+                "journal: batch failed; retrying until it can be written",
+            );
             std::thread::sleep(backoff);
             backoff = (backoff * 2).min(Duration::from_secs(1));
             result = self.persist(start_seq, has_flush);
@@ -269,6 +275,11 @@ impl Writer {
                         .fetch_add(self.buf.len() as u64, Ordering::Relaxed);
                     shared.batches.fetch_add(1, Ordering::Relaxed);
                     shared.last_seq.store(last, Ordering::Release);
+                }
+                if records > 0 {
+                    if let Some(hook) = &self.cfg.on_batch {
+                        (hook.0)(Duration::from_nanos(elapsed), records as usize);
+                    }
                 }
                 if synced {
                     shared.fsyncs.fetch_add(1, Ordering::Relaxed);
@@ -291,7 +302,11 @@ impl Writer {
             Err(e) => {
                 // Nothing of this batch is on disk: its numbers are reused.
                 self.next_seq = start_seq;
-                self.note_failure(&e, records, "journal: batch failed; every record in it is rejected");
+                self.note_failure(
+                    &e,
+                    records,
+                    "journal: batch failed; every record in it is rejected",
+                );
                 for m in batch.drain(..) {
                     match m {
                         Msg::Append { done, .. } | Msg::Flush { done } => {

@@ -741,7 +741,9 @@ fn retrying_journal_holds_failed_batches_until_the_disk_recovers() {
     let (tx, rx) = mpsc::channel();
     j.append_with(payload(2), Box::new(move |r| tx.send(r).unwrap()));
     // Held, not failed, and nothing behind it may pass.
-    assert!(rx.recv_timeout(std::time::Duration::from_millis(300)).is_err());
+    assert!(rx
+        .recv_timeout(std::time::Duration::from_millis(300))
+        .is_err());
     let later = j.append(payload(3));
     let s = j.stats();
     assert!(!s.healthy, "{s:?}");
@@ -755,8 +757,5 @@ fn retrying_journal_holds_failed_batches_until_the_disk_recovers() {
         .unwrap()
         .map(|r| r.unwrap())
         .collect();
-    assert_eq!(
-        got,
-        vec![(1, payload(1)), (2, payload(2)), (3, payload(3))]
-    );
+    assert_eq!(got, vec![(1, payload(1)), (2, payload(2)), (3, payload(3))]);
 }

@@ -23,13 +23,15 @@
 //!   ready, `401 unauthorized` without the configured bearer token, `429
 //!   too_many_requests` (Retry-After: 1) above `limits.inflight_requests_max`
 //!   requests in flight, checked in that order before routing;
-//! - `/healthz` and `/readyz` are always open; `/metrics` is not routed yet
-//!   (it arrives with the observability work) and answers 404.
+//! - `/healthz`, `/readyz` and `/metrics` (Prometheus text, see
+//!   [`metrics`]) are always open; `/metrics` is also served on
+//!   `listen.metrics` when that is set.
 
 pub mod auth;
 pub mod errors;
 pub mod gate;
 pub mod limits;
+pub mod metrics;
 pub mod openapi;
 pub mod routes;
 
@@ -73,6 +75,10 @@ pub struct RunningServer {
     pub addr: SocketAddr,
     /// Readiness: `/readyz` and `/v1` answer 503 while false.
     pub ready: Arc<AtomicBool>,
+    /// The bound address of the `listen.metrics` listener, if configured.
+    pub metrics_addr: Option<SocketAddr>,
+    metrics_handle: Option<ServerHandle>,
+    sampler: Option<crate::metrics::Sampler>,
     thread: std::thread::JoinHandle<std::io::Result<()>>,
 }
 
@@ -80,12 +86,17 @@ impl RunningServer {
     /// Marks the core ready (or not).
     pub fn set_ready(&self, ready: bool) {
         self.ready.store(ready, Ordering::Release);
+        crate::metrics::set_ready(ready);
     }
 
     /// Stops accepting, lets requests in flight finish, and waits for the
     /// server thread. Call from outside the server's own runtime.
-    pub fn stop(self) -> std::io::Result<()> {
+    pub fn stop(mut self) -> std::io::Result<()> {
+        if let Some(m) = self.metrics_handle.take() {
+            futures::executor::block_on(m.stop(true));
+        }
         futures::executor::block_on(self.handle.stop(true));
+        drop(self.sampler.take());
         self.thread
             .join()
             .map_err(|_| std::io::Error::other("the HTTP server thread panicked"))?
@@ -110,7 +121,10 @@ pub fn start_server_with(
     listen: &str,
     ready: bool,
 ) -> std::io::Result<RunningServer> {
+    crate::metrics::install();
+    crate::metrics::set_ready(ready);
     let ready = Arc::new(AtomicBool::new(ready));
+    let sampler_core = core.clone();
     let state = web::Data::new(AppState {
         core,
         limits: cfg.limits,
@@ -123,6 +137,8 @@ pub fn start_server_with(
         n => n as usize,
     };
     let listen = listen.to_string();
+    let metrics_listen = cfg.listen.metrics.clone().filter(|m| !m.is_empty());
+    let inflight_state = state.clone();
     let (tx, rx) = std::sync::mpsc::channel();
     let thread = std::thread::Builder::new()
         .name("orchestrator-http".into())
@@ -133,9 +149,11 @@ pub fn start_server_with(
                     App::new()
                         .app_data(state.clone())
                         .configure(routes::configure)
+                        .configure(metrics::configure)
                         .default_service(web::to(routes::route_not_found))
                         .wrap(from_fn(gate::gate))
                         .wrap(from_fn(gate::access_log))
+                        .wrap(from_fn(metrics::track))
                 })
                 .workers(workers)
                 .disable_signals()
@@ -149,23 +167,82 @@ pub fn start_server_with(
                     }
                 };
                 let addr = server.addrs().first().copied();
-                let running = server.run();
                 let Some(addr) = addr else {
                     let _ = tx.send(Err(std::io::Error::other("bound to no address")));
                     return Ok(());
                 };
-                let _ = tx.send(Ok((running.handle(), addr)));
+                let metrics_server = match metrics_listen.as_deref().map(metrics_only) {
+                    None => None,
+                    Some(Ok(m)) => Some(m),
+                    Some(Err(e)) => {
+                        let _ = tx.send(Err(e));
+                        return Ok(());
+                    }
+                };
+                let running = server.run();
+                let metrics_side = metrics_server.map(|(m, maddr)| {
+                    let handle = m.handle();
+                    actix_rt::spawn(m);
+                    (handle, maddr)
+                });
+                let _ = tx.send(Ok((running.handle(), addr, metrics_side)));
                 running.await
             })
         })?;
-    let (handle, addr) = rx
+    let (handle, addr, metrics_side) = rx
         .recv()
         .map_err(|_| std::io::Error::other("the HTTP server thread stopped while starting"))??;
     tracing::info!(%addr, workers, "HTTP API listening");
+    let (metrics_handle, metrics_addr) = match metrics_side {
+        Some((h, a)) => {
+            tracing::info!(addr = %a, "metrics listening");
+            (Some(h), Some(a))
+        }
+        None => (None, None),
+    };
+    let inflight: crate::metrics::gauges::InflightFn =
+        Box::new(move || inflight_state.inflight.load(Ordering::Relaxed));
+    let sampler = match crate::metrics::Sampler::start(sampler_core, Some(inflight)) {
+        Ok(s) => Some(s),
+        Err(e) => {
+            tracing::warn!(error = %e, "metrics: no sampler thread; gauges will not move");
+            None
+        }
+    };
     Ok(RunningServer {
         handle,
         addr,
         ready,
+        metrics_addr,
+        metrics_handle,
+        sampler,
         thread,
     })
+}
+
+/// A server of `/metrics` alone, for `listen.metrics` (one worker: a
+/// scrape a second is all it serves).
+fn metrics_only(listen: &str) -> std::io::Result<(actix_web::dev::Server, SocketAddr)> {
+    let server = HttpServer::new(|| {
+        App::new()
+            .configure(metrics::configure)
+            .default_service(web::to(routes::route_not_found))
+            .wrap(from_fn(metrics::track))
+    })
+    .workers(1)
+    .disable_signals()
+    .shutdown_timeout(1)
+    .bind(listen)
+    .map_err(|e| {
+        std::io::Error::new(
+            e.kind(),
+            format!("listen.metrics: cannot listen on '{listen}': {e}"),
+        )
+    })?;
+    let addr = server
+        .addrs()
+        .first()
+        .copied()
+        .ok_or_else(|| std::io::Error::other("listen.metrics: bound to no address"))?;
+    Ok((server.run(), addr))
 }

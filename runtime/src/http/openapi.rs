@@ -93,8 +93,8 @@ fn schemas() -> Value {
     })
 }
 
-/// The document. `/metrics` is not listed: it arrives with the
-/// observability work (unrouted, 404, for now).
+/// The document. `/metrics` is not listed: it is the Prometheus text
+/// format, an operations endpoint outside the API (see `http::metrics`).
 pub fn document() -> Value {
     let mut paths = Map::new();
     for r in ROUTES {

@@ -339,6 +339,9 @@ async fn healthz() -> HttpResponse {
 
 async fn readyz(st: web::Data<AppState>) -> Answer {
     if st.is_ready() {
+        // Not ready either while the journal cannot write: changes would
+        // only be refused.
+        st.core.shared().durability.check_writable()?;
         Ok(HttpResponse::Ok().json(json!({"status": "ready"})))
     } else {
         Err(HttpError::not_ready())
@@ -475,7 +478,7 @@ async fn scans(st: web::Data<AppState>, req: HttpRequest, payload: web::Payload)
         }
     }
     let inputs: Vec<ScanInput> = valid.iter().map(|(_, s)| s.clone()).collect();
-    let answers = st.core.scans(&inputs).await;
+    let answers = st.core.try_scans(&inputs).await?;
     for ((i, _), r) in valid.into_iter().zip(answers) {
         results[i] = Some(r);
     }

@@ -54,6 +54,9 @@ impl Durability {
             segment_bytes_max: cfg.segment_bytes_max,
             fault: None,
             retry_failed_batches: true,
+            on_batch: Some(orch_journal::BatchHook(std::sync::Arc::new(
+                crate::metrics::journal_batch,
+            ))),
         };
         Self::open_with(cfg.mode, dir, opts)
     }

@@ -24,6 +24,10 @@ impl CellActor {
     }
 
     fn publish(&self) {
+        // Cannot happen (apply asserts it); counted so an alert would say so.
+        if self.state.reserved() > self.state.on_hand() {
+            crate::metrics::oversold();
+        }
         self.shared.view.publish(
             self.key,
             CellCounts {
@@ -58,13 +62,20 @@ impl Handler<Reserve> for CellActor {
                     self.state.apply(&e);
                     self.publish();
                 }
+                crate::metrics::reservation(match answer {
+                    ReserveAnswer::Reserved => "reserved",
+                    ReserveAnswer::Short { .. } => "short",
+                });
                 answer
             }
             // A refused reservation (zero units, line already here) is a
             // shortage to the caller; nothing changed.
-            Err(_) => ReserveAnswer::Short {
-                available: self.state.available(),
-            },
+            Err(_) => {
+                crate::metrics::reservation("refused");
+                ReserveAnswer::Short {
+                    available: self.state.available(),
+                }
+            }
         };
         MessageResult(answer)
     }
@@ -156,6 +167,9 @@ impl Handler<Arrive> for CellActor {
             if let Ok((ReserveAnswer::Reserved, Some(ev))) = self.state.decide_reserve(line, qty) {
                 self.state.apply(&ev);
                 reserved.push(line);
+                crate::metrics::reservation("reserved");
+            } else {
+                crate::metrics::reservation("short");
             }
         }
         self.publish();

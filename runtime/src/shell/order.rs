@@ -116,6 +116,7 @@ async fn place(
     let r = state.request();
     let lines: Vec<(SkuIdx, u32)> = r.lines.iter().map(|l| (l.sku, l.qty)).collect();
     let infos = shared.routing_infos(now);
+    let routing_started = std::time::Instant::now();
     let plan = shared.router.plan(
         &RouteRequest {
             lines: &lines,
@@ -127,6 +128,7 @@ async fn place(
         &infos,
         |sku, facility| shared.view.available(sku, facility),
     );
+    crate::metrics::route_duration(routing_started.elapsed());
     let mut placement =
         Placement::new(plan, lines.iter().map(|l| l.1).collect(), r.allow_backorder);
     let no = state.no();
@@ -140,6 +142,7 @@ async fn place(
                     let (sku, qty) = lines[usize::from(l)];
                     let cell = shared.cell(CellKey { sku, facility });
                     async move {
+                        let asked = std::time::Instant::now();
                         let answer = cell
                             .send(Reserve {
                                 line: LineRef { order: no, line: l },
@@ -147,6 +150,7 @@ async fn place(
                             })
                             .await
                             .unwrap_or(ReserveAnswer::Short { available: 0 });
+                        crate::metrics::reserve_duration(asked.elapsed());
                         (l, answer)
                     }
                 });
@@ -305,6 +309,19 @@ impl Handler<ApplyScan> for OrderActor {
                                 Ok(()) => {
                                     state.apply(&event);
                                     log(&shared, state.no(), event);
+                                    match msg.0.kind {
+                                        ScanKind::Ship => crate::metrics::fulfillment_shipped(
+                                            state.placed_at(),
+                                            msg.0.at,
+                                        ),
+                                        ScanKind::Delivered => {
+                                            crate::metrics::fulfillment_delivered(
+                                                state.placed_at(),
+                                                msg.0.at,
+                                            )
+                                        }
+                                        _ => {}
+                                    }
                                     ScanOutcome::Applied
                                 }
                                 Err(reason) => ScanOutcome::Rejected(reason),

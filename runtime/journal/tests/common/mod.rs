@@ -15,6 +15,7 @@ pub fn opts(mode: Mode, segment_bytes_max: u64) -> JournalOptions {
         segment_bytes_max,
         fault: None,
         retry_failed_batches: false,
+        on_batch: None,
     }
 }
 

@@ -1,0 +1,290 @@
+//! The metric catalog: every name the core exports, its type, its labels,
+//! its help text and (for histograms) its buckets. One table, read by the
+//! recorder (descriptions and buckets), by `docs/metrics.md`'s test and by
+//! the dashboard's test, so a name cannot exist in one place only.
+//!
+//! Naming: `orchestrator_` first, the unit last (`_seconds`, `_bytes`,
+//! `_ratio`, or what is counted: `_records`, `_fulfillments`), counters end
+//! in `_total`. Label values are bounded: facility ids, channels (capped to a
+//! known set), kinds, results, triggers; never a SKU, order or event id.
+
+/// The Prometheus type of a metric.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MetricKind {
+    /// Only goes up (reset at restart).
+    Counter,
+    /// Goes up and down.
+    Gauge,
+    /// Observations in buckets (`_bucket`, `_sum`, `_count`).
+    Histogram,
+}
+
+impl MetricKind {
+    /// The Prometheus `# TYPE` word.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MetricKind::Counter => "counter",
+            MetricKind::Gauge => "gauge",
+            MetricKind::Histogram => "histogram",
+        }
+    }
+}
+
+/// One metric of the catalog.
+#[derive(Debug, Clone, Copy)]
+pub struct MetricSpec {
+    /// Exported name.
+    pub name: &'static str,
+    /// Type.
+    pub kind: MetricKind,
+    /// Label names (values are bounded; see the module doc).
+    pub labels: &'static [&'static str],
+    /// `# HELP` text.
+    pub help: &'static str,
+    /// Bucket upper bounds (histograms only).
+    pub buckets: &'static [f64],
+}
+
+/// Latency: 50 µs to 10 s, with a bound at the 10 ms place SLO.
+pub const LATENCY_BUCKETS: &[f64] = &[
+    0.000_05, 0.000_1, 0.000_25, 0.000_5, 0.001, 0.002_5, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
+    1.0, 2.5, 5.0, 10.0,
+];
+/// Journal records per batch (group commit).
+pub const BATCH_RECORD_BUCKETS: &[f64] = &[
+    1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0, 512.0, 1024.0, 2048.0, 4096.0, 8192.0,
+];
+/// Snapshot duration: 10 ms to 10 min.
+pub const SNAPSHOT_BUCKETS: &[f64] = &[
+    0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0,
+];
+/// Order cycle time: 1 s (compressed load tests) to 7 days.
+pub const CYCLE_BUCKETS: &[f64] = &[
+    1.0, 5.0, 15.0, 30.0, 60.0, 300.0, 900.0, 1800.0, 3600.0, 7200.0, 14400.0, 28800.0, 43200.0,
+    86400.0, 172_800.0, 259_200.0, 432_000.0, 604_800.0,
+];
+/// Fulfillments per wave.
+pub const WAVE_BUCKETS: &[f64] = &[
+    1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0, 200.0, 500.0, 1000.0, 2000.0, 5000.0,
+];
+
+// Counters.
+/// Placements by channel and outcome.
+pub const ORDERS_PLACED: &str = "orchestrator_orders_placed_total";
+/// Lines of new orders.
+pub const LINES_ORDERED: &str = "orchestrator_lines_ordered_total";
+/// Lines reserved at placement.
+pub const LINES_RESERVED: &str = "orchestrator_lines_reserved_total";
+/// Lines backordered at placement.
+pub const LINES_BACKORDERED: &str = "orchestrator_lines_backordered_total";
+/// Reservation requests answered by cells, by result.
+pub const RESERVATIONS: &str = "orchestrator_reservations_total";
+/// Reservations refused because they would have oversold.
+pub const OVERSELL_REFUSALS: &str = "orchestrator_oversell_refusals_total";
+/// Cells seen with reserved above on hand: must stay zero.
+pub const OVERSELL: &str = "orchestrator_oversell_total";
+/// Placements by number of fulfillments.
+pub const ROUTING_DECISIONS: &str = "orchestrator_routing_decisions_total";
+/// Fulfillments routed to each facility at placement.
+pub const FULFILLMENTS_ROUTED: &str = "orchestrator_fulfillments_routed_total";
+/// Waves released by facility and trigger.
+pub const WAVES_RELEASED: &str = "orchestrator_waves_released_total";
+/// Scan events by kind and result.
+pub const SCANS: &str = "orchestrator_scans_total";
+/// Cancel requests by result.
+pub const CANCELLATIONS: &str = "orchestrator_cancellations_total";
+/// Returns received by disposition.
+pub const RETURNS: &str = "orchestrator_returns_total";
+/// Receipts by result.
+pub const RECEIPTS: &str = "orchestrator_receipts_total";
+/// Backordered lines served by receipts.
+pub const BACKORDERS_SERVED: &str = "orchestrator_backorder_lines_served_total";
+/// Cycle counts by result.
+pub const ADJUSTMENTS: &str = "orchestrator_adjustments_total";
+/// HTTP requests by route, method and status.
+pub const HTTP_REQUESTS: &str = "orchestrator_http_requests_total";
+/// Journal records acknowledged.
+pub const JOURNAL_RECORDS: &str = "orchestrator_journal_records_total";
+/// Journal bytes acknowledged.
+pub const JOURNAL_BYTES: &str = "orchestrator_journal_bytes_total";
+/// Journal fsyncs.
+pub const JOURNAL_FSYNCS: &str = "orchestrator_journal_fsyncs_total";
+
+// Histograms.
+/// Place latency at the facade.
+pub const PLACE_DURATION: &str = "orchestrator_place_duration_seconds";
+/// One cell reservation round trip.
+pub const RESERVE_DURATION: &str = "orchestrator_reserve_duration_seconds";
+/// Planning a route.
+pub const ROUTE_DURATION: &str = "orchestrator_route_duration_seconds";
+/// Applying one scan event.
+pub const SCAN_APPLY_DURATION: &str = "orchestrator_scan_apply_duration_seconds";
+/// The other facade operations.
+pub const OPERATION_DURATION: &str = "orchestrator_operation_duration_seconds";
+/// HTTP request latency by route.
+pub const HTTP_REQUEST_DURATION: &str = "orchestrator_http_request_duration_seconds";
+/// Journal batch write + fsync.
+pub const JOURNAL_BATCH_DURATION: &str = "orchestrator_journal_batch_duration_seconds";
+/// Journal records per batch.
+pub const JOURNAL_BATCH_RECORDS: &str = "orchestrator_journal_batch_records";
+/// Snapshot duration.
+pub const SNAPSHOT_DURATION: &str = "orchestrator_snapshot_duration_seconds";
+/// Placed to shipped / delivered, per fulfillment.
+pub const ORDER_CYCLE_DURATION: &str = "orchestrator_order_cycle_duration_seconds";
+/// Fulfillments per released wave.
+pub const WAVE_FULFILLMENTS: &str = "orchestrator_wave_fulfillments";
+
+// Gauges.
+/// Actors in memory by kind.
+pub const RESIDENT_ACTORS: &str = "orchestrator_resident_actors";
+/// Deepest mailbox seen per kind since the last sample.
+pub const MAILBOX_DEPTH_MAX: &str = "orchestrator_mailbox_depth_max";
+/// Fire-and-forget messages in flight.
+pub const MESSAGES_PENDING: &str = "orchestrator_messages_pending";
+/// Fulfillments waiting for a wave, per facility.
+pub const FACILITY_QUEUED: &str = "orchestrator_facility_queued_fulfillments";
+/// Waves released and not finished, per facility.
+pub const FACILITY_OPEN_WAVES: &str = "orchestrator_facility_open_waves";
+/// Share of this hour's capacity used, per facility.
+pub const FACILITY_CAPACITY_USED: &str = "orchestrator_facility_capacity_used_ratio";
+/// Whether routing may use the facility.
+pub const FACILITY_ENABLED: &str = "orchestrator_facility_enabled";
+/// Lines waiting for stock (open backorders).
+pub const BACKORDER_LINES_WAITING: &str = "orchestrator_backorder_lines_waiting";
+/// Journal bytes queued, not yet durable.
+pub const JOURNAL_PENDING_BYTES: &str = "orchestrator_journal_pending_bytes";
+/// Journal health.
+pub const JOURNAL_HEALTHY: &str = "orchestrator_journal_healthy";
+/// Seconds since the last snapshot completed.
+pub const SNAPSHOT_AGE: &str = "orchestrator_snapshot_age_seconds";
+/// How long the last recovery took.
+pub const RECOVERY_DURATION: &str = "orchestrator_recovery_duration_seconds";
+/// Journal events replayed by the last recovery.
+pub const RECOVERY_EVENTS_REPLAYED: &str = "orchestrator_recovery_events_replayed";
+/// 1 when the core takes traffic.
+pub const READY: &str = "orchestrator_ready";
+/// `/v1` requests in flight.
+pub const HTTP_REQUESTS_INFLIGHT: &str = "orchestrator_http_requests_inflight";
+
+const fn counter(
+    name: &'static str,
+    labels: &'static [&'static str],
+    help: &'static str,
+) -> MetricSpec {
+    MetricSpec {
+        name,
+        kind: MetricKind::Counter,
+        labels,
+        help,
+        buckets: &[],
+    }
+}
+
+const fn gauge(
+    name: &'static str,
+    labels: &'static [&'static str],
+    help: &'static str,
+) -> MetricSpec {
+    MetricSpec {
+        name,
+        kind: MetricKind::Gauge,
+        labels,
+        help,
+        buckets: &[],
+    }
+}
+
+const fn histogram(
+    name: &'static str,
+    labels: &'static [&'static str],
+    help: &'static str,
+    buckets: &'static [f64],
+) -> MetricSpec {
+    MetricSpec {
+        name,
+        kind: MetricKind::Histogram,
+        labels,
+        help,
+        buckets,
+    }
+}
+
+/// Every metric the core exports.
+pub const CATALOG: &[MetricSpec] = &[
+    counter(ORDERS_PLACED, &["channel", "outcome"], "Order placements by sales channel (web, app, marketplace, store, other) and outcome (routed, partially_backordered, backordered, rejected for new orders; replay, invalid, conflict, error otherwise)."),
+    counter(LINES_ORDERED, &[], "Order lines in new placements (the denominator of the fill rate)."),
+    counter(LINES_RESERVED, &[], "Order lines reserved at a facility at placement (the numerator of the fill rate)."),
+    counter(LINES_BACKORDERED, &[], "Order lines backordered at placement (waiting for stock)."),
+    counter(RESERVATIONS, &["result"], "Reservation requests answered by stock cells, by result (reserved, short, refused)."),
+    counter(OVERSELL_REFUSALS, &[], "Reservations a stock cell refused because they would have taken available-to-sell below zero (expected under contention)."),
+    counter(OVERSELL, &[], "Stock cells seen with more reserved than on hand. Must stay zero: anything else is an oversell bug."),
+    counter(ROUTING_DECISIONS, &["fulfillments"], "New placements by number of fulfillments (0 when nothing was routed, 5+ capped); split shipments have 2 or more."),
+    counter(FULFILLMENTS_ROUTED, &["facility"], "Fulfillments routed to each facility at placement."),
+    counter(WAVES_RELEASED, &["facility", "trigger"], "Pick waves released by facility and trigger (size, max_wait, cutoff, manual)."),
+    counter(SCANS, &["kind", "result"], "Scan events by kind (pick, pack, ship, in_transit, out_for_delivery, delivered, delivery_exception, return_received, invalid) and result (applied, duplicate, rejected)."),
+    counter(CANCELLATIONS, &["result"], "Cancel requests by result (cancelled, refused, not_found, error)."),
+    counter(RETURNS, &["disposition"], "Returned fulfillment lines applied, by disposition (restock, dispose)."),
+    counter(RECEIPTS, &["result"], "Stock receipts by result (applied, duplicate, rejected)."),
+    counter(BACKORDERS_SERVED, &[], "Backordered lines served by stock receipts."),
+    counter(ADJUSTMENTS, &["result"], "Cycle counts by result (applied, duplicate, rejected)."),
+    counter(HTTP_REQUESTS, &["route", "method", "status"], "HTTP requests by route template, method and status code."),
+    counter(JOURNAL_RECORDS, &[], "Journal records acknowledged since the journal opened."),
+    counter(JOURNAL_BYTES, &[], "Encoded journal bytes acknowledged since the journal opened."),
+    counter(JOURNAL_FSYNCS, &[], "Journal fdatasync calls that succeeded since the journal opened."),
+    histogram(PLACE_DURATION, &[], "Time to answer one placement at the facade (validation, routing, reservations, enqueue).", LATENCY_BUCKETS),
+    histogram(RESERVE_DURATION, &[], "Time for one reservation request to a stock cell, as the order sees it (mailbox wait included).", LATENCY_BUCKETS),
+    histogram(ROUTE_DURATION, &[], "Time to plan the route of one order from the availability view.", LATENCY_BUCKETS),
+    histogram(SCAN_APPLY_DURATION, &["kind"], "Time to apply one scan event at its order, by kind.", LATENCY_BUCKETS),
+    histogram(OPERATION_DURATION, &["operation"], "Time of the other facade operations (cancel, receive, adjust, release_wave, availability).", LATENCY_BUCKETS),
+    histogram(HTTP_REQUEST_DURATION, &["route", "method"], "HTTP request latency by route template and method.", LATENCY_BUCKETS),
+    histogram(JOURNAL_BATCH_DURATION, &[], "Time to write and fsync one journal batch (group commit).", LATENCY_BUCKETS),
+    histogram(JOURNAL_BATCH_RECORDS, &[], "Records per journal batch (group commit size).", BATCH_RECORD_BUCKETS),
+    histogram(SNAPSHOT_DURATION, &[], "Time to write one snapshot of every actor.", SNAPSHOT_BUCKETS),
+    histogram(ORDER_CYCLE_DURATION, &["until"], "Time from placement to a fulfillment's ship or delivery scan (until: shipped, delivered).", CYCLE_BUCKETS),
+    histogram(WAVE_FULFILLMENTS, &[], "Fulfillments per released pick wave.", WAVE_BUCKETS),
+    gauge(RESIDENT_ACTORS, &["kind"], "Actors in memory by kind (order, cell, desk, facility)."),
+    gauge(MAILBOX_DEPTH_MAX, &["kind"], "Deepest mailbox reported per actor kind since the previous sample."),
+    gauge(MESSAGES_PENDING, &[], "Fire-and-forget messages between actors not yet handled (backorder fills, wave notices, drains)."),
+    gauge(FACILITY_QUEUED, &["facility"], "Fulfillments queued for a wave, per facility (the facility backlog)."),
+    gauge(FACILITY_OPEN_WAVES, &["facility"], "Waves released and not finished, per facility."),
+    gauge(FACILITY_CAPACITY_USED, &["facility"], "Share of this hour's fulfillment capacity used, per facility."),
+    gauge(FACILITY_ENABLED, &["facility"], "1 when routing may use the facility, 0 while it is closed."),
+    gauge(BACKORDER_LINES_WAITING, &[], "Order lines waiting for stock network-wide (open backorders)."),
+    gauge(JOURNAL_PENDING_BYTES, &[], "Journal bytes queued to the writer and not yet durable."),
+    gauge(JOURNAL_HEALTHY, &[], "1 while journal batches succeed, 0 from a failed batch until one succeeds."),
+    gauge(SNAPSHOT_AGE, &[], "Seconds since the last snapshot completed (absent before the first)."),
+    gauge(RECOVERY_DURATION, &[], "How long the last start-up recovery took (snapshot load and journal replay)."),
+    gauge(RECOVERY_EVENTS_REPLAYED, &[], "Journal events replayed by the last start-up recovery."),
+    gauge(READY, &[], "1 when the core takes traffic (/readyz answers 200), 0 before and while stopping."),
+    gauge(HTTP_REQUESTS_INFLIGHT, &[], "/v1 HTTP requests in flight (bounded by limits.inflight_requests_max)."),
+];
+
+/// The catalog entry of a name, if any.
+pub fn spec(name: &str) -> Option<&'static MetricSpec> {
+    CATALOG.iter().find(|m| m.name == name)
+}
+
+/// The channels reported as themselves; any other channel is `other`, so a
+/// client cannot grow the label set.
+pub const CHANNELS: [&str; 4] = ["web", "app", "marketplace", "store"];
+
+/// A client-provided channel as a bounded label value.
+pub fn channel_label(channel: &str) -> &'static str {
+    CHANNELS
+        .iter()
+        .find(|c| **c == channel)
+        .copied()
+        .unwrap_or("other")
+}
+
+/// The `fulfillments` label of a routing decision.
+pub fn fulfillments_label(n: usize) -> &'static str {
+    match n {
+        0 => "0",
+        1 => "1",
+        2 => "2",
+        3 => "3",
+        4 => "4",
+        _ => "5+",
+    }
+}
