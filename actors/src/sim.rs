@@ -208,7 +208,7 @@ impl World {
                 }
                 Effect::Release { cell, line } => {
                     self.release(cell, line);
-                    self.drain(cell.sku, now);
+                    self.drain_at(cell, now);
                 }
                 Effect::Restock { cell, qty } => self.arrive(cell, qty, true, now),
                 Effect::Enqueue { fulfillment } => {
@@ -251,7 +251,7 @@ impl World {
                     if let Some(e) = desk.decide_queue(line, qty, prio, at) {
                         desk.apply(&e);
                     }
-                    self.drain(sku, now);
+                    self.try_serve(sku, line, qty, now);
                 }
                 Effect::Unbackorder { sku, line } => {
                     if let Some(desk) = self.desks.get_mut(&sku) {
@@ -315,32 +315,50 @@ impl World {
         }
     }
 
-    /// Serve waiting lines of `sku` from stock already available at enabled
-    /// facilities, in queue order. A line nothing can serve now is passed
-    /// over: what is available cannot serve it, so serving the lines behind
-    /// it takes nothing from it.
-    fn drain(&mut self, sku: SkuIdx, now: Millis) {
-        let waiting: Vec<(LineRef, u32)> = match self.desks.get(&sku) {
-            Some(d) => d.queue().collect(),
-            None => return,
+    /// Serve one line that just started waiting from stock already
+    /// available at an enabled facility (stock may have come back between
+    /// its shortage and its queueing).
+    fn try_serve(&mut self, sku: SkuIdx, line: LineRef, qty: u32, now: Millis) {
+        let Some(facility) = (0..self.facilities.len() as u16)
+            .map(FacilityIdx)
+            .filter(|f| self.facilities[usize::from(f.0)].enabled_at(now))
+            .find(|&f| self.available(CellKey { sku, facility: f }) >= qty)
+        else {
+            return;
+        };
+        self.serve(CellKey { sku, facility }, line, qty, now);
+    }
+
+    /// Stock became available at `key`: offer it to the waiting lines in
+    /// queue order, passing over a line it cannot cover (it could not serve
+    /// it), until it runs out.
+    fn drain_at(&mut self, key: CellKey, now: Millis) {
+        if !self.facilities[usize::from(key.facility.0)].enabled_at(now) {
+            return;
+        }
+        let waiting: Vec<(LineRef, u32)> = match self.desks.get(&key.sku) {
+            Some(d) if d.waiting() > 0 => d.queue().collect(),
+            _ => return,
         };
         for (line, qty) in waiting {
-            let Some(facility) = (0..self.facilities.len() as u16)
-                .map(FacilityIdx)
-                .filter(|f| self.facilities[usize::from(f.0)].enabled_at(now))
-                .find(|&f| self.available(CellKey { sku, facility: f }) >= qty)
-            else {
-                continue;
-            };
-            let key = CellKey { sku, facility };
-            let cell = self.cells.get_mut(&key).expect("available cell exists");
-            let (answer, event) = cell
-                .decide_reserve(line, qty)
-                .expect("waiting line holds nothing");
-            assert_eq!(answer, ReserveAnswer::Reserved);
-            cell.apply(&event.expect("reserved"));
-            self.fill(key, line, now);
+            let available = self.available(key);
+            if available == 0 {
+                return;
+            }
+            if qty <= available {
+                self.serve(key, line, qty, now);
+            }
         }
+    }
+
+    fn serve(&mut self, key: CellKey, line: LineRef, qty: u32, now: Millis) {
+        let cell = self.cells.get_mut(&key).expect("available cell exists");
+        let (answer, event) = cell
+            .decide_reserve(line, qty)
+            .expect("waiting line holds nothing");
+        assert_eq!(answer, ReserveAnswer::Reserved);
+        cell.apply(&event.expect("reserved"));
+        self.fill(key, line, now);
     }
 
     /// Receive stock at a cell.
@@ -376,7 +394,7 @@ impl World {
         });
         if let CellEvent::Adjusted { from, to } = e {
             if to > from {
-                self.drain(key.sku, now);
+                self.drain_at(key, now);
             }
         }
         Ok(())

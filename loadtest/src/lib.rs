@@ -1,4 +1,35 @@
-//! The BF-1 Black Friday simulator (see `shared/WORKLOAD.md`): the seeded
-//! order stream and, later, the runner and its report.
+//! The BF-1 Black Friday simulator (see `shared/WORKLOAD.md`): an open-model
+//! load generator that drives the orchestrator in-process or over HTTP,
+//! simulates the warehouse floor and the carriers, audits the invariants at
+//! the end and writes a report people can read.
+//!
+//! Module map: [`profile`] and [`schedule`] say how many orders arrive when;
+//! [`workload`] and [`demand`] say what they ask for; [`driver`] (with
+//! [`driver_inprocess`] and [`driver_http`]) talks to the system under test;
+//! [`simulator`] answers released waves; [`histo`] and [`book`] record what
+//! happened; [`runner`] runs it all; [`audit`] checks the invariants;
+//! [`report`] and [`chart`] write the results; [`knee`] steps the rate up;
+//! [`cli`] is the command line.
+//!
+//! Architecture invariant: the load tester only uses the facade's public
+//! methods and the HTTP API (plus read-only counts from `Shared` for memory
+//! per actor); it never reaches into actors, so what it checks is what a
+//! client could see.
 
+pub mod audit;
+pub mod book;
+pub mod chart;
+pub mod cli;
+pub mod demand;
+pub mod driver;
+pub mod driver_http;
+pub mod driver_inprocess;
+pub mod histo;
+pub mod knee;
+pub mod profile;
+pub mod report;
+pub mod runner;
+pub mod schedule;
+pub mod seeded;
+pub mod simulator;
 pub mod workload;

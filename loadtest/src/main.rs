@@ -1,12 +1,9 @@
-//! `loadtest`: the BF-1 simulator's command line. The runner and its report
-//! are the load tester issue's work; until then this binary only says so.
+//! `loadtest`: the BF-1 simulator's command line (see `orch_loadtest::cli`).
 
 use std::process::ExitCode;
 
+use clap::Parser;
+
 fn main() -> ExitCode {
-    eprintln!(
-        "loadtest: the BF-1 runner is not built yet (see the load tester issue); \
-         the order stream lives in orch_loadtest::workload"
-    );
-    ExitCode::from(2)
+    orch_loadtest::cli::main_with(orch_loadtest::cli::Cli::parse())
 }

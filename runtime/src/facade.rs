@@ -229,23 +229,6 @@ impl Orchestrator {
             next_order,
         ));
         let cap = shared.mailbox_capacity;
-        let facilities: Vec<Addr<FacilityActor>> = std::mem::take(&mut world.facilities)
-            .into_iter()
-            .enumerate()
-            .map(|(i, mut state)| {
-                let idx = FacilityIdx(i as u16);
-                state.advance_clock(now);
-                // Published now, not when the actor starts: the drains below
-                // must see closures recovered from the journal.
-                crate::shell::facility::publish_board(&shared.boards[i], &state, now);
-                let s = shared.clone();
-                FacilityActor::start_in_arbiter(shared.arbiter_for(&idx), move |ctx| {
-                    ctx.set_mailbox_capacity(cap);
-                    FacilityActor::new(idx, state, s)
-                })
-            })
-            .collect();
-        shared.set_facilities(facilities);
         let idle_before = now.saturating_sub(cfg.durability.passivate_after_ms);
         let mut passive = 0usize;
         for (no, state) in std::mem::take(&mut world.orders) {
@@ -270,12 +253,31 @@ impl Orchestrator {
             shared.order_names.insert(no, id.clone());
             shared.order_ids.insert(id, no);
         }
+        // Facilities start after the orders are registered: a facility's
+        // first tick may release a wave and must find every order in it.
+        let facilities: Vec<Addr<FacilityActor>> = std::mem::take(&mut world.facilities)
+            .into_iter()
+            .enumerate()
+            .map(|(i, mut state)| {
+                let idx = FacilityIdx(i as u16);
+                state.advance_clock(now);
+                // Published now, not when the actor starts: the drains below
+                // must see closures recovered from the journal.
+                crate::shell::facility::publish_board(&shared.boards[i], &state, now);
+                let s = shared.clone();
+                FacilityActor::start_in_arbiter(shared.arbiter_for(&idx), move |ctx| {
+                    ctx.set_mailbox_capacity(cap);
+                    FacilityActor::new(idx, state, s)
+                })
+            })
+            .collect();
+        shared.set_facilities(facilities);
         for (sku, desk) in std::mem::take(&mut world.desks) {
             if desk.waiting() > 0 {
                 shared.restore_desk(sku, desk);
                 // Lines may wait for stock that is there now (a crash between
                 // a fill and its order's record): serve them.
-                shared.stock_freed(sku);
+                shared.drain_all(sku);
             }
         }
         let receipts: DashMap<Arc<str>, ()> =
@@ -462,7 +464,25 @@ impl Orchestrator {
         OrderActor: Handler<M>,
     {
         for _ in 0..3 {
-            let addr = self.order_addr(no)?;
+            let addr = match self.order_addr(no) {
+                Ok(a) => a,
+                // A fresh order is named before its actor registers itself.
+                Err(e)
+                    if e.kind == ErrorKind::NotFound
+                        && self.shared.order_names.contains_key(&no) =>
+                {
+                    let mut found = None;
+                    for _ in 0..200 {
+                        tokio::time::sleep(Duration::from_millis(1)).await;
+                        if let Some(a) = self.shared.orders.get(&no) {
+                            found = Some(a.clone());
+                            break;
+                        }
+                    }
+                    found.ok_or(e)?
+                }
+                Err(e) => return Err(e),
+            };
             match addr.send(msg.clone()).await {
                 Ok(r) => return Ok(r),
                 Err(MailboxError::Closed) => {
@@ -519,12 +539,14 @@ impl Orchestrator {
                 let (state, placed_event) = OrderState::place(no, req.clone(), now_ms());
                 let shared = self.shared.clone();
                 let cap = self.shared.mailbox_capacity;
-                let addr = OrderActor::start_in_arbiter(self.shared.arbiter_for(&no), move |ctx| {
+                // Registered before the actor runs: its placement may fill a
+                // wave at once, and the facility must find it to tell it.
+                self.shared.order_names.insert(no, id.clone());
+                OrderActor::start_in_arbiter(self.shared.arbiter_for(&no), move |ctx| {
                     ctx.set_mailbox_capacity(cap);
+                    shared.orders.insert(no, ctx.address());
                     OrderActor::placing(state, placed_event, tx, shared)
                 });
-                self.shared.orders.insert(no, addr);
-                self.shared.order_names.insert(no, id.clone());
                 v.insert(no);
                 fresh = true;
                 no

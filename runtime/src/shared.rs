@@ -22,7 +22,7 @@ use orch_config::{Config, Limits};
 use crate::catalog::Catalog;
 use crate::persist::Durability;
 use crate::shell::cell::CellActor;
-use crate::shell::desk::{DeskActor, Drain};
+use crate::shell::desk::{DeskActor, Drain, DrainScope};
 use crate::shell::facility::FacilityActor;
 use crate::shell::order::OrderActor;
 use crate::view::{AvailabilityView, CellCounts, FacilityBoard};
@@ -251,12 +251,21 @@ impl Shared {
         self.desk_waiting.get(&sku).map_or(0, |w| *w)
     }
 
-    /// Stock became available for `sku` (a release, an adjustment up): if
-    /// lines wait for it, the desk tries to serve them.
-    pub fn stock_freed(self: &Arc<Self>, sku: SkuIdx) {
+    /// Stock became available at a cell (a release, a cycle count up): if
+    /// lines wait for its SKU, the desk offers it to them.
+    pub fn stock_freed(self: &Arc<Self>, key: CellKey) {
+        if self.waiting(key.sku) > 0 {
+            self.pending.fetch_add(1, Ordering::AcqRel);
+            self.desk(key.sku)
+                .do_send(Drain(DrainScope::Facility(key.facility)));
+        }
+    }
+
+    /// Offers every available unit of `sku` to its waiting lines (after recovery).
+    pub fn drain_all(self: &Arc<Self>, sku: SkuIdx) {
         if self.waiting(sku) > 0 {
             self.pending.fetch_add(1, Ordering::AcqRel);
-            self.desk(sku).do_send(Drain);
+            self.desk(sku).do_send(Drain(DrainScope::All));
         }
     }
 

@@ -96,7 +96,7 @@ impl Handler<Release> for CellActor {
             Some(e) => {
                 self.state.apply(&e);
                 self.publish();
-                self.shared.stock_freed(self.key.sku);
+                self.shared.stock_freed(self.key);
                 match e {
                     orch_actors::cell::CellEvent::Released { qty, .. } => qty,
                     _ => 0,
@@ -200,7 +200,7 @@ impl Handler<Adjust> for CellActor {
         }]);
         self.publish();
         if self.state.available() > before {
-            self.shared.stock_freed(self.key.sku);
+            self.shared.stock_freed(self.key);
         }
         Ok(())
     }

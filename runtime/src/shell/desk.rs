@@ -101,7 +101,8 @@ impl Handler<Queue> for DeskActor {
         self.shared
             .pending
             .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
-        ctx.address().do_send(Drain);
+        ctx.address()
+            .do_send(Drain(DrainScope::Line(msg.line, msg.qty)));
     }
 }
 
@@ -182,37 +183,64 @@ impl Handler<ArriveAt> for DeskActor {
     }
 }
 
+/// What a drain looks at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DrainScope {
+    /// One line that just started waiting, against every enabled facility.
+    Line(LineRef, u32),
+    /// Stock that became available at one facility, offered to the queue.
+    Facility(FacilityIdx),
+    /// Every waiting line against every enabled facility (after recovery).
+    All,
+}
+
 /// Serve waiting lines from stock already available at enabled facilities,
-/// in queue order. A line nothing can serve now is passed over: what is
-/// available cannot serve it, so serving the lines behind it takes nothing
-/// from it.
+/// in queue order. A line the stock cannot cover is passed over (it could
+/// not serve it), so the lines behind it are still offered what is there.
 #[derive(Message)]
 #[rtype(result = "()")]
-pub struct Drain;
+pub struct Drain(pub DrainScope);
 
 /// Most facilities tried for one line before the drain passes it over.
 const DRAIN_TRIES_MAX: usize = 4;
 
+/// Enabled facilities the view says can serve `qty`, most stock first.
+fn options(shared: &Shared, sku: SkuIdx, qty: u32, only: Option<FacilityIdx>) -> Vec<FacilityIdx> {
+    let now = crate::clock::now_ms();
+    let mut v: Vec<(u32, FacilityIdx)> = (0..shared.boards.len() as u16)
+        .map(FacilityIdx)
+        .filter(|f| only.is_none_or(|o| o == *f))
+        .filter(|f| shared.boards[usize::from(f.0)].enabled_at(now))
+        .map(|f| (shared.view.available(sku, f), f))
+        .filter(|&(a, _)| a >= qty)
+        .collect();
+    v.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+    v.into_iter().take(DRAIN_TRIES_MAX).map(|x| x.1).collect()
+}
+
 impl Handler<Drain> for DeskActor {
     type Result = AtomicResponse<Self, ()>;
-    fn handle(&mut self, _: Drain, _: &mut Context<Self>) -> Self::Result {
+    fn handle(&mut self, msg: Drain, _: &mut Context<Self>) -> Self::Result {
         let mut state = self.state.take().expect("home");
         let shared = self.shared.clone();
         let sku = self.sku;
         AtomicResponse::new(Box::pin(
             async move {
-                let waiting: Vec<(LineRef, u32)> = state.queue().collect();
-                let now = crate::clock::now_ms();
-                for (line, qty) in waiting {
-                    // Enabled facilities the view says can serve the line, most stock first.
-                    let mut options: Vec<(u32, FacilityIdx)> = (0..shared.boards.len() as u16)
-                        .map(FacilityIdx)
-                        .filter(|f| shared.boards[usize::from(f.0)].enabled_at(now))
-                        .map(|f| (shared.view.available(sku, f), f))
-                        .filter(|&(a, _)| a >= qty)
-                        .collect();
-                    options.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
-                    for &(_, facility) in options.iter().take(DRAIN_TRIES_MAX) {
+                let (lines, only): (Vec<(LineRef, u32)>, Option<FacilityIdx>) = match msg.0 {
+                    DrainScope::Line(line, qty) if state.is_waiting(line) => {
+                        (vec![(line, qty)], None)
+                    }
+                    DrainScope::Line(..) => (Vec::new(), None),
+                    DrainScope::Facility(f) => (state.queue().collect(), Some(f)),
+                    DrainScope::All => (state.queue().collect(), None),
+                };
+                for (line, qty) in lines {
+                    if let Some(f) = only {
+                        if shared.view.available(sku, f) == 0 {
+                            break; // what was freed is used up
+                        }
+                    }
+                    for facility in options(&shared, sku, qty, only) {
                         let cell = shared.cell(CellKey { sku, facility });
                         if let Ok(ReserveAnswer::Reserved) = cell.send(Reserve { line, qty }).await
                         {

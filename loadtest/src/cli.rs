@@ -1,0 +1,225 @@
+//! The command line: `loadtest run ...` and `loadtest knee ...`.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+use orch_config::DurabilityMode;
+
+use crate::knee::{self, KneeOptions};
+use crate::profile::Profile;
+use crate::runner::{run, RunOptions};
+
+/// The BF-1 Black Friday simulator.
+#[derive(Debug, Parser)]
+#[command(name = "loadtest", version, about)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// One run of a profile; exits non-zero when an invariant fails.
+    Run(RunArgs),
+    /// Steady runs at rising rates until place p99 passes the limit.
+    Knee(KneeArgs),
+}
+
+fn parse_duration(s: &str) -> Result<Duration, String> {
+    humantime::parse_duration(s).map_err(|e| format!("'{s}' is not a duration like 20s or 5m: {e}"))
+}
+
+fn parse_durability(s: &str) -> Result<DurabilityMode, String> {
+    DurabilityMode::parse(s).ok_or_else(|| format!("'{s}': must be fsync, os or none"))
+}
+
+/// Options every run shares.
+#[derive(Debug, Clone, Args)]
+pub struct Common {
+    /// BF-1 network scale (0.01 for CI, 1.0 for the full network).
+    #[arg(long, default_value_t = 0.01)]
+    pub scale: f64,
+    /// Seed of the network, the order stream and the floor.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Drive a running orchestrator over HTTP (e.g. http://127.0.0.1:8080)
+    /// instead of an embedded core.
+    #[arg(long)]
+    pub target: Option<String>,
+    /// HTTP mode: seed of the network the target serves (`orchestrator
+    /// serve` generates seed 42).
+    #[arg(long, default_value_t = 42)]
+    pub network_seed: u64,
+    /// Journal durability of the embedded core: fsync, os or none.
+    #[arg(long, default_value = "fsync", value_parser = parse_durability)]
+    pub durability: DurabilityMode,
+    /// Journal directory of the embedded core (default: a temporary one,
+    /// removed at the end).
+    #[arg(long)]
+    pub data_dir: Option<PathBuf>,
+    /// Where report.json, report.md and chart.svg go.
+    #[arg(long)]
+    pub report: Option<PathBuf>,
+    /// Availability reads per order placed.
+    #[arg(long, default_value_t = 20)]
+    pub reads_per_order: u32,
+    /// Longest wait for the floor to finish after the last arrival.
+    #[arg(long, default_value = "60s", value_parser = parse_duration)]
+    pub drain_timeout: Duration,
+    /// Arbiters of the embedded core (0: one per core).
+    #[arg(long, default_value_t = 0)]
+    pub workers: u32,
+    /// No progress bar even on a terminal.
+    #[arg(long)]
+    pub quiet: bool,
+}
+
+/// `loadtest run`.
+#[derive(Debug, Clone, Args)]
+pub struct RunArgs {
+    /// bf-1, steady, doorbuster, or a TOML file (see loadtest/profiles/).
+    #[arg(long, default_value = "bf-1")]
+    pub profile: String,
+    /// Orders per second at the hold.
+    #[arg(long, default_value_t = 500.0)]
+    pub peak_rate: f64,
+    /// Length of the arrival phase, e.g. 20s or 5m.
+    #[arg(long, default_value = "20s", value_parser = parse_duration)]
+    pub duration: Duration,
+    /// Shared options.
+    #[command(flatten)]
+    pub common: Common,
+}
+
+/// `loadtest knee`.
+#[derive(Debug, Clone, Args)]
+pub struct KneeArgs {
+    /// Profile of each step (steady by default).
+    #[arg(long, default_value = "steady")]
+    pub profile: String,
+    /// First rate, orders/s.
+    #[arg(long, default_value_t = 250.0)]
+    pub start_rate: f64,
+    /// Each step multiplies the rate by this.
+    #[arg(long, default_value_t = 1.5)]
+    pub factor: f64,
+    /// Highest rate tried.
+    #[arg(long, default_value_t = 50_000.0)]
+    pub max_rate: f64,
+    /// Length of each step.
+    #[arg(long, default_value = "10s", value_parser = parse_duration)]
+    pub step_duration: Duration,
+    /// The limit on place p99, ms.
+    #[arg(long, default_value_t = 10.0)]
+    pub p99_limit_ms: f64,
+    /// Shared options.
+    #[command(flatten)]
+    pub common: Common,
+}
+
+fn options(profile: &str, rate: f64, duration: Duration, c: &Common) -> Result<RunOptions, String> {
+    let mut o = RunOptions::new(Profile::resolve(profile)?, c.scale, rate, duration, c.seed);
+    o.target = c.target.clone();
+    o.network_seed = c.network_seed;
+    o.durability = c.durability;
+    o.data_dir = c.data_dir.clone();
+    o.report_dir = c.report.clone();
+    o.reads_per_order = c.reads_per_order;
+    o.drain_timeout = c.drain_timeout;
+    o.workers = c.workers;
+    o.progress = !c.quiet;
+    Ok(o)
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime, String> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the tokio runtime: {e}"))
+}
+
+/// Runs the command line; the exit code is 0 only when every invariant held.
+pub fn main_with(cli: Cli) -> ExitCode {
+    let result = match cli.command {
+        Command::Run(a) => options(&a.profile, a.peak_rate, a.duration, &a.common).and_then(|o| {
+            let r = runtime()?.block_on(run(&o))?;
+            println!("{}", summary(&r));
+            if let Some(d) = &o.report_dir {
+                println!("report: {}", d.display());
+            }
+            Ok(r.passed)
+        }),
+        Command::Knee(a) => {
+            options(&a.profile, a.start_rate, a.step_duration, &a.common).and_then(|base| {
+                let k = runtime()?.block_on(knee::knee(&KneeOptions {
+                    base: base.clone(),
+                    start_rate: a.start_rate,
+                    factor: a.factor,
+                    max_rate: a.max_rate,
+                    p99_limit_ms: a.p99_limit_ms,
+                }))?;
+                println!(
+                    "knee: {} (place p99 limit {} ms, {} cores, durability {})",
+                    k.knee_rate
+                        .map_or("none".into(), |r| format!("{r} orders/s")),
+                    k.p99_limit_ms,
+                    k.cores,
+                    k.durability
+                );
+                if let Some(d) = &base.report_dir {
+                    knee::write(d, &k)?;
+                    println!("report: {}", d.display());
+                }
+                Ok(k.passed)
+            })
+        }
+    };
+    match result {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::from(1),
+        Err(e) => {
+            eprintln!("loadtest: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// A few lines for the terminal.
+pub fn summary(r: &crate::report::Report) -> String {
+    let mut s = format!(
+        "{} {} at {}/s for {} s ({}, durability {}, {} cores): placed {}/s, scans {}/s, reads {}/s; \
+         place p50 {} ms p99 {} ms; scan p99 {} ms; read p99 {} ms",
+        if r.passed { "PASSED" } else { "FAILED" },
+        r.config.profile,
+        r.config.peak_rate,
+        r.config.duration_s,
+        r.config.mode,
+        r.config.durability,
+        r.config.cores,
+        r.throughput.orders_placed_per_s,
+        r.throughput.scans_applied_per_s,
+        r.throughput.reads_per_s,
+        r.latency_ms.place.p50,
+        r.latency_ms.place.p99,
+        r.latency_ms.scan.p99,
+        r.latency_ms.read.p99,
+    );
+    for (name, k) in &r.invariants {
+        s.push_str(&format!(
+            "\n  {name}: {} ({} violations)",
+            if k.passed { "passed" } else { "FAILED" },
+            k.violations
+        ));
+        if !k.passed {
+            for e in k.examples.iter().take(3) {
+                s.push_str(&format!("\n    {e}"));
+            }
+        }
+    }
+    s
+}

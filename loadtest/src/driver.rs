@@ -1,0 +1,154 @@
+//! The system under test, behind one type: the embedded core (in-process
+//! mode, the default) or a running orchestrator over HTTP (`--target`).
+//! The runner and the simulator only call these methods, so both modes
+//! offer the same load and check the same things.
+
+use std::time::Instant;
+
+use orch_runtime::dto::{
+    InventoryView, OrderView, PlaceOrder, ReceiptInput, ScanInput, ScanResult, WaveView,
+};
+use orch_runtime::facade::ItemResult;
+
+use crate::driver_http::HttpDriver;
+use crate::driver_inprocess::InProcessDriver;
+
+/// The answer to one order of a batch: the order, or why it failed.
+pub type PlaceAnswer = Result<OrderView, String>;
+
+/// The answer to one availability read: when it came, or why it failed.
+pub type ReadAnswer = Result<Instant, String>;
+
+/// Radius of the "near a point" part of an availability read.
+pub const READ_RADIUS_KM: f64 = 100.0;
+
+/// One released fulfillment as the warehouse floor sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReleasedFulfillment {
+    /// The order's client id.
+    pub order_id: String,
+    /// `order_id/n`.
+    pub fulfillment_id: String,
+    /// Its facility.
+    pub facility_id: String,
+    /// (SKU, units) in pick-path order.
+    pub lines: Vec<(String, u32)>,
+}
+
+/// Groups a wave's pick list by fulfillment (pick-path order kept).
+pub fn released_fulfillments(facility_id: &str, wave: &WaveView) -> Vec<ReleasedFulfillment> {
+    let mut out: Vec<ReleasedFulfillment> = wave
+        .fulfillment_ids
+        .iter()
+        .map(|fid| ReleasedFulfillment {
+            order_id: fid
+                .rsplit_once('/')
+                .map_or(fid.as_str(), |(o, _)| o)
+                .to_string(),
+            fulfillment_id: fid.clone(),
+            facility_id: facility_id.to_string(),
+            lines: Vec::new(),
+        })
+        .collect();
+    for t in &wave.pick_list {
+        if let Some(f) = out
+            .iter_mut()
+            .find(|f| f.fulfillment_id == t.fulfillment_id)
+        {
+            match f.lines.iter_mut().find(|(s, _)| *s == t.sku) {
+                Some((_, q)) => *q += t.qty,
+                None => f.lines.push((t.sku.clone(), t.qty)),
+            }
+        }
+    }
+    out.retain(|f| !f.lines.is_empty());
+    out
+}
+
+/// The system under test.
+#[derive(Clone)]
+pub enum Driver {
+    /// The embedded core.
+    InProcess(InProcessDriver),
+    /// A running orchestrator over HTTP.
+    Http(HttpDriver),
+}
+
+impl Driver {
+    /// `in_process` or `http`, for reports.
+    pub fn mode(&self) -> &'static str {
+        match self {
+            Driver::InProcess(_) => "in_process",
+            Driver::Http(_) => "http",
+        }
+    }
+
+    /// Places a batch; one answer per order, in order.
+    pub async fn place_batch(&self, orders: Vec<PlaceOrder>) -> Vec<PlaceAnswer> {
+        match self {
+            Driver::InProcess(d) => d.place_batch(&orders).await,
+            Driver::Http(d) => d.place_batch(orders).await,
+        }
+    }
+
+    /// Applies scan events in array order.
+    pub async fn scans(&self, events: Vec<ScanInput>) -> Result<Vec<ScanResult>, String> {
+        match self {
+            Driver::InProcess(d) => Ok(d.core.scans(&events).await),
+            Driver::Http(d) => d.scans(events).await,
+        }
+    }
+
+    /// Cancels an order.
+    pub async fn cancel(&self, order_id: String) -> Result<OrderView, String> {
+        match self {
+            Driver::InProcess(d) => d.core.cancel(&order_id).await.map_err(|e| e.to_string()),
+            Driver::Http(d) => d.cancel(order_id).await,
+        }
+    }
+
+    /// Receives stock.
+    pub async fn receive(&self, receipts: Vec<ReceiptInput>) -> Result<Vec<ItemResult>, String> {
+        match self {
+            Driver::InProcess(d) => d.core.receive(&receipts).await.map_err(|e| e.to_string()),
+            Driver::Http(d) => d.receive(receipts).await,
+        }
+    }
+
+    /// Availability reads of (sku, lat, lon), 100 km around the point: for
+    /// each, when it was answered, or why it failed.
+    pub async fn availability(&self, reads: Vec<(String, f64, f64)>) -> Vec<ReadAnswer> {
+        match self {
+            Driver::InProcess(d) => reads
+                .iter()
+                .map(|(s, lat, lon)| {
+                    d.core
+                        .availability(s, *lat, *lon, READ_RADIUS_KM)
+                        .map(|_| Instant::now())
+                        .map_err(|e| e.to_string())
+                })
+                .collect(),
+            Driver::Http(d) => d.availability(reads).await,
+        }
+    }
+
+    /// An order; `Ok(None)` when the core does not know it.
+    pub async fn order(&self, order_id: String) -> Result<Option<OrderView>, String> {
+        match self {
+            Driver::InProcess(d) => match d.core.order(&order_id).await {
+                Ok(v) => Ok(Some(v)),
+                Err(e) if e.kind == orch_runtime::ErrorKind::NotFound => Ok(None),
+                Err(e) => Err(e.to_string()),
+            },
+            Driver::Http(d) => d.order(order_id).await,
+        }
+    }
+
+    /// Inventory of a SKU by facility.
+    pub async fn inventory(&self, sku: String) -> Result<InventoryView, String> {
+        match self {
+            Driver::InProcess(d) => d.core.inventory(&sku).map_err(|e| e.to_string()),
+            Driver::Http(d) => d.inventory(sku).await,
+        }
+    }
+}

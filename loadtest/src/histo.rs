@@ -1,0 +1,302 @@
+//! Latency histograms and counters of a run. Latencies are recorded in
+//! microseconds from each request's intended start (coordinated omission
+//! corrected: a request that waited behind a slow one counts its wait) and
+//! reported in milliseconds.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use hdrhistogram::Histogram;
+use serde::Serialize;
+
+/// One latency histogram (µs, 3 significant figures, grows as needed).
+#[derive(Debug)]
+pub struct Latency(Mutex<Histogram<u64>>);
+
+fn histogram() -> Histogram<u64> {
+    let mut h = Histogram::new(3).expect("3 significant figures is valid");
+    h.auto(true);
+    h
+}
+
+impl Default for Latency {
+    fn default() -> Self {
+        Latency(Mutex::new(histogram()))
+    }
+}
+
+/// Percentiles of a histogram, in milliseconds.
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize)]
+pub struct Percentiles {
+    /// Median.
+    pub p50: f64,
+    /// 90th percentile.
+    pub p90: f64,
+    /// 99th percentile.
+    pub p99: f64,
+    /// 99.9th percentile.
+    pub p999: f64,
+    /// Largest.
+    pub max: f64,
+    /// Samples.
+    pub count: u64,
+}
+
+fn ms(us: u64) -> f64 {
+    (us as f64 / 1000.0 * 1000.0).round() / 1000.0
+}
+
+fn percentiles(h: &Histogram<u64>) -> Percentiles {
+    if h.is_empty() {
+        return Percentiles::default();
+    }
+    Percentiles {
+        p50: ms(h.value_at_quantile(0.50)),
+        p90: ms(h.value_at_quantile(0.90)),
+        p99: ms(h.value_at_quantile(0.99)),
+        p999: ms(h.value_at_quantile(0.999)),
+        max: ms(h.max()),
+        count: h.len(),
+    }
+}
+
+impl Latency {
+    /// Records the time from `intended` to now.
+    pub fn record_since(&self, intended: Instant) {
+        self.record(intended.elapsed());
+    }
+
+    /// Records one latency.
+    pub fn record(&self, d: Duration) {
+        let us = d.as_micros().min(u128::from(u64::MAX)) as u64;
+        let mut h = self.0.lock().expect("histogram lock");
+        let _ = h.record(us.max(1));
+    }
+
+    /// Records the same latency `n` times.
+    pub fn record_n(&self, d: Duration, n: u64) {
+        let us = d.as_micros().min(u128::from(u64::MAX)) as u64;
+        let mut h = self.0.lock().expect("histogram lock");
+        let _ = h.record_n(us.max(1), n);
+    }
+
+    /// Percentiles so far.
+    pub fn percentiles(&self) -> Percentiles {
+        percentiles(&self.0.lock().expect("histogram lock"))
+    }
+
+    /// The 99th percentile so far, in milliseconds.
+    pub fn p99_ms(&self) -> f64 {
+        self.percentiles().p99
+    }
+}
+
+/// What happened in one second of the run.
+#[derive(Debug)]
+pub struct Second {
+    /// Orders due in this second.
+    pub offered: u64,
+    /// Orders answered in this second.
+    pub answered: u64,
+    /// Place latency of the orders due in this second.
+    pub place: Histogram<u64>,
+}
+
+/// One second of the chart's series.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct SecondPoint {
+    /// Seconds from the start.
+    pub second: u64,
+    /// Orders due (the target rate).
+    pub offered: u64,
+    /// Orders answered (achieved rate).
+    pub answered: u64,
+    /// Median place latency of the orders due then, ms.
+    pub place_p50_ms: f64,
+    /// 99th percentile, ms.
+    pub place_p99_ms: f64,
+}
+
+/// Named counters of a run.
+#[derive(Debug, Default)]
+pub struct Counters {
+    /// Orders sent.
+    pub orders_offered: AtomicU64,
+    /// Orders answered with success (2xx).
+    pub orders_acknowledged: AtomicU64,
+    /// Orders answered with an error or not answered.
+    pub orders_failed: AtomicU64,
+    /// Acknowledged orders with every line reserved.
+    pub routed: AtomicU64,
+    /// Acknowledged orders with at least one line waiting for stock.
+    pub backordered: AtomicU64,
+    /// Acknowledged orders the core rejected.
+    pub rejected: AtomicU64,
+    /// Cancels that succeeded.
+    pub cancelled: AtomicU64,
+    /// Cancels that failed.
+    pub cancel_failed: AtomicU64,
+    /// Fulfillments delivered.
+    pub delivered: AtomicU64,
+    /// Fulfillments returned (every line).
+    pub returned: AtomicU64,
+    /// Units returned to the shelf.
+    pub units_restocked: AtomicU64,
+    /// Units disposed of.
+    pub units_disposed: AtomicU64,
+    /// Scan events sent.
+    pub scans_sent: AtomicU64,
+    /// Applied.
+    pub scans_applied: AtomicU64,
+    /// Answered duplicate.
+    pub scans_duplicate: AtomicU64,
+    /// Answered rejected.
+    pub scans_rejected: AtomicU64,
+    /// Duplicates the simulator sent on purpose.
+    pub scans_duplicate_sent: AtomicU64,
+    /// Out-of-order scans the simulator sent on purpose.
+    pub scans_out_of_order_sent: AtomicU64,
+    /// In-order scans tried again because they overtook the wave's notice
+    /// to the order (answered "fulfillment is routed").
+    pub scans_retried: AtomicU64,
+    /// Rejections the simulator did not expect (in-order scans refused).
+    pub scans_rejected_unexpected: AtomicU64,
+    /// Deliberate duplicates not answered duplicate.
+    pub scans_duplicate_unexpected: AtomicU64,
+    /// Availability reads.
+    pub reads: AtomicU64,
+    /// Failed availability reads.
+    pub read_errors: AtomicU64,
+    /// Receipts applied.
+    pub receipts_applied: AtomicU64,
+    /// Backordered lines those receipts served first.
+    pub backorders_served: AtomicU64,
+    /// Units received.
+    pub units_received: AtomicU64,
+    /// Waves the simulator answered.
+    pub waves: AtomicU64,
+    /// Released fulfillments whose order never learned its wave (picks
+    /// kept answering "fulfillment is routed").
+    pub waves_unheard: AtomicU64,
+    /// Wave announcements missed (the subscriber lagged).
+    pub waves_missed: AtomicU64,
+    /// Transport or server errors of any request.
+    pub errors: AtomicU64,
+}
+
+impl Counters {
+    /// Adds `n` to a counter.
+    pub fn add(c: &AtomicU64, n: u64) {
+        c.fetch_add(n, Ordering::Relaxed);
+    }
+
+    /// Reads a counter.
+    pub fn get(c: &AtomicU64) -> u64 {
+        c.load(Ordering::Relaxed)
+    }
+}
+
+/// Everything a run measures.
+#[derive(Debug)]
+pub struct Metrics {
+    /// When the run started (intended start of order 0).
+    pub start: Instant,
+    /// Place latency.
+    pub place: Latency,
+    /// Scan latency (per event, from the step's due time).
+    pub scan: Latency,
+    /// Availability read latency.
+    pub read: Latency,
+    /// Counters.
+    pub counts: Counters,
+    seconds: Mutex<Vec<Second>>,
+}
+
+impl Metrics {
+    /// Metrics of a run starting at `start`.
+    pub fn new(start: Instant) -> Metrics {
+        Metrics {
+            start,
+            place: Latency::default(),
+            scan: Latency::default(),
+            read: Latency::default(),
+            counts: Counters::default(),
+            seconds: Mutex::new(Vec::new()),
+        }
+    }
+
+    fn with_second(&self, s: usize, f: impl FnOnce(&mut Second)) {
+        let mut v = self.seconds.lock().expect("seconds lock");
+        while v.len() <= s {
+            v.push(Second {
+                offered: 0,
+                answered: 0,
+                place: histogram(),
+            });
+        }
+        f(&mut v[s]);
+    }
+
+    /// An order was due at `intended`.
+    pub fn offered(&self, intended: Instant) {
+        let s = intended.saturating_duration_since(self.start).as_secs() as usize;
+        self.with_second(s, |b| b.offered += 1);
+        Counters::add(&self.counts.orders_offered, 1);
+    }
+
+    /// An order due at `intended` was answered now.
+    pub fn placed(&self, intended: Instant) {
+        let now = Instant::now();
+        let lat = now.saturating_duration_since(intended);
+        self.place.record(lat);
+        let due = intended.saturating_duration_since(self.start).as_secs() as usize;
+        let done = now.saturating_duration_since(self.start).as_secs() as usize;
+        self.with_second(due, |b| {
+            let _ = b.place.record((lat.as_micros() as u64).max(1));
+        });
+        self.with_second(done, |b| b.answered += 1);
+    }
+
+    /// The per-second series.
+    pub fn series(&self) -> Vec<SecondPoint> {
+        let v = self.seconds.lock().expect("seconds lock");
+        v.iter()
+            .enumerate()
+            .map(|(i, b)| {
+                let p = percentiles(&b.place);
+                SecondPoint {
+                    second: i as u64,
+                    offered: b.offered,
+                    answered: b.answered,
+                    place_p50_ms: p.p50,
+                    place_p99_ms: p.p99,
+                }
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn percentiles_in_ms_and_seconds_bucketed_by_due_time() {
+        let m = Metrics::new(Instant::now());
+        for i in 1..=1000u64 {
+            m.place.record(Duration::from_micros(i * 10));
+        }
+        let p = m.place.percentiles();
+        assert!((p.p50 - 5.0).abs() < 0.05, "{p:?}");
+        assert!((p.p99 - 9.9).abs() < 0.05, "{p:?}");
+        assert!((p.max - 10.0).abs() < 0.05, "{p:?}");
+        assert_eq!(p.count, 1000);
+        m.offered(m.start + Duration::from_millis(1500));
+        m.placed(m.start);
+        let s = m.series();
+        assert_eq!(s[1].offered, 1);
+        assert_eq!(s[0].answered, 1);
+        assert_eq!(Latency::default().percentiles(), Percentiles::default());
+    }
+}

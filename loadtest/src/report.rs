@@ -1,0 +1,601 @@
+//! The report of a run: `report.json` (the fields the load-tester issue
+//! lists, plus the per-second series), `report.md` for people, and
+//! `chart.svg`. Every figure carries the machine (cores) and the durability
+//! mode.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use orch_runtime::Orchestrator;
+use serde::Serialize;
+
+use crate::audit::AuditOutcome;
+use crate::demand::DoorbusterPlan;
+use crate::histo::{Counters, Metrics, Percentiles, SecondPoint};
+use crate::runner::RunOptions;
+use crate::schedule::Schedule;
+
+/// `config`: what was run, where.
+#[derive(Debug, Clone, Serialize)]
+pub struct RunConfig {
+    /// Profile name.
+    pub profile: String,
+    /// BF-1 scale.
+    pub scale: f64,
+    /// Seed.
+    pub seed: u64,
+    /// Orders per second at the hold.
+    pub peak_rate: f64,
+    /// Arrival phase, seconds.
+    pub duration_s: f64,
+    /// fsync, os or none (as configured; see `journal`).
+    pub durability: String,
+    /// in_process or http.
+    pub mode: String,
+    /// The HTTP target, if any.
+    pub target: Option<String>,
+    /// Cores of this machine.
+    pub cores: usize,
+    /// CPU model, from /proc/cpuinfo.
+    pub cpu: Option<String>,
+    /// Journal directory of the embedded core.
+    pub data_dir: Option<String>,
+    /// Availability reads per order.
+    pub reads_per_order: u32,
+}
+
+/// `throughput`, sustained over the arrival phase (scans: until drained).
+#[derive(Debug, Clone, Serialize)]
+pub struct Throughput {
+    /// Orders acknowledged per second.
+    pub orders_placed_per_s: f64,
+    /// Orders offered per second (the schedule's mean).
+    pub orders_offered_per_s: f64,
+    /// Scans applied per second, arrival phase and drain.
+    pub scans_applied_per_s: f64,
+    /// Availability reads per second.
+    pub reads_per_s: f64,
+    /// Best one-second acknowledged orders.
+    pub orders_placed_peak_second: u64,
+}
+
+/// `latency_ms`.
+#[derive(Debug, Clone, Serialize)]
+pub struct LatencyMs {
+    /// Place, from each order's intended start.
+    pub place: Percentiles,
+    /// Scan, from each step's due time.
+    pub scan: Percentiles,
+    /// Availability read, from the order's intended start.
+    pub read: Percentiles,
+}
+
+/// `memory`.
+#[derive(Debug, Clone, Serialize)]
+pub struct Memory {
+    /// Peak resident set (VmHWM) of this process: in-process mode, core
+    /// and load tester together; null over HTTP.
+    pub rss_peak_bytes: Option<u64>,
+    /// Actors resident at the end (orders, activated cells and desks,
+    /// facilities).
+    pub resident_actors: Option<u64>,
+    /// `rss_peak_bytes / resident_actors`.
+    pub bytes_per_resident_actor: Option<u64>,
+}
+
+/// `journal`: from `Orchestrator::journal_stats` (in-process only).
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct JournalFigures {
+    /// Records acknowledged per second over the run.
+    pub events_per_s: Option<f64>,
+    /// Journal bytes per second over the run.
+    pub bytes_per_s: Option<f64>,
+    /// Records per fsync.
+    pub fsync_batch_mean: Option<f64>,
+    /// Records.
+    pub records: Option<u64>,
+    /// Bytes.
+    pub bytes: Option<u64>,
+    /// Batches written.
+    pub batches: Option<u64>,
+    /// fdatasync calls.
+    pub fsyncs: Option<u64>,
+    /// The journal's own mode, as it reports it.
+    pub mode_reported: Option<String>,
+    /// Whether the journal was healthy at the end.
+    pub healthy: Option<bool>,
+    /// Why figures are missing, if they are.
+    pub note: Option<String>,
+}
+
+/// Raw journal counters read at the end of a run.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct JournalRaw {
+    records: u64,
+    bytes: u64,
+    batches: u64,
+    fsyncs: u64,
+    healthy: bool,
+    mode: &'static str,
+}
+
+/// Reads the embedded core's journal counters.
+pub fn journal_stats(core: &Orchestrator) -> Option<JournalRaw> {
+    let s = core.journal_stats();
+    let mode = match format!("{:?}", s.mode).as_str() {
+        "Fsync" => "fsync",
+        "Os" => "os",
+        "None" => "none",
+        _ => "unknown",
+    };
+    Some(JournalRaw {
+        records: s.records,
+        bytes: s.bytes,
+        batches: s.batches,
+        fsyncs: s.fsyncs,
+        healthy: s.healthy,
+        mode,
+    })
+}
+
+/// `counts`.
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct Counts {
+    /// Orders sent.
+    pub orders_offered: u64,
+    /// Orders answered with success.
+    pub orders_acknowledged: u64,
+    /// Orders answered with an error.
+    pub orders_failed: u64,
+    /// Acknowledged with every line reserved.
+    pub routed: u64,
+    /// Acknowledged with a line waiting for stock.
+    pub backordered: u64,
+    /// Acknowledged as rejected.
+    pub rejected: u64,
+    /// Cancelled before pick.
+    pub cancelled: u64,
+    /// Cancels that failed.
+    pub cancel_failed: u64,
+    /// Fulfillments delivered.
+    pub delivered: u64,
+    /// Fulfillments returned.
+    pub returned: u64,
+    /// Units restocked by returns.
+    pub units_restocked: u64,
+    /// Units disposed of.
+    pub units_disposed: u64,
+    /// Waves the floor answered.
+    pub waves: u64,
+    /// Scan events sent.
+    pub scans_sent: u64,
+    /// Applied.
+    pub scans_applied: u64,
+    /// Answered duplicate.
+    pub scans_duplicate: u64,
+    /// Answered rejected.
+    pub scans_rejected: u64,
+    /// Duplicates sent on purpose.
+    pub scans_duplicate_sent: u64,
+    /// In-order scans tried again (they overtook the wave's notice).
+    pub scans_retried: u64,
+    /// Out-of-order scans sent on purpose.
+    pub scans_out_of_order_sent: u64,
+    /// Availability reads.
+    pub reads: u64,
+    /// Failed reads.
+    pub read_errors: u64,
+    /// Receipts applied.
+    pub receipts_applied: u64,
+    /// Units received.
+    pub units_received: u64,
+    /// Backordered lines served first by receipts.
+    pub backorders_served_by_receipts: u64,
+    /// Hot SKUs: stock at start + receipts + restocked returns.
+    pub doorbuster_stock: Option<i64>,
+    /// Hot SKUs: units held by live orders (reserved or picked).
+    pub doorbuster_units_sold: Option<i64>,
+    /// Transport or server errors.
+    pub errors: u64,
+}
+
+/// `doorbuster`: where it fell and what it was given.
+#[derive(Debug, Clone, Serialize)]
+pub struct DoorbusterFigures {
+    /// Window start, s.
+    pub start_s: f64,
+    /// Window end, s.
+    pub end_s: f64,
+    /// Spike end, s.
+    pub spike_end_s: f64,
+    /// Rate multiplier in the spike.
+    pub spike_factor: f64,
+    /// Hot SKUs.
+    pub hot_skus: Vec<String>,
+    /// Their starting units each.
+    pub units_each: u32,
+    /// Units the window was expected to ask for.
+    pub demand_expected: f64,
+}
+
+/// One invariant in the report.
+#[derive(Debug, Clone, Serialize)]
+pub struct Invariant {
+    /// Held.
+    pub passed: bool,
+    /// Violations found.
+    pub violations: u64,
+    /// What was checked.
+    pub scope: String,
+    /// Up to ten examples.
+    pub examples: Vec<String>,
+}
+
+/// `report.json`.
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    /// When the report was written (RFC 3339, UTC).
+    pub written_at: String,
+    /// What was run.
+    pub config: RunConfig,
+    /// Sustained rates.
+    pub throughput: Throughput,
+    /// Latency percentiles.
+    pub latency_ms: LatencyMs,
+    /// Memory.
+    pub memory: Memory,
+    /// Journal.
+    pub journal: JournalFigures,
+    /// Counts.
+    pub counts: Counts,
+    /// The doorbuster, if the profile has one.
+    pub doorbuster: Option<DoorbusterFigures>,
+    /// Named checks.
+    pub invariants: BTreeMap<String, Invariant>,
+    /// Every check passed.
+    pub passed: bool,
+    /// Seconds from the first arrival to the last answer of the arrival
+    /// phase, and to the end of the drain.
+    pub arrivals_s: f64,
+    /// See `arrivals_s`.
+    pub total_s: f64,
+    /// Per-second series (the chart's data).
+    pub series: Vec<SecondPoint>,
+}
+
+/// What `build` needs.
+pub struct Inputs<'a> {
+    /// Options.
+    pub opts: &'a RunOptions,
+    /// Schedule.
+    pub schedule: &'a Schedule,
+    /// Doorbuster plan.
+    pub plan: Option<&'a DoorbusterPlan>,
+    /// Metrics.
+    pub metrics: &'a Metrics,
+    /// Audit.
+    pub checks: AuditOutcome,
+    /// Resident actors (in-process).
+    pub resident_actors: Option<u64>,
+    /// Journal directory.
+    pub data_dir: Option<String>,
+    /// Arrival phase, s.
+    pub arrivals_s: f64,
+    /// Until drained, s.
+    pub total_s: f64,
+    /// Journal counters.
+    pub journal: Option<JournalRaw>,
+}
+
+/// Peak RSS of this process (VmHWM), in bytes.
+pub fn rss_peak_bytes() -> Option<u64> {
+    let s = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = s.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb * 1024)
+}
+
+fn cpu_model() -> Option<String> {
+    let s = std::fs::read_to_string("/proc/cpuinfo").ok()?;
+    s.lines()
+        .find(|l| l.starts_with("model name"))
+        .and_then(|l| l.split_once(':'))
+        .map(|(_, v)| v.trim().to_string())
+}
+
+fn round(x: f64, digits: i32) -> f64 {
+    let p = 10f64.powi(digits);
+    (x * p).round() / p
+}
+
+/// Builds the report.
+pub fn build(i: Inputs<'_>) -> Report {
+    let c = &i.metrics.counts;
+    let g = Counters::get;
+    let duration_s = i.schedule.duration_s;
+    let per = |n: u64, s: f64| if s > 0.0 { round(n as f64 / s, 1) } else { 0.0 };
+    let series = i.metrics.series();
+    let rss = if i.opts.target.is_none() {
+        rss_peak_bytes()
+    } else {
+        None
+    };
+    let journal = match (&i.journal, &i.opts.target) {
+        (Some(j), _) => JournalFigures {
+            events_per_s: Some(round(j.records as f64 / i.total_s.max(1e-9), 1)),
+            bytes_per_s: Some(round(j.bytes as f64 / i.total_s.max(1e-9), 1)),
+            fsync_batch_mean: (j.fsyncs > 0).then(|| round(j.records as f64 / j.fsyncs as f64, 2)),
+            records: Some(j.records),
+            bytes: Some(j.bytes),
+            batches: Some(j.batches),
+            fsyncs: Some(j.fsyncs),
+            mode_reported: Some(j.mode.to_string()),
+            healthy: Some(j.healthy),
+            note: None,
+        },
+        (None, Some(_)) => JournalFigures {
+            note: Some("HTTP mode: the journal belongs to the server (see its /metrics)".into()),
+            ..JournalFigures::default()
+        },
+        (None, None) => JournalFigures {
+            note: Some(
+                "the core exposes no journal counters: durability mode configured, not enforced"
+                    .into(),
+            ),
+            ..JournalFigures::default()
+        },
+    };
+    let invariants: BTreeMap<String, Invariant> = i
+        .checks
+        .checks
+        .iter()
+        .map(|k| {
+            (
+                k.name.clone(),
+                Invariant {
+                    passed: k.passed,
+                    violations: k.violations,
+                    scope: k.scope.clone(),
+                    examples: k.examples.clone(),
+                },
+            )
+        })
+        .collect();
+    let passed = invariants.values().all(|k| k.passed);
+    Report {
+        written_at: humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string(),
+        config: RunConfig {
+            profile: i.opts.profile.name.clone(),
+            scale: i.opts.scale,
+            seed: i.opts.seed,
+            peak_rate: i.opts.peak_rate,
+            duration_s,
+            durability: i.opts.durability.as_str().into(),
+            mode: if i.opts.target.is_some() {
+                "http"
+            } else {
+                "in_process"
+            }
+            .into(),
+            target: i.opts.target.clone(),
+            cores: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            cpu: cpu_model(),
+            data_dir: i.data_dir.clone(),
+            reads_per_order: i.opts.reads_per_order,
+        },
+        throughput: Throughput {
+            orders_placed_per_s: per(g(&c.orders_acknowledged), duration_s),
+            orders_offered_per_s: per(g(&c.orders_offered), duration_s),
+            scans_applied_per_s: per(g(&c.scans_applied), i.total_s),
+            reads_per_s: per(g(&c.reads) - g(&c.read_errors), duration_s),
+            orders_placed_peak_second: series.iter().map(|s| s.answered).max().unwrap_or(0),
+        },
+        latency_ms: LatencyMs {
+            place: i.metrics.place.percentiles(),
+            scan: i.metrics.scan.percentiles(),
+            read: i.metrics.read.percentiles(),
+        },
+        memory: Memory {
+            rss_peak_bytes: rss,
+            resident_actors: i.resident_actors,
+            bytes_per_resident_actor: match (rss, i.resident_actors) {
+                (Some(r), Some(a)) if a > 0 => Some(r / a),
+                _ => None,
+            },
+        },
+        journal,
+        counts: Counts {
+            orders_offered: g(&c.orders_offered),
+            orders_acknowledged: g(&c.orders_acknowledged),
+            orders_failed: g(&c.orders_failed),
+            routed: g(&c.routed),
+            backordered: g(&c.backordered),
+            rejected: g(&c.rejected),
+            cancelled: g(&c.cancelled),
+            cancel_failed: g(&c.cancel_failed),
+            delivered: g(&c.delivered),
+            returned: g(&c.returned),
+            units_restocked: g(&c.units_restocked),
+            units_disposed: g(&c.units_disposed),
+            waves: g(&c.waves),
+            scans_sent: g(&c.scans_sent),
+            scans_applied: g(&c.scans_applied),
+            scans_duplicate: g(&c.scans_duplicate),
+            scans_rejected: g(&c.scans_rejected),
+            scans_duplicate_sent: g(&c.scans_duplicate_sent),
+            scans_retried: g(&c.scans_retried),
+            scans_out_of_order_sent: g(&c.scans_out_of_order_sent),
+            reads: g(&c.reads),
+            read_errors: g(&c.read_errors),
+            receipts_applied: g(&c.receipts_applied),
+            units_received: g(&c.units_received),
+            backorders_served_by_receipts: g(&c.backorders_served),
+            doorbuster_stock: i.checks.doorbuster_stock,
+            doorbuster_units_sold: i.checks.doorbuster_units_sold,
+            errors: g(&c.errors),
+        },
+        doorbuster: match (i.schedule.doorbuster, i.plan) {
+            (Some(w), Some(p)) => Some(DoorbusterFigures {
+                start_s: round(w.start_s, 3),
+                end_s: round(w.end_s, 3),
+                spike_end_s: round(w.spike_end_s, 3),
+                spike_factor: w.spike_factor,
+                hot_skus: p.skus.clone(),
+                units_each: p.units_each,
+                demand_expected: round(p.demand_expected, 1),
+            }),
+            _ => None,
+        },
+        invariants,
+        passed,
+        arrivals_s: round(i.arrivals_s, 3),
+        total_s: round(i.total_s, 3),
+        series,
+    }
+}
+
+fn pct_row(name: &str, p: &Percentiles) -> String {
+    format!(
+        "| {name} | {} | {} | {} | {} | {} | {} |\n",
+        p.p50, p.p90, p.p99, p.p999, p.max, p.count
+    )
+}
+
+/// `report.md`.
+pub fn markdown(r: &Report) -> String {
+    let c = &r.config;
+    let mut s = String::new();
+    s.push_str(&format!(
+        "# Load test: {} at {} orders/s for {} s\n\n",
+        c.profile, c.peak_rate, c.duration_s
+    ));
+    s.push_str(if r.passed {
+        "**PASSED**: every invariant held.\n\n"
+    } else {
+        "**FAILED**: at least one invariant did not hold (see below).\n\n"
+    });
+    s.push_str(&format!(
+        "Machine: {} cores{}. Mode: {}{}. Durability: **{}**{}. Scale {}, seed {}, {} reads per order. Written {}.\n\n",
+        c.cores,
+        c.cpu.as_ref().map_or(String::new(), |m| format!(" ({m})")),
+        c.mode,
+        c.target.as_ref().map_or(String::new(), |t| format!(" against {t}")),
+        c.durability,
+        match (&r.journal.mode_reported, &r.journal.note) {
+            (Some(m), _) => format!(" (journal reports {m})"),
+            (None, Some(n)) => format!(" ({n})"),
+            _ => String::new(),
+        },
+        c.scale,
+        c.seed,
+        c.reads_per_order,
+        r.written_at
+    ));
+    let t = &r.throughput;
+    s.push_str("## Throughput\n\n| what | per second |\n| --- | --- |\n");
+    s.push_str(&format!(
+        "| orders offered (target mean) | {} |\n| orders placed (acknowledged) | {} |\n| best second, orders placed | {} |\n| scans applied | {} |\n| availability reads | {} |\n\n",
+        t.orders_offered_per_s, t.orders_placed_per_s, t.orders_placed_peak_second, t.scans_applied_per_s, t.reads_per_s
+    ));
+    s.push_str("## Latency (ms, from the intended start: coordinated omission corrected)\n\n");
+    s.push_str("| operation | p50 | p90 | p99 | p99.9 | max | samples |\n| --- | --- | --- | --- | --- | --- | --- |\n");
+    s.push_str(&pct_row("place", &r.latency_ms.place));
+    s.push_str(&pct_row("scan", &r.latency_ms.scan));
+    s.push_str(&pct_row("read", &r.latency_ms.read));
+    s.push_str("\n![throughput and place latency per second](chart.svg)\n\n");
+    s.push_str("## Invariants\n\n| check | result | violations | what was checked |\n| --- | --- | --- | --- |\n");
+    for (name, k) in &r.invariants {
+        s.push_str(&format!(
+            "| {name} | {} | {} | {} |\n",
+            if k.passed { "passed" } else { "**FAILED**" },
+            k.violations,
+            k.scope
+        ));
+    }
+    for (name, k) in r.invariants.iter().filter(|(_, k)| !k.passed) {
+        s.push_str(&format!("\n{name} examples:\n\n"));
+        for e in &k.examples {
+            s.push_str(&format!("- {e}\n"));
+        }
+    }
+    let n = &r.counts;
+    s.push_str("\n## Counts\n\n| what | count |\n| --- | --- |\n");
+    for (k, v) in [
+        ("orders offered", n.orders_offered),
+        ("orders acknowledged", n.orders_acknowledged),
+        ("orders failed", n.orders_failed),
+        ("routed (every line reserved)", n.routed),
+        ("backordered (a line waits)", n.backordered),
+        ("rejected", n.rejected),
+        ("cancelled before pick", n.cancelled),
+        ("fulfillments delivered", n.delivered),
+        ("fulfillments returned", n.returned),
+        ("waves answered", n.waves),
+        ("scans applied", n.scans_applied),
+        ("scans duplicate (sent on purpose)", n.scans_duplicate),
+        (
+            "scans sent out of order on purpose",
+            n.scans_out_of_order_sent,
+        ),
+        (
+            "picks retried (overtook the wave's notice)",
+            n.scans_retried,
+        ),
+        (
+            "scans rejected (out of order + retried picks)",
+            n.scans_rejected,
+        ),
+        ("availability reads", n.reads),
+        ("receipts applied", n.receipts_applied),
+        (
+            "backordered lines served first by receipts",
+            n.backorders_served_by_receipts,
+        ),
+        ("errors", n.errors),
+    ] {
+        s.push_str(&format!("| {k} | {v} |\n"));
+    }
+    if let Some(d) = &r.doorbuster {
+        s.push_str(&format!(
+            "\n## Doorbuster\n\n{} hot SKUs from {} s to {} s (rate ×{} until {} s), {} units each at start \
+             for an expected demand of {} units. Stock + receipts + restocked: {}; sold (reserved or picked): {}.\n",
+            d.hot_skus.len(),
+            d.start_s,
+            d.end_s,
+            d.spike_factor,
+            d.spike_end_s,
+            d.units_each,
+            d.demand_expected,
+            n.doorbuster_stock.map_or("n/a".into(), |v| v.to_string()),
+            n.doorbuster_units_sold.map_or("n/a".into(), |v| v.to_string()),
+        ));
+    }
+    let m = &r.memory;
+    let j = &r.journal;
+    let opt = |v: Option<f64>| v.map_or("null".into(), |x| x.to_string());
+    s.push_str(&format!(
+        "\n## Memory and journal\n\nPeak RSS {} bytes; {} resident actors; {} bytes per resident actor. \
+         Journal: {} events/s, {} bytes/s, {} records per fsync{}.\n",
+        m.rss_peak_bytes.map_or("n/a".into(), |v| v.to_string()),
+        m.resident_actors.map_or("n/a".into(), |v| v.to_string()),
+        m.bytes_per_resident_actor.map_or("n/a".into(), |v| v.to_string()),
+        opt(j.events_per_s),
+        opt(j.bytes_per_s),
+        opt(j.fsync_batch_mean),
+        j.note.as_ref().map_or(String::new(), |n| format!(" ({n})")),
+    ));
+    s
+}
+
+/// Writes report.json, report.md and chart.svg into `dir`.
+pub fn write(dir: &Path, r: &Report) -> Result<(), String> {
+    std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let json = serde_json::to_string_pretty(r).map_err(|e| e.to_string())?;
+    let put = |name: &str, text: &str| {
+        std::fs::write(dir.join(name), text)
+            .map_err(|e| format!("{}: {e}", dir.join(name).display()))
+    };
+    put("report.json", &json)?;
+    put("report.md", &markdown(r))?;
+    crate::chart::write(&dir.join("chart.svg"), r)
+}

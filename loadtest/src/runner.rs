@@ -1,0 +1,606 @@
+//! One run: sets up the system under test (an embedded core with the
+//! doorbuster's short stock, or a running server over HTTP), offers the
+//! schedule's orders at their intended times whatever the answers, reads
+//! availability 20 times per order, lets the floor answer every wave,
+//! drains, audits, and returns the report.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use orch_config::bf1::{generate, Bf1Params};
+use orch_config::{Config, DurabilityMode, Network};
+use orch_runtime::dto::{AdjustmentInput, PlaceOrder};
+use orch_runtime::Orchestrator;
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use tokio::task::JoinSet;
+
+use crate::audit::{audit, AuditInput};
+use crate::book::Book;
+use crate::demand::{DoorbusterPlan, OrderSource};
+use crate::driver::{released_fulfillments, Driver};
+use crate::driver_http::HttpDriver;
+use crate::driver_inprocess::InProcessDriver;
+use crate::histo::{Counters, Metrics};
+use crate::profile::Profile;
+use crate::report::{self, Report};
+use crate::schedule::Schedule;
+use crate::simulator::{FloorSpec, SimInput, Simulator};
+use crate::workload::Zipf;
+
+/// Everything a run needs to know.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    /// The load profile.
+    pub profile: Profile,
+    /// BF-1 network scale.
+    pub scale: f64,
+    /// Orders per second at the hold.
+    pub peak_rate: f64,
+    /// Length of the arrival phase.
+    pub duration: Duration,
+    /// Seed of the network (in-process), the stream and the floor.
+    pub seed: u64,
+    /// `http://HOST:PORT` for HTTP mode; in-process when `None`.
+    pub target: Option<String>,
+    /// Seed of the network the target serves (HTTP mode; `orchestrator
+    /// serve` uses 42).
+    pub network_seed: u64,
+    /// Durability mode passed to the embedded core.
+    pub durability: DurabilityMode,
+    /// Journal directory of the embedded core; a temporary one when `None`.
+    pub data_dir: Option<PathBuf>,
+    /// Where report.json, report.md and chart.svg go.
+    pub report_dir: Option<PathBuf>,
+    /// Availability reads per order placed (20).
+    pub reads_per_order: u32,
+    /// Longest wait for the floor to finish after the last arrival.
+    pub drain_timeout: Duration,
+    /// Arbiters of the embedded core (0 = one per core).
+    pub workers: u32,
+    /// Show the live progress bar (only on a terminal anyway).
+    pub progress: bool,
+}
+
+impl RunOptions {
+    /// BF-1 defaults for a short in-process run.
+    pub fn new(
+        profile: Profile,
+        scale: f64,
+        peak_rate: f64,
+        duration: Duration,
+        seed: u64,
+    ) -> Self {
+        RunOptions {
+            profile,
+            scale,
+            peak_rate,
+            duration,
+            seed,
+            target: None,
+            network_seed: 42,
+            durability: DurabilityMode::None,
+            data_dir: None,
+            report_dir: None,
+            reads_per_order: 20,
+            drain_timeout: Duration::from_secs(60),
+            workers: 0,
+            progress: true,
+        }
+    }
+}
+
+/// What the run set up, kept until the end.
+struct Setup {
+    driver: Driver,
+    core: Option<Orchestrator>,
+    _data_dir: Option<tempfile::TempDir>,
+    data_dir: Option<String>,
+    net: Network,
+}
+
+async fn setup(
+    opts: &RunOptions,
+    plan_for: impl Fn(&Network) -> Option<DoorbusterPlan>,
+) -> Result<(Setup, Option<DoorbusterPlan>), String> {
+    match &opts.target {
+        None => {
+            let mut net = generate(&Bf1Params {
+                scale: opts.scale,
+                seed: opts.seed,
+            });
+            let plan = plan_for(&net);
+            if let Some(p) = &plan {
+                p.shape_stock(&mut net);
+            }
+            let mut cfg = Config::with_network(net.clone());
+            cfg.runtime.workers = opts.workers;
+            cfg.durability.mode = opts.durability;
+            let (tmp, dir) = match &opts.data_dir {
+                Some(d) => (None, d.display().to_string()),
+                None => {
+                    let t = tempfile::Builder::new()
+                        .prefix("loadtest-data-")
+                        .tempdir()
+                        .map_err(|e| format!("cannot make a temporary data dir: {e}"))?;
+                    let d = t.path().display().to_string();
+                    (Some(t), d)
+                }
+            };
+            cfg.durability.data_dir = dir.clone();
+            let core = Orchestrator::start(&cfg);
+            Ok((
+                Setup {
+                    driver: Driver::InProcess(InProcessDriver::new(core.clone())),
+                    core: Some(core),
+                    _data_dir: tmp,
+                    data_dir: Some(dir),
+                    net,
+                },
+                plan,
+            ))
+        }
+        Some(target) => {
+            let http = HttpDriver::new(target);
+            http.ready()
+                .await
+                .map_err(|e| format!("--target {target}: not ready: {e}"))?;
+            let net = generate(&Bf1Params {
+                scale: opts.scale,
+                seed: opts.network_seed,
+            });
+            let skus = http.skus().await?;
+            let facilities = http.facilities().await?;
+            let ours: Vec<&str> = net.facilities.iter().map(|f| f.id.as_str()).collect();
+            let theirs: Vec<&str> = facilities.iter().map(|f| f.facility_id.as_str()).collect();
+            if skus != net.skus || ours != theirs {
+                return Err(format!(
+                    "--target {target}: serves {} SKUs and {} facilities, not the BF-1 network at \
+                     scale {} seed {} ({} SKUs, {} facilities): pass the server's --scale and --network-seed",
+                    skus.len(),
+                    theirs.len(),
+                    opts.scale,
+                    opts.network_seed,
+                    net.skus.len(),
+                    ours.len()
+                ));
+            }
+            let plan = plan_for(&net);
+            if let Some(p) = &plan {
+                // The server's stock cannot be set before it starts: cycle
+                // counts shape it instead.
+                let mut items = Vec::new();
+                for sku in &p.skus {
+                    let inv = http.inventory(sku.clone()).await?;
+                    for c in inv.facilities {
+                        let on_hand = if c.facility_id == p.facility_id {
+                            p.units_each
+                        } else {
+                            0
+                        };
+                        items.push(AdjustmentInput {
+                            adjustment_id: format!(
+                                "lt-{}-{}-{}-{}",
+                                opts.seed,
+                                run_tag(),
+                                sku,
+                                c.facility_id
+                            ),
+                            sku: sku.clone(),
+                            facility_id: c.facility_id,
+                            on_hand: i64::from(on_hand.max(c.reserved)),
+                        });
+                    }
+                }
+                http.adjust(items).await?;
+            }
+            Ok((
+                Setup {
+                    driver: Driver::Http(http),
+                    core: None,
+                    _data_dir: None,
+                    data_dir: None,
+                    net,
+                },
+                plan,
+            ))
+        }
+    }
+}
+
+/// A tag that keeps ids of two runs against one server apart.
+fn run_tag() -> String {
+    use std::sync::OnceLock;
+    static TAG: OnceLock<String> = OnceLock::new();
+    TAG.get_or_init(|| {
+        let ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis());
+        format!("{ms:x}")
+    })
+    .clone()
+}
+
+/// Availability reads: SKUs by popularity, near the order's ship-to.
+struct Reads {
+    rng: ChaCha8Rng,
+    zipf: Zipf,
+    per_order: u32,
+}
+
+impl Reads {
+    fn for_order(&mut self, net: &Network, o: &PlaceOrder) -> Vec<(String, f64, f64)> {
+        (0..self.per_order)
+            .map(|_| {
+                let sku = net.skus[self.zipf.sample(&mut self.rng)].clone();
+                (sku, o.ship_to.lat, o.ship_to.lon)
+            })
+            .collect()
+    }
+}
+
+fn progress_bar(opts: &RunOptions) -> ProgressBar {
+    let pb = ProgressBar::new(opts.duration.as_secs().max(1));
+    if !opts.progress || !std::io::stdout().is_terminal() {
+        pb.set_draw_target(ProgressDrawTarget::hidden());
+    }
+    pb.set_style(
+        ProgressStyle::with_template("{spinner} [{elapsed_precise}] {bar:30} {pos}/{len}s {msg}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    pb
+}
+
+/// Runs once and returns the report (also written to `report_dir`).
+pub async fn run(opts: &RunOptions) -> Result<Report, String> {
+    opts.profile.check()?;
+    if !(opts.peak_rate > 0.0 && opts.peak_rate.is_finite()) {
+        return Err(format!("--peak-rate: must be > 0, got {}", opts.peak_rate));
+    }
+    if !(opts.scale > 0.0 && opts.scale.is_finite()) {
+        return Err(format!("--scale: must be > 0, got {}", opts.scale));
+    }
+    let schedule = Schedule::new(&opts.profile, opts.peak_rate, opts.duration);
+    let (setup, plan) = setup(opts, |net| {
+        opts.profile
+            .active_doorbuster()
+            .and_then(|spec| DoorbusterPlan::new(net, &schedule, spec, opts.seed))
+    })
+    .await?;
+    let driver = setup.driver.clone();
+    let net = setup.net.clone();
+    let hot_initial = match &plan {
+        Some(p) => crate::audit::shelf(&driver, &p.skus).await?,
+        None => Vec::new(),
+    };
+
+    let start = Instant::now() + Duration::from_millis(200);
+    let metrics = Arc::new(Metrics::new(start));
+    let book = Arc::new(Book::default());
+    let sim = Simulator::start(
+        driver.clone(),
+        FloorSpec::bf1(opts.seed),
+        metrics.clone(),
+        book.clone(),
+    );
+    if let Some(p) = &plan {
+        for (at, r) in &p.receipts {
+            let _ = sim.tx.send(SimInput::Receipt(
+                start + Duration::from_secs_f64(*at),
+                r.clone(),
+            ));
+        }
+    }
+
+    // Released waves reach the floor: the core's broadcast in-process, a
+    // poller of the release endpoint over HTTP.
+    let feed = spawn_wave_feed(&setup, &sim, &metrics);
+
+    let pb = progress_bar(opts);
+    let ticker = spawn_ticker(pb.clone(), metrics.clone(), schedule.clone());
+
+    let prefix = format!("lt-{}-{}-", opts.seed, run_tag());
+    let hot_share = schedule.doorbuster.map_or(0.0, |d| d.hot_line_share);
+    let mut source = OrderSource::new(&net, opts.seed, &prefix, plan.as_ref(), hot_share);
+    let mut reads = Reads {
+        rng: ChaCha8Rng::seed_from_u64(opts.seed ^ 0x2EAD),
+        zipf: Zipf::new(net.skus.len(), 1.0),
+        per_order: opts.reads_per_order,
+    };
+    // HTTP batches what fell due in 10 ms into one request; in-process every
+    // order goes out at its time.
+    let window = match driver {
+        Driver::Http(_) => Duration::from_millis(10),
+        Driver::InProcess(_) => Duration::ZERO,
+    };
+    let mut tasks = JoinSet::new();
+    let mut pending: Vec<(Instant, PlaceOrder)> = Vec::new();
+    for t in schedule.arrivals() {
+        let intended = start + Duration::from_secs_f64(t);
+        if pending
+            .first()
+            .is_some_and(|(first, _)| intended > *first + window)
+        {
+            flush(&mut pending, &driver, &metrics, &book, &sim, &mut tasks);
+        }
+        while tasks.try_join_next().is_some() {}
+        tokio::time::sleep_until(intended.into()).await;
+        let o = source.next_order(schedule.in_doorbuster(t));
+        if opts.reads_per_order > 0 {
+            let r = reads.for_order(&net, &o);
+            let d = driver.clone();
+            let m = metrics.clone();
+            tasks.spawn(async move {
+                let n = r.len() as u64;
+                let answers = d.availability(r).await;
+                Counters::add(&m.counts.reads, n);
+                for a in answers {
+                    match a {
+                        Ok(done) => m.read.record(done.saturating_duration_since(intended)),
+                        Err(_) => Counters::add(&m.counts.read_errors, 1),
+                    }
+                }
+            });
+        }
+        pending.push((intended, o));
+    }
+    flush(&mut pending, &driver, &metrics, &book, &sim, &mut tasks);
+    while tasks.join_next().await.is_some() {}
+    let arrivals_done = Instant::now();
+    pb.set_message("draining: the floor answers the last waves");
+
+    drain(&setup, &sim, opts.drain_timeout).await;
+    let drained = Instant::now();
+    ticker.abort();
+    feed.abort();
+    let abandoned = sim.shared.abandoned.load(Ordering::Acquire);
+    let surprises = sim
+        .shared
+        .surprises
+        .lock()
+        .map(|v| v.clone())
+        .unwrap_or_default();
+    let unheard = sim
+        .shared
+        .unheard
+        .lock()
+        .map(|v| v.clone())
+        .unwrap_or_default();
+    sim.stop().await;
+    pb.set_message("auditing");
+
+    if std::env::var("LOADTEST_DEBUG").is_ok() {
+        for s in surprises.iter().chain(&unheard) {
+            if let Some((fid, _)) = s.split_once(' ') {
+                let oid = fid.rsplit_once('/').map_or(fid, |(o, _)| o);
+                eprintln!("DEBUG {s}\n  {:?}", driver.order(oid.to_string()).await);
+            }
+        }
+    }
+    let core_audit = match &setup.core {
+        Some(core) => Some(core.audit().await),
+        None => None,
+    };
+    let checks = audit(AuditInput {
+        driver: &driver,
+        book: &book,
+        plan: plan.as_ref(),
+        hot_initial: &hot_initial,
+        core_audit,
+        skus: &net.skus,
+        metrics: &metrics,
+        abandoned,
+        surprises,
+        unheard,
+    })
+    .await;
+    pb.finish_and_clear();
+
+    let resident = match &driver {
+        Driver::InProcess(d) => Some(d.resident_actors()),
+        Driver::Http(_) => None,
+    };
+    let report = report::build(report::Inputs {
+        opts,
+        schedule: &schedule,
+        plan: plan.as_ref(),
+        metrics: &metrics,
+        checks,
+        resident_actors: resident,
+        data_dir: setup.data_dir.clone(),
+        arrivals_s: arrivals_done.saturating_duration_since(start).as_secs_f64(),
+        total_s: drained.saturating_duration_since(start).as_secs_f64(),
+        journal: setup.core.as_ref().and_then(report::journal_stats),
+    });
+    if let Some(core) = &setup.core {
+        core.shutdown();
+    }
+    if let Some(dir) = &opts.report_dir {
+        report::write(dir, &report)?;
+    }
+    Ok(report)
+}
+
+fn flush(
+    pending: &mut Vec<(Instant, PlaceOrder)>,
+    driver: &Driver,
+    metrics: &Arc<Metrics>,
+    book: &Arc<Book>,
+    sim: &Simulator,
+    tasks: &mut JoinSet<()>,
+) {
+    if pending.is_empty() {
+        return;
+    }
+    let batch = std::mem::take(pending);
+    for (t, _) in &batch {
+        metrics.offered(*t);
+    }
+    let d = driver.clone();
+    let m = metrics.clone();
+    let b = book.clone();
+    let tx = sim.tx.clone();
+    tasks.spawn(async move {
+        let (times, orders): (Vec<Instant>, Vec<PlaceOrder>) = batch.into_iter().unzip();
+        let answers = d.place_batch(orders).await;
+        let c = &m.counts;
+        for (t, a) in times.into_iter().zip(answers) {
+            m.placed(t);
+            match a {
+                Ok(v) => {
+                    Counters::add(&c.orders_acknowledged, 1);
+                    match v.status.as_str() {
+                        "rejected" => Counters::add(&c.rejected, 1),
+                        "routed" => Counters::add(&c.routed, 1),
+                        _ => {}
+                    }
+                    if !v.backordered.is_empty() {
+                        Counters::add(&c.backordered, 1);
+                    }
+                    b.acknowledged(&v.order_id, &v.status);
+                    let _ = tx.send(SimInput::Acknowledged(v));
+                }
+                Err(_) => {
+                    Counters::add(&c.orders_failed, 1);
+                    Counters::add(&c.errors, 1);
+                }
+            }
+        }
+    });
+}
+
+fn spawn_wave_feed(
+    setup: &Setup,
+    sim: &Simulator,
+    metrics: &Arc<Metrics>,
+) -> tokio::task::JoinHandle<()> {
+    let tx = sim.tx.clone();
+    let m = metrics.clone();
+    match &setup.driver {
+        Driver::InProcess(d) => {
+            let d = d.clone();
+            let mut rx = d.core.subscribe_waves();
+            tokio::spawn(async move {
+                use tokio::sync::broadcast::error::RecvError;
+                loop {
+                    match rx.recv().await {
+                        Ok(ann) => {
+                            // A wave may be announced before the core has
+                            // registered the client id of an order placed a
+                            // moment ago (its fulfillment shows as "?/n"):
+                            // look again shortly.
+                            let mut fs = d.released(&ann);
+                            for _ in 0..200 {
+                                if !fs.iter().any(|f| f.order_id == "?") {
+                                    break;
+                                }
+                                tokio::time::sleep(Duration::from_millis(5)).await;
+                                fs = d.released(&ann);
+                            }
+                            let _ = tx.send(SimInput::Released(fs));
+                        }
+                        Err(RecvError::Lagged(n)) => Counters::add(&m.counts.waves_missed, n),
+                        Err(RecvError::Closed) => break,
+                    }
+                }
+            })
+        }
+        Driver::Http(h) => {
+            let h = h.clone();
+            let sim_shared = sim.shared.clone();
+            let ids: Vec<String> = setup.net.facilities.iter().map(|f| f.id.clone()).collect();
+            tokio::spawn(async move {
+                loop {
+                    for id in &ids {
+                        // Release until the facility's queue is empty.
+                        for _ in 0..100 {
+                            match h.release(id.clone()).await {
+                                Ok(w) if w.wave_id.is_some() => {
+                                    let (fs, unnamed): (Vec<_>, Vec<_>) =
+                                        released_fulfillments(id, &w)
+                                            .into_iter()
+                                            .partition(|f| f.order_id != "?");
+                                    // The server named no order for these
+                                    // ("?/n"): the registry race the
+                                    // in-process feed waits out. Over HTTP
+                                    // the answer is final: count them.
+                                    if !unnamed.is_empty() {
+                                        Counters::add(
+                                            &m.counts.waves_unheard,
+                                            unnamed.len() as u64,
+                                        );
+                                        if let Ok(mut v) = sim_shared.unheard.lock() {
+                                            v.push(format!(
+                                                "wave {} at {id}: {} fulfillments without an order id",
+                                                w.wave_id.as_deref().unwrap_or(""),
+                                                unnamed.len()
+                                            ));
+                                        }
+                                    }
+                                    let _ = tx.send(SimInput::Released(fs));
+                                }
+                                Ok(_) => break,
+                                Err(_) => {
+                                    Counters::add(&m.counts.errors, 1);
+                                    break;
+                                }
+                            }
+                        }
+                    }
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
+            })
+        }
+    }
+}
+
+fn spawn_ticker(pb: ProgressBar, m: Arc<Metrics>, s: Schedule) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut last = (Instant::now(), 0u64);
+        loop {
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            let now = Instant::now();
+            let t = now.saturating_duration_since(m.start).as_secs_f64();
+            let answered = Counters::get(&m.counts.orders_acknowledged)
+                + Counters::get(&m.counts.orders_failed);
+            let rate = (answered - last.1) as f64 / now.duration_since(last.0).as_secs_f64();
+            last = (now, answered);
+            pb.set_position(t as u64);
+            pb.set_message(format!(
+                "target {:.0}/s achieved {:.0}/s place p99 {:.2} ms errors {}",
+                s.rate_at(t),
+                rate,
+                m.place.p99_ms(),
+                Counters::get(&m.counts.errors)
+                    + Counters::get(&m.counts.scans_rejected_unexpected)
+            ));
+        }
+    })
+}
+
+/// Waits until the floor has answered every wave: in-process it releases
+/// what is still queued (as the wave timer would, sooner); over HTTP the
+/// poller keeps releasing.
+async fn drain(setup: &Setup, sim: &Simulator, timeout: Duration) {
+    let deadline = Instant::now() + timeout;
+    let mut calm = 0;
+    while calm < 5 && Instant::now() < deadline {
+        let released = match &setup.core {
+            Some(core) => {
+                core.quiesce().await;
+                core.release_all_waves().await
+            }
+            None => 0,
+        };
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        if released == 0 && sim.idle() {
+            calm += 1;
+        } else {
+            calm = 0;
+        }
+    }
+}
