@@ -18,12 +18,12 @@ log() { echo "-- ci-prometheus: $*"; }
 fail() { echo "ci-prometheus: FAILED: $*" >&2; exit 1; }
 
 # ---- 1. promtool / prometheus ---------------------------------------------
-if ! command -v promtool >/dev/null || ! command -v prometheus >/dev/null; then
-  log "installing Debian's prometheus package (promtool)"
+if ! command -v promtool >/dev/null || ! command -v prometheus >/dev/null || ! command -v curl >/dev/null; then
+  log "installing Debian's prometheus package (promtool) and curl"
   sudo=""
   [ "$(id -u)" -eq 0 ] || sudo="sudo"
   $sudo apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq prometheus >/dev/null
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq prometheus curl >/dev/null
 fi
 command -v curl >/dev/null || fail "curl is needed"
 promtool --version 2>&1 | head -1
