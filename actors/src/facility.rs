@@ -6,7 +6,7 @@
 //! Same day goes before next day before standard. A wave's pick list is
 //! grouped by zone and ordered along the pick path (zone order, then bin).
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 
 use orch_config::{CarrierCutoff, FacilityConfig, Millis, ServiceLevel, WavePolicy};
@@ -146,6 +146,8 @@ pub struct FacilityState {
     enabled: bool,
     disabled_until: Option<Millis>,
     queues: [VecDeque<QueuedFulfillment>; 3],
+    /// What the queues hold, for O(1) membership (a queue can hold thousands).
+    queued_set: HashSet<FulfillmentRef>,
     released: HashMap<FulfillmentRef, Arc<str>>,
     open_waves: HashMap<Arc<str>, u32>,
     waves_released: u64,
@@ -190,6 +192,7 @@ impl FacilityState {
             enabled: cfg.enabled,
             disabled_until: None,
             queues: Default::default(),
+            queued_set: HashSet::new(),
             released: HashMap::new(),
             open_waves: HashMap::new(),
             waves_released: 0,
@@ -253,9 +256,7 @@ impl FacilityState {
 
     /// Whether a fulfillment is queued (not yet released).
     pub fn is_queued(&self, f: FulfillmentRef) -> bool {
-        self.queues
-            .iter()
-            .any(|q| q.iter().any(|x| x.fulfillment == f))
+        self.queued_set.contains(&f)
     }
 
     /// Queue a routed fulfillment.
@@ -374,9 +375,10 @@ impl FacilityState {
 
     /// The pick list of a wave about to be released (call before applying it).
     pub fn pick_list(&self, fulfillments: &[FulfillmentRef]) -> Vec<PickTask> {
+        let wanted: HashSet<FulfillmentRef> = fulfillments.iter().copied().collect();
         let mut tasks = Vec::new();
         for q in self.queues.iter().flatten() {
-            if fulfillments.contains(&q.fulfillment) {
+            if wanted.contains(&q.fulfillment) {
                 for &(sku, qty) in &q.lines {
                     let (zone, bin) = pick_location(sku, self.idx, self.zones);
                     tasks.push(PickTask {
@@ -415,11 +417,14 @@ impl FacilityState {
         match event {
             FacilityEvent::Enqueued(q) => {
                 self.routed_this_hour = self.routed_this_hour.saturating_add(1);
+                self.queued_set.insert(q.fulfillment);
                 self.queues[level_slot(q.service_level)].push_back(q.clone());
             }
             FacilityEvent::Dequeued { fulfillment } => {
-                for q in &mut self.queues {
-                    q.retain(|x| x.fulfillment != *fulfillment);
+                if self.queued_set.remove(fulfillment) {
+                    for q in &mut self.queues {
+                        q.retain(|x| x.fulfillment != *fulfillment);
+                    }
                 }
             }
             FacilityEvent::WaveReleased {
@@ -435,10 +440,14 @@ impl FacilityState {
                     .copied()
                     .filter(|f| self.is_queued(*f))
                     .collect();
-                let fulfillments = &fulfillments;
+                let leaving: HashSet<FulfillmentRef> = fulfillments.iter().copied().collect();
                 for q in &mut self.queues {
-                    q.retain(|x| !fulfillments.contains(&x.fulfillment));
+                    q.retain(|x| !leaving.contains(&x.fulfillment));
                 }
+                for f in &fulfillments {
+                    self.queued_set.remove(f);
+                }
+                let fulfillments = &fulfillments;
                 for f in fulfillments {
                     self.released.insert(*f, wave_id.clone());
                 }

@@ -7,6 +7,10 @@
 
 use std::time::Instant;
 
+/// The same allocator as the `orchestrator` binary.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use orch_actors::order::PlaceRequest;
 use orch_actors::sim::World;
 use orch_config::bf1::{generate, Bf1Params};
@@ -18,14 +22,22 @@ fn main() {
     let args: Vec<String> = std::env::args().collect();
     let n: usize = args.get(1).and_then(|a| a.parse().ok()).unwrap_or(200_000);
     let scale: f64 = args.get(2).and_then(|a| a.parse().ok()).unwrap_or(0.1);
+    let mode = args
+        .get(3)
+        .and_then(|m| orch_config::DurabilityMode::parse(m))
+        .unwrap_or(orch_config::DurabilityMode::None);
     let mut cfg = Config::with_network(generate(&Bf1Params { scale, seed: 42 }));
+    let data = std::env::temp_dir().join(format!("place-overhead-{}", std::process::id()));
     cfg.durability.mode = orch_config::DurabilityMode::None;
     let mut stream = Bf1Stream::new(&cfg.network, 1);
     let orders: Vec<_> = (0..n)
         .map(|i| stream.next_order(format!("o-{i}")))
         .collect();
     let cores = std::thread::available_parallelism().map_or(0, |c| c.get());
-    println!("BF-1 scale {scale}, {n} orders, {cores} cores, durability none");
+    println!(
+        "BF-1 scale {scale}, {n} orders, {cores} cores; bare: no journal; actors: durability {}",
+        mode.as_str()
+    );
 
     // Bare state machines: the same validation and placement, no messages.
     let core = Orchestrator::start(&cfg);
@@ -43,7 +55,10 @@ fn main() {
     let bare = n as f64 / t.elapsed().as_secs_f64();
     println!("bare state machines: {bare:>12.0} orders/s (1 thread)");
 
-    // Actors: the facade, 1,000-order batches, 4 batches in flight.
+    // Actors: the facade, 1,000-order batches, 4 batches in flight, in the
+    // durability mode asked for (journal in a temporary directory).
+    cfg.durability.mode = mode;
+    cfg.durability.data_dir = data.display().to_string();
     let core = Orchestrator::start(&cfg);
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
@@ -75,5 +90,16 @@ fn main() {
         core.shared().arbiters().len()
     );
     println!("ratio actors/bare:   {:>12.2}", actors / bare);
+    if mode != orch_config::DurabilityMode::None {
+        let j = core.journal_stats();
+        println!(
+            "journal: {} records, {} batches, {} fsyncs, mean batch {:.1} records",
+            j.records,
+            j.batches,
+            j.fsyncs,
+            j.records as f64 / j.batches.max(1) as f64
+        );
+    }
     core.shutdown();
+    let _ = std::fs::remove_dir_all(&data);
 }

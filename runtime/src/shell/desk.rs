@@ -71,7 +71,7 @@ fn filled(shared: &Arc<Shared>, state: &mut DeskState, facility: FacilityIdx, li
     }
 }
 
-/// Queue a line.
+/// Queue a line (fire and forget: counted in `Shared::pending`).
 #[derive(Message)]
 #[rtype(result = "()")]
 pub struct Queue {
@@ -103,10 +103,12 @@ impl Handler<Queue> for DeskActor {
             .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
         ctx.address()
             .do_send(Drain(DrainScope::Line(msg.line, msg.qty)));
+        self.shared.handled();
     }
 }
 
-/// Take a line out of the queue (its order was cancelled).
+/// Take a line out of the queue (its order was cancelled; fire and forget:
+/// counted in `Shared::pending`).
 #[derive(Message)]
 #[rtype(result = "()")]
 pub struct Remove {
@@ -124,6 +126,7 @@ impl Handler<Remove> for DeskActor {
         let state = self.state.take().expect("home");
         self.publish(&state);
         self.state = Some(state);
+        self.shared.handled();
     }
 }
 

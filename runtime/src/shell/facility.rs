@@ -121,7 +121,7 @@ impl Actor for FacilityActor {
     }
 }
 
-/// Queue a routed fulfillment.
+/// Queue a routed fulfillment (fire and forget: counted in `Shared::pending`).
 #[derive(Message)]
 #[rtype(result = "Result<(), FacilityRefusal>")]
 pub struct Enqueue(pub QueuedFulfillment);
@@ -129,18 +129,21 @@ pub struct Enqueue(pub QueuedFulfillment);
 impl Handler<Enqueue> for FacilityActor {
     type Result = Result<(), FacilityRefusal>;
     fn handle(&mut self, msg: Enqueue, _: &mut Context<Self>) -> Self::Result {
-        let e = self.state.decide_enqueue(msg.0)?;
-        self.state.apply(&e);
-        let now = now_ms();
-        if self.state.due_trigger(now) == Some(WaveTrigger::Size) {
-            self.release(WaveTrigger::Size, now);
-        }
-        self.publish(now);
-        Ok(())
+        let result = self.state.decide_enqueue(msg.0).map(|e| {
+            self.state.apply(&e);
+            let now = now_ms();
+            if self.state.due_trigger(now) == Some(WaveTrigger::Size) {
+                self.release(WaveTrigger::Size, now);
+            }
+            self.publish(now);
+        });
+        self.shared.handled();
+        result
     }
 }
 
-/// A fulfillment leaves: dequeued if still queued, closed if released.
+/// A fulfillment leaves: dequeued if still queued, closed if released (fire
+/// and forget: counted in `Shared::pending`).
 #[derive(Message)]
 #[rtype(result = "()")]
 pub struct Finish(pub FulfillmentRef);
@@ -156,6 +159,7 @@ impl Handler<Finish> for FacilityActor {
             self.state.apply(&e);
             self.publish(now_ms());
         }
+        self.shared.handled();
     }
 }
 

@@ -3,6 +3,7 @@
 //! order interleaves), with the state machine moved into the future while it
 //! waits on cells, desks and facilities.
 
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use actix::prelude::*;
@@ -255,25 +256,31 @@ async fn execute(shared: &Arc<Shared>, cmds: Vec<Command>) -> Result<(), String>
                     })
                     .await;
             }
+            // Queue changes at facilities and desks cannot fail and the
+            // journal derives them from the order's event, so nobody waits
+            // for them: fire and forget, counted for `quiesce`. One sender's
+            // messages to one actor arrive in order, so a later dequeue or
+            // removal from this order never overtakes them.
             Command::Enqueue(facility, q) => {
-                let _ = shared.facility(facility).send(Enqueue(q)).await;
+                shared.pending.fetch_add(1, Ordering::AcqRel);
+                shared.facility(facility).do_send(Enqueue(q));
             }
             Command::Finish(facility, f) => {
-                let _ = shared.facility(facility).send(Finish(f)).await;
+                shared.pending.fetch_add(1, Ordering::AcqRel);
+                shared.facility(facility).do_send(Finish(f));
             }
             Command::Backorder(sku, line, qty, priority, placed_at) => {
-                let _ = shared
-                    .desk(sku)
-                    .send(Queue {
-                        line,
-                        qty,
-                        priority,
-                        placed_at,
-                    })
-                    .await;
+                shared.pending.fetch_add(1, Ordering::AcqRel);
+                shared.desk(sku).do_send(Queue {
+                    line,
+                    qty,
+                    priority,
+                    placed_at,
+                });
             }
             Command::Unbackorder(sku, line) => {
-                let _ = shared.desk(sku).send(Remove { line }).await;
+                shared.pending.fetch_add(1, Ordering::AcqRel);
+                shared.desk(sku).do_send(Remove { line });
             }
         }
     }
