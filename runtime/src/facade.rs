@@ -483,9 +483,11 @@ impl Orchestrator {
                 }
                 Err(e) => return Err(e),
             };
+            crate::metrics::sending(crate::metrics::ActorKind::Order);
             match addr.send(msg.clone()).await {
                 Ok(r) => return Ok(r),
                 Err(MailboxError::Closed) => {
+                    crate::metrics::handled(crate::metrics::ActorKind::Order); // never handled
                     self.shared.orders.remove_if(&no, |_, a| *a == addr);
                 }
                 Err(e) => return Err(ApiError::unavailable(e.to_string())),
@@ -845,6 +847,7 @@ impl Orchestrator {
                 });
                 continue;
             }
+            crate::metrics::sending(crate::metrics::ActorKind::Desk);
             match self
                 .shared
                 .desk(sku)
@@ -937,6 +940,7 @@ impl Orchestrator {
                 on_hand,
                 adjustment_id: k.clone(),
             };
+            crate::metrics::sending(crate::metrics::ActorKind::Cell);
             match self.shared.cell(key).send(adjust).await {
                 Ok(Ok(())) => out.push(ItemResult {
                     id: id.into(),
@@ -1102,6 +1106,7 @@ impl Orchestrator {
     async fn release_wave_unmetered(&self, id: &str) -> Result<WaveView, ApiError> {
         let f = self.known_facility(id)?;
         self.shared.durability.check_writable()?;
+        crate::metrics::sending(crate::metrics::ActorKind::Facility);
         let wave = self
             .shared
             .facility(f)
@@ -1115,7 +1120,10 @@ impl Orchestrator {
                 .fulfillments
                 .iter()
                 .filter_map(|r| self.shared.orders.get(&r.order).map(|a| a.clone()))
-                .map(|a| async move { a.send(GetOrder).await.ok() });
+                .map(|a| async move {
+                    crate::metrics::sending(crate::metrics::ActorKind::Order);
+                    a.send(GetOrder).await.ok()
+                });
             join_all(pings).await;
             self.shared.durability.barrier().await?;
         }
@@ -1139,6 +1147,7 @@ impl Orchestrator {
             })?),
             None => None,
         };
+        crate::metrics::sending(crate::metrics::ActorKind::Facility);
         match self
             .shared
             .facility(f)
@@ -1180,12 +1189,10 @@ impl Orchestrator {
     /// orders, desks and facilities, each sorted by key.
     pub async fn states(&self) -> States {
         self.quiesce().await;
-        let cells = join_all(
-            self.shared
-                .cells()
-                .into_iter()
-                .map(|(k, a)| async move { (k, a.send(GetCell).await) }),
-        )
+        let cells = join_all(self.shared.cells().into_iter().map(|(k, a)| async move {
+            crate::metrics::sending(crate::metrics::ActorKind::Cell);
+            (k, a.send(GetCell).await)
+        }))
         .await;
         let orders: Vec<_> = self
             .shared
@@ -1193,25 +1200,20 @@ impl Orchestrator {
             .iter()
             .map(|e| e.value().clone())
             .collect();
-        let orders = join_all(
-            orders
-                .into_iter()
-                .map(|a| async move { a.send(GetOrder).await }),
-        )
+        let orders = join_all(orders.into_iter().map(|a| async move {
+            crate::metrics::sending(crate::metrics::ActorKind::Order);
+            a.send(GetOrder).await
+        }))
         .await;
-        let desks = join_all(
-            self.shared
-                .desks()
-                .into_iter()
-                .map(|(k, a)| async move { (k, a.send(GetDesk).await) }),
-        )
+        let desks = join_all(self.shared.desks().into_iter().map(|(k, a)| async move {
+            crate::metrics::sending(crate::metrics::ActorKind::Desk);
+            (k, a.send(GetDesk).await)
+        }))
         .await;
-        let facilities = join_all(
-            self.shared
-                .facilities()
-                .iter()
-                .map(|a| async move { a.send(GetFacility).await }),
-        )
+        let facilities = join_all(self.shared.facilities().iter().map(|a| async move {
+            crate::metrics::sending(crate::metrics::ActorKind::Facility);
+            a.send(GetFacility).await
+        }))
         .await;
         let mut cells: Vec<_> = cells
             .into_iter()

@@ -256,6 +256,7 @@ impl Shared {
     pub fn stock_freed(self: &Arc<Self>, key: CellKey) {
         if self.waiting(key.sku) > 0 {
             self.pending.fetch_add(1, Ordering::AcqRel);
+            crate::metrics::sending(crate::metrics::ActorKind::Desk);
             self.desk(key.sku)
                 .do_send(Drain(DrainScope::Facility(key.facility)));
         }
@@ -265,6 +266,7 @@ impl Shared {
     pub fn drain_all(self: &Arc<Self>, sku: SkuIdx) {
         if self.waiting(sku) > 0 {
             self.pending.fetch_add(1, Ordering::AcqRel);
+            crate::metrics::sending(crate::metrics::ActorKind::Desk);
             self.desk(sku).do_send(Drain(DrainScope::All));
         }
     }

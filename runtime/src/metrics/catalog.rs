@@ -137,7 +137,8 @@ pub const WAVE_FULFILLMENTS: &str = "orchestrator_wave_fulfillments";
 // Gauges.
 /// Actors in memory by kind.
 pub const RESIDENT_ACTORS: &str = "orchestrator_resident_actors";
-/// Deepest mailbox seen per kind since the last sample.
+/// Messages waiting in the mailboxes of all actors of a kind (sent, not yet
+/// handled), the highest seen since the last sample.
 pub const MAILBOX_DEPTH_MAX: &str = "orchestrator_mailbox_depth_max";
 /// Fire-and-forget messages in flight.
 pub const MESSAGES_PENDING: &str = "orchestrator_messages_pending";
@@ -243,7 +244,7 @@ pub const CATALOG: &[MetricSpec] = &[
     histogram(ORDER_CYCLE_DURATION, &["until"], "Time from placement to a fulfillment's ship or delivery scan (until: shipped, delivered).", CYCLE_BUCKETS),
     histogram(WAVE_FULFILLMENTS, &[], "Fulfillments per released pick wave.", WAVE_BUCKETS),
     gauge(RESIDENT_ACTORS, &["kind"], "Actors in memory by kind (order, cell, desk, facility)."),
-    gauge(MAILBOX_DEPTH_MAX, &["kind"], "Deepest mailbox reported per actor kind since the previous sample."),
+    gauge(MAILBOX_DEPTH_MAX, &["kind"], "Messages waiting in the mailboxes of all actors of a kind (sent, not yet handled), highest since the previous sample."),
     gauge(MESSAGES_PENDING, &[], "Fire-and-forget messages between actors not yet handled (backorder fills, wave notices, drains)."),
     gauge(FACILITY_QUEUED, &["facility"], "Fulfillments queued for a wave, per facility (the facility backlog)."),
     gauge(FACILITY_OPEN_WAVES, &["facility"], "Waves released and not finished, per facility."),

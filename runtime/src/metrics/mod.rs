@@ -289,6 +289,27 @@ pub fn mailbox_depth(kind: ActorKind, depth: usize) {
     MAILBOX_MAX[kind as usize].fetch_max(depth, Ordering::Relaxed);
 }
 
+static QUEUED: [std::sync::atomic::AtomicI64; 4] = [
+    std::sync::atomic::AtomicI64::new(0),
+    std::sync::atomic::AtomicI64::new(0),
+    std::sync::atomic::AtomicI64::new(0),
+    std::sync::atomic::AtomicI64::new(0),
+];
+
+/// A message is about to be sent to an actor of `kind`. actix 0.13 does not
+/// expose a mailbox's length, so the runtime counts messages sent and not yet
+/// handled, all actors of a kind together: that backlog is what
+/// `orchestrator_mailbox_depth_max` reports (its highest value per sample).
+pub fn sending(kind: ActorKind) {
+    let n = QUEUED[kind as usize].fetch_add(1, Ordering::Relaxed) + 1;
+    mailbox_depth(kind, n.max(0) as usize);
+}
+
+/// An actor of `kind` took a message out of its mailbox (or a send to it failed).
+pub fn handled(kind: ActorKind) {
+    QUEUED[kind as usize].fetch_sub(1, Ordering::Relaxed);
+}
+
 /// Publishes what is kept in this process rather than in a core: mailbox
 /// maxima (then starts them over), readiness, recovery, snapshot age, and
 /// the journal source's statistics. The sampler calls it every second.

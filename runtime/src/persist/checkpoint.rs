@@ -76,6 +76,7 @@ pub fn passivate(shared: &Shared, idle: &Idle) -> usize {
     let mut asked = 0;
     for &(no, timeline_len) in idle {
         if let Some(addr) = shared.orders.get(&no) {
+            crate::metrics::sending(crate::metrics::ActorKind::Order);
             addr.do_send(Passivate { timeline_len });
             asked += 1;
         }

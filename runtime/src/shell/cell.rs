@@ -56,6 +56,7 @@ pub struct Reserve {
 impl Handler<Reserve> for CellActor {
     type Result = MessageResult<Reserve>;
     fn handle(&mut self, msg: Reserve, _: &mut Context<Self>) -> Self::Result {
+        crate::metrics::handled(crate::metrics::ActorKind::Cell);
         let answer = match self.state.decide_reserve(msg.line, msg.qty) {
             Ok((answer, event)) => {
                 if let Some(e) = event {
@@ -92,6 +93,7 @@ pub struct Release {
 impl Handler<Release> for CellActor {
     type Result = u32;
     fn handle(&mut self, msg: Release, _: &mut Context<Self>) -> u32 {
+        crate::metrics::handled(crate::metrics::ActorKind::Cell);
         match self.state.decide_release(msg.line) {
             Some(e) => {
                 self.state.apply(&e);
@@ -120,6 +122,7 @@ pub struct Pick {
 impl Handler<Pick> for CellActor {
     type Result = Result<(), CellRefusal>;
     fn handle(&mut self, msg: Pick, _: &mut Context<Self>) -> Self::Result {
+        crate::metrics::handled(crate::metrics::ActorKind::Cell);
         let e = self.state.decide_pick(msg.line, msg.qty)?;
         self.state.apply(&e);
         self.publish();
@@ -147,6 +150,7 @@ pub struct Arrive {
 impl Handler<Arrive> for CellActor {
     type Result = Result<Vec<LineRef>, CellRefusal>;
     fn handle(&mut self, msg: Arrive, _: &mut Context<Self>) -> Self::Result {
+        crate::metrics::handled(crate::metrics::ActorKind::Cell);
         let e = if msg.restock {
             self.state.decide_restock(msg.qty)?
         } else {
@@ -190,6 +194,7 @@ pub struct Adjust {
 impl Handler<Adjust> for CellActor {
     type Result = Result<(), CellRefusal>;
     fn handle(&mut self, msg: Adjust, _: &mut Context<Self>) -> Self::Result {
+        crate::metrics::handled(crate::metrics::ActorKind::Cell);
         let before = self.state.available();
         let e = self.state.decide_adjust(msg.on_hand)?;
         self.state.apply(&e);
@@ -214,6 +219,7 @@ pub struct GetCell;
 impl Handler<GetCell> for CellActor {
     type Result = MessageResult<GetCell>;
     fn handle(&mut self, _: GetCell, _: &mut Context<Self>) -> Self::Result {
+        crate::metrics::handled(crate::metrics::ActorKind::Cell);
         MessageResult(self.state.clone())
     }
 }

@@ -63,6 +63,7 @@ fn filled(shared: &Arc<Shared>, state: &mut DeskState, facility: FacilityIdx, li
             shared
                 .pending
                 .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+            crate::metrics::sending(crate::metrics::ActorKind::Order);
             order.do_send(Fill {
                 line: line.line,
                 facility,
@@ -88,6 +89,7 @@ pub struct Queue {
 impl Handler<Queue> for DeskActor {
     type Result = ();
     fn handle(&mut self, msg: Queue, ctx: &mut Context<Self>) {
+        crate::metrics::handled(crate::metrics::ActorKind::Desk);
         let state = self.state();
         if let Some(e) = state.decide_queue(msg.line, msg.qty, msg.priority, msg.placed_at) {
             state.apply(&e);
@@ -101,6 +103,7 @@ impl Handler<Queue> for DeskActor {
         self.shared
             .pending
             .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+        crate::metrics::sending(crate::metrics::ActorKind::Desk);
         ctx.address()
             .do_send(Drain(DrainScope::Line(msg.line, msg.qty)));
         self.shared.handled();
@@ -119,6 +122,7 @@ pub struct Remove {
 impl Handler<Remove> for DeskActor {
     type Result = ();
     fn handle(&mut self, msg: Remove, _: &mut Context<Self>) {
+        crate::metrics::handled(crate::metrics::ActorKind::Desk);
         let state = self.state();
         if let Some(e) = state.decide_remove(msg.line) {
             state.apply(&e);
@@ -148,6 +152,7 @@ pub struct ArriveAt {
 impl Handler<ArriveAt> for DeskActor {
     type Result = AtomicResponse<Self, Result<usize, CellRefusal>>;
     fn handle(&mut self, msg: ArriveAt, _: &mut Context<Self>) -> Self::Result {
+        crate::metrics::handled(crate::metrics::ActorKind::Desk);
         let mut state = self.state.take().expect("home");
         let shared = self.shared.clone();
         let key = CellKey {
@@ -158,6 +163,7 @@ impl Handler<ArriveAt> for DeskActor {
             async move {
                 let allocations = state.allocate(msg.qty);
                 let cell = shared.cell(key);
+                crate::metrics::sending(crate::metrics::ActorKind::Cell);
                 let result = match cell
                     .send(Arrive {
                         qty: msg.qty,
@@ -224,6 +230,7 @@ fn options(shared: &Shared, sku: SkuIdx, qty: u32, only: Option<FacilityIdx>) ->
 impl Handler<Drain> for DeskActor {
     type Result = AtomicResponse<Self, ()>;
     fn handle(&mut self, msg: Drain, _: &mut Context<Self>) -> Self::Result {
+        crate::metrics::handled(crate::metrics::ActorKind::Desk);
         let mut state = self.state.take().expect("home");
         let shared = self.shared.clone();
         let sku = self.sku;
@@ -245,6 +252,7 @@ impl Handler<Drain> for DeskActor {
                     }
                     for facility in options(&shared, sku, qty, only) {
                         let cell = shared.cell(CellKey { sku, facility });
+                        crate::metrics::sending(crate::metrics::ActorKind::Cell);
                         if let Ok(ReserveAnswer::Reserved) = cell.send(Reserve { line, qty }).await
                         {
                             filled(&shared, &mut state, facility, &[line]);
@@ -272,6 +280,7 @@ pub struct GetDesk;
 impl Handler<GetDesk> for DeskActor {
     type Result = MessageResult<GetDesk>;
     fn handle(&mut self, _: GetDesk, _: &mut Context<Self>) -> Self::Result {
+        crate::metrics::handled(crate::metrics::ActorKind::Desk);
         MessageResult(self.state().clone())
     }
 }

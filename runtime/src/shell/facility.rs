@@ -82,6 +82,7 @@ impl FacilityActor {
         for &FulfillmentRef { order, n } in &wave.fulfillments {
             if let Some(addr) = self.shared.orders.get(&order) {
                 self.shared.pending.fetch_add(1, Ordering::AcqRel);
+                crate::metrics::sending(crate::metrics::ActorKind::Order);
                 addr.do_send(WaveAssigned {
                     fulfillment: n,
                     wave_id: wave.wave_id.clone(),
@@ -129,6 +130,7 @@ pub struct Enqueue(pub QueuedFulfillment);
 impl Handler<Enqueue> for FacilityActor {
     type Result = Result<(), FacilityRefusal>;
     fn handle(&mut self, msg: Enqueue, _: &mut Context<Self>) -> Self::Result {
+        crate::metrics::handled(crate::metrics::ActorKind::Facility);
         let result = self.state.decide_enqueue(msg.0).map(|e| {
             self.state.apply(&e);
             let now = now_ms();
@@ -151,6 +153,7 @@ pub struct Finish(pub FulfillmentRef);
 impl Handler<Finish> for FacilityActor {
     type Result = ();
     fn handle(&mut self, msg: Finish, _: &mut Context<Self>) {
+        crate::metrics::handled(crate::metrics::ActorKind::Facility);
         let e = self
             .state
             .decide_dequeue(msg.0)
@@ -171,6 +174,7 @@ pub struct ReleaseNow;
 impl Handler<ReleaseNow> for FacilityActor {
     type Result = Option<Wave>;
     fn handle(&mut self, _: ReleaseNow, _: &mut Context<Self>) -> Option<Wave> {
+        crate::metrics::handled(crate::metrics::ActorKind::Facility);
         let now = now_ms();
         let w = self.release(WaveTrigger::Manual, now);
         self.publish(now);
@@ -191,6 +195,7 @@ pub struct SetStatus {
 impl Handler<SetStatus> for FacilityActor {
     type Result = Result<(), FacilityRefusal>;
     fn handle(&mut self, msg: SetStatus, _: &mut Context<Self>) -> Self::Result {
+        crate::metrics::handled(crate::metrics::ActorKind::Facility);
         let now = now_ms();
         let e = self.state.decide_status(msg.enabled, msg.until, now)?;
         self.state.apply(&e);
@@ -211,6 +216,7 @@ pub struct GetFacility;
 impl Handler<GetFacility> for FacilityActor {
     type Result = MessageResult<GetFacility>;
     fn handle(&mut self, _: GetFacility, _: &mut Context<Self>) -> Self::Result {
+        crate::metrics::handled(crate::metrics::ActorKind::Facility);
         MessageResult(self.state.clone())
     }
 }

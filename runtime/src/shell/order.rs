@@ -144,6 +144,7 @@ async fn place(
                     let cell = shared.cell(CellKey { sku, facility });
                     async move {
                         let asked = std::time::Instant::now();
+                        crate::metrics::sending(crate::metrics::ActorKind::Cell);
                         let answer = cell
                             .send(Reserve {
                                 line: LineRef { order: no, line: l },
@@ -168,6 +169,7 @@ async fn place(
                         facility,
                     });
                     async move {
+                        crate::metrics::sending(crate::metrics::ActorKind::Cell);
                         let _ = cell
                             .send(Release {
                                 line: LineRef { order: no, line: l },
@@ -236,6 +238,7 @@ async fn execute(shared: &Arc<Shared>, cmds: Vec<Command>) -> Result<(), String>
     for cmd in cmds {
         match cmd {
             Command::Pick(cell, line, qty) => {
+                crate::metrics::sending(crate::metrics::ActorKind::Cell);
                 match shared.cell(cell).send(Pick { line, qty }).await {
                     Ok(Ok(())) => {}
                     Ok(Err(e)) => return Err(format!("cell refused the pick: {e}")),
@@ -243,9 +246,11 @@ async fn execute(shared: &Arc<Shared>, cmds: Vec<Command>) -> Result<(), String>
                 }
             }
             Command::Release(cell, line) => {
+                crate::metrics::sending(crate::metrics::ActorKind::Cell);
                 let _ = shared.cell(cell).send(Release { line }).await;
             }
             Command::Restock(cell, qty) => {
+                crate::metrics::sending(crate::metrics::ActorKind::Desk);
                 let _ = shared
                     .desk(cell.sku)
                     .send(ArriveAt {
@@ -263,14 +268,17 @@ async fn execute(shared: &Arc<Shared>, cmds: Vec<Command>) -> Result<(), String>
             // removal from this order never overtakes them.
             Command::Enqueue(facility, q) => {
                 shared.pending.fetch_add(1, Ordering::AcqRel);
+                crate::metrics::sending(crate::metrics::ActorKind::Facility);
                 shared.facility(facility).do_send(Enqueue(q));
             }
             Command::Finish(facility, f) => {
                 shared.pending.fetch_add(1, Ordering::AcqRel);
+                crate::metrics::sending(crate::metrics::ActorKind::Facility);
                 shared.facility(facility).do_send(Finish(f));
             }
             Command::Backorder(sku, line, qty, priority, placed_at) => {
                 shared.pending.fetch_add(1, Ordering::AcqRel);
+                crate::metrics::sending(crate::metrics::ActorKind::Desk);
                 shared.desk(sku).do_send(Queue {
                     line,
                     qty,
@@ -280,6 +288,7 @@ async fn execute(shared: &Arc<Shared>, cmds: Vec<Command>) -> Result<(), String>
             }
             Command::Unbackorder(sku, line) => {
                 shared.pending.fetch_add(1, Ordering::AcqRel);
+                crate::metrics::sending(crate::metrics::ActorKind::Desk);
                 shared.desk(sku).do_send(Remove { line });
             }
         }
@@ -295,6 +304,7 @@ pub struct ApplyScan(pub Scan);
 impl Handler<ApplyScan> for OrderActor {
     type Result = AtomicResponse<Self, ScanOutcome>;
     fn handle(&mut self, msg: ApplyScan, _: &mut Context<Self>) -> Self::Result {
+        crate::metrics::handled(crate::metrics::ActorKind::Order);
         let mut state = self.take();
         let shared = self.shared.clone();
         AtomicResponse::new(Box::pin(
@@ -355,6 +365,7 @@ pub struct Cancel;
 impl Handler<Cancel> for OrderActor {
     type Result = AtomicResponse<Self, Result<OrderState, OrderRefusal>>;
     fn handle(&mut self, _: Cancel, _: &mut Context<Self>) -> Self::Result {
+        crate::metrics::handled(crate::metrics::ActorKind::Order);
         let mut state = self.take();
         let shared = self.shared.clone();
         AtomicResponse::new(Box::pin(
@@ -398,6 +409,7 @@ pub struct Fill {
 impl Handler<Fill> for OrderActor {
     type Result = AtomicResponse<Self, ()>;
     fn handle(&mut self, msg: Fill, _: &mut Context<Self>) -> Self::Result {
+        crate::metrics::handled(crate::metrics::ActorKind::Order);
         let mut state = self.take();
         let shared = self.shared.clone();
         AtomicResponse::new(Box::pin(
@@ -421,6 +433,7 @@ impl Handler<Fill> for OrderActor {
                             sku,
                             facility: msg.facility,
                         };
+                        crate::metrics::sending(crate::metrics::ActorKind::Cell);
                         let _ = shared.cell(cell).send(Release { line }).await;
                     }
                 }
@@ -450,6 +463,7 @@ pub struct WaveAssigned {
 impl Handler<WaveAssigned> for OrderActor {
     type Result = ();
     fn handle(&mut self, msg: WaveAssigned, _: &mut Context<Self>) {
+        crate::metrics::handled(crate::metrics::ActorKind::Order);
         let state = self.state.as_mut().expect("home");
         if let Ok(e) = state.decide_wave(msg.fulfillment, msg.wave_id, msg.at) {
             state.apply(&e);
@@ -466,6 +480,7 @@ pub struct GetOrder;
 impl Handler<GetOrder> for OrderActor {
     type Result = MessageResult<GetOrder>;
     fn handle(&mut self, _: GetOrder, _: &mut Context<Self>) -> Self::Result {
+        crate::metrics::handled(crate::metrics::ActorKind::Order);
         MessageResult(self.state.clone().expect("home"))
     }
 }
@@ -483,6 +498,7 @@ pub struct Passivate {
 impl Handler<Passivate> for OrderActor {
     type Result = bool;
     fn handle(&mut self, msg: Passivate, ctx: &mut Context<Self>) -> bool {
+        crate::metrics::handled(crate::metrics::ActorKind::Order);
         let state = self.state.as_ref().expect("home");
         if !state.status().is_final() || state.timeline().len() != msg.timeline_len {
             return false;
