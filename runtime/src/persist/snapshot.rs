@@ -20,7 +20,7 @@ use orch_actors::cell::CellState;
 use orch_actors::facility::FacilityState;
 use orch_actors::order::OrderState;
 use orch_actors::sim::World;
-use orch_actors::{CellKey, FacilityIdx, OrderNo, SkuIdx};
+use orch_actors::{CellKey, OrderNo, SkuIdx};
 use serde::{Deserialize, Serialize};
 
 /// What the `meta` tree says of the current generation.
@@ -73,12 +73,12 @@ fn dec<T: for<'de> Deserialize<'de>>(bytes: &[u8], what: &str) -> Result<T, Stri
         .map_err(|e| format!("snapshot {what} does not decode: {e}"))
 }
 
-fn cell_key(k: CellKey) -> [u8; 6] {
-    let mut b = [0u8; 6];
-    b[..4].copy_from_slice(&k.sku.0.to_be_bytes());
-    b[4..].copy_from_slice(&k.facility.0.to_be_bytes());
-    b
-}
+/// Cells per sled value.
+const CELL_CHUNK: usize = 8192;
+/// Order numbers per sled value (an order is found by `no / ORDER_CHUNK`).
+const ORDER_CHUNK: u64 = 1024;
+/// Ids per sled value.
+const ID_CHUNK: usize = 16384;
 
 fn tree_name(generation: u64, part: &str) -> String {
     format!("g{generation}-{part}")
@@ -127,20 +127,13 @@ impl SnapshotStore {
         let tree = |part: &str| self.db.open_tree(tree_name(g, part)).map_err(err);
         let mut cells = Vec::new();
         for kv in tree("cells")?.iter() {
-            let (k, v) = kv.map_err(err)?;
-            let sku = u32::from_be_bytes(k[..4].try_into().map_err(|_| "bad cell key")?);
-            let facility = u16::from_be_bytes(k[4..6].try_into().map_err(|_| "bad cell key")?);
-            cells.push((
-                CellKey {
-                    sku: SkuIdx(sku),
-                    facility: FacilityIdx(facility),
-                },
-                dec(&v, "cell")?,
-            ));
+            let chunk: Vec<(CellKey, CellState)> = dec(&kv.map_err(err)?.1, "cells")?;
+            cells.extend(chunk);
         }
         let mut orders = Vec::new();
         for kv in tree("orders")?.iter() {
-            orders.push(dec(&kv.map_err(err)?.1, "order")?);
+            let chunk: Vec<OrderState> = dec(&kv.map_err(err)?.1, "orders")?;
+            orders.extend(chunk);
         }
         let mut desks = Vec::new();
         for kv in tree("desks")?.iter() {
@@ -153,14 +146,12 @@ impl SnapshotStore {
             facilities.push(dec(&kv.map_err(err)?.1, "facility")?);
         }
         let ids = |part: &str| -> Result<Vec<Arc<str>>, String> {
-            tree(part)?
-                .iter()
-                .keys()
-                .map(|k| {
-                    k.map_err(err)
-                        .map(|k| Arc::from(String::from_utf8_lossy(&k).as_ref()))
-                })
-                .collect()
+            let mut out = Vec::new();
+            for kv in tree(part)?.iter() {
+                let chunk: Vec<Arc<str>> = dec(&kv.map_err(err)?.1, part)?;
+                out.extend(chunk);
+            }
+            Ok(out)
         };
         Ok(Some(Loaded {
             receipts: ids("receipts")?,
@@ -175,6 +166,10 @@ impl SnapshotStore {
 
     /// Writes `world` (with the ids) as a new generation covering journal
     /// records up to `seq`, makes it current, and drops older generations.
+    ///
+    /// Cells, orders and ids are stored in chunks (thousands per sled
+    /// value): one sled entry per actor made a BF-1 scale-1 snapshot take a
+    /// minute to write and half a minute to load.
     pub fn write(
         &self,
         world: &World,
@@ -190,14 +185,20 @@ impl SnapshotStore {
         for part in PARTS {
             tree(part)?.clear().map_err(err)?;
         }
+        let mut cells: Vec<(&CellKey, &CellState)> = world.cells.iter().collect();
+        cells.sort_by_key(|c| *c.0);
         let mut batch = sled::Batch::default();
-        for (k, c) in &world.cells {
-            batch.insert(&cell_key(*k)[..], enc(c));
+        for (i, chunk) in cells.chunks(CELL_CHUNK).enumerate() {
+            batch.insert(&(i as u32).to_be_bytes()[..], enc(&chunk));
         }
         tree("cells")?.apply_batch(batch).map_err(err)?;
-        let mut batch = sled::Batch::default();
+        let mut by_chunk: std::collections::BTreeMap<u64, Vec<&OrderState>> = Default::default();
         for (no, o) in &world.orders {
-            batch.insert(&no.0.to_be_bytes()[..], enc(o));
+            by_chunk.entry(no.0 / ORDER_CHUNK).or_default().push(o);
+        }
+        let mut batch = sled::Batch::default();
+        for (c, orders) in &by_chunk {
+            batch.insert(&c.to_be_bytes()[..], enc(orders));
         }
         tree("orders")?.apply_batch(batch).map_err(err)?;
         let mut batch = sled::Batch::default();
@@ -214,8 +215,8 @@ impl SnapshotStore {
         tree("facilities")?.apply_batch(batch).map_err(err)?;
         for (part, ids) in [("receipts", receipts), ("adjustments", adjustments)] {
             let mut batch = sled::Batch::default();
-            for id in ids {
-                batch.insert(id.as_bytes(), &[][..]);
+            for (i, chunk) in ids.chunks(ID_CHUNK).enumerate() {
+                batch.insert(&(i as u32).to_be_bytes()[..], enc(&chunk));
             }
             tree(part)?.apply_batch(batch).map_err(err)?;
         }
@@ -250,8 +251,11 @@ impl SnapshotStore {
             .db
             .open_tree(tree_name(meta.generation, "orders"))
             .map_err(err)?;
-        match tree.get(no.0.to_be_bytes()).map_err(err)? {
-            Some(v) => dec(&v, "order").map(Some),
+        match tree.get((no.0 / ORDER_CHUNK).to_be_bytes()).map_err(err)? {
+            Some(v) => {
+                let chunk: Vec<OrderState> = dec(&v, "orders")?;
+                Ok(chunk.into_iter().find(|o| o.no() == no))
+            }
             None => Ok(None),
         }
     }
