@@ -244,15 +244,12 @@ impl Orchestrator {
                 passive += 1;
                 continue;
             }
-            let s = shared.clone();
-            let addr = OrderActor::start_in_arbiter(shared.arbiter_for(&no), move |ctx| {
-                ctx.set_mailbox_capacity(cap);
-                OrderActor::resume(state, s)
-            });
-            shared.orders.insert(no, addr);
+            // Dormant: its actor starts on its first message.
+            shared.dormant_orders.insert(no, state);
             shared.order_names.insert(no, id.clone());
             shared.order_ids.insert(id, no);
         }
+        *shared.passive.lock().unwrap_or_else(|p| p.into_inner()) = store.clone();
         // Facilities start after the orders are registered: a facility's
         // first tick may release a wave and must find every order in it.
         let facilities: Vec<Addr<FacilityActor>> = std::mem::take(&mut world.facilities)
@@ -320,6 +317,7 @@ impl Orchestrator {
         // Releases sled's lock on the data dir, so the same process can
         // start again on it (tests do).
         drop(self.store.lock().ok().and_then(|mut g| g.take()));
+        drop(self.shared.passive.lock().ok().and_then(|mut g| g.take()));
         let taken = self.system.lock().ok().and_then(|mut g| g.take());
         if let Some((system, thread)) = taken {
             for a in self.shared.arbiters() {
@@ -429,30 +427,10 @@ impl Orchestrator {
     /// The actor of an order, brought back from the snapshot when it was
     /// passivated.
     fn order_addr(&self, no: orch_actors::OrderNo) -> Result<Addr<OrderActor>, ApiError> {
-        if let Some(a) = self.shared.orders.get(&no) {
-            return Ok(a.clone());
-        }
-        let store = self.store.lock().ok().and_then(|s| s.clone());
-        let state = store
-            .map(|st| st.order(no))
-            .transpose()
+        self.shared
+            .order_addr(no)
             .map_err(ApiError::unavailable)?
-            .flatten()
-            .ok_or_else(|| ApiError::not_found("order_not_found", "order does not exist"))?;
-        let shared = self.shared.clone();
-        let cap = self.shared.mailbox_capacity;
-        let addr = self
-            .shared
-            .orders
-            .entry(no)
-            .or_insert_with(|| {
-                OrderActor::start_in_arbiter(self.shared.arbiter_for(&no), move |ctx| {
-                    ctx.set_mailbox_capacity(cap);
-                    OrderActor::resume(state, shared)
-                })
-            })
-            .clone();
-        Ok(addr)
+            .ok_or_else(|| ApiError::not_found("order_not_found", "order does not exist"))
     }
 
     /// Sends to an order's actor; if it just passivated itself (its mailbox
@@ -1119,7 +1097,7 @@ impl Orchestrator {
             let pings = w
                 .fulfillments
                 .iter()
-                .filter_map(|r| self.shared.orders.get(&r.order).map(|a| a.clone()))
+                .filter_map(|r| self.shared.order_addr(r.order).ok().flatten())
                 .map(|a| async move {
                     crate::metrics::sending(crate::metrics::ActorKind::Order);
                     a.send(GetOrder).await.ok()
@@ -1222,7 +1200,9 @@ impl Orchestrator {
         cells.extend(self.shared.dormant_cells());
         cells.sort_by_key(|c| c.0);
         let mut orders: Vec<OrderState> = orders.into_iter().filter_map(Result::ok).collect();
-        // Passivated orders, as the snapshot holds them.
+        // Dormant orders (never woken since recovery), then passivated
+        // ones as the snapshot holds them.
+        orders.extend(self.shared.dormant_orders.iter().map(|e| e.value().clone()));
         let store = self.store.lock().ok().and_then(|s| s.clone());
         if let Some(store) = store {
             let resident: std::collections::HashSet<_> =

@@ -15,11 +15,13 @@ use dashmap::DashMap;
 use orch_actors::backorder::DeskState;
 use orch_actors::cell::CellState;
 use orch_actors::facility::Wave;
+use orch_actors::order::OrderState;
 use orch_actors::routing::{FacilityInfo, Router};
 use orch_actors::{CellKey, FacilityIdx, OrderNo, SkuIdx};
 use orch_config::{Config, Limits};
 
 use crate::catalog::Catalog;
+use crate::persist::snapshot::SnapshotStore;
 use crate::persist::Durability;
 use crate::shell::cell::CellActor;
 use crate::shell::desk::{DeskActor, Drain, DrainScope};
@@ -69,6 +71,11 @@ pub struct Shared {
     desks: DashMap<SkuIdx, Addr<DeskActor>>,
     /// Orders by number.
     pub orders: DashMap<OrderNo, Addr<OrderActor>>,
+    /// Orders recovered but not activated yet: an actor starts on the first
+    /// message (recovery does not start a million actors).
+    pub dormant_orders: DashMap<OrderNo, OrderState>,
+    /// Where passivated orders are read back from.
+    pub passive: std::sync::Mutex<Option<SnapshotStore>>,
     /// Order numbers by client id.
     pub order_ids: DashMap<Arc<str>, OrderNo>,
     /// Client ids by order number.
@@ -146,6 +153,8 @@ impl Shared {
             cells: DashMap::new(),
             desks: DashMap::new(),
             orders: DashMap::new(),
+            dormant_orders: DashMap::new(),
+            passive: std::sync::Mutex::new(None),
             order_ids: DashMap::new(),
             order_names: DashMap::new(),
             next_order: AtomicU64::new(next_order.max(1)),
@@ -236,6 +245,38 @@ impl Shared {
             DeskActor::with_state(sku, state, shared)
         });
         self.desks.insert(sku, addr);
+    }
+
+    /// The actor of order `no`, activated from its dormant or passivated
+    /// state if it has none; `None` when no such order exists. Activation
+    /// holds the registry entry, so one order never gets two actors.
+    pub fn order_addr(self: &Arc<Self>, no: OrderNo) -> Result<Option<Addr<OrderActor>>, String> {
+        if let Some(a) = self.orders.get(&no) {
+            return Ok(Some(a.clone()));
+        }
+        match self.orders.entry(no) {
+            dashmap::Entry::Occupied(e) => Ok(Some(e.get().clone())),
+            dashmap::Entry::Vacant(v) => {
+                let state = match self.dormant_orders.remove(&no) {
+                    Some((_, s)) => Some(s),
+                    None => {
+                        let store = self.passive.lock().ok().and_then(|s| s.clone());
+                        store.map(|st| st.order(no)).transpose()?.flatten()
+                    }
+                };
+                let Some(state) = state else {
+                    return Ok(None);
+                };
+                let shared = self.clone();
+                let cap = self.mailbox_capacity;
+                let addr = OrderActor::start_in_arbiter(self.arbiter_for(&no), move |ctx| {
+                    ctx.set_mailbox_capacity(cap);
+                    OrderActor::resume(state, shared)
+                });
+                v.insert(addr.clone());
+                Ok(Some(addr))
+            }
+        }
     }
 
     /// Every activated desk.

@@ -59,7 +59,7 @@ impl Actor for DeskActor {
 fn filled(shared: &Arc<Shared>, state: &mut DeskState, facility: FacilityIdx, lines: &[LineRef]) {
     for &line in lines {
         state.apply(&DeskEvent::Filled { line, facility });
-        if let Some(order) = shared.orders.get(&line.order) {
+        if let Ok(Some(order)) = shared.order_addr(line.order) {
             shared
                 .pending
                 .fetch_add(1, std::sync::atomic::Ordering::AcqRel);

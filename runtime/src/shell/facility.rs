@@ -80,7 +80,7 @@ impl FacilityActor {
             .durability
             .log(&[LogEntry::Facility(self.idx, event)]);
         for &FulfillmentRef { order, n } in &wave.fulfillments {
-            if let Some(addr) = self.shared.orders.get(&order) {
+            if let Ok(Some(addr)) = self.shared.order_addr(order) {
                 self.shared.pending.fetch_add(1, Ordering::AcqRel);
                 crate::metrics::sending(crate::metrics::ActorKind::Order);
                 addr.do_send(WaveAssigned {
