@@ -54,6 +54,32 @@ pub struct ItemResult {
     pub backorders_served: Option<usize>,
 }
 
+impl ItemResult {
+    fn with(id: &str, result: &str, reason: Option<String>, served: Option<usize>) -> ItemResult {
+        ItemResult {
+            id: id.into(),
+            result: result.into(),
+            reason,
+            backorders_served: served,
+        }
+    }
+
+    /// Seen before: nothing changed.
+    fn duplicate(id: &str) -> ItemResult {
+        ItemResult::with(id, "duplicate", None, None)
+    }
+
+    /// Applied (a receipt says how many waiting lines it served).
+    fn applied(id: &str, served: Option<usize>) -> ItemResult {
+        ItemResult::with(id, "applied", None, served)
+    }
+
+    /// Refused with the reason: nothing changed.
+    fn rejected(id: &str, reason: String) -> ItemResult {
+        ItemResult::with(id, "rejected", Some(reason), None)
+    }
+}
+
 /// The actix system and the thread that runs it.
 type SystemThread = (System, std::thread::JoinHandle<()>);
 
@@ -817,12 +843,7 @@ impl Orchestrator {
         for (id, sku, facility, qty) in checked {
             let key: Arc<str> = Arc::from(id);
             if self.receipts.insert(key.clone(), ()).is_some() {
-                out.push(ItemResult {
-                    id: id.into(),
-                    result: "duplicate".into(),
-                    reason: None,
-                    backorders_served: None,
-                });
+                out.push(ItemResult::duplicate(id));
                 continue;
             }
             crate::metrics::sending(crate::metrics::ActorKind::Desk);
@@ -837,20 +858,10 @@ impl Orchestrator {
                 })
                 .await
             {
-                Ok(Ok(served)) => out.push(ItemResult {
-                    id: id.into(),
-                    result: "applied".into(),
-                    reason: None,
-                    backorders_served: Some(served),
-                }),
+                Ok(Ok(served)) => out.push(ItemResult::applied(id, Some(served))),
                 Ok(Err(e)) => {
                     self.receipts.remove(&key);
-                    out.push(ItemResult {
-                        id: id.into(),
-                        result: "rejected".into(),
-                        reason: Some(e.to_string()),
-                        backorders_served: None,
-                    });
+                    out.push(ItemResult::rejected(id, e.to_string()));
                 }
                 Err(e) => {
                     self.receipts.remove(&key);
@@ -906,12 +917,7 @@ impl Orchestrator {
         for (id, key, on_hand) in checked {
             let k: Arc<str> = Arc::from(id);
             if self.adjustments.insert(k.clone(), ()).is_some() {
-                out.push(ItemResult {
-                    id: id.into(),
-                    result: "duplicate".into(),
-                    reason: None,
-                    backorders_served: None,
-                });
+                out.push(ItemResult::duplicate(id));
                 continue;
             }
             let adjust = Adjust {
@@ -920,20 +926,10 @@ impl Orchestrator {
             };
             crate::metrics::sending(crate::metrics::ActorKind::Cell);
             match self.shared.cell(key).send(adjust).await {
-                Ok(Ok(())) => out.push(ItemResult {
-                    id: id.into(),
-                    result: "applied".into(),
-                    reason: None,
-                    backorders_served: None,
-                }),
+                Ok(Ok(())) => out.push(ItemResult::applied(id, None)),
                 Ok(Err(e)) => {
                     self.adjustments.remove(&k);
-                    out.push(ItemResult {
-                        id: id.into(),
-                        result: "rejected".into(),
-                        reason: Some(e.to_string()),
-                        backorders_served: None,
-                    });
+                    out.push(ItemResult::rejected(id, e.to_string()));
                 }
                 Err(e) => {
                     self.adjustments.remove(&k);
