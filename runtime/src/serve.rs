@@ -90,7 +90,13 @@ pub fn serve(opts: ServeOptions) -> Result<(), String> {
         auth = cfg.auth.token.is_some(),
         "starting"
     );
-    let core = Orchestrator::try_start(&cfg)?;
+    // While the journal is replayed, the port already answers: /healthz 200,
+    // everything else (/readyz included) 503 not_ready.
+    let recovering = crate::http::recovering::start(&cfg.listen.http)
+        .map_err(|e| format!("listen.http: cannot listen on '{}': {e}", cfg.listen.http))?;
+    let started = Orchestrator::try_start(&cfg);
+    recovering.stop();
+    let core = started?;
     let server = match crate::http::start_server_with(core.clone(), &cfg, &cfg.listen.http, false) {
         Ok(s) => s,
         Err(e) => {

@@ -33,6 +33,7 @@ pub mod gate;
 pub mod limits;
 pub mod metrics;
 pub mod openapi;
+pub mod recovering;
 pub mod routes;
 
 use std::net::SocketAddr;
