@@ -279,7 +279,12 @@ async fn a_journal_that_cannot_write_never_acknowledges() {
         let o = order(2, &skus);
         tokio::spawn(async move { core.place(&o).await })
     };
-    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    // Wait until the writer has met the fault (it then holds the batch).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while core.journal_stats().healthy && std::time::Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     assert!(
         !pending.is_finished(),
         "acknowledged while the journal cannot write"
@@ -362,8 +367,11 @@ async fn finished_idle_orders_leave_memory_and_come_back_on_demand() {
     assert!(finished > 50, "{finished}");
     let resident = core.shared().orders.len();
     core.checkpoint_now().unwrap();
-    core.quiesce().await;
-    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    // Passivation is asked by message; wait until the actors have gone.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while core.shared().orders.len() > resident - finished && std::time::Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
     let left = core.shared().orders.len();
     assert_eq!(
         left,
