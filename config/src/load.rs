@@ -75,6 +75,7 @@
 //! refer to the file's own order.
 
 mod de;
+mod spans;
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
@@ -88,6 +89,7 @@ use crate::model::{
     ServiceLevel, StockEntry, WavePolicy,
 };
 use crate::validate::validate;
+use spans::KeySpans;
 
 /// A configuration that cannot be used, and why.
 ///
@@ -150,7 +152,7 @@ pub fn from_toml_str(text: &str, file: &str) -> Result<Config, ConfigError> {
     let table: toml::Table = text.parse().map_err(|e| syntax_error(text, file, &e))?;
     let raw: RawConfig = de::from_value(&toml::Value::Table(table)).map_err(|e| {
         let key = e.key.unwrap_or_default();
-        let message = match line_of_key(text, &key) {
+        let message = match KeySpans::parse(text).and_then(|s| s.line_of(text, &key)) {
             Some(line) => format!("{} (line {line})", e.message),
             None => e.message,
         };
@@ -172,26 +174,12 @@ pub fn to_toml_string(cfg: &Config) -> Result<String, ConfigError> {
         .map_err(|e| ConfigError::new("(generated)", "(file)", e.to_string()))
 }
 
-// ---------------------------------------------------------------------------
-// Where in the text: lines for keys, keys for lines (best effort).
-
-/// 1-based line and column of a byte offset.
-fn line_col(text: &str, offset: usize) -> (usize, usize) {
-    let before = &text[..offset.min(text.len())];
-    let line = before.matches('\n').count() + 1;
-    let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
-    (line, col)
-}
-
 fn syntax_error(text: &str, file: &str, e: &toml::de::Error) -> ConfigError {
     let message = e.message().trim().replace('\n', "; ");
     match e.span() {
         Some(span) => {
-            let (line, col) = line_col(text, span.start);
-            let key = line_keys(text)
-                .get(line - 1)
-                .and_then(|k| k.clone())
-                .unwrap_or_else(|| "(file)".to_string());
+            let (line, col) = spans::line_col(text, span.start);
+            let key = spans::key_at_error(text, span.start).unwrap_or_else(|| "(file)".to_string());
             ConfigError::new(
                 file,
                 key,
@@ -200,88 +188,6 @@ fn syntax_error(text: &str, file: &str, e: &toml::de::Error) -> ConfigError {
         }
         None => ConfigError::new(file, "(file)", format!("TOML syntax error: {message}")),
     }
-}
-
-/// For each line, the dotted path it defines (a table header or a
-/// `key = value`), as far as a line-by-line reading can tell.
-fn line_keys(text: &str) -> Vec<Option<String>> {
-    let mut header = String::new();
-    let mut arrays: HashMap<String, usize> = HashMap::new();
-    let norm = |s: &str| -> String {
-        s.split('.')
-            .map(|p| p.trim().trim_matches('"').trim_matches('\''))
-            .collect::<Vec<_>>()
-            .join(".")
-    };
-    // Replaces each prefix that names an array of tables with its last element.
-    let resolve = |name: &str, arrays: &HashMap<String, usize>| -> String {
-        let mut out = String::new();
-        for part in name.split('.') {
-            if !out.is_empty() {
-                out.push('.');
-            }
-            out.push_str(part);
-            if let Some(n) = arrays.get(&out) {
-                out = format!("{out}[{}]", n - 1);
-            }
-        }
-        out
-    };
-    text.lines()
-        .map(|line| {
-            let line = line.trim();
-            if let Some(rest) = line.strip_prefix("[[") {
-                let name = norm(rest.split("]]").next().unwrap_or(""));
-                let (parent, last) = match name.rsplit_once('.') {
-                    Some((p, l)) => (resolve(p, &arrays), l.to_string()),
-                    None => (String::new(), name.clone()),
-                };
-                let base = if parent.is_empty() {
-                    last
-                } else {
-                    format!("{parent}.{last}")
-                };
-                let n = arrays.entry(base.clone()).or_insert(0);
-                *n += 1;
-                header = format!("{base}[{}]", *n - 1);
-                Some(header.clone())
-            } else if let Some(rest) = line.strip_prefix('[') {
-                header = resolve(&norm(rest.split(']').next().unwrap_or("")), &arrays);
-                Some(header.clone())
-            } else if line.starts_with('#') {
-                None
-            } else {
-                let (k, _) = line.split_once('=')?;
-                let k = norm(k);
-                if k.is_empty() || k.contains(['{', '}', '[', ']', ',', ' ']) {
-                    return None;
-                }
-                Some(if header.is_empty() {
-                    k
-                } else {
-                    format!("{header}.{k}")
-                })
-            }
-        })
-        .collect()
-}
-
-/// The 1-based line that defines `key` or its nearest enclosing key.
-fn line_of_key(text: &str, key: &str) -> Option<usize> {
-    if key.is_empty() {
-        return None;
-    }
-    let mut best: Option<(usize, usize)> = None;
-    for (i, k) in line_keys(text).iter().enumerate() {
-        let Some(k) = k else { continue };
-        let encloses = key == k
-            || (key.starts_with(k.as_str())
-                && matches!(key.as_bytes().get(k.len()), Some(b'.' | b'[')));
-        if encloses && best.is_none_or(|(len, _)| k.len() > len) {
-            best = Some((k.len(), i + 1));
-        }
-    }
-    best.map(|(_, line)| line)
 }
 
 // ---------------------------------------------------------------------------
@@ -985,22 +891,5 @@ mod tests {
         }
         assert_eq!(format_hhmm(900), "15:00");
         assert_eq!(format_hhmm(545), "09:05");
-    }
-
-    #[test]
-    fn line_keys_follow_headers_and_arrays() {
-        let text = "a = 1\n[[facilities]]\nid = \"x\"\n[[facilities]]\nwave = { size_max = 0 }\n\
-                    [facilities.wave]\n[[facilities.cutoffs]]\nat = \"1\"\n[routing.channel.web]\n\
-                    max_splits = 0\n";
-        let keys = line_keys(text);
-        assert_eq!(keys[0].as_deref(), Some("a"));
-        assert_eq!(keys[2].as_deref(), Some("facilities[0].id"));
-        assert_eq!(keys[4].as_deref(), Some("facilities[1].wave"));
-        assert_eq!(keys[5].as_deref(), Some("facilities[1].wave"));
-        assert_eq!(keys[7].as_deref(), Some("facilities[1].cutoffs[0].at"));
-        assert_eq!(keys[9].as_deref(), Some("routing.channel.web.max_splits"));
-        assert_eq!(line_of_key(text, "facilities[1].wave.size_max"), Some(5));
-        assert_eq!(line_of_key(text, "facilities[0].lat"), Some(2));
-        assert_eq!(line_of_key(text, "nowhere"), None);
     }
 }

@@ -18,6 +18,29 @@ pub const ID_LEN_MAX: usize = 128;
 /// Smallest journal batch (`durability.batch_bytes_max`).
 pub const BATCH_BYTES_MIN: u32 = 4096;
 
+/// The range each `[limits]` setting must fall in: `(key, min, max)`.
+///
+/// Why the tops are where they are: order lines are numbered with `u16`
+/// inside the core, so `order_lines_max` stays well below 65,535; ids and
+/// quantities may not exceed what the API contract lets any client send
+/// (1-128 characters, 1-1,000,000 units); bodies and batches are held
+/// whole in memory while they are validated.
+pub const LIMIT_RANGES: [(&str, u32, u32); 7] = [
+    ("body_bytes_max", 1, 256 * 1024 * 1024),
+    ("order_lines_max", 1, 10_000),
+    ("batch_orders_max", 1, 10_000),
+    ("scan_events_max", 1, 100_000),
+    ("id_len_max", 1, ID_LEN_MAX as u32),
+    ("qty_max", 1, 1_000_000),
+    ("inflight_requests_max", 1, 1_000_000),
+];
+
+/// The range of `runtime.mailbox_capacity`: a bounded inbox must be bounded.
+pub const MAILBOX_CAPACITY_RANGE: (u32, u32) = (1, 1 << 20);
+
+/// The range of `runtime.wave_tick_ms`: at most a minute between wave checks.
+pub const WAVE_TICK_MS_RANGE: (u64, u64) = (1, 60_000);
+
 /// Whether `id` is 1..=128 characters of `A-Z a-z 0-9 - _ . :`.
 pub fn is_valid_id(id: &str) -> bool {
     !id.is_empty()
@@ -90,6 +113,19 @@ impl Checker<'_> {
             Ok(())
         } else {
             Err(self.err(key, format!("must be at least {min}, got {value}")))
+        }
+    }
+
+    fn within<T: PartialOrd + std::fmt::Display>(
+        &self,
+        key: impl Into<String>,
+        value: T,
+        (min, max): (T, T),
+    ) -> Result<(), ConfigError> {
+        if value < min || value > max {
+            Err(self.err(key, format!("must be from {min} to {max}, got {value}")))
+        } else {
+            Ok(())
         }
     }
 
@@ -371,23 +407,32 @@ impl Checker<'_> {
 
     fn limits(&self, cfg: &Config) -> Result<(), ConfigError> {
         let l = &cfg.limits;
-        for (name, value) in [
-            ("body_bytes_max", l.body_bytes_max),
-            ("order_lines_max", l.order_lines_max),
-            ("batch_orders_max", l.batch_orders_max),
-            ("scan_events_max", l.scan_events_max),
-            ("id_len_max", l.id_len_max),
-            ("qty_max", l.qty_max),
-            ("inflight_requests_max", l.inflight_requests_max),
-        ] {
-            self.at_least(format!("limits.{name}"), value, 1)?;
+        let values = [
+            l.body_bytes_max,
+            l.order_lines_max,
+            l.batch_orders_max,
+            l.scan_events_max,
+            l.id_len_max,
+            l.qty_max,
+            l.inflight_requests_max,
+        ];
+        for ((name, min, max), value) in LIMIT_RANGES.into_iter().zip(values) {
+            self.within(format!("limits.{name}"), value, (min, max))?;
         }
         Ok(())
     }
 
     fn runtime(&self, cfg: &Config) -> Result<(), ConfigError> {
-        self.at_least("runtime.mailbox_capacity", cfg.runtime.mailbox_capacity, 1)?;
-        self.at_least("runtime.wave_tick_ms", cfg.runtime.wave_tick_ms, 1)
+        self.within(
+            "runtime.mailbox_capacity",
+            cfg.runtime.mailbox_capacity,
+            MAILBOX_CAPACITY_RANGE,
+        )?;
+        self.within(
+            "runtime.wave_tick_ms",
+            cfg.runtime.wave_tick_ms,
+            WAVE_TICK_MS_RANGE,
+        )
     }
 }
 
@@ -414,6 +459,30 @@ mod tests {
         let e = validate(&cfg, "x").unwrap_err();
         assert_eq!(e.key, format!("stock[{}]", cfg.network.stock.len() - 1));
         assert!(e.message.contains("first at stock[0]"), "{e}");
+    }
+
+    #[test]
+    fn limits_have_upper_bounds() {
+        let mut cfg = crate::load::embedded_default();
+        cfg.limits.order_lines_max = 70_000;
+        let e = validate(&cfg, "x").unwrap_err();
+        assert_eq!(e.key, "limits.order_lines_max");
+        assert!(e.message.contains("from 1 to 10000, got 70000"), "{e}");
+        let mut cfg = crate::load::embedded_default();
+        cfg.limits.id_len_max = 129;
+        assert_eq!(validate(&cfg, "x").unwrap_err().key, "limits.id_len_max");
+        let mut cfg = crate::load::embedded_default();
+        cfg.limits.qty_max = 0;
+        assert_eq!(validate(&cfg, "x").unwrap_err().key, "limits.qty_max");
+        let mut cfg = crate::load::embedded_default();
+        cfg.runtime.mailbox_capacity = u32::MAX;
+        assert_eq!(
+            validate(&cfg, "x").unwrap_err().key,
+            "runtime.mailbox_capacity"
+        );
+        let mut cfg = crate::load::embedded_default();
+        cfg.limits.order_lines_max = 10_000;
+        validate(&cfg, "x").expect("the top of the range is allowed");
     }
 
     #[test]
