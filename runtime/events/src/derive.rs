@@ -1,0 +1,194 @@
+//! Events from journaled changes: the journal is the outbox.
+//!
+//! An event is derived from a journal record once that record is
+//! acknowledged, never from an in-memory change that might not be durable.
+//! Derivation is a pure function of the record and the state of its actor
+//! *after* the record was applied, so replaying the journal derives exactly
+//! the same events again (which is how a restart rebuilds the feed's tail).
+//!
+//! What it never does: look at other actors, the clock, or anything not in
+//! the record and its actor's state.
+
+use std::sync::Arc;
+
+use orch_actors::order::{Disposition, Fulfillment, OrderEvent, OrderState, ScanKind};
+use orch_actors::{FacilityIdx, SkuIdx};
+use orch_config::Millis;
+use serde_json::{json, Value};
+
+use crate::envelope::{rfc3339, Draft};
+use crate::kind::EventType;
+
+/// Client ids of the indices the state machines use.
+pub trait Names {
+    /// The facility's id (`DC-03`).
+    fn facility(&self, f: FacilityIdx) -> &str;
+    /// The SKU's id (`SKU-000042`).
+    fn sku(&self, s: SkuIdx) -> &str;
+}
+
+/// The events one order event reports; `order` is the order's state after
+/// `event` was applied to it. Most order events give one event; a routing
+/// answer gives `order.placed`, one `fulfillment.routed` per fulfillment
+/// and `order.backordered` when lines wait; a pick gives
+/// `fulfillment.picked` only when it completes the fulfillment.
+pub fn order_drafts(order: &OrderState, event: &OrderEvent, names: &impl Names) -> Vec<Draft> {
+    let order_id = &order.request().order_id;
+    let draft = |kind, at, data| Draft {
+        kind,
+        order_id: Some(order_id.clone()),
+        at,
+        data,
+    };
+    let fulfillment = |n: u16| order.fulfillment(n);
+    match event {
+        OrderEvent::Placed { .. } => Vec::new(),
+        OrderEvent::Routed {
+            fulfillments,
+            backordered,
+            rejected,
+            at,
+        } => {
+            let routed =
+                &order.fulfillments()[..fulfillments.len().min(order.fulfillments().len())];
+            let mut data = json!({
+                "status": order.status().as_str(),
+                "channel": &*order.request().channel,
+                "service_level": order.request().service_level.as_str(),
+                "fulfillments": routed.iter().map(|f| fulfillment_json(order_id, f, names)).collect::<Vec<_>>(),
+                "backordered": backorder_lines(order, backordered, names),
+            });
+            if let Some(reason) = rejected {
+                data["reason"] = Value::from(reason.as_str());
+            }
+            let mut out = vec![draft(EventType::OrderPlaced, *at, data)];
+            out.extend(routed.iter().map(|f| {
+                draft(
+                    EventType::FulfillmentRouted,
+                    *at,
+                    fulfillment_json(order_id, f, names),
+                )
+            }));
+            if !backordered.is_empty() {
+                out.push(draft(
+                    EventType::OrderBackordered,
+                    *at,
+                    json!({"status": order.status().as_str(),
+                           "lines": backorder_lines(order, backordered, names)}),
+                ));
+            }
+            out
+        }
+        OrderEvent::BackorderFilled { at, .. } => order
+            .fulfillments()
+            .last()
+            .map(|f| {
+                draft(
+                    EventType::FulfillmentRouted,
+                    *at,
+                    fulfillment_json(order_id, f, names),
+                )
+            })
+            .into_iter()
+            .collect(),
+        OrderEvent::WaveReleased {
+            fulfillment: n,
+            wave_id,
+            at,
+        } => fulfillment(*n)
+            .map(|f| {
+                let mut data = fulfillment_ref(order_id, f, names);
+                data["wave_id"] = Value::from(&**wave_id);
+                draft(EventType::FulfillmentReleased, *at, data)
+            })
+            .into_iter()
+            .collect(),
+        OrderEvent::Scanned(scan) => {
+            let Some(f) = fulfillment(scan.fulfillment) else {
+                return Vec::new();
+            };
+            let mut data = fulfillment_ref(order_id, f, names);
+            let kind = match scan.kind {
+                // A pick is refused beyond what a line holds, so a pick that
+                // leaves every line fully picked is the one that completed it.
+                ScanKind::Pick if f.lines.iter().all(|l| l.picked == l.qty) => {
+                    EventType::FulfillmentPicked
+                }
+                ScanKind::Pick => return Vec::new(),
+                ScanKind::Pack => EventType::FulfillmentPacked,
+                ScanKind::Ship => {
+                    data["carrier"] = opt_str(&f.carrier);
+                    data["tracking"] = opt_str(&f.tracking);
+                    EventType::FulfillmentShipped
+                }
+                ScanKind::InTransit => EventType::FulfillmentInTransit,
+                ScanKind::OutForDelivery => EventType::FulfillmentOutForDelivery,
+                ScanKind::Delivered => EventType::FulfillmentDelivered,
+                ScanKind::DeliveryException => {
+                    data["reason"] = opt_str(&scan.reason);
+                    EventType::FulfillmentException
+                }
+                ScanKind::ReturnReceived => {
+                    data["sku"] = scan.sku.map_or(Value::Null, |s| names.sku(s).into());
+                    data["qty"] = scan.qty.map_or(Value::Null, Value::from);
+                    data["disposition"] = match scan.disposition {
+                        Some(Disposition::Restock) => "restock".into(),
+                        Some(Disposition::Dispose) => "dispose".into(),
+                        None => Value::Null,
+                    };
+                    EventType::ReturnReceived
+                }
+            };
+            data["status"] = f.status.as_str().into();
+            vec![draft(kind, scan.at, data)]
+        }
+        OrderEvent::Cancelled { at } => vec![draft(
+            EventType::OrderCancelled,
+            *at,
+            json!({"status": order.status().as_str()}),
+        )],
+    }
+}
+
+/// The event a facility's routing status change reports.
+pub fn facility_status_draft(
+    facility_id: &str,
+    enabled: bool,
+    until: Option<Millis>,
+    at: Millis,
+) -> Draft {
+    Draft {
+        kind: EventType::FacilityStatusChanged,
+        order_id: None,
+        at,
+        data: json!({"facility_id": facility_id, "enabled": enabled,
+                     "until": until.map(rfc3339)}),
+    }
+}
+
+fn opt_str(s: &Option<Arc<str>>) -> Value {
+    s.as_deref().map_or(Value::Null, Value::from)
+}
+
+fn fulfillment_ref(order_id: &str, f: &Fulfillment, names: &impl Names) -> Value {
+    json!({"fulfillment_id": format!("{order_id}/{}", f.n),
+           "facility_id": names.facility(f.facility)})
+}
+
+fn fulfillment_json(order_id: &str, f: &Fulfillment, names: &impl Names) -> Value {
+    let mut v = fulfillment_ref(order_id, f, names);
+    v["lines"] = f
+        .lines
+        .iter()
+        .map(|l| json!({"sku": names.sku(l.sku), "qty": l.qty}))
+        .collect();
+    v
+}
+
+fn backorder_lines(order: &OrderState, lines: &[u16], names: &impl Names) -> Vec<Value> {
+    lines
+        .iter()
+        .filter_map(|&l| order.request().lines.get(usize::from(l)))
+        .map(|l| json!({"sku": names.sku(l.sku), "qty": l.qty}))
+        .collect()
+}
