@@ -18,6 +18,7 @@ pub mod log;
 pub mod order;
 pub mod placement;
 pub mod routing;
+pub mod shipping;
 pub mod sim;
 
 pub use ids::{CellKey, FacilityIdx, FulfillmentRef, LineRef, OrderNo, SkuIdx};

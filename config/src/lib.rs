@@ -14,6 +14,7 @@
 #![warn(missing_docs)]
 
 pub mod bf1;
+pub mod carriers;
 pub mod geo;
 pub mod load;
 pub mod model;

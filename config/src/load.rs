@@ -161,6 +161,8 @@ pub fn from_toml_str(text: &str, file: &str) -> Result<Config, ConfigError> {
     let mut cfg = raw.into_config(file)?;
     validate(&cfg, file)?;
     cfg.network.sort_canonical();
+    // Cutoffs are kept by facility index: derive them from the sorted network.
+    cfg.carriers = crate::carriers::bf1(&cfg.network);
     Ok(cfg)
 }
 
@@ -729,6 +731,7 @@ impl RawConfig {
         let listen = self.listen.unwrap_or_default();
         let runtime = self.runtime.unwrap_or_default();
         Ok(Config {
+            carriers: crate::carriers::bf1(&network),
             network,
             routing,
             durability: self.durability.unwrap_or_default().into(),

@@ -26,6 +26,9 @@ pub struct Config {
     pub runtime: RuntimeConfig,
     /// Optional bearer token for `/v1` (env `ORCHESTRATOR_TOKEN` overrides).
     pub auth: AuthConfig,
+    /// Carriers and their services (the BF-1 set for the network until a
+    /// file can name its own).
+    pub carriers: crate::carriers::Carriers,
 }
 
 /// Facilities, catalog and starting stock.
@@ -48,6 +51,7 @@ impl Config {
     /// section at its default.
     pub fn with_network(network: Network) -> Config {
         Config {
+            carriers: crate::carriers::bf1(&network),
             network,
             routing: RoutingRules::default(),
             durability: DurabilityConfig {

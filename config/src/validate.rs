@@ -59,6 +59,8 @@ pub fn validate(cfg: &Config, file: &str) -> Result<(), ConfigError> {
     v.listen(cfg)?;
     v.limits(cfg)?;
     v.runtime(cfg)?;
+    crate::carriers::check(&cfg.carriers, cfg.network.facilities.len())
+        .map_err(|(key, message)| v.err(key, message))?;
     if let Some(token) = &cfg.auth.token {
         if token.is_empty() {
             return Err(v.err(
