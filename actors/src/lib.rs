@@ -13,6 +13,7 @@ pub mod audit;
 pub mod backorder;
 pub mod cell;
 pub mod facility;
+pub mod hold;
 pub mod ids;
 pub mod log;
 pub mod order;
