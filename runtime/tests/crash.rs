@@ -355,12 +355,11 @@ fn run(cut: Cut, durability_extra: &str) {
         );
     }
     eprintln!(
-        "{KILLS} {}: {} orders, {} receipts, {} picks acknowledged and found after each restart \
-         ({after_snapshot} cuts right after a snapshot)",
+        "{KILLS} {}: {} orders, {} receipts, {} picks acknowledged and found after each restart",
         if cut == Cut::Kill {
-            "kills"
+            "kills".to_string()
         } else {
-            "power cuts"
+            format!("power cuts ({after_snapshot} right after a snapshot)")
         },
         a.orders.len(),
         a.receipts.len(),

@@ -28,25 +28,25 @@ pub fn durable_log() -> Result<Option<Arc<DurableLog>>, String> {
 
 /// fsyncs every regular file under `dir` (recursively), then every
 /// directory under it, `dir` itself and its parent (so that `dir`'s own
-/// entry is durable). With a `log`, records each file's length as durable;
-/// the length is taken before its fsync, so a concurrent append is never
-/// counted. Answers the number of files synced.
+/// entry is durable). With a `log`, then records each file's length as
+/// durable (after the directories, so that a recorded file's entry is
+/// durable too); the length is taken before its fsync, so a concurrent
+/// append is never counted. Answers the number of files synced.
 pub fn sync_tree(dir: &Path, log: Option<&DurableLog>) -> io::Result<usize> {
     let mut files = Vec::new();
     let mut dirs = Vec::new();
     collect(dir, &mut files, &mut dirs)?;
-    for path in &files {
-        let f = match File::open(path) {
+    let mut synced = Vec::with_capacity(files.len());
+    for path in files {
+        let f = match File::open(&path) {
             Ok(f) => f,
             // Removed meanwhile (sled deletes old snapshot and blob files).
             Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
-            Err(e) => return Err(with_path(e, path)),
+            Err(e) => return Err(with_path(e, &path)),
         };
-        let len = f.metadata().map_err(|e| with_path(e, path))?.len();
-        f.sync_all().map_err(|e| with_path(e, path))?;
-        if let Some(log) = log {
-            log.record(path, len);
-        }
+        let len = f.metadata().map_err(|e| with_path(e, &path))?.len();
+        f.sync_all().map_err(|e| with_path(e, &path))?;
+        synced.push((path, len));
     }
     // Children before parents: a file's entry, then the directory's.
     dirs.reverse();
@@ -58,7 +58,12 @@ pub fn sync_tree(dir: &Path, log: Option<&DurableLog>) -> io::Result<usize> {
             .and_then(|f| f.sync_all())
             .map_err(|e| with_path(e, d))?;
     }
-    Ok(files.len())
+    if let Some(log) = log {
+        for (path, len) in &synced {
+            log.record(path, *len);
+        }
+    }
+    Ok(synced.len())
 }
 
 fn collect(dir: &Path, files: &mut Vec<PathBuf>, dirs: &mut Vec<PathBuf>) -> io::Result<()> {
