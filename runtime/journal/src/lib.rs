@@ -31,7 +31,16 @@
 //! opaque `Vec<u8>` (the runtime encodes its events elsewhere), and
 //! deciding which sequence numbers are still needed is the caller's job.
 //! It never retries a failed record on its own and never acknowledges a
-//! record before it is written in the configured [`Mode`].
+//! record before it is written in the configured [`Mode`] (except with the
+//! test-only feature `bug-ack-before-fsync`, a deliberate bug that proves
+//! the power-loss crash test catches it).
+//!
+//! # Power-loss tests
+//!
+//! With [`JournalOptions::durable_log`] set, every fdatasync of a segment
+//! records the segment's durable length (see [`durable_log`]) before the
+//! records it covers are acknowledged, so that a harness can cut the files
+//! back to what a power cut would have kept.
 //!
 //! # Limits
 //!
@@ -58,6 +67,7 @@
 
 #![warn(missing_docs)]
 
+pub mod durable_log;
 pub mod record;
 pub mod segment;
 
@@ -76,6 +86,7 @@ use std::time::Duration;
 use crossbeam_channel::{SendError, Sender};
 use tokio::sync::oneshot;
 
+pub use durable_log::DurableLog;
 pub use reader::{read_from, Reader};
 pub use record::FORMAT_VERSION;
 pub use ticket::Ticket;
@@ -204,6 +215,10 @@ pub struct JournalOptions {
     /// Called on the writer thread after every batch that wrote records,
     /// with its write+sync time and record count (metrics). Must be cheap.
     pub on_batch: Option<BatchHook>,
+    /// Test instrumentation (power-loss tests): after every fdatasync of a
+    /// segment, and before the records it covers are acknowledged, its
+    /// durable length is recorded here. `None` in production.
+    pub durable_log: Option<Arc<DurableLog>>,
 }
 
 /// A callback for each written batch: (write + sync time, records).
@@ -234,6 +249,7 @@ impl Default for JournalOptions {
             fault: None,
             retry_failed_batches: false,
             on_batch: None,
+            durable_log: None,
         }
     }
 }
@@ -458,6 +474,17 @@ impl Journal {
                 seg
             }
         };
+        if opts.mode == Mode::Fsync {
+            // Records a killed process wrote but never fdatasynced may still
+            // sit in the page cache: they are replayed and built upon, so
+            // they are made durable before anything else happens.
+            segment
+                .sync_data()
+                .map_err(|e| JournalError::io("fdatasync", &segment.path, &e))?;
+            if let Some(log) = &opts.durable_log {
+                log.record(&segment.path, segment.len);
+            }
+        }
         recovery.last_seq = found.last_seq;
         recovery.records_scanned = found.records_scanned;
         recovery.segments = found.segments;
@@ -487,6 +514,7 @@ impl Journal {
             fault: opts.fault,
             retry: opts.retry_failed_batches,
             on_batch: opts.on_batch,
+            durable_log: opts.durable_log,
         };
         let writer = Writer::new(cfg, rx, journal.shared.clone(), segment, found.last_seq + 1);
         let handle = std::thread::Builder::new()

@@ -128,6 +128,8 @@ pub(crate) struct WriterConfig {
     pub(crate) retry: bool,
     /// Called after each batch that wrote records.
     pub(crate) on_batch: Option<crate::BatchHook>,
+    /// Where durable lengths are recorded (power-loss tests).
+    pub(crate) durable_log: Option<Arc<crate::DurableLog>>,
 }
 
 pub(crate) struct Writer {
@@ -214,9 +216,10 @@ impl Writer {
             self.commit(&mut batch, bytes);
         }
         if self.cfg.mode == Mode::Os && !self.dirty {
-            if let Err(e) = self.segment.sync_data() {
-                tracing::error!(file = %self.segment.path.display(), error = %e,
-                    "journal: fdatasync at shutdown failed");
+            match self.segment.sync_data() {
+                Ok(()) => self.note_durable(),
+                Err(e) => tracing::error!(file = %self.segment.path.display(), error = %e,
+                    "journal: fdatasync at shutdown failed"),
             }
         }
         tracing::debug!(last_seq = self.next_seq - 1, "journal writer stopped");
@@ -246,7 +249,11 @@ impl Writer {
             }
         }
         let records = self.next_seq - start_seq;
-        let mut result = self.persist(start_seq, has_flush);
+        // A deliberate bug that only the power-loss tests enable: the batch
+        // is acknowledged after its write and before its fdatasync.
+        let ack_early =
+            cfg!(feature = "bug-ack-before-fsync") && self.cfg.mode == Mode::Fsync && records > 0;
+        let mut result = self.persist(start_seq, has_flush, ack_early);
         let mut backoff = Duration::from_millis(5);
         while let Err(e) = &result {
             if !self.cfg.retry || self.shared.closing.load(Ordering::Acquire) {
@@ -260,7 +267,7 @@ impl Writer {
             );
             std::thread::sleep(backoff);
             backoff = (backoff * 2).min(Duration::from_secs(1));
-            result = self.persist(start_seq, has_flush);
+            result = self.persist(start_seq, has_flush, ack_early);
         }
         let elapsed = started.elapsed().as_nanos() as u64;
         let shared = &self.shared;
@@ -296,6 +303,16 @@ impl Writer {
                             done.complete(Ok(seq));
                         }
                         Msg::Flush { done } => done.complete(Ok(seq)),
+                    }
+                }
+                if ack_early {
+                    match self.sync_segment() {
+                        Ok(()) => {
+                            self.note_durable();
+                            shared.fsyncs.fetch_add(1, Ordering::Relaxed);
+                            shared.durable_seq.store(last, Ordering::Release);
+                        }
+                        Err(e) => tracing::error!(error = %e, "journal: fdatasync failed"),
                     }
                 }
             }
@@ -337,15 +354,31 @@ impl Writer {
         *last_error = Some(text);
     }
 
-    /// Puts `self.buf` on disk per the mode. Returns whether it fdatasynced.
-    /// On error nothing of the buffer is left in the segment (or, if it
-    /// could not be cut, the segment is abandoned or marked dirty).
-    fn persist(&mut self, start_seq: u64, has_flush: bool) -> Result<bool, JournalError> {
+    /// Records the active segment's length as durable (power-loss tests);
+    /// called right after it was fdatasynced, before anything is
+    /// acknowledged on the strength of it.
+    fn note_durable(&self) {
+        if let Some(log) = &self.cfg.durable_log {
+            log.record(&self.segment.path, self.segment.len);
+        }
+    }
+
+    /// Puts `self.buf` on disk per the mode. Returns whether it fdatasynced
+    /// (never when `skip_sync`). On error nothing of the buffer is left in
+    /// the segment (or, if it could not be cut, the segment is abandoned or
+    /// marked dirty).
+    fn persist(
+        &mut self,
+        start_seq: u64,
+        has_flush: bool,
+        skip_sync: bool,
+    ) -> Result<bool, JournalError> {
         if self.dirty {
             self.repair(start_seq)?;
         }
-        let sync = (self.cfg.mode == Mode::Fsync && !self.buf.is_empty())
-            || (self.cfg.mode == Mode::Os && has_flush);
+        let sync = !skip_sync
+            && ((self.cfg.mode == Mode::Fsync && !self.buf.is_empty())
+                || (self.cfg.mode == Mode::Os && has_flush));
         if !self.buf.is_empty()
             && self.segment.len > 0
             && self.segment.len + self.buf.len() as u64 > self.cfg.segment_bytes_max
@@ -358,6 +391,9 @@ impl Writer {
         match written {
             Ok(()) => {
                 self.segment.len += self.buf.len() as u64;
+                if sync {
+                    self.note_durable();
+                }
                 Ok(sync)
             }
             Err(e) => {
@@ -421,6 +457,9 @@ impl Writer {
         })?;
         if self.cfg.mode == Mode::Fsync {
             segment::sync_dir(dir).map_err(|e| JournalError::io("fsync directory", dir, &e))?;
+            if let Some(log) = &self.cfg.durable_log {
+                log.record(&seg.path, 0);
+            }
         }
         tracing::debug!(file = %seg.path.display(), "journal: new segment");
         self.shared
@@ -451,6 +490,9 @@ impl Writer {
             };
             match truncated {
                 Ok(()) => {
+                    if self.cfg.mode == Mode::Fsync {
+                        self.note_durable();
+                    }
                     self.dirty = false;
                     return Ok(());
                 }

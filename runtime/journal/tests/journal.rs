@@ -759,3 +759,59 @@ fn retrying_journal_holds_failed_batches_until_the_disk_recovers() {
         .collect();
     assert_eq!(got, vec![(1, payload(1)), (2, payload(2)), (3, payload(3))]);
 }
+
+// ---------------------------------------------------------------- durable log
+
+/// Everything acknowledged is recorded as durable by the time the ticket
+/// resolves (a power-loss harness cuts files back to these lengths), and
+/// in fsync mode the segment is recorded at open (recovered records are
+/// fdatasynced before anything builds on them).
+#[test]
+fn acknowledged_records_are_recorded_durable_before_the_ack() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("j");
+    let log_path = tmp.path().join("durable.log");
+    let log = Arc::new(orch_journal::DurableLog::open(&log_path).unwrap());
+    let durable = |file: &std::path::Path| {
+        let text = fs::read_to_string(&log_path).unwrap();
+        orch_journal::durable_log::last_durable_lengths(&text)
+            .get(file)
+            .copied()
+    };
+    let o = JournalOptions {
+        durable_log: Some(log.clone()),
+        ..opts(Mode::Fsync, 1 << 20)
+    };
+    let (j, _) = Journal::open(&dir, o.clone()).unwrap();
+    let seg = dir.join(segment_file_name(1));
+    assert_eq!(
+        durable(&seg),
+        Some(0),
+        "the new segment is recorded at open"
+    );
+    for i in 1..=200 {
+        j.append(payload(i)).wait().unwrap();
+        let on_disk = fs::metadata(&seg).unwrap().len();
+        assert_eq!(
+            durable(&seg),
+            Some(on_disk),
+            "record {i} was acknowledged before its durable length was recorded"
+        );
+    }
+    drop(j);
+    let len = fs::metadata(&seg).unwrap().len();
+    fs::OpenOptions::new()
+        .append(true)
+        .open(&seg)
+        .unwrap()
+        .write_all(b"torn")
+        .unwrap();
+    let (j, rec) = Journal::open(&dir, o).unwrap();
+    assert_eq!(rec.last_seq, 200);
+    assert_eq!(
+        durable(&seg),
+        Some(len),
+        "recorded again at open, torn tail cut"
+    );
+    drop(j);
+}

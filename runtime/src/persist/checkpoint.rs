@@ -41,7 +41,15 @@ pub fn checkpoint(
     durability: &Durability,
 ) -> Result<(SnapshotInfo, Idle), String> {
     let started = Instant::now();
-    let upto = durability.stats().last_seq;
+    // In fsync mode only what is fdatasynced: a snapshot must never cover a
+    // record that a power cut could still take from the journal (its
+    // sequence number would be given again to a different record).
+    let stats = durability.stats();
+    let upto = if durability.mode() == orch_config::DurabilityMode::Fsync {
+        stats.durable_seq
+    } else {
+        stats.last_seq
+    };
     let now = now_ms();
     let mut r = base(cfg, Some(store), now)?;
     let from = r.last_seq;

@@ -13,7 +13,9 @@
 
 pub mod checkpoint;
 pub mod codec;
+pub mod durable;
 pub mod recovery;
+pub mod sled_conf;
 pub mod snapshot;
 
 use std::path::PathBuf;
@@ -57,6 +59,7 @@ impl Durability {
             on_batch: Some(orch_journal::BatchHook(std::sync::Arc::new(
                 crate::metrics::journal_batch,
             ))),
+            durable_log: durable::durable_log()?,
         };
         Self::open_with(cfg.mode, dir, opts)
     }

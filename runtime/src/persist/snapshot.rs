@@ -6,13 +6,21 @@
 //! result as a new generation of sled trees; the live actors are never
 //! paused or asked anything, so the snapshot is fuzzy with respect to them
 //! and exact with respect to the journal. A generation becomes current only
-//! once it is completely written and flushed (one `meta` record names it);
+//! once it is completely written and durable (one `meta` record names it);
 //! then older generations and the journal segments it covers are deleted.
+//!
+//! Durable means fsynced by this module, not flushed by sled: sled 0.34
+//! never fsyncs its blob files and its `flush()` is `sync_file_range` (see
+//! `durable`). Every file under the store's directory, and the directories,
+//! are fsynced after the store opens, after a generation is written (before
+//! `meta` names it) and after `meta` is written (before `write` returns and
+//! the caller deletes journal segments). A torn `conf` is rebuilt on open
+//! (see `sled_conf`).
 //!
 //! Finished, idle orders that a snapshot holds can leave memory: their
 //! state is read back from here on demand (passivation).
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use orch_actors::backorder::DeskState;
@@ -21,7 +29,10 @@ use orch_actors::facility::FacilityState;
 use orch_actors::order::OrderState;
 use orch_actors::sim::World;
 use orch_actors::{CellKey, OrderNo, SkuIdx};
+use orch_journal::DurableLog;
 use serde::{Deserialize, Serialize};
+
+use super::{durable, sled_conf};
 
 /// What the `meta` tree says of the current generation.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -58,6 +69,10 @@ pub struct Loaded {
 #[derive(Clone)]
 pub struct SnapshotStore {
     db: sled::Db,
+    /// The store's directory (every file sled writes is below it).
+    dir: PathBuf,
+    /// Durable lengths are recorded here in power-loss tests.
+    durable_log: Option<Arc<DurableLog>>,
     /// Readers of one generation hold it shared; switching generations
     /// (and dropping the old one) holds it exclusively.
     switch: Arc<std::sync::RwLock<()>>,
@@ -98,16 +113,33 @@ fn err(e: sled::Error) -> String {
 }
 
 impl SnapshotStore {
-    /// Opens (or creates) the store under `dir`.
+    /// Opens (or creates) the store under `dir`, rebuilding a torn `conf`
+    /// first, and makes everything sled wrote while opening durable.
     pub fn open(dir: &Path) -> Result<SnapshotStore, String> {
+        if let Some(why) = sled_conf::remove_if_torn(dir)? {
+            tracing::warn!(dir = %dir.display(), damage = %why,
+                "the snapshot store's conf file is torn; sled rebuilds it");
+        }
         let db = sled::Config::new()
             .path(dir)
             .open()
             .map_err(|e| format!("{}: cannot open the snapshot store: {e}", dir.display()))?;
-        Ok(SnapshotStore {
+        let store = SnapshotStore {
             db,
+            dir: dir.to_path_buf(),
+            durable_log: durable::durable_log()?,
             switch: Arc::new(std::sync::RwLock::new(())),
-        })
+        };
+        store.sync()?;
+        Ok(store)
+    }
+
+    /// Flushes sled, then fsyncs every file and directory of the store.
+    fn sync(&self) -> Result<(), String> {
+        self.db.flush().map_err(err)?;
+        durable::sync_tree(&self.dir, self.durable_log.as_deref())
+            .map(drop)
+            .map_err(|e| format!("snapshot store: cannot make it durable: {e}"))
     }
 
     /// The current generation's meta record, if any snapshot exists.
@@ -220,7 +252,8 @@ impl SnapshotStore {
             }
             tree(part)?.apply_batch(batch).map_err(err)?;
         }
-        self.db.flush().map_err(err)?;
+        // Durable before `meta` may name it.
+        self.sync()?;
         let meta = SnapshotMeta {
             generation,
             seq,
@@ -229,7 +262,6 @@ impl SnapshotStore {
         };
         let _switching = self.switch.write().unwrap_or_else(|p| p.into_inner());
         self.db.insert("current", enc(&meta)).map_err(err)?;
-        self.db.flush().map_err(err)?;
         if let Some(old) = previous {
             for part in PARTS {
                 self.db
@@ -237,6 +269,8 @@ impl SnapshotStore {
                     .map_err(err)?;
             }
         }
+        // Durable before the caller deletes the journal segments it covers.
+        self.sync()?;
         Ok(meta)
     }
 

@@ -16,6 +16,7 @@ pub fn opts(mode: Mode, segment_bytes_max: u64) -> JournalOptions {
         fault: None,
         retry_failed_batches: false,
         on_batch: None,
+        durable_log: None,
     }
 }
 
