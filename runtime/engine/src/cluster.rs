@@ -83,6 +83,7 @@ pub struct Cluster {
     check_cells: bool,
     violations: Vec<String>,
     ticks: u64,
+    hold: bool,
 }
 
 impl Cluster {
@@ -135,6 +136,7 @@ impl Cluster {
             check_cells: false,
             violations: Vec::new(),
             ticks: 0,
+            hold: false,
         }
     }
 
@@ -142,6 +144,16 @@ impl Cluster {
     /// are kept in [`Cluster::violations`].
     pub fn check_cells_every_tick(&mut self, on: bool) {
         self.check_cells = on;
+    }
+
+    /// Stall the journal: while held, nothing more becomes durable and no
+    /// reply is released (a disk that does not answer). Releasing it makes
+    /// everything appended durable.
+    pub fn hold_durability(&mut self, hold: bool) {
+        self.hold = hold;
+        if !hold {
+            self.make_durable(self.journal.len());
+        }
     }
 
     /// Cell invariants found broken after a tick.
@@ -242,7 +254,7 @@ impl Cluster {
         Ok(self
             .answers
             .remove(&id)
-            .expect("every request is answered by quiescence"))
+            .expect("every request is answered by quiescence (durability held?)"))
     }
 
     // ---- World's API, each call run to quiescence ----
@@ -467,6 +479,9 @@ impl Cluster {
     /// The journal is durable up to `to` entries: release the replies that
     /// waited for it.
     fn make_durable(&mut self, to: usize) {
+        if self.hold {
+            return;
+        }
         self.durable = self.durable.max(to.min(self.journal.len()));
         while let Some((end, _)) = self.held.front() {
             if *end > self.durable {

@@ -15,14 +15,14 @@ use orch_actors::order::{
     Disposition, FulfillmentStatus, OrderLine, OrderStatus, PlaceRequest, Scan, ScanKind,
 };
 use orch_actors::sim::World;
-use orch_engine::cluster::{Cluster, ClusterOptions};
-use orch_engine::msg::{ScanAnswer as ScanOutcome, StockAnswer};
-use orch_engine::ShardLimits;
 use orch_actors::{CellKey, FacilityIdx, OrderNo, SkuIdx};
 use orch_config::{
     CarrierCutoff, Config, FacilityConfig, FacilityKind, Millis, Network, ServiceLevel, StockEntry,
     WavePolicy,
 };
+use orch_engine::cluster::{Cluster, ClusterOptions};
+use orch_engine::msg::{ScanAnswer as ScanOutcome, StockAnswer};
+use orch_engine::ShardLimits;
 use proptest::prelude::*;
 
 /// Midnight UTC, 2026-11-27.
@@ -242,7 +242,11 @@ fn wave_order_normalized(o: &orch_actors::order::OrderState) -> (String, String)
     }
     let full = format!("{o:?}");
     let cut = full.find("timeline:").unwrap_or(full.len());
-    let mut seen: Vec<String> = o.timeline().iter().filter_map(|e| e.event_id.as_deref().map(String::from)).collect();
+    let mut seen: Vec<String> = o
+        .timeline()
+        .iter()
+        .filter_map(|e| e.event_id.as_deref().map(String::from))
+        .collect();
     seen.sort();
     // `seen_events` is a set: its Debug order is arbitrary; compare it sorted.
     let head = match full[..cut].find("seen_events:") {
@@ -310,7 +314,14 @@ impl Harness {
         let live = &self.world;
         // Everything but the oversell-refusal counter, a metric of attempts
         // that changed nothing and is not journaled.
-        type CellRow = (CellKey, u32, u32, u32, Vec<(orch_actors::LineRef, u32)>, orch_actors::cell::CellLedger);
+        type CellRow = (
+            CellKey,
+            u32,
+            u32,
+            u32,
+            Vec<(orch_actors::LineRef, u32)>,
+            orch_actors::cell::CellLedger,
+        );
         fn cells<'a>(it: impl Iterator<Item = (CellKey, &'a CellState)>) -> Vec<CellRow> {
             let mut v: Vec<CellRow> = it
                 .filter(|(_, c)| **c != CellState::default())
@@ -348,7 +359,11 @@ impl Harness {
                 );
             }
         }
-        assert_eq!(again.orders.len(), live_orders.len(), "orders differ after replay");
+        assert_eq!(
+            again.orders.len(),
+            live_orders.len(),
+            "orders differ after replay"
+        );
         type DeskRow = (SkuIdx, Vec<(orch_actors::LineRef, u32)>);
         fn desks<'a>(
             it: impl Iterator<Item = (SkuIdx, &'a orch_actors::backorder::DeskState)>,
@@ -453,15 +468,18 @@ impl Harness {
             ScanOutcome::Duplicate => panic!("fresh event id {} answered duplicate", s.event_id),
             ScanOutcome::Rejected(_) => {
                 assert_eq!(
-                    self.world.order(no).unwrap(), &order_before,
+                    self.world.order(no).unwrap(),
+                    &order_before,
                     "refused scan changed the order"
                 );
                 assert_eq!(
-                    self.cells_map(), cells_before,
+                    self.cells_map(),
+                    cells_before,
                     "refused scan changed a cell"
                 );
                 assert_eq!(
-                    self.desks_map(), desks_before,
+                    self.desks_map(),
+                    desks_before,
                     "refused scan changed a desk"
                 );
             }
@@ -793,7 +811,13 @@ impl Harness {
         }
         live.sort();
         let (no, n) = live[which % live.len()];
-        let f = self.world.order(no).unwrap().fulfillment(n).unwrap().clone();
+        let f = self
+            .world
+            .order(no)
+            .unwrap()
+            .fulfillment(n)
+            .unwrap()
+            .clone();
         let carrier = |choices: &[ScanKind]| choices[usize::from(variant) % choices.len()];
         let kind = match f.status {
             S::Routed => {
@@ -917,11 +941,7 @@ impl Harness {
             .keys()
             .filter(|(no, _)| self.world.order(*no).is_some())
             .count();
-        let now: usize = self
-            .world
-            .orders()
-            .map(|o| o.fulfillments().len())
-            .sum();
+        let now: usize = self.world.orders().map(|o| o.fulfillments().len()).sum();
         assert_eq!(known, now, "a fulfillment disappeared");
     }
 }
