@@ -30,6 +30,15 @@ use crate::ownership::{Ownership, ShardIdx};
 use crate::shard::{board_of, Overloaded, Shard, ShardLimits, TickOutput};
 use crate::view::View;
 
+/// Why a placement was not admitted.
+#[derive(Debug, Clone, PartialEq)]
+pub enum PlaceRefusal {
+    /// Invalid: the reason names the field. Nothing changed.
+    Invalid(String),
+    /// The home shard's inbox is full: the request, handed back.
+    Overloaded(PlaceRequest),
+}
+
 /// How the driver schedules.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ClusterOptions {
@@ -43,6 +52,9 @@ pub struct ClusterOptions {
     /// tick sizes and the durable point. Off: round robin, full ticks,
     /// every tick durable at once (benchmarks).
     pub shuffle: bool,
+    /// Keep the journal in memory (tests, replay). Off: entries are counted
+    /// and dropped, as with durability `none`.
+    pub keep_journal: bool,
 }
 
 impl Default for ClusterOptions {
@@ -53,6 +65,7 @@ impl Default for ClusterOptions {
             seed: 0,
             limits: ShardLimits::default(),
             shuffle: false,
+            keep_journal: true,
         }
     }
 }
@@ -67,6 +80,7 @@ pub struct Cluster {
     /// Batches in flight from shard `s` to shard `d` at `s * n + d`.
     channels: Vec<VecDeque<Vec<Envelope>>>,
     journal: Vec<LogEntry>,
+    journaled: usize,
     durable: usize,
     held: VecDeque<(usize, crate::msg::Reply)>,
     answers: HashMap<RequestId, Answer>,
@@ -120,6 +134,7 @@ impl Cluster {
             view,
             channels: (0..n * n).map(|_| VecDeque::new()).collect(),
             journal: Vec::new(),
+            journaled: 0,
             durable: 0,
             held: VecDeque::new(),
             answers: HashMap::new(),
@@ -152,7 +167,7 @@ impl Cluster {
     pub fn hold_durability(&mut self, hold: bool) {
         self.hold = hold;
         if !hold {
-            self.make_durable(self.journal.len());
+            self.make_durable(self.journaled);
         }
     }
 
@@ -217,18 +232,22 @@ impl Cluster {
         }
     }
 
-    /// Admit a placement: validates it (`Err(Ok(reason))` names the field;
-    /// nothing changes), gives it a number on its home shard and queues it.
-    pub fn offer_place(
-        &mut self,
-        req: PlaceRequest,
-    ) -> Result<(RequestId, OrderNo), Result<String, Overloaded>> {
-        validate_request(&req, self.lines_max, self.qty_max).map_err(Ok)?;
+    /// Admit a placement: validates it (nothing changes when invalid),
+    /// gives it a number on its home shard and queues it. A full inbox
+    /// hands the request back.
+    pub fn offer_place(&mut self, req: PlaceRequest) -> Result<(RequestId, OrderNo), PlaceRefusal> {
+        if let Err(reason) = validate_request(&req, self.lines_max, self.qty_max) {
+            return Err(PlaceRefusal::Invalid(reason));
+        }
         let shard = self.home_shard(&req);
         let no = self.own.order_no(shard, self.order_k[shard]);
+        let to = ActorRef::Order(no);
+        if self.shards[shard].room() == 0 {
+            return Err(PlaceRefusal::Overloaded(req));
+        }
         let reply = self.request_id();
-        self.offer(ActorRef::Order(no), Msg::Place { req, reply })
-            .map_err(Err)?;
+        self.offer(to, Msg::Place { req, reply })
+            .expect("room was checked");
         self.order_k[shard] += 1;
         Ok((reply, no))
     }
@@ -263,8 +282,8 @@ impl Cluster {
     pub fn place(&mut self, req: PlaceRequest) -> Result<Result<OrderNo, String>, Overloaded> {
         let (id, _) = match self.offer_place(req) {
             Ok(x) => x,
-            Err(Ok(reason)) => return Ok(Err(reason)),
-            Err(Err(o)) => return Err(o),
+            Err(PlaceRefusal::Invalid(reason)) => return Ok(Err(reason)),
+            Err(PlaceRefusal::Overloaded(_)) => return Err(Overloaded),
         };
         self.run_until_quiescent();
         match self.answers.remove(&id) {
@@ -396,7 +415,7 @@ impl Cluster {
     /// journal is durable and every reply released.
     pub fn run_until_quiescent(&mut self) {
         while self.step() {}
-        self.make_durable(self.journal.len());
+        self.make_durable(self.journaled);
     }
 
     /// One scheduling step: a tick or a delivery. `false` when quiescent.
@@ -444,7 +463,7 @@ impl Cluster {
             self.shards[c % n].deliver(batch);
         }
         if self.rng.random_bool(0.5) {
-            let to = self.rng.random_range(self.durable..=self.journal.len());
+            let to = self.rng.random_range(self.durable..=self.journaled);
             self.make_durable(to);
         }
         true
@@ -453,8 +472,11 @@ impl Cluster {
     fn tick_shard(&mut self, s: ShardIdx, max: usize) {
         let out: TickOutput = self.shards[s].tick_up_to(self.now, &self.view, max);
         self.ticks += 1;
-        self.journal.extend(out.entries);
-        let end = self.journal.len();
+        self.journaled += out.entries.len();
+        if self.options.keep_journal {
+            self.journal.extend(out.entries);
+        }
+        let end = self.journaled;
         for r in out.replies {
             self.held.push_back((end, r));
         }
@@ -482,7 +504,7 @@ impl Cluster {
         if self.hold {
             return;
         }
-        self.durable = self.durable.max(to.min(self.journal.len()));
+        self.durable = self.durable.max(to.min(self.journaled));
         while let Some((end, _)) = self.held.front() {
             if *end > self.durable {
                 break;
@@ -494,7 +516,12 @@ impl Cluster {
 
     // ---- the journal and the states ----
 
-    /// Everything journaled, in order.
+    /// How many entries were journaled (kept or not).
+    pub fn journaled(&self) -> usize {
+        self.journaled
+    }
+
+    /// Everything journaled, in order (empty unless `keep_journal`).
     pub fn journal(&self) -> &[LogEntry] {
         &self.journal
     }

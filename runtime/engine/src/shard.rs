@@ -249,6 +249,11 @@ impl Shard {
         self.peer.extend(batch);
     }
 
+    /// Room left in the inbox.
+    pub fn room(&self) -> usize {
+        self.limits.inbox_max.saturating_sub(self.inbox.len())
+    }
+
     /// Messages waiting (inbox and peer batches).
     pub fn backlog(&self) -> usize {
         self.inbox.len() + self.peer.len()
@@ -343,12 +348,19 @@ impl Shard {
         self.out.replies.push(Reply { id, answer });
     }
 
+    /// A cell changed: publish it at the end of the tick (only read by
+    /// other shards, so a lone shard publishes nothing).
     pub(crate) fn touch_cell(&mut self, key: CellKey) {
-        self.touched_cells.push(key);
+        if self.own.shards() > 1 {
+            self.touched_cells.push(key);
+        }
     }
 
+    /// A facility changed: publish its board at the end of the tick.
     pub(crate) fn touch_facility(&mut self, f: FacilityIdx) {
-        self.touched_facilities.push(f);
+        if self.own.shards() > 1 {
+            self.touched_facilities.push(f);
+        }
     }
 
     pub(crate) fn anomaly(&mut self, what: String) {

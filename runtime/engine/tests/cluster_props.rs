@@ -275,6 +275,7 @@ impl Harness {
                 seen_ids_max: 1_000,
             },
             shuffle: true,
+            keep_journal: true,
         };
         let mut world = Cluster::new(&tiny_config(), options, T0);
         world.check_cells_every_tick(true);

@@ -10,7 +10,7 @@ use orch_actors::{CellKey, FacilityIdx, OrderNo, SkuIdx};
 use orch_config::{
     Config, FacilityConfig, FacilityKind, Millis, Network, ServiceLevel, StockEntry, WavePolicy,
 };
-use orch_engine::cluster::{Cluster, ClusterOptions};
+use orch_engine::cluster::{Cluster, ClusterOptions, PlaceRefusal};
 use orch_engine::msg::{Answer, StockAnswer};
 use orch_engine::{ActorRef, Envelope, Msg, Overloaded, Ownership, Shard, ShardLimits};
 
@@ -98,6 +98,7 @@ fn cluster(shards: usize, seed: u64) -> Cluster {
                 seen_ids_max: 100,
             },
             shuffle: true,
+            keep_journal: true,
         },
         T0,
     );
@@ -143,8 +144,8 @@ fn the_cluster_refuses_past_the_inbox_bound() {
     for i in 0..10 {
         match c.offer_place(request(&format!("o-{i}"), &[(1, 1)])) {
             Ok(_) => {}
-            Err(Err(Overloaded)) => refused += 1,
-            Err(Ok(e)) => panic!("valid order refused: {e}"),
+            Err(PlaceRefusal::Overloaded(_)) => refused += 1,
+            Err(PlaceRefusal::Invalid(e)) => panic!("valid order refused: {e}"),
         }
     }
     assert_eq!(refused, 6, "inbox of 4: the 6 others are refused");
