@@ -140,7 +140,8 @@ pub struct Shard {
     pub(crate) router: Arc<Router>,
     /// Static facility data for routing (enabled and capacity filled per use).
     pub(crate) infos: Vec<FacilityInfo>,
-    pub(crate) orders: HashMap<OrderNo, OrderActor>,
+    /// Boxed: a growing map moves pointers, not whole orders.
+    pub(crate) orders: HashMap<OrderNo, Box<OrderActor>>,
     pub(crate) cells: HashMap<CellKey, CellState>,
     /// Facilities by index; `None` where another shard owns it.
     pub(crate) facilities: Vec<Option<FacilityState>>,

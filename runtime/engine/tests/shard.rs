@@ -301,7 +301,11 @@ fn fixed_run(seed: u64) -> Vec<orch_actors::log::LogEntry> {
     let mut nos = Vec::new();
     for i in 0..12u32 {
         let lines = [(i % 2, 1 + i % 3), ((i + 1) % 2, 1)];
-        nos.push(c.place(request(&format!("o-{i}"), &lines)).unwrap().unwrap());
+        nos.push(
+            c.place(request(&format!("o-{i}"), &lines))
+                .unwrap()
+                .unwrap(),
+        );
     }
     c.cancel(nos[0]).unwrap().unwrap();
     c.cancel(nos[3]).unwrap().unwrap();

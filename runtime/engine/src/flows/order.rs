@@ -148,7 +148,7 @@ impl Shard {
             Placement::new(plan, lines.iter().map(|l| l.1).collect(), r.allow_backorder);
         self.orders.insert(
             no,
-            OrderActor {
+            Box::new(OrderActor {
                 state,
                 placing: Some(Box::new(Placing {
                     placement,
@@ -157,7 +157,7 @@ impl Shard {
                     reply,
                 })),
                 deferred: Default::default(),
-            },
+            }),
         );
         self.drive(no);
     }
