@@ -281,6 +281,10 @@ impl Shard {
             self.run_timers();
             self.drain_local(view);
         }
+        // Sized for the usual two entries and one reply per message.
+        let expect = max.min(self.backlog());
+        self.out.entries.reserve(2 * expect);
+        self.out.replies.reserve(expect);
         let mut taken = 0;
         while taken < max {
             let Some(env) = self.peer.pop_front().or_else(|| self.inbox.pop_front()) else {
