@@ -164,6 +164,9 @@ impl Cluster {
     /// Stall the journal: while held, nothing more becomes durable and no
     /// reply is released (a disk that does not answer). Releasing it makes
     /// everything appended durable.
+    /// While held, drive the cluster with the `offer*` calls and
+    /// [`Cluster::take_answer`]: the calls that wait for their answer
+    /// (`place`, `cancel`, ...) would find none and panic.
     pub fn hold_durability(&mut self, hold: bool) {
         self.hold = hold;
         if !hold {
