@@ -182,9 +182,27 @@ impl CellState {
         &self.ledger
     }
 
-    /// Reserve `qty` for `line`: all of it or nothing.
+    /// Reserve `qty` for `line`: all of it or nothing, and count a `Short`
+    /// answer in the oversell-refusal counter. Kept for the actix shells;
+    /// new callers use [`CellState::check_reserve`], which never mutates,
+    /// and count with [`CellState::note_oversell_refusal`].
     pub fn decide_reserve(
         &mut self,
+        line: LineRef,
+        qty: u32,
+    ) -> Result<(ReserveAnswer, Option<CellEvent>), CellRefusal> {
+        let decision = self.check_reserve(line, qty)?;
+        if let (ReserveAnswer::Short { .. }, _) = decision {
+            self.note_oversell_refusal();
+        }
+        Ok(decision)
+    }
+
+    /// Decide a reservation of `qty` for `line`, all of it or nothing,
+    /// without changing anything (a `Short` answer is a refusal the caller
+    /// may count with [`CellState::note_oversell_refusal`]).
+    pub fn check_reserve(
+        &self,
         line: LineRef,
         qty: u32,
     ) -> Result<(ReserveAnswer, Option<CellEvent>), CellRefusal> {
@@ -196,14 +214,18 @@ impl CellState {
         }
         let available = self.available();
         if qty > available {
-            // Counted: a request that would take available below zero.
-            self.ledger.oversell_refusals += 1;
             return Ok((ReserveAnswer::Short { available }, None));
         }
         Ok((
             ReserveAnswer::Reserved,
             Some(CellEvent::Reserved { line, qty }),
         ))
+    }
+
+    /// Count a request refused because it would have taken available below
+    /// zero (a metric, not journaled).
+    pub fn note_oversell_refusal(&mut self) {
+        self.ledger.oversell_refusals += 1;
     }
 
     /// Release everything `line` holds here; `None` when it holds nothing.
