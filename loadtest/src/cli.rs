@@ -76,6 +76,23 @@ pub struct Common {
     /// No progress bar even on a terminal.
     #[arg(long)]
     pub quiet: bool,
+    /// The latency objective, ms: goodput counts orders acknowledged within
+    /// it, and a knee step's place p99 must stay under it.
+    #[arg(long, default_value_t = 10.0)]
+    pub slo_ms: f64,
+    /// Most orders outstanding at once; arrivals beyond are dropped (never
+    /// queued). The default keeps the tester's own memory far under 1 GB
+    /// (about 4 KB per outstanding order and its reads).
+    #[arg(long, default_value_t = crate::runner::MAX_IN_FLIGHT_DEFAULT)]
+    pub max_in_flight: usize,
+    /// Tries of an order the core refuses (429 / Busy), the first included,
+    /// each after the answer's Retry-After; then it is counted as shed.
+    #[arg(long, default_value_t = 3)]
+    pub max_tries: u32,
+    /// Arrivals sent later than this after their intended time are late
+    /// (a knee step with late arrivals cannot pass).
+    #[arg(long, default_value_t = 50.0)]
+    pub late_tolerance_ms: f64,
 }
 
 /// `loadtest run`.
@@ -132,7 +149,19 @@ fn options(profile: &str, rate: f64, duration: Duration, c: &Common) -> Result<R
     o.drain_timeout = c.drain_timeout;
     o.workers = c.workers;
     o.progress = !c.quiet;
+    o.slo = ms_option("--slo-ms", c.slo_ms)?;
+    o.late_tolerance = ms_option("--late-tolerance-ms", c.late_tolerance_ms)?;
+    o.max_in_flight = c.max_in_flight;
+    o.max_tries = c.max_tries;
     Ok(o)
+}
+
+fn ms_option(name: &str, v: f64) -> Result<Duration, String> {
+    if v > 0.0 && v.is_finite() && v < 3.6e6 {
+        Ok(Duration::from_secs_f64(v / 1000.0))
+    } else {
+        Err(format!("{name}: must be > 0 and under an hour, got {v}"))
+    }
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime, String> {
@@ -191,8 +220,12 @@ pub fn main_with(cli: Cli) -> ExitCode {
 
 /// A few lines for the terminal.
 pub fn summary(r: &crate::report::Report) -> String {
+    let t = &r.throughput;
+    let n = &r.counts;
     let mut s = format!(
-        "{} {} at {}/s for {} s ({}, durability {}, {} cores): placed {}/s, scans {}/s, reads {}/s; \
+        "{} {} at {}/s for {} s ({}, durability {}, {} cores): offered {}/s, achieved {}/s, \
+         goodput {}/s (within {} ms); dropped {}, refused {}, shed {}, failed {}; \
+         generator late by {} ms max, {} ms mean ({} arrivals over {} ms); scans {}/s, reads {}/s; \
          place p50 {} ms p99 {} ms; scan p99 {} ms; read p99 {} ms",
         if r.passed { "PASSED" } else { "FAILED" },
         r.config.profile,
@@ -201,7 +234,18 @@ pub fn summary(r: &crate::report::Report) -> String {
         r.config.mode,
         r.config.durability,
         r.config.cores,
-        r.throughput.orders_placed_per_s,
+        t.orders_offered_per_s,
+        t.orders_achieved_per_s,
+        t.goodput_per_s,
+        t.slo_ms,
+        n.orders_dropped,
+        n.orders_refused,
+        n.orders_shed,
+        n.orders_failed,
+        r.generator.max_ms,
+        r.generator.mean_ms,
+        r.generator.late_arrivals,
+        r.generator.tolerance_ms,
         r.throughput.scans_applied_per_s,
         r.throughput.reads_per_s,
         r.latency_ms.place.p50,

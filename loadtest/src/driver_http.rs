@@ -19,7 +19,7 @@ use orch_runtime::facade::ItemResult;
 use serde::de::DeserializeOwned;
 use serde_json::{json, Value};
 
-use crate::driver::{PlaceAnswer, ReadAnswer, READ_RADIUS_KM};
+use crate::driver::{PlaceAnswer, PlaceError, ReadAnswer, READ_RADIUS_KM, RETRY_AFTER_DEFAULT};
 
 /// Most orders in one batch request (API.md).
 pub const ORDERS_PER_BATCH_MAX: usize = 1000;
@@ -40,6 +40,31 @@ fn error_text(e: ureq::Error) -> String {
             format!("{code}: {}", r.into_string().unwrap_or_default())
         }
         ureq::Error::Transport(t) => format!("transport: {t}"),
+    }
+}
+
+/// Error codes of a batch item that mean "shedding load, try later".
+const REFUSAL_CODES: [&str; 3] = ["too_many_requests", "overloaded", "busy"];
+
+/// A `Retry-After` header in seconds (an HTTP date or nonsense: the default).
+pub fn retry_after(header: Option<&str>) -> Duration {
+    header
+        .and_then(|h| h.trim().parse::<u64>().ok())
+        .map_or(RETRY_AFTER_DEFAULT, |s| Duration::from_secs(s.min(60)))
+}
+
+/// One batch item's `error` object as a refusal or a failure.
+fn item_error(e: &Value) -> PlaceError {
+    let code = e["code"].as_str().unwrap_or("");
+    if REFUSAL_CODES.contains(&code) {
+        PlaceError::Refused {
+            retry_after: e["retry_after_s"]
+                .as_u64()
+                .map_or(RETRY_AFTER_DEFAULT, |s| Duration::from_secs(s.min(60))),
+            reason: e.to_string(),
+        }
+    } else {
+        PlaceError::Failed(e.to_string())
     }
 }
 
@@ -124,23 +149,29 @@ impl HttpDriver {
         Ok(())
     }
 
-    /// `POST /v1/orders/batch`, in chunks of 1,000.
-    pub async fn place_batch(&self, orders: Vec<PlaceOrder>) -> Vec<PlaceAnswer> {
+    /// `POST /v1/orders/batch`, in chunks of 1,000. A `429` of the whole
+    /// request (or an item whose error code says the server is shedding
+    /// load) is a refusal with the answer's `Retry-After`.
+    pub async fn place_batch(&self, orders: &[PlaceOrder]) -> Vec<PlaceAnswer> {
         let mut out = Vec::with_capacity(orders.len());
         for chunk in orders.chunks(ORDERS_PER_BATCH_MAX) {
             let body = json!({ "orders": chunk });
-            match self
-                .call_found::<Value>("POST", "/v1/orders/batch".into(), Some(body))
+            let me = self.clone();
+            let answer = tokio::task::spawn_blocking(move || me.post_batch_blocking(&body))
                 .await
-            {
+                .unwrap_or_else(|e| Err(PlaceError::Failed(e.to_string())));
+            match answer {
                 Ok(v) => {
                     let results = v["results"].as_array().cloned().unwrap_or_default();
                     for i in 0..chunk.len() {
                         out.push(match results.get(i) {
-                            Some(r) if r.get("error").is_some() => Err(r["error"].to_string()),
-                            Some(r) => serde_json::from_value::<OrderView>(r.clone())
-                                .map_err(|e| format!("unexpected order answer: {e}")),
-                            None => Err("no answer for this order".into()),
+                            Some(r) if r.get("error").is_some() => Err(item_error(&r["error"])),
+                            Some(r) => {
+                                serde_json::from_value::<OrderView>(r.clone()).map_err(|e| {
+                                    PlaceError::Failed(format!("unexpected order answer: {e}"))
+                                })
+                            }
+                            None => Err(PlaceError::Failed("no answer for this order".into())),
                         });
                     }
                 }
@@ -148,6 +179,31 @@ impl HttpDriver {
             }
         }
         out
+    }
+
+    fn post_batch_blocking(&self, body: &Value) -> Result<Value, PlaceError> {
+        let res = self
+            .request("POST", "/v1/orders/batch")
+            .set("Content-Type", "application/json")
+            .send_string(&body.to_string());
+        match res {
+            Ok(r) => {
+                let text = r
+                    .into_string()
+                    .map_err(|e| PlaceError::Failed(e.to_string()))?;
+                serde_json::from_str(&text).map_err(|e| {
+                    PlaceError::Failed(format!("POST /v1/orders/batch: unexpected answer: {e}"))
+                })
+            }
+            Err(ureq::Error::Status(429, r)) => Err(PlaceError::Refused {
+                retry_after: retry_after(r.header("Retry-After")),
+                reason: format!("429: {}", r.into_string().unwrap_or_default()),
+            }),
+            Err(e) => Err(PlaceError::Failed(format!(
+                "POST /v1/orders/batch: {}",
+                error_text(e)
+            ))),
+        }
     }
 
     /// `POST /v1/scans`, in chunks of 5,000.
