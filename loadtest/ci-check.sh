@@ -17,7 +17,7 @@ python3 - "$report/report.json" <<'PY'
 import json, sys
 r = json.load(open(sys.argv[1]))
 inv = r.get("invariants") or {}
-required = ["no_oversell", "conservation_per_sku", "no_lost_acknowledged_order", "doorbuster_exact"]
+required = ["no_oversell", "inventory_matches_book", "conservation_per_sku", "no_lost_acknowledged_order", "doorbuster_exact"]
 missing = [n for n in required if n not in inv]
 failed = [n for n, c in inv.items() if not c.get("passed")]
 for n, c in sorted(inv.items()):

@@ -126,6 +126,8 @@ struct Setup {
     _data_dir: Option<tempfile::TempDir>,
     data_dir: Option<String>,
     net: Network,
+    /// Cycle counts applied while setting up: (SKU, facility, on hand).
+    adjusted: Vec<(String, String, i64)>,
 }
 
 async fn setup(
@@ -165,6 +167,7 @@ async fn setup(
                     _data_dir: tmp,
                     data_dir: Some(dir),
                     net,
+                    adjusted: Vec::new(),
                 },
                 plan,
             ))
@@ -195,6 +198,7 @@ async fn setup(
                 ));
             }
             let plan = plan_for(&net);
+            let mut adjusted = Vec::new();
             if let Some(p) = &plan {
                 // The server's stock cannot be set before it starts: cycle
                 // counts shape it instead.
@@ -221,7 +225,12 @@ async fn setup(
                         });
                     }
                 }
-                http.adjust(items).await?;
+                let results = http.adjust(items.clone()).await?;
+                for (a, r) in items.iter().zip(&results) {
+                    if r.result == "applied" {
+                        adjusted.push((a.sku.clone(), a.facility_id.clone(), a.on_hand));
+                    }
+                }
             }
             Ok((
                 Setup {
@@ -230,6 +239,7 @@ async fn setup(
                     _data_dir: None,
                     data_dir: None,
                     net,
+                    adjusted,
                 },
                 plan,
             ))
@@ -328,6 +338,7 @@ pub async fn run_against(
         _data_dir: None,
         data_dir: None,
         net,
+        adjusted: Vec::new(),
     };
     run_on(opts, schedule, setup, None).await
 }
@@ -351,7 +362,10 @@ async fn run_on(
         opts.slo,
         opts.late_tolerance,
     ));
-    let book = Arc::new(Book::default());
+    let book = Arc::new(Book::new(&net));
+    for (sku, facility, on_hand) in &setup.adjusted {
+        book.adjusted(sku, facility, *on_hand);
+    }
     let sim = Simulator::start(
         driver.clone(),
         FloorSpec::bf1(opts.seed),
@@ -571,7 +585,7 @@ impl Flow {
                             if !v.backordered.is_empty() {
                                 Counters::add(&c.backordered, 1);
                             }
-                            b.acknowledged(&v.order_id, &v.status);
+                            b.acknowledged(&v);
                             let _ = tx.send(SimInput::Acknowledged(v));
                             in_flight.fetch_sub(1, Ordering::AcqRel);
                         }

@@ -305,6 +305,7 @@ impl Floor {
         let now = Instant::now();
         Counters::add(&self.shared.metrics.counts.waves, 1);
         for f in fs {
+            self.shared.book.released(&f);
             self.unseen.remove(&f.fulfillment_id);
             if self.spec.cancels(&f.order_id) || !self.started.insert(f.fulfillment_id.clone()) {
                 continue;
@@ -478,7 +479,7 @@ impl Floor {
             match driver.cancel(order_id.clone()).await {
                 Ok(v) if v.status == "cancelled" => {
                     Counters::add(&shared.metrics.counts.cancelled, 1);
-                    shared.book.update(&order_id, |t| t.cancelled = true);
+                    shared.book.cancelled(&order_id);
                 }
                 _ => Counters::add(&shared.metrics.counts.cancel_failed, 1),
             }
@@ -492,6 +493,7 @@ impl Floor {
         tokio::spawn(async move {
             let qty = r.qty as u64;
             let sku = r.sku.clone();
+            let facility = r.facility_id.clone();
             let c = &shared.metrics.counts;
             match driver.receive(vec![r]).await {
                 Ok(results) => {
@@ -499,7 +501,7 @@ impl Floor {
                     for x in results.iter().filter(|x| x.result == "applied") {
                         Counters::add(&c.receipts_applied, 1);
                         Counters::add(&c.units_received, qty);
-                        shared.book.received(&sku, qty);
+                        shared.book.received(&sku, &facility, qty);
                         Counters::add(
                             &c.backorders_served,
                             x.backorders_served.unwrap_or(0) as u64,
@@ -574,6 +576,18 @@ fn settle(
             .metrics
             .scan
             .record(now.saturating_duration_since(due));
+        if got == "applied" && matches!(p, Sent::InOrder(_)) && events[i].kind == "pick" {
+            let e = &events[i];
+            if let (Some(sku), Some(qty)) = (&e.sku, e.qty) {
+                shared.book.picked(
+                    &e.order_id,
+                    &e.fulfillment_id,
+                    &e.facility_id,
+                    sku,
+                    qty.clamp(0, i64::from(u32::MAX)) as u32,
+                );
+            }
+        }
         match got {
             "applied" => Counters::add(&c.scans_applied, 1),
             "duplicate" => Counters::add(&c.scans_duplicate, 1),
@@ -694,9 +708,7 @@ fn finish_step(
     let next = match step {
         Step::Delivered => {
             Counters::add(&c.delivered, 1);
-            shared.book.update(&work.order_id, |t| {
-                t.delivered.insert(work.fulfillment_id.clone());
-            });
+            shared.book.delivered(&work.order_id, &work.fulfillment_id);
             spec.returns(&work.order_id).map(|_| Step::Return)
         }
         Step::Return => {
@@ -705,14 +717,17 @@ fn finish_step(
             for (sku, qty) in &work.lines {
                 if dispose {
                     Counters::add(&c.units_disposed, u64::from(*qty));
+                    shared
+                        .book
+                        .disposed(sku, &work.facility_id, u64::from(*qty));
                 } else {
                     Counters::add(&c.units_restocked, u64::from(*qty));
-                    shared.book.restocked(sku, u64::from(*qty));
+                    shared
+                        .book
+                        .restocked(sku, &work.facility_id, u64::from(*qty));
                 }
             }
-            shared.book.update(&work.order_id, |t| {
-                t.returned.insert(work.fulfillment_id.clone());
-            });
+            shared.book.returned(&work.order_id, &work.fulfillment_id);
             None
         }
         s => s.next(),
