@@ -48,6 +48,9 @@ pub struct RunConfig {
     pub max_tries: u32,
     /// The latency objective of goodput, ms.
     pub slo_ms: f64,
+    /// `/proc/loadavg` (1, 5, 15 min) when the report was written: the
+    /// machine may have been busy with more than this run.
+    pub load_average: String,
 }
 
 /// `throughput`. Offered is over the arrival phase; achieved and goodput
@@ -110,6 +113,14 @@ pub struct Memory {
     /// Peak resident set (VmHWM) of this process: in-process mode, core
     /// and load tester together; null over HTTP.
     pub rss_peak_bytes: Option<u64>,
+    /// Peak RSS of the load tester alone: over HTTP this process; null
+    /// in-process (it shares the process with the core).
+    pub tester_rss_peak_bytes: Option<u64>,
+    /// Peak RSS of the core alone: over HTTP that of `--server-pid` when
+    /// given (same machine); null in-process.
+    pub core_rss_peak_bytes: Option<u64>,
+    /// What the figures cover.
+    pub rss_note: String,
     /// Actors resident at the end (orders, activated cells and desks,
     /// facilities).
     pub resident_actors: Option<u64>,
@@ -339,7 +350,12 @@ pub struct Inputs<'a> {
 
 /// Peak RSS of this process (VmHWM), in bytes.
 pub fn rss_peak_bytes() -> Option<u64> {
-    let s = std::fs::read_to_string("/proc/self/status").ok()?;
+    rss_peak_of("self")
+}
+
+/// Peak RSS (VmHWM) of a process by pid (`self` for this one), in bytes.
+pub fn rss_peak_of(pid: &str) -> Option<u64> {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     let line = s.lines().find(|l| l.starts_with("VmHWM:"))?;
     let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
     Some(kb * 1024)
@@ -436,6 +452,7 @@ pub fn build(i: Inputs<'_>) -> Report {
             max_in_flight: i.opts.max_in_flight,
             max_tries: i.opts.max_tries,
             slo_ms: i.opts.slo.as_secs_f64() * 1000.0,
+            load_average: crate::knee::load_average(),
         },
         generator: i.metrics.lateness(),
         overload: overload_figures(i.opts, i.schedule, &series),
@@ -457,6 +474,26 @@ pub fn build(i: Inputs<'_>) -> Report {
         },
         memory: Memory {
             rss_peak_bytes: rss,
+            tester_rss_peak_bytes: i.opts.target.as_ref().and_then(|_| rss_peak_bytes()),
+            core_rss_peak_bytes: match (&i.opts.target, i.opts.server_pid) {
+                (Some(_), Some(pid)) => rss_peak_of(&pid.to_string()),
+                _ => None,
+            },
+            rss_note: match (&i.opts.target, i.opts.server_pid) {
+                (None, _) => {
+                    "in-process: core and load tester share one process, so rss_peak_bytes \
+                              is both together and neither can be told apart; run over HTTP \
+                              (--target, --server-pid) to measure them apart"
+                        .into()
+                }
+                (Some(_), None) => "HTTP: tester_rss_peak_bytes is the load tester alone; pass \
+                                    --server-pid to read the server's peak RSS"
+                    .into(),
+                (Some(_), Some(pid)) => format!(
+                    "HTTP: tester_rss_peak_bytes is the load tester alone, core_rss_peak_bytes \
+                     the VmHWM of pid {pid}"
+                ),
+            },
             resident_actors: i.resident_actors,
             bytes_per_resident_actor: match (rss, i.resident_actors) {
                 (Some(r), Some(a)) if a > 0 => Some(r / a),
@@ -576,9 +613,10 @@ pub fn markdown(r: &Report) -> String {
         "**FAILED**: at least one invariant did not hold (see below).\n\n"
     });
     s.push_str(&format!(
-        "Machine: {} cores{}. Mode: {}{}. Durability: **{}**{}. Scale {}, seed {}, {} reads per order. Written {}.\n\n",
+        "Machine: {} cores{}, load average {}. Mode: {}{}. Durability: **{}**{}. Scale {}, seed {}, {} reads per order. Written {}.\n\n",
         c.cores,
         c.cpu.as_ref().map_or(String::new(), |m| format!(" ({m})")),
+        c.load_average,
         c.mode,
         c.target.as_ref().map_or(String::new(), |t| format!(" against {t}")),
         c.durability,
@@ -719,9 +757,12 @@ pub fn markdown(r: &Report) -> String {
     let j = &r.journal;
     let opt = |v: Option<f64>| v.map_or("null".into(), |x| x.to_string());
     s.push_str(&format!(
-        "\n## Memory and journal\n\nPeak RSS {} bytes; {} resident actors; {} bytes per resident actor. \
-         Journal: {} events/s, {} bytes/s, {} records per fsync{}.\n",
+        "\n## Memory and journal\n\nPeak RSS {} bytes (tester alone {}, core alone {}; {}); {} resident actors; \
+         {} bytes per resident actor. Journal: {} events/s, {} bytes/s, {} records per fsync{}.\n",
         m.rss_peak_bytes.map_or("n/a".into(), |v| v.to_string()),
+        m.tester_rss_peak_bytes.map_or("n/a".into(), |v| v.to_string()),
+        m.core_rss_peak_bytes.map_or("n/a".into(), |v| v.to_string()),
+        m.rss_note,
         m.resident_actors.map_or("n/a".into(), |v| v.to_string()),
         m.bytes_per_resident_actor.map_or("n/a".into(), |v| v.to_string()),
         opt(j.events_per_s),

@@ -75,6 +75,8 @@ pub struct RunOptions {
     pub max_tries: u32,
     /// Arrivals sent later than this after their intended time are late.
     pub late_tolerance: Duration,
+    /// HTTP mode: pid of the server on this machine, to report its peak RSS.
+    pub server_pid: Option<u32>,
 }
 
 /// Default `--max-in-flight`. The tester's own cost of one outstanding
@@ -115,6 +117,7 @@ impl RunOptions {
             max_in_flight: MAX_IN_FLIGHT_DEFAULT,
             max_tries: 3,
             late_tolerance: Duration::from_millis(50),
+            server_pid: None,
         }
     }
 }
