@@ -25,6 +25,9 @@ pub struct Cli {
 pub enum Command {
     /// One run of a profile; exits non-zero when an invariant fails.
     Run(RunArgs),
+    /// Measures the HTTP driver alone against a trivial local endpoint (or
+    /// --target): how many orders per second it can offer.
+    HttpDriver(HttpDriverArgs),
     /// Steady runs at rising rates with the full BF-1 mix; the knee is the
     /// highest step with achieved >= 99% of offered, place p99 <= 10 ms and
     /// no late arrivals.
@@ -100,6 +103,10 @@ pub struct Common {
     /// apart from the tester's.
     #[arg(long)]
     pub server_pid: Option<u32>,
+    /// HTTP mode: measure the driver alone against a trivial local endpoint
+    /// this long before the run (0s: skip); the figure goes in the notes.
+    #[arg(long, default_value = "2s", value_parser = parse_duration)]
+    pub driver_calibration: Duration,
 }
 
 /// `loadtest run`.
@@ -120,6 +127,56 @@ pub struct RunArgs {
     /// Shared options.
     #[command(flatten)]
     pub common: Common,
+}
+
+/// `loadtest http-driver`.
+#[derive(Debug, Clone, Args)]
+pub struct HttpDriverArgs {
+    /// Orders per batch request.
+    #[arg(long, default_value_t = 100)]
+    pub batch: usize,
+    /// Requests in flight at once.
+    #[arg(long, default_value_t = 32)]
+    pub concurrency: usize,
+    /// How long to measure.
+    #[arg(long, default_value = "5s", value_parser = parse_duration)]
+    pub duration: Duration,
+    /// Measure against this server instead of the trivial endpoint (its
+    /// answers count; it must accept the ids `bench-N` again and again).
+    #[arg(long)]
+    pub target: Option<String>,
+}
+
+async fn run_http_driver(a: &HttpDriverArgs) -> Result<bool, String> {
+    if a.batch == 0 || a.batch > crate::driver_http::ORDERS_PER_BATCH_MAX {
+        return Err(format!(
+            "--batch: must be 1 to {}, got {}",
+            crate::driver_http::ORDERS_PER_BATCH_MAX,
+            a.batch
+        ));
+    }
+    if a.concurrency == 0 {
+        return Err("--concurrency: must be at least 1".into());
+    }
+    let (f, against) = match &a.target {
+        None => (
+            crate::http_bench::measure_alone(a.batch, a.concurrency, a.duration).await?,
+            "a trivial local endpoint".to_string(),
+        ),
+        Some(t) => {
+            let d = crate::driver_http::HttpDriver::new(t);
+            (
+                crate::http_bench::measure(&d, a.batch, a.concurrency, a.duration).await,
+                t.clone(),
+            )
+        }
+    };
+    println!(
+        "{} (load average {})",
+        f.note(&against),
+        knee::load_average()
+    );
+    Ok(f.errors == 0)
 }
 
 /// `loadtest knee`.
@@ -194,6 +251,7 @@ fn options(
     o.max_in_flight = c.max_in_flight;
     o.max_tries = c.max_tries;
     o.server_pid = c.server_pid;
+    o.driver_calibration = Some(c.driver_calibration);
     Ok(o)
 }
 
@@ -296,6 +354,7 @@ pub fn main_with(cli: Cli) -> ExitCode {
     let result = runtime().and_then(|rt| match cli.command {
         Command::Run(a) => rt.block_on(run_once(&a)),
         Command::Knee(a) => rt.block_on(run_knee(&a)).map(|k| k.passed),
+        Command::HttpDriver(a) => rt.block_on(run_http_driver(&a)),
     });
     match result {
         Ok(true) => ExitCode::SUCCESS,

@@ -320,6 +320,8 @@ pub struct Report {
     pub arrivals_s: f64,
     /// See `arrivals_s`.
     pub total_s: f64,
+    /// Notes on how to read the figures (e.g. the HTTP driver's own rate).
+    pub notes: Vec<String>,
     /// Per-second series (the chart's data).
     pub series: Vec<SecondPoint>,
 }
@@ -346,6 +348,8 @@ pub struct Inputs<'a> {
     pub total_s: f64,
     /// Journal counters.
     pub journal: Option<JournalRaw>,
+    /// Notes for the report.
+    pub notes: Vec<String>,
 }
 
 /// Peak RSS of this process (VmHWM), in bytes.
@@ -553,6 +557,7 @@ pub fn build(i: Inputs<'_>) -> Report {
         passed,
         arrivals_s: round(i.arrivals_s, 3),
         total_s: round(i.total_s, 3),
+        notes: i.notes,
         series,
     }
 }
@@ -752,6 +757,12 @@ pub fn markdown(r: &Report) -> String {
             n.doorbuster_stock.map_or("n/a".into(), |v| v.to_string()),
             n.doorbuster_units_sold.map_or("n/a".into(), |v| v.to_string()),
         ));
+    }
+    if !r.notes.is_empty() {
+        s.push_str("\n## Notes\n\n");
+        for n in &r.notes {
+            s.push_str(&format!("- {n}\n"));
+        }
     }
     let m = &r.memory;
     let j = &r.journal;

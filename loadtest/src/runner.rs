@@ -77,6 +77,9 @@ pub struct RunOptions {
     pub late_tolerance: Duration,
     /// HTTP mode: pid of the server on this machine, to report its peak RSS.
     pub server_pid: Option<u32>,
+    /// HTTP mode: measure the driver alone against a trivial local endpoint
+    /// for this long before the run, for the report's notes.
+    pub driver_calibration: Option<Duration>,
 }
 
 /// Default `--max-in-flight`. The tester's own cost of one outstanding
@@ -118,6 +121,7 @@ impl RunOptions {
             max_tries: 3,
             late_tolerance: Duration::from_millis(50),
             server_pid: None,
+            driver_calibration: None,
         }
     }
 }
@@ -352,6 +356,18 @@ async fn run_on(
     setup: Setup,
     plan: Option<DoorbusterPlan>,
 ) -> Result<Report, String> {
+    let mut notes = Vec::new();
+    if let (Driver::Http(_), Some(d)) = (&setup.driver, opts.driver_calibration) {
+        if !d.is_zero() {
+            let f = crate::http_bench::measure_alone(100, 32, d).await?;
+            notes.push(f.note("a trivial local endpoint (measured before this run)"));
+        }
+    }
+    if matches!(setup.driver, Driver::InProcess(_)) {
+        notes.push(
+            "in-process: the load tester and the core share this process and its cores".into(),
+        );
+    }
     let driver = setup.driver.clone();
     let net = setup.net.clone();
     let hot_initial = match &plan {
@@ -530,6 +546,7 @@ async fn run_on(
         arrivals_s: arrivals_done.saturating_duration_since(start).as_secs_f64(),
         total_s: drained.saturating_duration_since(start).as_secs_f64(),
         journal: setup.core.as_ref().and_then(report::journal_stats),
+        notes,
     });
     if let Some(core) = &setup.core {
         core.shutdown();
