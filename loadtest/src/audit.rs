@@ -518,6 +518,7 @@ mod tests {
 
     fn track(ack: &str, delivered: bool, returned: bool) -> OrderTrack {
         OrderTrack {
+            acknowledged: true,
             status_at_ack: ack.into(),
             cancelled: false,
             fulfillments: vec![crate::book::FulfillmentTrack {

@@ -36,6 +36,9 @@ pub struct FulfillmentTrack {
 /// What the load tester knows of one acknowledged order.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct OrderTrack {
+    /// The placement answer came back (false: the book heard of the order
+    /// only from a wave that overtook its answer).
+    pub acknowledged: bool,
     /// Status in the placement answer.
     pub status_at_ack: String,
     /// A cancel succeeded.
@@ -166,8 +169,10 @@ impl Book {
     }
 
     /// An order was acknowledged with this answer (status and fulfillments).
+    /// What the floor already did to it (its wave and picks may overtake
+    /// the answer under load) is kept.
     pub fn acknowledged(&self, v: &OrderView) {
-        let fulfillments = v
+        let tracks: Vec<FulfillmentTrack> = v
             .fulfillments
             .iter()
             .filter(|f| f.status != "cancelled")
@@ -177,24 +182,30 @@ impl Book {
                 self.track_of(&f.fulfillment_id, &f.facility_id, &lines)
             })
             .collect();
-        self.orders.lock().expect("book lock").insert(
-            v.order_id.clone(),
-            OrderTrack {
-                status_at_ack: v.status.clone(),
-                cancelled: false,
-                fulfillments,
-            },
-        );
+        let mut orders = self.orders.lock().expect("book lock");
+        let t = orders.entry(v.order_id.clone()).or_default();
+        t.acknowledged = true;
+        t.status_at_ack = v.status.clone();
+        for f in tracks {
+            if t.fulfillment(&f.fulfillment_id).is_none() {
+                t.fulfillments.push(f);
+            }
+        }
     }
 
     /// A wave released this fulfillment: the book learns it if it did not
-    /// know it (a backordered line served by a receipt).
+    /// know it (a backordered line served by a receipt, or an order whose
+    /// placement answer the wave overtook).
     pub fn released(&self, f: &ReleasedFulfillment) {
+        if f.order_id == "?" {
+            // The core named no order: nothing to learn.
+            return;
+        }
         let track = self.track_of(&f.fulfillment_id, &f.facility_id, &f.lines);
-        if let Some(t) = self.orders.lock().expect("book lock").get_mut(&f.order_id) {
-            if t.fulfillment(&f.fulfillment_id).is_none() {
-                t.fulfillments.push(track);
-            }
+        let mut orders = self.orders.lock().expect("book lock");
+        let t = orders.entry(f.order_id.clone()).or_default();
+        if t.fulfillment(&f.fulfillment_id).is_none() {
+            t.fulfillments.push(track);
         }
     }
 
@@ -350,19 +361,25 @@ impl Book {
         out
     }
 
-    /// A copy of every order's record.
+    /// A copy of every acknowledged order's record.
     pub fn orders(&self) -> Vec<(String, OrderTrack)> {
         self.orders
             .lock()
             .expect("book lock")
             .iter()
+            .filter(|(_, v)| v.acknowledged)
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect()
     }
 
     /// How many orders were acknowledged.
     pub fn len(&self) -> usize {
-        self.orders.lock().expect("book lock").len()
+        self.orders
+            .lock()
+            .expect("book lock")
+            .values()
+            .filter(|v| v.acknowledged)
+            .count()
     }
 
     /// Whether none was.
@@ -435,5 +452,57 @@ mod tests {
         b.cancelled("o");
         assert_eq!(b.received_units(&sku), 5);
         assert_eq!(b.restocked_units(&sku), 1);
+    }
+
+    #[test]
+    fn a_wave_and_picks_heard_before_the_acknowledgment_are_kept() {
+        let net = generate(&Bf1Params {
+            scale: 0.01,
+            seed: 3,
+        });
+        let b = Book::new(&net);
+        let e = &net.stock[0];
+        let (sku, fac) = (
+            net.skus[e.sku as usize].clone(),
+            net.facilities[e.facility as usize].id.clone(),
+        );
+        // Under load the wave (and the floor's picks) can come before the
+        // place task records the acknowledgment.
+        b.released(&ReleasedFulfillment {
+            order_id: "o".into(),
+            fulfillment_id: "o/1".into(),
+            facility_id: fac.clone(),
+            lines: vec![(sku.clone(), 2)],
+        });
+        b.picked("o", "o/1", &fac, &sku, 2);
+        assert!(b.orders().is_empty(), "not acknowledged yet");
+        b.acknowledged(&OrderView {
+            order_id: "o".into(),
+            status: "routed".into(),
+            reason: None,
+            channel: "web".into(),
+            service_level: "standard".into(),
+            fulfillments: vec![FulfillmentView {
+                fulfillment_id: "o/1".into(),
+                facility_id: fac.clone(),
+                status: "routed".into(),
+                wave_id: None,
+                carrier: None,
+                tracking: None,
+                lines: vec![LineView {
+                    sku: sku.clone(),
+                    qty: 2,
+                }],
+            }],
+            backordered: Vec::new(),
+            timeline: Vec::new(),
+        });
+        assert_eq!(b.expected_cells()[&(sku.clone(), fac.clone())].reserved, 0);
+        assert_eq!(b.orders().len(), 1);
+        assert_eq!(
+            b.orders()[0].1.fulfillments[0].lines[0].2,
+            2,
+            "the pick kept"
+        );
     }
 }
