@@ -484,7 +484,7 @@ async fn run_on(
     let arrivals_done = Instant::now();
     pb.set_message("draining: the floor answers the last waves");
 
-    drain(&setup, &sim, opts.drain_timeout).await;
+    let floor_finished = drain(&setup, &sim, opts.drain_timeout).await;
     let drained = Instant::now();
     ticker.abort();
     feed.abort();
@@ -516,7 +516,7 @@ async fn run_on(
         Some(core) => Some(core.audit().await),
         None => None,
     };
-    let checks = audit(AuditInput {
+    let mut checks = audit(AuditInput {
         driver: &driver,
         book: &book,
         plan: plan.as_ref(),
@@ -529,6 +529,26 @@ async fn run_on(
         unheard,
     })
     .await;
+    // The book's expectations hold once the floor has finished; say so when
+    // it had not.
+    checks.checks.push(crate::audit::CheckResult {
+        name: "floor_finished".into(),
+        passed: floor_finished,
+        violations: u64::from(!floor_finished),
+        scope: format!(
+            "the floor answered every wave within --drain-timeout ({:?}); if not, the book's \
+             expectations of orders and cells still in flight do not hold yet",
+            opts.drain_timeout
+        ),
+        examples: if floor_finished {
+            Vec::new()
+        } else {
+            vec![format!(
+                "still busy {:?} after the last arrival",
+                opts.drain_timeout
+            )]
+        },
+    });
     pb.finish_and_clear();
 
     let resident = match &driver {
@@ -751,8 +771,8 @@ fn spawn_ticker(pb: ProgressBar, m: Arc<Metrics>, s: Schedule) -> tokio::task::J
 
 /// Waits until the floor has answered every wave: in-process it releases
 /// what is still queued (as the wave timer would, sooner); over HTTP the
-/// poller keeps releasing.
-async fn drain(setup: &Setup, sim: &Simulator, timeout: Duration) {
+/// poller keeps releasing. False when `timeout` passed first.
+async fn drain(setup: &Setup, sim: &Simulator, timeout: Duration) -> bool {
     let deadline = Instant::now() + timeout;
     let mut calm = 0;
     while calm < 5 && Instant::now() < deadline {
@@ -770,4 +790,5 @@ async fn drain(setup: &Setup, sim: &Simulator, timeout: Duration) {
             calm = 0;
         }
     }
+    calm >= 5
 }
