@@ -779,8 +779,15 @@ fn spawn_ticker(pb: ProgressBar, m: Arc<Metrics>, s: Schedule) -> tokio::task::J
 /// poller keeps releasing. False when `timeout` passed first.
 async fn drain(setup: &Setup, sim: &Simulator, timeout: Duration) -> bool {
     let deadline = Instant::now() + timeout;
+    // Over HTTP the floor learns of some fulfillments only from the
+    // simulator's once-a-second sweep: stay calm for 3 s, not 0.5 s.
+    let calm_needed = if matches!(setup.driver, Driver::Http(_)) {
+        30
+    } else {
+        5
+    };
     let mut calm = 0;
-    while calm < 5 && Instant::now() < deadline {
+    while calm < calm_needed && Instant::now() < deadline {
         let released = match &setup.core {
             Some(core) => {
                 core.quiesce().await;
@@ -795,5 +802,5 @@ async fn drain(setup: &Setup, sim: &Simulator, timeout: Duration) -> bool {
             calm = 0;
         }
     }
-    calm >= 5
+    calm >= calm_needed
 }

@@ -262,6 +262,7 @@ impl Simulator {
             seq: 0,
             started: HashSet::new(),
             unseen: HashMap::new(),
+            watch: HashMap::new(),
         };
         let task = tokio::spawn(floor.run(rx));
         Simulator { tx, shared, task }
@@ -291,6 +292,11 @@ struct Floor {
     /// HTTP mode: fulfillments acknowledged but not seen in a polled wave,
     /// with when they were acknowledged.
     unseen: HashMap<String, (Instant, String)>,
+    /// HTTP mode: orders acknowledged with backordered lines, with when
+    /// they were last looked up: a line served later (by a receipt or a
+    /// restocked return) gets a fulfillment the server's wave timer may
+    /// release without the poller hearing it.
+    watch: HashMap<String, Instant>,
 }
 
 impl Floor {
@@ -329,6 +335,12 @@ impl Floor {
         if self.spec.cancels(&o.order_id) {
             let at = Instant::now() + self.spec.cancel_delay(&o.order_id);
             self.schedule(at, Job::Cancel(o.order_id.clone()));
+        }
+        if matches!(self.driver, Driver::Http(_))
+            && !self.spec.cancels(&o.order_id)
+            && !o.backordered.is_empty()
+        {
+            self.watch.insert(o.order_id.clone(), Instant::now());
         }
         if matches!(self.driver, Driver::Http(_)) && !self.spec.cancels(&o.order_id) {
             for f in &o.fulfillments {
@@ -385,9 +397,21 @@ impl Floor {
             .filter(|(t, _)| now.duration_since(*t) > Duration::from_secs(1))
             .map(|(_, o)| o.clone())
             .collect();
+        let mut due: Vec<(Instant, String)> = self
+            .watch
+            .iter()
+            .filter(|(_, t)| now.duration_since(**t) > Duration::from_secs(1))
+            .map(|(o, t)| (*t, o.clone()))
+            .collect();
+        due.sort();
+        due.truncate(250);
+        for (_, o) in due {
+            self.watch.insert(o.clone(), now);
+            orders.push(o);
+        }
         orders.sort();
         orders.dedup();
-        orders.truncate(500);
+        orders.truncate(750);
         for order_id in orders {
             let driver = self.driver.clone();
             let tx = self.tx.clone();
