@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # The load tester's CI check: a 20-second BF-1 run at scale 0.01 in-process,
-# then report.json must exist and every invariant in it must have passed.
+# then report.json must exist, carry the rate accounting (offered, achieved,
+# goodput, dropped, refused, shed, generator lateness, per-second series) and
+# every invariant in it must have passed.
 # Run from the repository root: bash loadtest/ci-check.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -17,17 +19,45 @@ python3 - "$report/report.json" <<'PY'
 import json, sys
 r = json.load(open(sys.argv[1]))
 inv = r.get("invariants") or {}
-required = ["no_oversell", "conservation_per_sku", "no_lost_acknowledged_order", "doorbuster_exact"]
+required = ["no_oversell", "inventory_matches_book", "conservation_per_sku", "no_lost_acknowledged_order", "doorbuster_exact"]
 missing = [n for n in required if n not in inv]
 failed = [n for n, c in inv.items() if not c.get("passed")]
 for n, c in sorted(inv.items()):
     print(f"  {n}: {'passed' if c.get('passed') else 'FAILED'} ({c.get('violations')} violations)")
-if missing or failed:
-    print(f"loadtest ci-check: missing {missing}, failed {failed}", file=sys.stderr)
+fields = {
+    "throughput": ["orders_offered_per_s", "orders_achieved_per_s", "goodput_per_s", "slo_ms"],
+    "generator": ["max_ms", "mean_ms", "late_arrivals", "tolerance_ms", "arrivals"],
+    "counts": ["orders_offered", "orders_acknowledged", "orders_dropped", "orders_refused",
+               "orders_retried", "orders_shed", "orders_within_slo"],
+    "memory": ["rss_peak_bytes", "tester_rss_peak_bytes", "core_rss_peak_bytes", "rss_note"],
+    "config": ["max_in_flight", "max_tries", "load_average"],
+}
+absent = [f"{k}.{f}" for k, fs in fields.items() for f in fs if f not in (r.get(k) or {})]
+series = r.get("series") or []
+if not series or any(k not in series[0] for k in ("offered", "achieved", "goodput", "dropped", "shed", "place_p99_ms")):
+    absent.append("series[].offered/achieved/goodput/dropped/shed/place_p99_ms")
+t, n = r.get("throughput") or {}, r.get("counts") or {}
+wrong = []
+if not absent:
+    if sum(p["achieved"] for p in series) != n["orders_acknowledged"]:
+        wrong.append("series achieved does not add up to orders_acknowledged")
+    if sum(p["offered"] for p in series) != n["orders_offered"]:
+        wrong.append("series offered does not add up to orders_offered")
+    if not t["goodput_per_s"] <= t["orders_achieved_per_s"]:
+        wrong.append("goodput above achieved")
+    if n["orders_acknowledged"] + n["orders_dropped"] + n["orders_shed"] + n["orders_failed"] != n["orders_offered"]:
+        wrong.append("acknowledged + dropped + shed + failed != offered")
+if missing or failed or absent or wrong:
+    print(f"loadtest ci-check: missing {missing}, failed {failed}, absent fields {absent}, wrong {wrong}",
+          file=sys.stderr)
     sys.exit(1)
-print(f"loadtest ci-check: {len(inv)} invariants passed; place p99 "
-      f"{r['latency_ms']['place']['p99']} ms at {r['throughput']['orders_placed_per_s']} orders/s "
-      f"({r['config']['cores']} cores, durability {r['config']['durability']})")
+g = r["generator"]
+print(f"loadtest ci-check: {len(inv)} invariants passed; offered {t['orders_offered_per_s']}/s, "
+      f"achieved {t['orders_achieved_per_s']}/s, goodput {t['goodput_per_s']}/s (within {t['slo_ms']} ms), "
+      f"dropped {n['orders_dropped']}, shed {n['orders_shed']}; generator late by {g['max_ms']} ms max, "
+      f"{g['mean_ms']} ms mean; place p99 {r['latency_ms']['place']['p99']} ms "
+      f"({r['config']['cores']} cores, durability {r['config']['durability']}, "
+      f"load average {r['config']['load_average']})")
 PY
 if [ "$status" -ne 0 ]; then
     echo "loadtest ci-check: loadtest exited $status" >&2

@@ -1,12 +1,17 @@
-//! The invariant checks at the end of a run, each `{passed, violations}`:
+//! The invariant checks at the end of a run, each `{passed, violations}`.
+//! Every inventory and order check is computed from the load tester's own
+//! [`Book`] (what it generated, sent and had acknowledged), never from the
+//! core's ledgers:
 //!
-//! - the core's own audit (in-process: `no_oversell`,
-//!   `conservation_per_sku`, and the rest of `Orchestrator::audit`); over
-//!   HTTP, `no_oversell` from `GET /v1/inventory/{sku}` for every SKU
-//!   (reserved ≤ on hand) and `conservation_per_sku` for the hot SKUs, whose
-//!   every unit the load tester can account for;
-//! - `no_lost_acknowledged_order`: every order answered with success is
-//!   found, with a status that matches what the load tester did to it;
+//! - `inventory_matches_book`: for every SKU and facility, the core's on
+//!   hand and reserved (`inventory`, `GET /v1/inventory/{sku}`) equal the
+//!   book's: starting stock of the generated network, plus receipts and
+//!   cycle counts, plus restocked returns, minus picks; reserved = the
+//!   unpicked lines of live orders' fulfillments;
+//! - `conservation_per_sku`: the same on hand summed per SKU;
+//! - `no_oversell`: reserved ≤ on hand in every cell the core answers;
+//! - `no_lost_acknowledged_order`: every acknowledged order is found, with
+//!   the status the book expects now the floor has finished;
 //! - `doorbuster_exact`: per hot SKU, units sold (reserved or picked by live
 //!   orders) never exceed stock + receipts + restocked returns, every unit is
 //!   either sold or still on the shelf, and no stock is left on a shelf
@@ -16,16 +21,18 @@
 //!   `rejected`;
 //! - `released_fulfillments_pickable`: every fulfillment announced in a
 //!   wave could be picked: its order learned the wave (picks answered
-//!   "fulfillment is routed" are tried again for 3 s first).
+//!   "fulfillment is routed" are tried again for 3 s first);
+//! - in-process, the core's own audit as `core.*` (its ledgers; kept for
+//!   what it adds, never instead of the book).
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use futures::future::join_all;
 use orch_actors::audit::AuditReport;
 use orch_runtime::dto::OrderView;
 use serde::Serialize;
 
-use crate::book::{Book, OrderTrack};
+use crate::book::{Book, CellMoves, OrderTrack};
 use crate::demand::DoorbusterPlan;
 use crate::driver::Driver;
 use crate::histo::{Counters, Metrics};
@@ -105,46 +112,165 @@ async fn fetch_orders(driver: &Driver, ids: &[String]) -> Vec<Result<Option<Orde
     out
 }
 
-/// Whether `v` is what the load tester expects of an order it tracked.
+/// Whether `v` is what the load tester expects, once the floor has
+/// finished, of an order it tracked: rejected and cancelled as answered and
+/// done; otherwise each fulfillment delivered or returned exactly when the
+/// floor delivered or returned it, and the order delivered or returned
+/// when every fulfillment is.
 pub fn status_matches(t: &OrderTrack, v: &OrderView) -> Result<(), String> {
     let s = v.status.as_str();
-    let ok = if t.status_at_ack == "rejected" {
-        s == "rejected"
-    } else if t.cancelled {
-        s == "cancelled"
-    } else if matches!(s, "cancelled" | "rejected") {
-        false
-    } else {
-        let all_delivered = !v.fulfillments.is_empty()
-            && v.backordered.is_empty()
-            && v.fulfillments
-                .iter()
-                .all(|f| t.delivered.contains(&f.fulfillment_id));
-        let all_returned = all_delivered
-            && v.fulfillments
-                .iter()
-                .all(|f| t.returned.contains(&f.fulfillment_id));
-        if all_returned {
-            s == "returned"
-        } else if all_delivered {
-            matches!(s, "delivered" | "returned")
-        } else {
-            true
+    let mut why = None;
+    if t.status_at_ack == "rejected" {
+        if s != "rejected" {
+            why = Some("acknowledged rejected".to_string());
         }
-    };
-    if ok {
-        Ok(())
+    } else if t.cancelled {
+        if s != "cancelled" {
+            why = Some("the tester's cancel succeeded".to_string());
+        }
+    } else if matches!(s, "cancelled" | "rejected") {
+        why = Some("the tester neither cancelled it nor saw it rejected".to_string());
     } else {
-        Err(format!(
-            "{}: status {s}, expected from ack {} cancelled {} delivered {}/{} returned {}",
-            v.order_id,
-            t.status_at_ack,
-            t.cancelled,
-            t.delivered.len(),
-            v.fulfillments.len(),
-            t.returned.len()
-        ))
+        let mut delivered = 0;
+        let mut returned = 0;
+        for f in &v.fulfillments {
+            let known = t.fulfillment(&f.fulfillment_id);
+            let (d, r) = known.map_or((false, false), |k| (k.delivered, k.returned));
+            delivered += usize::from(d);
+            returned += usize::from(r);
+            let core_says = match f.status.as_str() {
+                "returned" => (true, true),
+                "delivered" => (true, false),
+                _ => (false, false),
+            };
+            if core_says != (d, r) {
+                why = Some(format!(
+                    "fulfillment {} is {}, the floor {}",
+                    f.fulfillment_id,
+                    f.status,
+                    match (d, r) {
+                        (true, true) => "returned it",
+                        (true, false) => "delivered it",
+                        _ => "never delivered it",
+                    }
+                ));
+            }
+        }
+        let n = v.fulfillments.len();
+        let done = n > 0 && v.backordered.is_empty();
+        let expect: Option<&[&str]> = if done && returned == n {
+            Some(&["returned"])
+        } else if done && delivered == n {
+            Some(&["delivered", "returned"])
+        } else {
+            None
+        };
+        match expect {
+            Some(e) if !e.contains(&s) => {
+                why = Some(format!("every fulfillment {}", e[0]));
+            }
+            None if matches!(s, "delivered" | "returned") => {
+                why = Some(format!(
+                    "the floor delivered {delivered} of {n} fulfillments ({} lines backordered)",
+                    v.backordered.len()
+                ));
+            }
+            _ => {}
+        }
     }
+    match why {
+        None => Ok(()),
+        Some(w) => Err(format!(
+            "{}: status {s}, but {w} (acknowledged {}, cancelled {})",
+            v.order_id, t.status_at_ack, t.cancelled
+        )),
+    }
+}
+
+/// Every cell's counts from the core's answers (`inventory` of every SKU).
+async fn core_cells(
+    driver: &Driver,
+    skus: &[String],
+) -> (BTreeMap<(String, String), (i64, i64)>, Vec<String>) {
+    let mut cells = BTreeMap::new();
+    let mut errors = Vec::new();
+    for chunk in skus.chunks(64) {
+        let invs = join_all(chunk.iter().map(|s| driver.inventory(s.clone()))).await;
+        for (sku, inv) in chunk.iter().zip(invs) {
+            match inv {
+                Ok(inv) => {
+                    for c in inv.facilities {
+                        cells.insert(
+                            (sku.clone(), c.facility_id),
+                            (i64::from(c.on_hand), i64::from(c.reserved)),
+                        );
+                    }
+                }
+                Err(e) => errors.push(format!("{sku}: {e}")),
+            }
+        }
+    }
+    (cells, errors)
+}
+
+/// The inventory checks from the book: per (SKU, facility) on hand and
+/// reserved as the book computes them against the core's answers, per SKU
+/// on hand summed over facilities, and reserved ≤ on hand in every cell
+/// the core answers. Returns (no_oversell, inventory_matches_book,
+/// conservation_per_sku) violations.
+pub fn inventory_checks(
+    book: &Book,
+    core: &BTreeMap<(String, String), (i64, i64)>,
+    read_errors: &[String],
+) -> (Vec<String>, Vec<String>, Vec<String>) {
+    let mut oversell = Vec::new();
+    for ((sku, fac), (on_hand, reserved)) in core {
+        if reserved > on_hand {
+            oversell.push(format!(
+                "{sku} at {fac}: reserved {reserved} > on hand {on_hand}"
+            ));
+        }
+    }
+    let expected = book.expected_cells();
+    let mut cells = read_errors.to_vec();
+    let mut per_sku: BTreeMap<&str, (i64, i64)> = BTreeMap::new();
+    let keys: std::collections::BTreeSet<&(String, String)> =
+        expected.keys().chain(core.keys()).collect();
+    for k in keys {
+        let e = expected.get(k).copied().unwrap_or_default();
+        let (on_hand, reserved) = core.get(k).copied().unwrap_or((0, 0));
+        let sums = per_sku.entry(k.0.as_str()).or_default();
+        sums.0 += e.on_hand;
+        sums.1 += on_hand;
+        if (on_hand, reserved) != (e.on_hand, e.reserved) {
+            cells.push(format!(
+                "{} at {}: core says on hand {on_hand} reserved {reserved}, the book {} and {}",
+                k.0, k.1, e.on_hand, e.reserved
+            ));
+        }
+    }
+    let moves = book.moves();
+    let conservation = per_sku
+        .into_iter()
+        .filter(|(_, (b, c))| b != c)
+        .map(|(sku, (b, c))| {
+            let m = moves
+                .iter()
+                .filter(|((s, _), _)| s == sku)
+                .fold(CellMoves::default(), |mut a, (_, x)| {
+                    a.start += x.adjusted_to.unwrap_or(x.start);
+                    a.received += x.received;
+                    a.restocked += x.restocked;
+                    a.picked += x.picked;
+                    a
+                });
+            format!(
+                "{sku}: core on hand {c}, the book {b} (start {} + received {} + restocked {} - picked {})",
+                m.start, m.received, m.restocked, m.picked
+            )
+        })
+        .collect();
+    (oversell, cells, conservation)
 }
 
 /// The checks and the doorbuster's totals.
@@ -162,44 +288,42 @@ pub struct AuditOutcome {
 pub async fn audit(input: AuditInput<'_>) -> AuditOutcome {
     let mut totals = None;
     let mut checks = Vec::new();
-    let http = matches!(input.driver, Driver::Http(_));
-    match &input.core_audit {
-        Some(r) => {
-            for c in &r.checks {
-                checks.push(CheckResult {
-                    name: c.name.to_string(),
-                    passed: c.passed,
-                    violations: c.violations,
-                    scope: "every cell, order and desk (Orchestrator::audit)".into(),
-                    examples: c.examples.clone(),
-                });
-            }
-        }
-        None => {
-            let mut v = Vec::new();
-            for chunk in input.skus.chunks(64) {
-                let invs = join_all(chunk.iter().map(|s| input.driver.inventory(s.clone()))).await;
-                for (sku, inv) in chunk.iter().zip(invs) {
-                    match inv {
-                        Ok(inv) => {
-                            for c in inv.facilities.iter().filter(|c| c.reserved > c.on_hand) {
-                                v.push(format!(
-                                    "{sku} at {}: reserved {} > on hand {}",
-                                    c.facility_id, c.reserved, c.on_hand
-                                ));
-                            }
-                        }
-                        Err(e) => v.push(format!("{sku}: {e}")),
-                    }
-                }
-            }
-            checks.push(CheckResult::new(
-                "no_oversell",
-                "every cell via GET /v1/inventory/{sku}",
-                v,
-            ));
+    if let Some(r) = &input.core_audit {
+        // The core's audit of its own ledgers, kept for what it adds; the
+        // checks below trust only the book.
+        for c in &r.checks {
+            checks.push(CheckResult {
+                name: format!("core.{}", c.name),
+                passed: c.passed,
+                violations: c.violations,
+                scope: "the core's own ledgers (Orchestrator::audit)".into(),
+                examples: c.examples.clone(),
+            });
         }
     }
+    let (core, read_errors) = core_cells(input.driver, input.skus).await;
+    let (oversell, cells, conservation) = inventory_checks(input.book, &core, &read_errors);
+    checks.push(CheckResult::new(
+        "no_oversell",
+        &format!(
+            "{} cells answered by the core: reserved <= on hand",
+            core.len()
+        ),
+        oversell,
+    ));
+    checks.push(CheckResult::new(
+        "inventory_matches_book",
+        &format!(
+            "{} SKUs, every (SKU, facility): on hand and reserved as the book computes them",
+            input.skus.len()
+        ),
+        cells,
+    ));
+    checks.push(CheckResult::new(
+        "conservation_per_sku",
+        "every SKU: on hand = start + received + restocked - picked, from the book",
+        conservation,
+    ));
 
     // Acknowledged orders.
     let tracks = input.book.orders();
@@ -227,20 +351,13 @@ pub async fn audit(input: AuditInput<'_>) -> AuditOutcome {
 
     // The doorbuster.
     if let Some(plan) = input.plan {
-        let (v, conservation, t) = doorbuster(&input, plan, &found).await;
+        let (v, _, t) = doorbuster(&input, plan, &found).await;
         totals = Some(t);
         checks.push(CheckResult::new(
             "doorbuster_exact",
             &format!("{} hot SKUs", plan.skus.len()),
             v,
         ));
-        if http {
-            checks.push(CheckResult::new(
-                "conservation_per_sku",
-                "hot SKUs: sold + on the shelf = stock + receipts + restocked (API only)",
-                conservation,
-            ));
-        }
     } else {
         checks.push(CheckResult::new(
             "doorbuster_exact",
@@ -399,18 +516,33 @@ mod tests {
         }
     }
 
+    fn track(ack: &str, delivered: bool, returned: bool) -> OrderTrack {
+        OrderTrack {
+            acknowledged: true,
+            status_at_ack: ack.into(),
+            cancelled: false,
+            fulfillments: vec![crate::book::FulfillmentTrack {
+                fulfillment_id: "o/1".into(),
+                delivered,
+                returned,
+                ..Default::default()
+            }],
+        }
+    }
+
     #[test]
     fn statuses_match_what_the_floor_did() {
-        let mut t = OrderTrack {
-            status_at_ack: "routed".into(),
-            ..Default::default()
-        };
+        let t = track("routed", false, false);
         assert!(status_matches(&t, &view("picking", &["o/1"])).is_ok());
         assert!(status_matches(&t, &view("cancelled", &["o/1"])).is_err());
-        t.delivered.insert("o/1".into());
+        assert!(
+            status_matches(&t, &view("delivered", &["o/1"])).is_err(),
+            "the floor never delivered it"
+        );
+        let t = track("routed", true, false);
         assert!(status_matches(&t, &view("delivered", &["o/1"])).is_ok());
         assert!(status_matches(&t, &view("shipped", &["o/1"])).is_err());
-        t.returned.insert("o/1".into());
+        let t = track("routed", true, true);
         assert!(status_matches(&t, &view("returned", &["o/1"])).is_ok());
         assert!(status_matches(&t, &view("delivered", &["o/1"])).is_err());
         let c = OrderTrack {

@@ -1,108 +1,508 @@
-//! The load tester's own record of what it was told: every acknowledged
-//! order with the status it was answered, and what the simulator did to it
-//! since (cancelled, fulfillments delivered and returned). The end-of-run
-//! check compares this with what the core says.
+//! The load tester's own record of what it sent and had acknowledged: the
+//! starting stock of the network it generated, every acknowledged order
+//! with its fulfillments (facility and lines, from the placement answer or
+//! from the wave that released them), what the simulator did since
+//! (cancelled, picked, delivered, returned), and every receipt, adjustment,
+//! restocked and disposed return per (SKU, facility). The end-of-run audit
+//! computes from this book alone what every cell and order must say, and
+//! compares it with the core's answers.
+//!
+//! SKUs and facilities are kept as indices of the network (a few bytes per
+//! line), so the book of a long run stays small.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
+
+use orch_config::Network;
+use orch_runtime::dto::OrderView;
+
+use crate::driver::ReleasedFulfillment;
+
+/// One fulfillment as the book knows it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FulfillmentTrack {
+    /// `order_id/n`.
+    pub fulfillment_id: String,
+    /// Facility index.
+    pub facility: u16,
+    /// (SKU index, units, units picked).
+    pub lines: Vec<(u32, u32, u32)>,
+    /// The floor delivered it.
+    pub delivered: bool,
+    /// The floor returned every line.
+    pub returned: bool,
+}
 
 /// What the load tester knows of one acknowledged order.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct OrderTrack {
+    /// The placement answer came back (false: the book heard of the order
+    /// only from a wave that overtook its answer).
+    pub acknowledged: bool,
     /// Status in the placement answer.
     pub status_at_ack: String,
     /// A cancel succeeded.
     pub cancelled: bool,
-    /// Fulfillments the simulator delivered.
-    pub delivered: HashSet<String>,
-    /// Fulfillments the simulator returned (every line).
-    pub returned: HashSet<String>,
+    /// Fulfillments the book learned (at ack, or when released).
+    pub fulfillments: Vec<FulfillmentTrack>,
 }
 
-/// Every acknowledged order, by id, and units restocked by returns per SKU.
+impl OrderTrack {
+    /// Fulfillment by id.
+    pub fn fulfillment(&self, id: &str) -> Option<&FulfillmentTrack> {
+        self.fulfillments.iter().find(|f| f.fulfillment_id == id)
+    }
+
+    fn fulfillment_mut(&mut self, id: &str) -> Option<&mut FulfillmentTrack> {
+        self.fulfillments
+            .iter_mut()
+            .find(|f| f.fulfillment_id == id)
+    }
+}
+
+/// Movements of one cell the load tester sent and had acknowledged.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CellMoves {
+    /// On hand at the start (the generated network).
+    pub start: i64,
+    /// Set by a cycle count (the tester sends them before any order).
+    pub adjusted_to: Option<i64>,
+    /// Received by applied receipts.
+    pub received: i64,
+    /// Picked by applied pick scans.
+    pub picked: i64,
+    /// Put back by restocked returns.
+    pub restocked: i64,
+    /// Returned and disposed of (no change to on hand).
+    pub disposed: i64,
+}
+
+impl CellMoves {
+    /// On hand the book expects.
+    pub fn on_hand(&self) -> i64 {
+        self.adjusted_to.unwrap_or(self.start) + self.received + self.restocked - self.picked
+    }
+}
+
+/// What the book expects of one cell at the end.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CellExpect {
+    /// On hand.
+    pub on_hand: i64,
+    /// Reserved by live, unpicked fulfillment lines.
+    pub reserved: i64,
+}
+
+/// The book. Every method takes `&self` (the runner, the simulator and the
+/// place tasks write it concurrently).
 #[derive(Debug, Default)]
 pub struct Book {
+    skus: Vec<String>,
+    sku_index: HashMap<String, u32>,
+    facilities: Vec<String>,
     orders: Mutex<HashMap<String, OrderTrack>>,
-    restocked: Mutex<HashMap<String, u64>>,
-    received: Mutex<HashMap<String, u64>>,
+    cells: Mutex<HashMap<(u32, u16), CellMoves>>,
 }
 
 impl Book {
-    /// An order was acknowledged with this status.
-    pub fn acknowledged(&self, order_id: &str, status: &str) {
-        self.orders.lock().expect("book lock").insert(
-            order_id.to_string(),
-            OrderTrack {
-                status_at_ack: status.to_string(),
-                ..OrderTrack::default()
-            },
-        );
-    }
-
-    /// Changes the record of an order (if acknowledged).
-    pub fn update(&self, order_id: &str, f: impl FnOnce(&mut OrderTrack)) {
-        if let Some(t) = self.orders.lock().expect("book lock").get_mut(order_id) {
-            f(t);
+    /// A book of `net`: its SKUs, facilities and starting stock.
+    pub fn new(net: &Network) -> Book {
+        let cells = net
+            .stock
+            .iter()
+            .map(|e| {
+                (
+                    (e.sku, e.facility),
+                    CellMoves {
+                        start: i64::from(e.on_hand),
+                        ..CellMoves::default()
+                    },
+                )
+            })
+            .collect();
+        Book {
+            skus: net.skus.clone(),
+            sku_index: net
+                .skus
+                .iter()
+                .enumerate()
+                .map(|(i, s)| (s.clone(), i as u32))
+                .collect(),
+            facilities: net.facilities.iter().map(|f| f.id.clone()).collect(),
+            orders: Mutex::new(HashMap::new()),
+            cells: Mutex::new(cells),
         }
     }
 
-    /// Units of `sku` went back on a shelf.
-    pub fn restocked(&self, sku: &str, units: u64) {
-        *self
-            .restocked
-            .lock()
-            .expect("book lock")
-            .entry(sku.to_string())
-            .or_default() += units;
+    /// SKU ids, by index.
+    pub fn skus(&self) -> &[String] {
+        &self.skus
     }
 
-    /// Units of `sku` arrived by an applied receipt.
-    pub fn received(&self, sku: &str, units: u64) {
-        *self
-            .received
-            .lock()
-            .expect("book lock")
-            .entry(sku.to_string())
-            .or_default() += units;
+    /// Facility ids, by index.
+    pub fn facilities(&self) -> &[String] {
+        &self.facilities
     }
 
-    /// Units of `sku` received so far.
+    fn sku(&self, id: &str) -> Option<u32> {
+        self.sku_index.get(id).copied()
+    }
+
+    fn facility(&self, id: &str) -> Option<u16> {
+        self.facilities
+            .iter()
+            .position(|f| f == id)
+            .map(|i| i as u16)
+    }
+
+    fn track_of(&self, f_id: &str, facility_id: &str, lines: &[(String, u32)]) -> FulfillmentTrack {
+        FulfillmentTrack {
+            fulfillment_id: f_id.to_string(),
+            facility: self.facility(facility_id).unwrap_or(u16::MAX),
+            lines: lines
+                .iter()
+                .map(|(s, q)| (self.sku(s).unwrap_or(u32::MAX), *q, 0))
+                .collect(),
+            delivered: false,
+            returned: false,
+        }
+    }
+
+    /// An order was acknowledged with this answer (status and fulfillments).
+    /// What the floor already did to it (its wave and picks may overtake
+    /// the answer under load) is kept.
+    pub fn acknowledged(&self, v: &OrderView) {
+        let tracks: Vec<FulfillmentTrack> = v
+            .fulfillments
+            .iter()
+            .filter(|f| f.status != "cancelled")
+            .map(|f| {
+                let lines: Vec<(String, u32)> =
+                    f.lines.iter().map(|l| (l.sku.clone(), l.qty)).collect();
+                self.track_of(&f.fulfillment_id, &f.facility_id, &lines)
+            })
+            .collect();
+        let mut orders = self.orders.lock().expect("book lock");
+        let t = orders.entry(v.order_id.clone()).or_default();
+        t.acknowledged = true;
+        t.status_at_ack = v.status.clone();
+        for f in tracks {
+            if t.fulfillment(&f.fulfillment_id).is_none() {
+                t.fulfillments.push(f);
+            }
+        }
+    }
+
+    /// A wave released this fulfillment: the book learns it if it did not
+    /// know it (a backordered line served by a receipt, or an order whose
+    /// placement answer the wave overtook).
+    pub fn released(&self, f: &ReleasedFulfillment) {
+        if f.order_id == "?" {
+            // The core named no order: nothing to learn.
+            return;
+        }
+        let track = self.track_of(&f.fulfillment_id, &f.facility_id, &f.lines);
+        let mut orders = self.orders.lock().expect("book lock");
+        let t = orders.entry(f.order_id.clone()).or_default();
+        if t.fulfillment(&f.fulfillment_id).is_none() {
+            t.fulfillments.push(track);
+        }
+    }
+
+    /// A cancel of an acknowledged order succeeded.
+    pub fn cancelled(&self, order_id: &str) {
+        if let Some(t) = self.orders.lock().expect("book lock").get_mut(order_id) {
+            t.cancelled = true;
+        }
+    }
+
+    /// The floor delivered a fulfillment.
+    pub fn delivered(&self, order_id: &str, fulfillment_id: &str) {
+        self.with_fulfillment(order_id, fulfillment_id, |f| f.delivered = true);
+    }
+
+    /// The floor returned every line of a fulfillment.
+    pub fn returned(&self, order_id: &str, fulfillment_id: &str) {
+        self.with_fulfillment(order_id, fulfillment_id, |f| f.returned = true);
+    }
+
+    fn with_fulfillment(&self, order_id: &str, fid: &str, g: impl FnOnce(&mut FulfillmentTrack)) {
+        if let Some(t) = self.orders.lock().expect("book lock").get_mut(order_id) {
+            if let Some(f) = t.fulfillment_mut(fid) {
+                g(f);
+            }
+        }
+    }
+
+    fn cell(&self, sku: &str, facility: &str, g: impl FnOnce(&mut CellMoves)) {
+        let (Some(s), Some(f)) = (self.sku(sku), self.facility(facility)) else {
+            return;
+        };
+        g(self
+            .cells
+            .lock()
+            .expect("book lock")
+            .entry((s, f))
+            .or_default());
+    }
+
+    /// A pick scan of `qty` units of `sku` was applied.
+    pub fn picked(
+        &self,
+        order_id: &str,
+        fulfillment_id: &str,
+        facility: &str,
+        sku: &str,
+        qty: u32,
+    ) {
+        self.cell(sku, facility, |c| c.picked += i64::from(qty));
+        let s = self.sku(sku);
+        self.with_fulfillment(order_id, fulfillment_id, |f| {
+            if let Some(l) = f.lines.iter_mut().find(|l| Some(l.0) == s) {
+                l.2 += qty;
+            }
+        });
+    }
+
+    /// A receipt of `qty` units was applied.
+    pub fn received(&self, sku: &str, facility: &str, qty: u64) {
+        self.cell(sku, facility, |c| c.received += qty as i64);
+    }
+
+    /// A cycle count set on hand (before any order).
+    pub fn adjusted(&self, sku: &str, facility: &str, on_hand: i64) {
+        self.cell(sku, facility, |c| c.adjusted_to = Some(on_hand));
+    }
+
+    /// Returned units went back on the shelf.
+    pub fn restocked(&self, sku: &str, facility: &str, units: u64) {
+        self.cell(sku, facility, |c| c.restocked += units as i64);
+    }
+
+    /// Returned units were disposed of.
+    pub fn disposed(&self, sku: &str, facility: &str, units: u64) {
+        self.cell(sku, facility, |c| c.disposed += units as i64);
+    }
+
+    fn sum_over_cells(&self, sku: &str, g: impl Fn(&CellMoves) -> i64) -> i64 {
+        let Some(s) = self.sku(sku) else {
+            return 0;
+        };
+        self.cells
+            .lock()
+            .expect("book lock")
+            .iter()
+            .filter(|((k, _), _)| *k == s)
+            .map(|(_, c)| g(c))
+            .sum()
+    }
+
+    /// Units of `sku` received so far (every facility).
     pub fn received_units(&self, sku: &str) -> u64 {
-        self.received
-            .lock()
-            .expect("book lock")
-            .get(sku)
-            .copied()
-            .unwrap_or(0)
+        self.sum_over_cells(sku, |c| c.received) as u64
     }
 
-    /// Units of `sku` restocked so far.
+    /// Units of `sku` restocked so far (every facility).
     pub fn restocked_units(&self, sku: &str) -> u64 {
-        self.restocked
-            .lock()
-            .expect("book lock")
-            .get(sku)
-            .copied()
-            .unwrap_or(0)
+        self.sum_over_cells(sku, |c| c.restocked) as u64
     }
 
-    /// A copy of every record.
+    /// The movements of every cell the book knows, by (SKU, facility) id.
+    pub fn moves(&self) -> BTreeMap<(String, String), CellMoves> {
+        self.cells
+            .lock()
+            .expect("book lock")
+            .iter()
+            .map(|(&(s, f), c)| ((self.sku_name(s), self.facility_name(f)), *c))
+            .collect()
+    }
+
+    fn sku_name(&self, i: u32) -> String {
+        self.skus
+            .get(i as usize)
+            .cloned()
+            .unwrap_or_else(|| format!("sku#{i}"))
+    }
+
+    fn facility_name(&self, i: u16) -> String {
+        self.facilities
+            .get(i as usize)
+            .cloned()
+            .unwrap_or_else(|| format!("facility#{i}"))
+    }
+
+    /// What every cell must say once the floor has finished: on hand from
+    /// the movements, reserved from the lines of live orders' fulfillments
+    /// not picked yet.
+    pub fn expected_cells(&self) -> BTreeMap<(String, String), CellExpect> {
+        let mut reserved: HashMap<(u32, u16), i64> = HashMap::new();
+        for t in self.orders.lock().expect("book lock").values() {
+            if t.cancelled || t.status_at_ack == "rejected" {
+                continue;
+            }
+            for f in &t.fulfillments {
+                for &(s, q, picked) in &f.lines {
+                    *reserved.entry((s, f.facility)).or_default() +=
+                        i64::from(q.saturating_sub(picked));
+                }
+            }
+        }
+        let mut out: BTreeMap<(String, String), CellExpect> = BTreeMap::new();
+        for (&(s, f), c) in self.cells.lock().expect("book lock").iter() {
+            out.entry((self.sku_name(s), self.facility_name(f)))
+                .or_default()
+                .on_hand = c.on_hand();
+        }
+        for ((s, f), r) in reserved {
+            out.entry((self.sku_name(s), self.facility_name(f)))
+                .or_default()
+                .reserved += r;
+        }
+        out
+    }
+
+    /// A copy of every acknowledged order's record.
     pub fn orders(&self) -> Vec<(String, OrderTrack)> {
         self.orders
             .lock()
             .expect("book lock")
             .iter()
+            .filter(|(_, v)| v.acknowledged)
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect()
     }
 
     /// How many orders were acknowledged.
     pub fn len(&self) -> usize {
-        self.orders.lock().expect("book lock").len()
+        self.orders
+            .lock()
+            .expect("book lock")
+            .values()
+            .filter(|v| v.acknowledged)
+            .count()
     }
 
     /// Whether none was.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use orch_config::bf1::{generate, Bf1Params};
+    use orch_runtime::dto::{FulfillmentView, LineView};
+
+    #[test]
+    fn cells_follow_what_was_sent() {
+        let net = generate(&Bf1Params {
+            scale: 0.01,
+            seed: 3,
+        });
+        let b = Book::new(&net);
+        let e = &net.stock[0];
+        let (sku, fac) = (
+            net.skus[e.sku as usize].clone(),
+            net.facilities[e.facility as usize].id.clone(),
+        );
+        let start = i64::from(e.on_hand);
+        b.acknowledged(&OrderView {
+            order_id: "o".into(),
+            status: "routed".into(),
+            reason: None,
+            channel: "web".into(),
+            service_level: "standard".into(),
+            fulfillments: vec![FulfillmentView {
+                fulfillment_id: "o/1".into(),
+                facility_id: fac.clone(),
+                status: "routed".into(),
+                wave_id: None,
+                carrier: None,
+                tracking: None,
+                lines: vec![LineView {
+                    sku: sku.clone(),
+                    qty: 2,
+                }],
+            }],
+            backordered: Vec::new(),
+            timeline: Vec::new(),
+        });
+        let key = (sku.clone(), fac.clone());
+        assert_eq!(
+            b.expected_cells()[&key],
+            CellExpect {
+                on_hand: start,
+                reserved: 2
+            }
+        );
+        b.picked("o", "o/1", &fac, &sku, 2);
+        b.received(&sku, &fac, 5);
+        b.restocked(&sku, &fac, 1);
+        b.disposed(&sku, &fac, 1);
+        assert_eq!(
+            b.expected_cells()[&key],
+            CellExpect {
+                on_hand: start - 2 + 5 + 1,
+                reserved: 0
+            }
+        );
+        b.adjusted(&sku, &fac, 7);
+        assert_eq!(b.expected_cells()[&key].on_hand, 7 - 2 + 5 + 1);
+        b.cancelled("o");
+        assert_eq!(b.received_units(&sku), 5);
+        assert_eq!(b.restocked_units(&sku), 1);
+    }
+
+    #[test]
+    fn a_wave_and_picks_heard_before_the_acknowledgment_are_kept() {
+        let net = generate(&Bf1Params {
+            scale: 0.01,
+            seed: 3,
+        });
+        let b = Book::new(&net);
+        let e = &net.stock[0];
+        let (sku, fac) = (
+            net.skus[e.sku as usize].clone(),
+            net.facilities[e.facility as usize].id.clone(),
+        );
+        // Under load the wave (and the floor's picks) can come before the
+        // place task records the acknowledgment.
+        b.released(&ReleasedFulfillment {
+            order_id: "o".into(),
+            fulfillment_id: "o/1".into(),
+            facility_id: fac.clone(),
+            lines: vec![(sku.clone(), 2)],
+        });
+        b.picked("o", "o/1", &fac, &sku, 2);
+        assert!(b.orders().is_empty(), "not acknowledged yet");
+        b.acknowledged(&OrderView {
+            order_id: "o".into(),
+            status: "routed".into(),
+            reason: None,
+            channel: "web".into(),
+            service_level: "standard".into(),
+            fulfillments: vec![FulfillmentView {
+                fulfillment_id: "o/1".into(),
+                facility_id: fac.clone(),
+                status: "routed".into(),
+                wave_id: None,
+                carrier: None,
+                tracking: None,
+                lines: vec![LineView {
+                    sku: sku.clone(),
+                    qty: 2,
+                }],
+            }],
+            backordered: Vec::new(),
+            timeline: Vec::new(),
+        });
+        assert_eq!(b.expected_cells()[&(sku.clone(), fac.clone())].reserved, 0);
+        assert_eq!(b.orders().len(), 1);
+        assert_eq!(
+            b.orders()[0].1.fulfillments[0].lines[0].2,
+            2,
+            "the pick kept"
+        );
     }
 }

@@ -1,5 +1,7 @@
-//! `chart.svg`: per-second throughput (offered and placed orders) above,
-//! place latency p50 and p99 (ms, by the second the orders were due) below.
+//! `chart.svg`: per-second rates above (offered, achieved = acknowledged,
+//! goodput = acknowledged within the objective, and dropped + shed), place
+//! latency p50 and p99 below (ms, by the second of acknowledgment, so both
+//! panels share their x axis).
 
 use std::path::Path;
 
@@ -22,7 +24,7 @@ pub fn write(path: &Path, r: &Report) -> Result<(), String> {
     );
     let rate_max = s
         .iter()
-        .map(|p| p.offered.max(p.answered))
+        .map(|p| p.offered.max(p.achieved))
         .max()
         .unwrap_or(1)
         .max(1) as f64
@@ -50,12 +52,31 @@ pub fn write(path: &Path, r: &Report) -> Result<(), String> {
         .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], BLUE));
     chart
         .draw_series(LineSeries::new(
-            s.iter().map(|p| (p.second, p.answered as f64)),
+            s.iter().map(|p| (p.second, p.achieved as f64)),
             GREEN.stroke_width(2),
         ))
         .map_err(|e| err(e.to_string()))?
-        .label("placed (answered)")
+        .label("achieved (acknowledged)")
         .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], GREEN));
+    let good = RGBColor(0, 150, 150);
+    chart
+        .draw_series(LineSeries::new(
+            s.iter().map(|p| (p.second, p.goodput as f64)),
+            good.stroke_width(2),
+        ))
+        .map_err(|e| err(e.to_string()))?
+        .label(format!("goodput (within {} ms)", c.slo_ms))
+        .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], good));
+    if s.iter().any(|p| p.dropped + p.shed > 0) {
+        chart
+            .draw_series(LineSeries::new(
+                s.iter().map(|p| (p.second, (p.dropped + p.shed) as f64)),
+                MAGENTA.stroke_width(1),
+            ))
+            .map_err(|e| err(e.to_string()))?
+            .label("dropped + shed")
+            .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], MAGENTA));
+    }
     chart
         .configure_series_labels()
         .border_style(BLACK)
@@ -73,7 +94,7 @@ pub fn write(path: &Path, r: &Report) -> Result<(), String> {
         .map_err(|e| err(e.to_string()))?;
     chart
         .configure_mesh()
-        .x_desc("seconds (when the orders were due)")
+        .x_desc("seconds (when the orders were acknowledged)")
         .y_desc("place latency, ms")
         .draw()
         .map_err(|e| err(e.to_string()))?;

@@ -25,7 +25,12 @@ pub struct Cli {
 pub enum Command {
     /// One run of a profile; exits non-zero when an invariant fails.
     Run(RunArgs),
-    /// Steady runs at rising rates until place p99 passes the limit.
+    /// Measures the HTTP driver alone against a trivial local endpoint (or
+    /// --target): how many orders per second it can offer.
+    HttpDriver(HttpDriverArgs),
+    /// Steady runs at rising rates with the full BF-1 mix; the knee is the
+    /// highest step with achieved >= 99% of offered, place p99 <= 10 ms and
+    /// no late arrivals.
     Knee(KneeArgs),
 }
 
@@ -40,9 +45,10 @@ fn parse_durability(s: &str) -> Result<DurabilityMode, String> {
 /// Options every run shares.
 #[derive(Debug, Clone, Args)]
 pub struct Common {
-    /// BF-1 network scale (0.01 for CI, 1.0 for the full network).
-    #[arg(long, default_value_t = 0.01)]
-    pub scale: f64,
+    /// BF-1 network scale (0.01 for CI, 1.0 for the full network; default
+    /// 0.01 for `run`, 0.1, the orchestrator's embedded network, for `knee`).
+    #[arg(long)]
+    pub scale: Option<f64>,
     /// Seed of the network, the order stream and the floor.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
@@ -76,23 +82,101 @@ pub struct Common {
     /// No progress bar even on a terminal.
     #[arg(long)]
     pub quiet: bool,
+    /// The latency objective, ms: goodput counts orders acknowledged within
+    /// it, and a knee step's place p99 must stay under it.
+    #[arg(long, default_value_t = 10.0)]
+    pub slo_ms: f64,
+    /// Most orders outstanding at once; arrivals beyond are dropped (never
+    /// queued). The default keeps the tester's own memory far under 1 GB
+    /// (about 4 KB per outstanding order and its reads).
+    #[arg(long, default_value_t = crate::runner::MAX_IN_FLIGHT_DEFAULT)]
+    pub max_in_flight: usize,
+    /// Tries of an order the core refuses (429 / Busy), the first included,
+    /// each after the answer's Retry-After; then it is counted as shed.
+    #[arg(long, default_value_t = 3)]
+    pub max_tries: u32,
+    /// Arrivals sent later than this after their intended time are late
+    /// (a knee step with late arrivals cannot pass).
+    #[arg(long, default_value_t = 50.0)]
+    pub late_tolerance_ms: f64,
+    /// HTTP mode: pid of the server on this machine, to report its peak RSS
+    /// apart from the tester's.
+    #[arg(long)]
+    pub server_pid: Option<u32>,
+    /// HTTP mode: measure the driver alone against a trivial local endpoint
+    /// this long before the run (0s: skip); the figure goes in the notes.
+    #[arg(long, default_value = "2s", value_parser = parse_duration)]
+    pub driver_calibration: Duration,
 }
 
 /// `loadtest run`.
 #[derive(Debug, Clone, Args)]
 pub struct RunArgs {
-    /// bf-1, steady, doorbuster, or a TOML file (see loadtest/profiles/).
+    /// bf-1, steady, doorbuster, overload, or a TOML file (see
+    /// loadtest/profiles/). `overload` offers 3× the rate for the first half
+    /// of the run, then the rate (120 s by default: 60 s + 60 s).
     #[arg(long, default_value = "bf-1")]
     pub profile: String,
-    /// Orders per second at the hold.
-    #[arg(long, default_value_t = 500.0)]
-    pub peak_rate: f64,
-    /// Length of the arrival phase, e.g. 20s or 5m.
-    #[arg(long, default_value = "20s", value_parser = parse_duration)]
-    pub duration: Duration,
+    /// Orders per second at the hold (500; for `overload` the base rate,
+    /// by default the knee, found first with `knee`'s defaults).
+    #[arg(long)]
+    pub peak_rate: Option<f64>,
+    /// Length of the arrival phase, e.g. 20s or 5m (20s; 120s for overload).
+    #[arg(long, value_parser = parse_duration)]
+    pub duration: Option<Duration>,
     /// Shared options.
     #[command(flatten)]
     pub common: Common,
+}
+
+/// `loadtest http-driver`.
+#[derive(Debug, Clone, Args)]
+pub struct HttpDriverArgs {
+    /// Orders per batch request.
+    #[arg(long, default_value_t = 100)]
+    pub batch: usize,
+    /// Requests in flight at once.
+    #[arg(long, default_value_t = 32)]
+    pub concurrency: usize,
+    /// How long to measure.
+    #[arg(long, default_value = "5s", value_parser = parse_duration)]
+    pub duration: Duration,
+    /// Measure against this server instead of the trivial endpoint (its
+    /// answers count; it must accept the ids `bench-N` again and again).
+    #[arg(long)]
+    pub target: Option<String>,
+}
+
+async fn run_http_driver(a: &HttpDriverArgs) -> Result<bool, String> {
+    if a.batch == 0 || a.batch > crate::driver_http::ORDERS_PER_BATCH_MAX {
+        return Err(format!(
+            "--batch: must be 1 to {}, got {}",
+            crate::driver_http::ORDERS_PER_BATCH_MAX,
+            a.batch
+        ));
+    }
+    if a.concurrency == 0 {
+        return Err("--concurrency: must be at least 1".into());
+    }
+    let (f, against) = match &a.target {
+        None => (
+            crate::http_bench::measure_alone(a.batch, a.concurrency, a.duration).await?,
+            "a trivial local endpoint".to_string(),
+        ),
+        Some(t) => {
+            let d = crate::driver_http::HttpDriver::new(t);
+            (
+                crate::http_bench::measure(&d, a.batch, a.concurrency, a.duration).await,
+                t.clone(),
+            )
+        }
+    };
+    println!(
+        "{} (load average {})",
+        f.note(&against),
+        knee::load_average()
+    );
+    Ok(f.errors == 0)
 }
 
 /// `loadtest knee`.
@@ -116,13 +200,43 @@ pub struct KneeArgs {
     /// The limit on place p99, ms.
     #[arg(long, default_value_t = 10.0)]
     pub p99_limit_ms: f64,
+    /// Least achieved / offered of a passing step.
+    #[arg(long, default_value_t = 0.99)]
+    pub achieved_share_min: f64,
+    /// Most share of arrivals a passing step may send later than
+    /// --late-tolerance-ms.
+    #[arg(long, default_value_t = 0.001)]
+    pub late_share_max: f64,
     /// Shared options.
     #[command(flatten)]
     pub common: Common,
 }
 
-fn options(profile: &str, rate: f64, duration: Duration, c: &Common) -> Result<RunOptions, String> {
-    let mut o = RunOptions::new(Profile::resolve(profile)?, c.scale, rate, duration, c.seed);
+impl KneeArgs {
+    /// `knee`'s defaults with these shared options.
+    fn defaults(common: Common) -> KneeArgs {
+        KneeArgs {
+            profile: "steady".into(),
+            start_rate: 250.0,
+            factor: 1.5,
+            max_rate: 50_000.0,
+            step_duration: Duration::from_secs(10),
+            p99_limit_ms: 10.0,
+            achieved_share_min: 0.99,
+            late_share_max: 0.001,
+            common,
+        }
+    }
+}
+
+fn options(
+    profile: &str,
+    rate: f64,
+    duration: Duration,
+    scale: f64,
+    c: &Common,
+) -> Result<RunOptions, String> {
+    let mut o = RunOptions::new(Profile::resolve(profile)?, scale, rate, duration, c.seed);
     o.target = c.target.clone();
     o.network_seed = c.network_seed;
     o.durability = c.durability;
@@ -132,7 +246,21 @@ fn options(profile: &str, rate: f64, duration: Duration, c: &Common) -> Result<R
     o.drain_timeout = c.drain_timeout;
     o.workers = c.workers;
     o.progress = !c.quiet;
+    o.slo = ms_option("--slo-ms", c.slo_ms)?;
+    o.late_tolerance = ms_option("--late-tolerance-ms", c.late_tolerance_ms)?;
+    o.max_in_flight = c.max_in_flight;
+    o.max_tries = c.max_tries;
+    o.server_pid = c.server_pid;
+    o.driver_calibration = Some(c.driver_calibration);
     Ok(o)
+}
+
+fn ms_option(name: &str, v: f64) -> Result<Duration, String> {
+    if v > 0.0 && v.is_finite() && v < 3.6e6 {
+        Ok(Duration::from_secs_f64(v / 1000.0))
+    } else {
+        Err(format!("{name}: must be > 0 and under an hour, got {v}"))
+    }
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime, String> {
@@ -143,42 +271,91 @@ fn runtime() -> Result<tokio::runtime::Runtime, String> {
         .map_err(|e| format!("cannot start the tokio runtime: {e}"))
 }
 
-/// Runs the command line; the exit code is 0 only when every invariant held.
-pub fn main_with(cli: Cli) -> ExitCode {
-    let result = match cli.command {
-        Command::Run(a) => options(&a.profile, a.peak_rate, a.duration, &a.common).and_then(|o| {
-            let r = runtime()?.block_on(run(&o))?;
-            println!("{}", summary(&r));
-            if let Some(d) = &o.report_dir {
-                println!("report: {}", d.display());
-            }
-            Ok(r.passed)
-        }),
-        Command::Knee(a) => {
-            options(&a.profile, a.start_rate, a.step_duration, &a.common).and_then(|base| {
-                let k = runtime()?.block_on(knee::knee(&KneeOptions {
-                    base: base.clone(),
-                    start_rate: a.start_rate,
-                    factor: a.factor,
-                    max_rate: a.max_rate,
-                    p99_limit_ms: a.p99_limit_ms,
-                }))?;
-                println!(
-                    "knee: {} (place p99 limit {} ms, {} cores, durability {})",
-                    k.knee_rate
-                        .map_or("none".into(), |r| format!("{r} orders/s")),
-                    k.p99_limit_ms,
-                    k.cores,
-                    k.durability
-                );
-                if let Some(d) = &base.report_dir {
-                    knee::write(d, &k)?;
-                    println!("report: {}", d.display());
-                }
-                Ok(k.passed)
-            })
+fn knee_options(a: &KneeArgs) -> Result<KneeOptions, String> {
+    let scale = a.common.scale.unwrap_or(0.1);
+    let base = options(&a.profile, a.start_rate, a.step_duration, scale, &a.common)?;
+    if !(0.0..=1.0).contains(&a.achieved_share_min) {
+        return Err(format!(
+            "--achieved-share-min: must be 0 to 1, got {}",
+            a.achieved_share_min
+        ));
+    }
+    if !(0.0..=1.0).contains(&a.late_share_max) {
+        return Err(format!(
+            "--late-share-max: must be 0 to 1, got {}",
+            a.late_share_max
+        ));
+    }
+    Ok(KneeOptions {
+        base,
+        start_rate: a.start_rate,
+        factor: a.factor,
+        max_rate: a.max_rate,
+        p99_limit_ms: a.p99_limit_ms,
+        achieved_share_min: a.achieved_share_min,
+        late_share_max: a.late_share_max,
+    })
+}
+
+async fn run_knee(a: &KneeArgs) -> Result<knee::KneeReport, String> {
+    let o = knee_options(a)?;
+    let k = knee::knee(&o).await?;
+    println!(
+        "knee: {} (achieved {}/s, place p99 {} ms; limit {} ms, scale {}, {} reads per order, {} cores, \
+         durability {}, load average {})",
+        k.knee_rate
+            .map_or("none".into(), |r| format!("{r} orders/s")),
+        k.knee_achieved_per_s.map_or("n/a".into(), |v| v.to_string()),
+        k.knee_p99_ms.map_or("n/a".into(), |v| v.to_string()),
+        k.p99_limit_ms,
+        k.scale,
+        k.reads_per_order,
+        k.cores,
+        k.durability,
+        k.load_average.join(" -> ")
+    );
+    if let Some(d) = &o.base.report_dir {
+        knee::write(d, &k)?;
+        println!("report: {}", d.display());
+    }
+    Ok(k)
+}
+
+async fn run_once(a: &RunArgs) -> Result<bool, String> {
+    let overload = Profile::resolve(&a.profile)?.overload.is_some();
+    let scale = a.common.scale.unwrap_or(0.01);
+    let rate = match (a.peak_rate, overload) {
+        (Some(r), _) => r,
+        (None, false) => 500.0,
+        (None, true) => {
+            println!("overload: no --peak-rate, finding the knee first");
+            let mut common = a.common.clone();
+            common.scale = Some(scale);
+            common.report = a.common.report.as_ref().map(|d| d.join("knee"));
+            let k = run_knee(&KneeArgs::defaults(common)).await?;
+            k.knee_rate
+                .ok_or("overload: no knee found (even the first step failed): pass --peak-rate")?
         }
     };
+    let duration = a
+        .duration
+        .unwrap_or(Duration::from_secs(if overload { 120 } else { 20 }));
+    let o = options(&a.profile, rate, duration, scale, &a.common)?;
+    let r = run(&o).await?;
+    println!("{}", summary(&r));
+    if let Some(d) = &o.report_dir {
+        println!("report: {}", d.display());
+    }
+    Ok(r.passed)
+}
+
+/// Runs the command line; the exit code is 0 only when every invariant held.
+pub fn main_with(cli: Cli) -> ExitCode {
+    let result = runtime().and_then(|rt| match cli.command {
+        Command::Run(a) => rt.block_on(run_once(&a)),
+        Command::Knee(a) => rt.block_on(run_knee(&a)).map(|k| k.passed),
+        Command::HttpDriver(a) => rt.block_on(run_http_driver(&a)),
+    });
     match result {
         Ok(true) => ExitCode::SUCCESS,
         Ok(false) => ExitCode::from(1),
@@ -191,8 +368,12 @@ pub fn main_with(cli: Cli) -> ExitCode {
 
 /// A few lines for the terminal.
 pub fn summary(r: &crate::report::Report) -> String {
+    let t = &r.throughput;
+    let n = &r.counts;
     let mut s = format!(
-        "{} {} at {}/s for {} s ({}, durability {}, {} cores): placed {}/s, scans {}/s, reads {}/s; \
+        "{} {} at {}/s for {} s ({}, durability {}, {} cores): offered {}/s, achieved {}/s, \
+         goodput {}/s (within {} ms); dropped {}, refused {}, shed {}, failed {}; \
+         generator late by {} ms max, {} ms mean ({} arrivals over {} ms); scans {}/s, reads {}/s; \
          place p50 {} ms p99 {} ms; scan p99 {} ms; read p99 {} ms",
         if r.passed { "PASSED" } else { "FAILED" },
         r.config.profile,
@@ -201,7 +382,18 @@ pub fn summary(r: &crate::report::Report) -> String {
         r.config.mode,
         r.config.durability,
         r.config.cores,
-        r.throughput.orders_placed_per_s,
+        t.orders_offered_per_s,
+        t.orders_achieved_per_s,
+        t.goodput_per_s,
+        t.slo_ms,
+        n.orders_dropped,
+        n.orders_refused,
+        n.orders_shed,
+        n.orders_failed,
+        r.generator.max_ms,
+        r.generator.mean_ms,
+        r.generator.late_arrivals,
+        r.generator.tolerance_ms,
         r.throughput.scans_applied_per_s,
         r.throughput.reads_per_s,
         r.latency_ms.place.p50,

@@ -3,7 +3,10 @@
 //! The runner and the simulator only call these methods, so both modes
 //! offer the same load and check the same things.
 
-use std::time::Instant;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures::future::BoxFuture;
 
 use orch_runtime::dto::{
     InventoryView, OrderView, PlaceOrder, ReceiptInput, ScanInput, ScanResult, WaveView,
@@ -13,8 +16,82 @@ use orch_runtime::facade::ItemResult;
 use crate::driver_http::HttpDriver;
 use crate::driver_inprocess::InProcessDriver;
 
-/// The answer to one order of a batch: the order, or why it failed.
-pub type PlaceAnswer = Result<OrderView, String>;
+/// The answer to one order of a batch: the order, or why not.
+pub type PlaceAnswer = Result<OrderView, PlaceError>;
+
+/// Why an order was not acknowledged.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PlaceError {
+    /// The core refused it to shed load (`429`, `Busy` in-process): try
+    /// again after `retry_after`. Nothing changed.
+    Refused {
+        /// The core's `Retry-After` (1 s when it names none).
+        retry_after: Duration,
+        /// What it said.
+        reason: String,
+    },
+    /// Any other failure (invalid, conflict, transport, unavailable).
+    Failed(String),
+}
+
+impl std::fmt::Display for PlaceError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            PlaceError::Refused {
+                retry_after,
+                reason,
+            } => write!(f, "refused (retry after {retry_after:?}): {reason}"),
+            PlaceError::Failed(e) => f.write_str(e),
+        }
+    }
+}
+
+/// `Retry-After` when the core names none.
+pub const RETRY_AFTER_DEFAULT: Duration = Duration::from_secs(1);
+
+/// A system under test behind a trait object: what a test puts in place of
+/// a core (a slow one, say) to check the runner's own accounting. Every
+/// method but `place_batch` has a default that fails or answers at once.
+pub trait SystemUnderTest: Send + Sync {
+    /// Places a batch; one answer per order, in order.
+    fn place_batch(&self, orders: Vec<PlaceOrder>) -> BoxFuture<'static, Vec<PlaceAnswer>>;
+
+    /// Applies scan events (default: none applied, an error).
+    fn scans(
+        &self,
+        _events: Vec<ScanInput>,
+    ) -> BoxFuture<'static, Result<Vec<ScanResult>, String>> {
+        Box::pin(async { Err("scans: not supported".to_string()) })
+    }
+
+    /// Cancels an order (default: an error).
+    fn cancel(&self, order_id: String) -> BoxFuture<'static, Result<OrderView, String>> {
+        Box::pin(async move { Err(format!("cancel {order_id}: not supported")) })
+    }
+
+    /// Receives stock (default: an error).
+    fn receive(
+        &self,
+        _receipts: Vec<ReceiptInput>,
+    ) -> BoxFuture<'static, Result<Vec<ItemResult>, String>> {
+        Box::pin(async { Err("receive: not supported".to_string()) })
+    }
+
+    /// Availability reads (default: each answered at once).
+    fn availability(&self, reads: Vec<(String, f64, f64)>) -> BoxFuture<'static, Vec<ReadAnswer>> {
+        Box::pin(async move { reads.iter().map(|_| Ok(Instant::now())).collect() })
+    }
+
+    /// An order (default: not known).
+    fn order(&self, _order_id: String) -> BoxFuture<'static, Result<Option<OrderView>, String>> {
+        Box::pin(async { Ok(None) })
+    }
+
+    /// Inventory of a SKU (default: an error).
+    fn inventory(&self, sku: String) -> BoxFuture<'static, Result<InventoryView, String>> {
+        Box::pin(async move { Err(format!("inventory {sku}: not supported")) })
+    }
+}
 
 /// The answer to one availability read: when it came, or why it failed.
 pub type ReadAnswer = Result<Instant, String>;
@@ -72,6 +149,8 @@ pub enum Driver {
     InProcess(InProcessDriver),
     /// A running orchestrator over HTTP.
     Http(HttpDriver),
+    /// Anything else behind [`SystemUnderTest`] (tests).
+    Custom(Arc<dyn SystemUnderTest>),
 }
 
 impl Driver {
@@ -80,14 +159,16 @@ impl Driver {
         match self {
             Driver::InProcess(_) => "in_process",
             Driver::Http(_) => "http",
+            Driver::Custom(_) => "custom",
         }
     }
 
     /// Places a batch; one answer per order, in order.
-    pub async fn place_batch(&self, orders: Vec<PlaceOrder>) -> Vec<PlaceAnswer> {
+    pub async fn place_batch(&self, orders: &[PlaceOrder]) -> Vec<PlaceAnswer> {
         match self {
-            Driver::InProcess(d) => d.place_batch(&orders).await,
+            Driver::InProcess(d) => d.place_batch(orders).await,
             Driver::Http(d) => d.place_batch(orders).await,
+            Driver::Custom(d) => d.place_batch(orders.to_vec()).await,
         }
     }
 
@@ -96,6 +177,7 @@ impl Driver {
         match self {
             Driver::InProcess(d) => Ok(d.core.scans(&events).await),
             Driver::Http(d) => d.scans(events).await,
+            Driver::Custom(d) => d.scans(events).await,
         }
     }
 
@@ -104,6 +186,7 @@ impl Driver {
         match self {
             Driver::InProcess(d) => d.core.cancel(&order_id).await.map_err(|e| e.to_string()),
             Driver::Http(d) => d.cancel(order_id).await,
+            Driver::Custom(d) => d.cancel(order_id).await,
         }
     }
 
@@ -112,6 +195,7 @@ impl Driver {
         match self {
             Driver::InProcess(d) => d.core.receive(&receipts).await.map_err(|e| e.to_string()),
             Driver::Http(d) => d.receive(receipts).await,
+            Driver::Custom(d) => d.receive(receipts).await,
         }
     }
 
@@ -129,6 +213,7 @@ impl Driver {
                 })
                 .collect(),
             Driver::Http(d) => d.availability(reads).await,
+            Driver::Custom(d) => d.availability(reads).await,
         }
     }
 
@@ -141,6 +226,7 @@ impl Driver {
                 Err(e) => Err(e.to_string()),
             },
             Driver::Http(d) => d.order(order_id).await,
+            Driver::Custom(d) => d.order(order_id).await,
         }
     }
 
@@ -149,6 +235,7 @@ impl Driver {
         match self {
             Driver::InProcess(d) => d.core.inventory(&sku).map_err(|e| e.to_string()),
             Driver::Http(d) => d.inventory(sku).await,
+            Driver::Custom(d) => d.inventory(sku).await,
         }
     }
 }

@@ -1,6 +1,8 @@
 //! HTTP mode (`--target http://HOST:PORT`): drives a running orchestrator
-//! through API.md with a blocking client (ureq) on tokio's blocking pool, so
-//! requests overlap and no request waits for the previous answer.
+//! through API.md with an async client (hyper, HTTP/1.1 keep-alive, a pool
+//! of connections), so requests overlap and no request waits for the
+//! previous answer; at most `CONCURRENT_REQUESTS_MAX` requests are on the
+//! wire at once (the runner's in-flight limit bounds the rest).
 //!
 //! Orders go through `POST /v1/orders/batch` (up to 1,000 per request) and
 //! scans through `POST /v1/scans` (up to 5,000). Released waves are found by
@@ -9,37 +11,81 @@
 //! released meanwhile are found with `GET /v1/orders/{id}` (see the
 //! simulator's sweep).
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use futures::future::join_all;
+use http_body_util::{BodyExt, Full};
+use hyper::body::Bytes;
+use hyper::{Method, Request, StatusCode};
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
 use orch_runtime::dto::{
     AdjustmentInput, FacilityView, InventoryView, OrderView, PlaceOrder, ReceiptInput, ScanInput,
     ScanResult, WaveView,
 };
 use orch_runtime::facade::ItemResult;
 use serde::de::DeserializeOwned;
+use serde::Deserialize;
 use serde_json::{json, Value};
+use tokio::sync::Semaphore;
 
-use crate::driver::{PlaceAnswer, ReadAnswer, READ_RADIUS_KM};
+use crate::driver::{PlaceAnswer, PlaceError, ReadAnswer, READ_RADIUS_KM, RETRY_AFTER_DEFAULT};
 
 /// Most orders in one batch request (API.md).
 pub const ORDERS_PER_BATCH_MAX: usize = 1000;
 /// Most events in one scans request (API.md).
 pub const EVENTS_PER_BATCH_MAX: usize = 5000;
+/// Most requests on the wire at once (one connection each).
+pub const CONCURRENT_REQUESTS_MAX: usize = 256;
+/// Longest wait for one answer.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// A client of one orchestrator.
 #[derive(Clone)]
 pub struct HttpDriver {
-    agent: ureq::Agent,
+    client: Client<HttpConnector, Full<Bytes>>,
+    gate: Arc<Semaphore>,
     base: String,
     token: Option<String>,
 }
 
-fn error_text(e: ureq::Error) -> String {
-    match e {
-        ureq::Error::Status(code, r) => {
-            format!("{code}: {}", r.into_string().unwrap_or_default())
+/// One answer: status, `Retry-After`, body.
+struct Answer {
+    status: StatusCode,
+    retry_after: Option<String>,
+    body: Bytes,
+}
+
+impl Answer {
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+}
+
+/// Error codes of a batch item that mean "shedding load, try later".
+const REFUSAL_CODES: [&str; 3] = ["too_many_requests", "overloaded", "busy"];
+
+/// A `Retry-After` header in seconds (an HTTP date or nonsense: the default).
+pub fn retry_after(header: Option<&str>) -> Duration {
+    header
+        .and_then(|h| h.trim().parse::<u64>().ok())
+        .map_or(RETRY_AFTER_DEFAULT, |s| Duration::from_secs(s.min(60)))
+}
+
+/// One batch item's `error` object as a refusal or a failure.
+fn item_error(e: &Value) -> PlaceError {
+    let code = e["code"].as_str().unwrap_or("");
+    if REFUSAL_CODES.contains(&code) {
+        PlaceError::Refused {
+            retry_after: e["retry_after_s"]
+                .as_u64()
+                .map_or(RETRY_AFTER_DEFAULT, |s| Duration::from_secs(s.min(60))),
+            reason: e.to_string(),
         }
-        ureq::Error::Transport(t) => format!("transport: {t}"),
+    } else {
+        PlaceError::Failed(e.to_string())
     }
 }
 
@@ -47,13 +93,15 @@ impl HttpDriver {
     /// A client of `base` (e.g. `http://127.0.0.1:8080`); the bearer token
     /// comes from `ORCHESTRATOR_TOKEN` when set.
     pub fn new(base: &str) -> HttpDriver {
-        let agent = ureq::AgentBuilder::new()
-            .timeout(Duration::from_secs(60))
-            .max_idle_connections_per_host(256)
-            .max_idle_connections(256)
-            .build();
+        let mut connector = HttpConnector::new();
+        connector.set_nodelay(true);
+        let client = Client::builder(TokioExecutor::new())
+            .pool_max_idle_per_host(CONCURRENT_REQUESTS_MAX)
+            .pool_idle_timeout(Duration::from_secs(30))
+            .build(connector);
         HttpDriver {
-            agent,
+            client,
+            gate: Arc::new(Semaphore::new(CONCURRENT_REQUESTS_MAX)),
             base: base.trim_end_matches('/').to_string(),
             token: std::env::var("ORCHESTRATOR_TOKEN")
                 .ok()
@@ -61,53 +109,86 @@ impl HttpDriver {
         }
     }
 
-    fn request(&self, method: &str, path: &str) -> ureq::Request {
-        let r = self.agent.request(method, &format!("{}{path}", self.base));
-        match &self.token {
-            Some(t) => r.set("Authorization", &format!("Bearer {t}")),
-            None => r,
-        }
-    }
-
-    /// A blocking call: `body` is JSON or nothing; `Ok(None)` on 404.
-    fn call_blocking<T: DeserializeOwned>(
+    /// Sends one request and reads the whole answer.
+    async fn send(
         &self,
-        method: &str,
+        method: Method,
         path: &str,
-        body: Option<&Value>,
-    ) -> Result<Option<T>, String> {
-        let req = self.request(method, path);
-        let res = match body {
-            Some(b) => req
-                .set("Content-Type", "application/json")
-                .send_string(&b.to_string()),
-            None => req.call(),
-        };
-        match res {
-            Ok(r) => {
-                let text = r.into_string().map_err(|e| e.to_string())?;
-                serde_json::from_str(&text)
-                    .map(Some)
-                    .map_err(|e| format!("{method} {path}: unexpected answer: {e}"))
-            }
-            Err(ureq::Error::Status(404, _)) => Ok(None),
-            Err(e) => Err(format!("{method} {path}: {}", error_text(e))),
+        body: Option<Vec<u8>>,
+    ) -> Result<Answer, String> {
+        let mut req = Request::builder()
+            .method(method.clone())
+            .uri(format!("{}{path}", self.base));
+        if let Some(t) = &self.token {
+            req = req.header("Authorization", format!("Bearer {t}"));
         }
+        if body.is_some() {
+            req = req.header("Content-Type", "application/json");
+        }
+        let req = req
+            .body(Full::new(Bytes::from(body.unwrap_or_default())))
+            .map_err(|e| format!("{method} {path}: {e}"))?;
+        let _permit = self
+            .gate
+            .acquire()
+            .await
+            .map_err(|e| format!("{method} {path}: {e}"))?;
+        let work = async {
+            let res = self
+                .client
+                .request(req)
+                .await
+                .map_err(|e| format!("{method} {path}: transport: {e}"))?;
+            let status = res.status();
+            let retry_after = res
+                .headers()
+                .get("retry-after")
+                .and_then(|v| v.to_str().ok())
+                .map(String::from);
+            let body = res
+                .into_body()
+                .collect()
+                .await
+                .map_err(|e| format!("{method} {path}: reading the answer: {e}"))?
+                .to_bytes();
+            Ok(Answer {
+                status,
+                retry_after,
+                body,
+            })
+        };
+        tokio::time::timeout(REQUEST_TIMEOUT, work)
+            .await
+            .map_err(|_| format!("{method} {path}: no answer in {REQUEST_TIMEOUT:?}"))?
     }
 
-    async fn call<T: DeserializeOwned + Send + 'static>(
+    /// A JSON call: `body` is JSON or nothing; `Ok(None)` on 404.
+    async fn call<T: DeserializeOwned>(
         &self,
         method: &'static str,
         path: String,
         body: Option<Value>,
     ) -> Result<Option<T>, String> {
-        let me = self.clone();
-        tokio::task::spawn_blocking(move || me.call_blocking(method, &path, body.as_ref()))
-            .await
-            .map_err(|e| e.to_string())?
+        let m = Method::from_bytes(method.as_bytes()).map_err(|e| e.to_string())?;
+        let a = self
+            .send(m, &path, body.map(|b| b.to_string().into_bytes()))
+            .await?;
+        if a.status == StatusCode::NOT_FOUND {
+            return Ok(None);
+        }
+        if !a.status.is_success() {
+            return Err(format!(
+                "{method} {path}: {}: {}",
+                a.status.as_u16(),
+                a.text()
+            ));
+        }
+        serde_json::from_slice(&a.body)
+            .map(Some)
+            .map_err(|e| format!("{method} {path}: unexpected answer: {e}"))
     }
 
-    async fn call_found<T: DeserializeOwned + Send + 'static>(
+    async fn call_found<T: DeserializeOwned>(
         &self,
         method: &'static str,
         path: String,
@@ -124,23 +205,22 @@ impl HttpDriver {
         Ok(())
     }
 
-    /// `POST /v1/orders/batch`, in chunks of 1,000.
-    pub async fn place_batch(&self, orders: Vec<PlaceOrder>) -> Vec<PlaceAnswer> {
+    /// `POST /v1/orders/batch`, in chunks of 1,000. A `429` of the whole
+    /// request (or an item whose error code says the server is shedding
+    /// load) is a refusal with the answer's `Retry-After`.
+    pub async fn place_batch(&self, orders: &[PlaceOrder]) -> Vec<PlaceAnswer> {
         let mut out = Vec::with_capacity(orders.len());
         for chunk in orders.chunks(ORDERS_PER_BATCH_MAX) {
-            let body = json!({ "orders": chunk });
-            match self
-                .call_found::<Value>("POST", "/v1/orders/batch".into(), Some(body))
-                .await
-            {
+            match self.post_batch(chunk).await {
                 Ok(v) => {
-                    let results = v["results"].as_array().cloned().unwrap_or_default();
+                    let results = v["results"].as_array().map_or(&[][..], |r| r.as_slice());
                     for i in 0..chunk.len() {
                         out.push(match results.get(i) {
-                            Some(r) if r.get("error").is_some() => Err(r["error"].to_string()),
-                            Some(r) => serde_json::from_value::<OrderView>(r.clone())
-                                .map_err(|e| format!("unexpected order answer: {e}")),
-                            None => Err("no answer for this order".into()),
+                            Some(r) if r.get("error").is_some() => Err(item_error(&r["error"])),
+                            Some(r) => OrderView::deserialize(r).map_err(|e| {
+                                PlaceError::Failed(format!("unexpected order answer: {e}"))
+                            }),
+                            None => Err(PlaceError::Failed("no answer for this order".into())),
                         });
                     }
                 }
@@ -148,6 +228,31 @@ impl HttpDriver {
             }
         }
         out
+    }
+
+    async fn post_batch(&self, chunk: &[PlaceOrder]) -> Result<Value, PlaceError> {
+        let body = serde_json::to_vec(&json!({ "orders": chunk }))
+            .map_err(|e| PlaceError::Failed(e.to_string()))?;
+        let a = self
+            .send(Method::POST, "/v1/orders/batch", Some(body))
+            .await
+            .map_err(PlaceError::Failed)?;
+        if a.status == StatusCode::TOO_MANY_REQUESTS {
+            return Err(PlaceError::Refused {
+                retry_after: retry_after(a.retry_after.as_deref()),
+                reason: format!("429: {}", a.text()),
+            });
+        }
+        if !a.status.is_success() {
+            return Err(PlaceError::Failed(format!(
+                "POST /v1/orders/batch: {}: {}",
+                a.status.as_u16(),
+                a.text()
+            )));
+        }
+        serde_json::from_slice(&a.body).map_err(|e| {
+            PlaceError::Failed(format!("POST /v1/orders/batch: unexpected answer: {e}"))
+        })
     }
 
     /// `POST /v1/scans`, in chunks of 5,000.
@@ -194,25 +299,18 @@ impl HttpDriver {
         serde_json::from_value(v["results"].clone()).map_err(|e| e.to_string())
     }
 
-    /// `GET /v1/availability` for each read, one after the other on one
-    /// blocking thread (callers run many of these at once).
+    /// `GET /v1/availability` for each read, all at once.
     pub async fn availability(&self, reads: Vec<(String, f64, f64)>) -> Vec<ReadAnswer> {
-        let me = self.clone();
-        tokio::task::spawn_blocking(move || {
-            reads
-                .iter()
-                .map(|(sku, lat, lon)| {
-                    let path = format!(
-                        "/v1/availability?sku={sku}&lat={lat:.4}&lon={lon:.4}&radius_km={READ_RADIUS_KM}"
-                    );
-                    me.call_blocking::<Value>("GET", &path, None)
-                        .and_then(|v| v.ok_or_else(|| format!("GET {path}: 404")))
-                        .map(|_| Instant::now())
-                })
-                .collect()
-        })
+        join_all(reads.iter().map(|(sku, lat, lon)| async move {
+            let path = format!(
+                "/v1/availability?sku={sku}&lat={lat:.4}&lon={lon:.4}&radius_km={READ_RADIUS_KM}"
+            );
+            self.call::<Value>("GET", path.clone(), None)
+                .await
+                .and_then(|v| v.ok_or_else(|| format!("GET {path}: 404")))
+                .map(|_| Instant::now())
+        }))
         .await
-        .unwrap_or_else(|e| vec![Err(e.to_string())])
     }
 
     /// `GET /v1/orders/{id}`; `None` on 404.
@@ -263,5 +361,31 @@ impl HttpDriver {
             None,
         )
         .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refusals_are_told_apart_from_failures() {
+        assert_eq!(retry_after(Some("3")), Duration::from_secs(3));
+        assert_eq!(
+            retry_after(Some("Wed, 21 Oct 2015 07:28:00 GMT")),
+            RETRY_AFTER_DEFAULT
+        );
+        assert_eq!(retry_after(None), RETRY_AFTER_DEFAULT);
+        assert_eq!(
+            retry_after(Some("86400")),
+            Duration::from_secs(60),
+            "capped"
+        );
+        let busy = item_error(&json!({"code": "too_many_requests", "message": "x"}));
+        assert!(
+            matches!(busy, PlaceError::Refused { retry_after, .. } if retry_after == RETRY_AFTER_DEFAULT)
+        );
+        let bad = item_error(&json!({"code": "invalid_field", "message": "x"}));
+        assert!(matches!(bad, PlaceError::Failed(_)));
     }
 }

@@ -9,7 +9,9 @@ use orch_runtime::present::wave_view;
 use orch_runtime::shared::WaveAnnouncement;
 use orch_runtime::Orchestrator;
 
-use crate::driver::{released_fulfillments, PlaceAnswer, ReleasedFulfillment};
+use crate::driver::{
+    released_fulfillments, PlaceAnswer, PlaceError, ReleasedFulfillment, RETRY_AFTER_DEFAULT,
+};
 
 /// The embedded core.
 #[derive(Clone)]
@@ -24,13 +26,22 @@ impl InProcessDriver {
         InProcessDriver { core }
     }
 
-    /// Places orders concurrently through the facade.
+    /// Places orders concurrently through the facade; `Busy` (the facade's
+    /// 429) is a refusal, anything else a failure.
     pub async fn place_batch(&self, orders: &[PlaceOrder]) -> Vec<PlaceAnswer> {
         self.core
             .place_batch(orders)
             .await
             .into_iter()
-            .map(|r| r.map(|p| p.order).map_err(|e| e.to_string()))
+            .map(|r| {
+                r.map(|p| p.order).map_err(|e| match e.kind {
+                    orch_runtime::ErrorKind::Busy => PlaceError::Refused {
+                        retry_after: RETRY_AFTER_DEFAULT,
+                        reason: e.to_string(),
+                    },
+                    _ => PlaceError::Failed(e.to_string()),
+                })
+            })
             .collect()
     }
 

@@ -1,4 +1,7 @@
-//! Latency histograms and counters of a run. Latencies are recorded in
+//! Latency histograms, counters and per-second rates of a run: offered (by
+//! the second each order was due), achieved and goodput (by the second each
+//! was acknowledged), dropped and shed, and the generator's lateness.
+//! Latencies are recorded in
 //! microseconds from each request's intended start (coordinated omission
 //! corrected: a request that waited behind a slow one counts its wait) and
 //! reported in milliseconds.
@@ -95,11 +98,17 @@ impl Latency {
 /// What happened in one second of the run.
 #[derive(Debug)]
 pub struct Second {
-    /// Orders due in this second.
+    /// Orders due in this second (offered, dropped ones included).
     pub offered: u64,
-    /// Orders answered in this second.
-    pub answered: u64,
-    /// Place latency of the orders due in this second.
+    /// Orders acknowledged in this second (achieved).
+    pub achieved: u64,
+    /// Orders acknowledged in this second within the latency objective.
+    pub goodput: u64,
+    /// Orders due in this second and dropped (in-flight limit).
+    pub dropped: u64,
+    /// Orders given up in this second after their last refused try.
+    pub shed: u64,
+    /// Place latency of the orders acknowledged in this second.
     pub place: Histogram<u64>,
 }
 
@@ -110,12 +119,33 @@ pub struct SecondPoint {
     pub second: u64,
     /// Orders due (the target rate).
     pub offered: u64,
-    /// Orders answered (achieved rate).
-    pub answered: u64,
-    /// Median place latency of the orders due then, ms.
+    /// Orders acknowledged in this second (achieved rate).
+    pub achieved: u64,
+    /// Of those, acknowledged within the latency objective (goodput).
+    pub goodput: u64,
+    /// Orders due in this second that were dropped (in-flight limit).
+    pub dropped: u64,
+    /// Orders shed in this second (refused on every try).
+    pub shed: u64,
+    /// Median place latency of the orders acknowledged in this second, ms.
     pub place_p50_ms: f64,
     /// 99th percentile, ms.
     pub place_p99_ms: f64,
+}
+
+/// How late the generator sent arrivals (from each one's intended time).
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize)]
+pub struct Lateness {
+    /// Latest arrival, ms behind its intended time.
+    pub max_ms: f64,
+    /// Mean lateness over every arrival, ms.
+    pub mean_ms: f64,
+    /// Arrivals later than `tolerance_ms`.
+    pub late_arrivals: u64,
+    /// The tolerance, ms.
+    pub tolerance_ms: f64,
+    /// Arrivals measured.
+    pub arrivals: u64,
 }
 
 /// Named counters of a run.
@@ -125,8 +155,20 @@ pub struct Counters {
     pub orders_offered: AtomicU64,
     /// Orders answered with success (2xx).
     pub orders_acknowledged: AtomicU64,
-    /// Orders answered with an error or not answered.
+    /// Orders answered with an error (refusals not counted) or not answered.
     pub orders_failed: AtomicU64,
+    /// Arrivals dropped: the in-flight limit was reached (never queued).
+    pub orders_dropped: AtomicU64,
+    /// Refusals answered (429 / `Busy`), every try counted.
+    pub orders_refused: AtomicU64,
+    /// Tries after a refusal (after its `Retry-After`).
+    pub orders_retried: AtomicU64,
+    /// Orders given up after their last refused try.
+    pub orders_shed: AtomicU64,
+    /// Acknowledged within the latency objective.
+    pub orders_good: AtomicU64,
+    /// Availability read groups dropped by the in-flight limit.
+    pub reads_dropped: AtomicU64,
     /// Acknowledged orders with every line reserved.
     pub routed: AtomicU64,
     /// Acknowledged orders with at least one line waiting for stock.
@@ -210,20 +252,92 @@ pub struct Metrics {
     pub read: Latency,
     /// Counters.
     pub counts: Counters,
+    /// The latency objective (goodput counts acknowledgments within it).
+    pub slo: Duration,
+    /// Arrivals later than this count as late.
+    pub late_tolerance: Duration,
+    late_max_us: AtomicU64,
+    late_sum_us: AtomicU64,
+    late_n: AtomicU64,
+    late_over: AtomicU64,
+    last_ack_us: AtomicU64,
     seconds: Mutex<Vec<Second>>,
 }
 
 impl Metrics {
-    /// Metrics of a run starting at `start`.
+    /// Metrics of a run starting at `start`, with a 10 ms objective and a
+    /// 50 ms lateness tolerance.
     pub fn new(start: Instant) -> Metrics {
+        Metrics::with_objective(start, Duration::from_millis(10), Duration::from_millis(50))
+    }
+
+    /// Metrics with a latency objective and a lateness tolerance.
+    pub fn with_objective(start: Instant, slo: Duration, late_tolerance: Duration) -> Metrics {
         Metrics {
             start,
             place: Latency::default(),
             scan: Latency::default(),
             read: Latency::default(),
             counts: Counters::default(),
+            slo,
+            late_tolerance,
+            late_max_us: AtomicU64::new(0),
+            late_sum_us: AtomicU64::new(0),
+            late_n: AtomicU64::new(0),
+            late_over: AtomicU64::new(0),
+            last_ack_us: AtomicU64::new(0),
             seconds: Mutex::new(Vec::new()),
         }
+    }
+
+    fn second_of(&self, t: Instant) -> usize {
+        t.saturating_duration_since(self.start).as_secs() as usize
+    }
+
+    /// The generator sent an arrival `lateness` after its intended time.
+    pub fn arrival_lateness(&self, lateness: Duration) {
+        let us = lateness.as_micros().min(u128::from(u64::MAX)) as u64;
+        self.late_max_us.fetch_max(us, Ordering::Relaxed);
+        self.late_sum_us.fetch_add(us, Ordering::Relaxed);
+        self.late_n.fetch_add(1, Ordering::Relaxed);
+        if lateness > self.late_tolerance {
+            self.late_over.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// How late the generator was.
+    pub fn lateness(&self) -> Lateness {
+        let n = self.late_n.load(Ordering::Relaxed);
+        let sum = self.late_sum_us.load(Ordering::Relaxed);
+        Lateness {
+            max_ms: ms(self.late_max_us.load(Ordering::Relaxed)),
+            mean_ms: if n > 0 {
+                (sum as f64 / n as f64 / 1000.0 * 1000.0).round() / 1000.0
+            } else {
+                0.0
+            },
+            late_arrivals: self.late_over.load(Ordering::Relaxed),
+            tolerance_ms: self.late_tolerance.as_secs_f64() * 1000.0,
+            arrivals: n,
+        }
+    }
+
+    /// An arrival due at `intended` was dropped: the in-flight limit was
+    /// reached.
+    pub fn dropped(&self, intended: Instant) {
+        self.with_second(self.second_of(intended), |b| b.dropped += 1);
+        Counters::add(&self.counts.orders_dropped, 1);
+    }
+
+    /// An order was given up now after its last refused try.
+    pub fn shed(&self) {
+        self.with_second(self.second_of(Instant::now()), |b| b.shed += 1);
+        Counters::add(&self.counts.orders_shed, 1);
+    }
+
+    /// Seconds from the start to the last acknowledgment (0 if none).
+    pub fn last_ack_s(&self) -> f64 {
+        self.last_ack_us.load(Ordering::Relaxed) as f64 / 1e6
     }
 
     fn with_second(&self, s: usize, f: impl FnOnce(&mut Second)) {
@@ -231,7 +345,10 @@ impl Metrics {
         while v.len() <= s {
             v.push(Second {
                 offered: 0,
-                answered: 0,
+                achieved: 0,
+                goodput: 0,
+                dropped: 0,
+                shed: 0,
                 place: histogram(),
             });
         }
@@ -245,17 +362,29 @@ impl Metrics {
         Counters::add(&self.counts.orders_offered, 1);
     }
 
-    /// An order due at `intended` was answered now.
+    /// An order due at `intended` was acknowledged now.
     pub fn placed(&self, intended: Instant) {
-        let now = Instant::now();
+        self.placed_at(intended, Instant::now());
+    }
+
+    /// An order due at `intended` was acknowledged at `now`: its latency
+    /// (from the intended time, whatever tries it took), the second it was
+    /// acknowledged in, and whether it counts as goodput.
+    pub fn placed_at(&self, intended: Instant, now: Instant) {
         let lat = now.saturating_duration_since(intended);
         self.place.record(lat);
-        let due = intended.saturating_duration_since(self.start).as_secs() as usize;
-        let done = now.saturating_duration_since(self.start).as_secs() as usize;
-        self.with_second(due, |b| {
+        let good = lat <= self.slo;
+        if good {
+            Counters::add(&self.counts.orders_good, 1);
+        }
+        let since = now.saturating_duration_since(self.start);
+        self.last_ack_us
+            .fetch_max(since.as_micros() as u64, Ordering::Relaxed);
+        self.with_second(since.as_secs() as usize, |b| {
+            b.achieved += 1;
+            b.goodput += u64::from(good);
             let _ = b.place.record((lat.as_micros() as u64).max(1));
         });
-        self.with_second(done, |b| b.answered += 1);
     }
 
     /// The per-second series.
@@ -268,7 +397,10 @@ impl Metrics {
                 SecondPoint {
                     second: i as u64,
                     offered: b.offered,
-                    answered: b.answered,
+                    achieved: b.achieved,
+                    goodput: b.goodput,
+                    dropped: b.dropped,
+                    shed: b.shed,
                     place_p50_ms: p.p50,
                     place_p99_ms: p.p99,
                 }
@@ -293,10 +425,41 @@ mod tests {
         assert!((p.max - 10.0).abs() < 0.05, "{p:?}");
         assert_eq!(p.count, 1000);
         m.offered(m.start + Duration::from_millis(1500));
-        m.placed(m.start);
+        m.placed_at(m.start, m.start + Duration::from_millis(2500));
         let s = m.series();
         assert_eq!(s[1].offered, 1);
-        assert_eq!(s[0].answered, 1);
+        assert_eq!(
+            s[2].achieved, 1,
+            "counted in the second it was acknowledged"
+        );
+        assert_eq!(s[2].goodput, 0, "2.5 s is over the 10 ms objective");
         assert_eq!(Latency::default().percentiles(), Percentiles::default());
+    }
+
+    #[test]
+    fn lateness_and_goodput_against_their_limits() {
+        let m = Metrics::with_objective(
+            Instant::now(),
+            Duration::from_millis(10),
+            Duration::from_millis(50),
+        );
+        m.arrival_lateness(Duration::from_millis(10));
+        m.arrival_lateness(Duration::from_millis(110));
+        let l = m.lateness();
+        assert_eq!(
+            (l.max_ms, l.mean_ms, l.late_arrivals, l.arrivals),
+            (110.0, 60.0, 1, 2)
+        );
+        m.placed_at(m.start, m.start + Duration::from_millis(10));
+        m.placed_at(m.start, m.start + Duration::from_millis(11));
+        assert_eq!(
+            Counters::get(&m.counts.orders_good),
+            1,
+            "10 ms is within, 11 ms is not"
+        );
+        assert_eq!(m.series()[0].goodput, 1);
+        assert!((m.last_ack_s() - 0.011).abs() < 1e-9);
+        m.dropped(m.start + Duration::from_millis(1200));
+        assert_eq!(m.series()[1].dropped, 1);
     }
 }

@@ -5,7 +5,8 @@
 //!
 //! Module map: [`profile`] and [`schedule`] say how many orders arrive when;
 //! [`workload`] and [`demand`] say what they ask for; [`driver`] (with
-//! [`driver_inprocess`] and [`driver_http`]) talks to the system under test;
+//! [`driver_inprocess`] and [`driver_http`]) talks to the system under test
+//! ([`http_bench`] measures the HTTP driver alone);
 //! [`simulator`] answers released waves; [`histo`] and [`book`] record what
 //! happened; [`runner`] runs it all; [`audit`] checks the invariants;
 //! [`report`] and [`chart`] write the results; [`knee`] steps the rate up;
@@ -25,6 +26,7 @@ pub mod driver;
 pub mod driver_http;
 pub mod driver_inprocess;
 pub mod histo;
+pub mod http_bench;
 pub mod knee;
 pub mod profile;
 pub mod report;

@@ -55,6 +55,27 @@ impl Default for DoorbusterSpec {
     }
 }
 
+/// The overload profile's shape: `factor` times the rate for the first
+/// `high_fraction` of the run, then the rate itself (WORKLOAD.md: 3× for
+/// 60 s, then 60 s, in a 120 s run).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct OverloadSpec {
+    /// Rate multiplier of the high phase (3).
+    pub factor: f64,
+    /// Share of the run at the high rate (0.5).
+    pub high_fraction: f64,
+}
+
+impl Default for OverloadSpec {
+    fn default() -> Self {
+        OverloadSpec {
+            factor: 3.0,
+            high_fraction: 0.5,
+        }
+    }
+}
+
 /// The shape of a run.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -70,6 +91,8 @@ pub struct Profile {
     pub floor_fraction: f64,
     /// The doorbuster, if any.
     pub doorbuster: Option<DoorbusterSpec>,
+    /// The overload phase, if any.
+    pub overload: Option<OverloadSpec>,
 }
 
 impl Profile {
@@ -95,6 +118,7 @@ impl Profile {
             ramp_down_fraction: 0.1,
             floor_fraction: 0.1,
             doorbuster: Some(DoorbusterSpec::default()),
+            overload: None,
         }
     }
 
@@ -106,6 +130,17 @@ impl Profile {
             ramp_down_fraction: 0.0,
             floor_fraction: 1.0,
             doorbuster: None,
+            overload: None,
+        }
+    }
+
+    /// Three times the rate for the first half of the run, then the rate
+    /// (run it for 120 s: 60 s + 60 s).
+    pub fn overload() -> Profile {
+        Profile {
+            name: "overload".into(),
+            overload: Some(OverloadSpec::default()),
+            ..Profile::steady()
         }
     }
 
@@ -124,11 +159,12 @@ impl Profile {
             "bf-1" | "bf1" => Ok(Profile::bf1()),
             "steady" => Ok(Profile::steady()),
             "doorbuster" => Ok(Profile::doorbuster()),
+            "overload" => Ok(Profile::overload()),
             other if other.ends_with(".toml") || Path::new(other).is_file() => {
                 Profile::from_file(Path::new(other))
             }
             other => Err(format!(
-                "--profile: '{other}' is neither bf-1, steady, doorbuster nor a TOML file"
+                "--profile: '{other}' is neither bf-1, steady, doorbuster, overload nor a TOML file"
             )),
         }
     }
@@ -168,6 +204,15 @@ impl Profile {
         if self.ramp_up_fraction + self.ramp_down_fraction > 1.0 {
             return Err("ramp_up_fraction + ramp_down_fraction: must be at most 1".into());
         }
+        if let Some(o) = &self.overload {
+            frac("overload.high_fraction", o.high_fraction)?;
+            if !(o.factor >= 1.0 && o.factor <= 100.0) {
+                return Err(format!(
+                    "overload.factor: must be 1 to 100, got {}",
+                    o.factor
+                ));
+            }
+        }
         if let Some(d) = &self.doorbuster {
             frac("doorbuster.start_fraction", d.start_fraction)?;
             frac("doorbuster.hot_line_share", d.hot_line_share)?;
@@ -197,7 +242,7 @@ mod tests {
 
     #[test]
     fn builtins_resolve_and_check() {
-        for n in ["bf-1", "steady", "doorbuster"] {
+        for n in ["bf-1", "steady", "doorbuster", "overload"] {
             let p = Profile::resolve(n).unwrap();
             p.check().unwrap();
             assert_eq!(p.name, n);

@@ -11,7 +11,7 @@ use serde::Serialize;
 
 use crate::audit::AuditOutcome;
 use crate::demand::DoorbusterPlan;
-use crate::histo::{Counters, Metrics, Percentiles, SecondPoint};
+use crate::histo::{Counters, Lateness, Metrics, Percentiles, SecondPoint};
 use crate::runner::RunOptions;
 use crate::schedule::Schedule;
 
@@ -42,21 +42,58 @@ pub struct RunConfig {
     pub data_dir: Option<String>,
     /// Availability reads per order.
     pub reads_per_order: u32,
+    /// Most orders outstanding at once (arrivals beyond were dropped).
+    pub max_in_flight: usize,
+    /// Tries of a refused order before it is shed.
+    pub max_tries: u32,
+    /// The latency objective of goodput, ms.
+    pub slo_ms: f64,
+    /// `/proc/loadavg` (1, 5, 15 min) when the report was written: the
+    /// machine may have been busy with more than this run.
+    pub load_average: String,
 }
 
-/// `throughput`, sustained over the arrival phase (scans: until drained).
+/// `throughput`. Offered is over the arrival phase; achieved and goodput
+/// are over the arrival phase or until the last acknowledgment, whichever
+/// is longer (a core that answers late does not get the late answers
+/// credited to the arrival phase); scans until drained.
 #[derive(Debug, Clone, Serialize)]
 pub struct Throughput {
-    /// Orders acknowledged per second.
-    pub orders_placed_per_s: f64,
-    /// Orders offered per second (the schedule's mean).
+    /// Orders offered per second: every arrival that fell due, dropped ones
+    /// included.
     pub orders_offered_per_s: f64,
+    /// Orders acknowledged per second (achieved).
+    pub orders_achieved_per_s: f64,
+    /// Orders acknowledged within the objective per second (goodput).
+    pub goodput_per_s: f64,
+    /// The objective of goodput, ms.
+    pub slo_ms: f64,
+    /// Seconds achieved and goodput are taken over.
+    pub achieved_window_s: f64,
+    /// Same as `orders_achieved_per_s` (the name older scripts read).
+    pub orders_placed_per_s: f64,
     /// Scans applied per second, arrival phase and drain.
     pub scans_applied_per_s: f64,
     /// Availability reads per second.
     pub reads_per_s: f64,
     /// Best one-second acknowledged orders.
     pub orders_placed_peak_second: u64,
+}
+
+/// `overload`: what the core refused and the tester dropped, and how long
+/// latency took to come back.
+#[derive(Debug, Clone, Serialize)]
+pub struct OverloadFigures {
+    /// Seconds at the high rate.
+    pub high_s: f64,
+    /// Rate multiplier of the high phase.
+    pub factor: f64,
+    /// The base rate, orders/s.
+    pub base_rate: f64,
+    /// Seconds after the high phase until place p99 (by second of
+    /// acknowledgment) stays under the objective for the rest of the
+    /// arrival phase; null if it never does.
+    pub p99_recovery_s: Option<f64>,
 }
 
 /// `latency_ms`.
@@ -76,6 +113,14 @@ pub struct Memory {
     /// Peak resident set (VmHWM) of this process: in-process mode, core
     /// and load tester together; null over HTTP.
     pub rss_peak_bytes: Option<u64>,
+    /// Peak RSS of the load tester alone: over HTTP this process; null
+    /// in-process (it shares the process with the core).
+    pub tester_rss_peak_bytes: Option<u64>,
+    /// Peak RSS of the core alone: over HTTP that of `--server-pid` when
+    /// given (same machine); null in-process.
+    pub core_rss_peak_bytes: Option<u64>,
+    /// What the figures cover.
+    pub rss_note: String,
     /// Actors resident at the end (orders, activated cells and desks,
     /// facilities).
     pub resident_actors: Option<u64>,
@@ -145,8 +190,20 @@ pub struct Counts {
     pub orders_offered: u64,
     /// Orders answered with success.
     pub orders_acknowledged: u64,
-    /// Orders answered with an error.
+    /// Orders answered with an error (refusals not counted).
     pub orders_failed: u64,
+    /// Arrivals dropped by the in-flight limit (never sent).
+    pub orders_dropped: u64,
+    /// Refusals answered (429 / `Busy`), every try counted.
+    pub orders_refused: u64,
+    /// Tries after a refusal.
+    pub orders_retried: u64,
+    /// Orders refused on every try, given up.
+    pub orders_shed: u64,
+    /// Acknowledged within the objective.
+    pub orders_within_slo: u64,
+    /// Availability read groups dropped by the in-flight limit.
+    pub reads_dropped: u64,
     /// Acknowledged with every line reserved.
     pub routed: u64,
     /// Acknowledged with a line waiting for stock.
@@ -240,6 +297,10 @@ pub struct Report {
     pub config: RunConfig,
     /// Sustained rates.
     pub throughput: Throughput,
+    /// How late the generator sent arrivals.
+    pub generator: Lateness,
+    /// The overload profile's figures, if it ran.
+    pub overload: Option<OverloadFigures>,
     /// Latency percentiles.
     pub latency_ms: LatencyMs,
     /// Memory.
@@ -259,6 +320,8 @@ pub struct Report {
     pub arrivals_s: f64,
     /// See `arrivals_s`.
     pub total_s: f64,
+    /// Notes on how to read the figures (e.g. the HTTP driver's own rate).
+    pub notes: Vec<String>,
     /// Per-second series (the chart's data).
     pub series: Vec<SecondPoint>,
 }
@@ -285,11 +348,18 @@ pub struct Inputs<'a> {
     pub total_s: f64,
     /// Journal counters.
     pub journal: Option<JournalRaw>,
+    /// Notes for the report.
+    pub notes: Vec<String>,
 }
 
 /// Peak RSS of this process (VmHWM), in bytes.
 pub fn rss_peak_bytes() -> Option<u64> {
-    let s = std::fs::read_to_string("/proc/self/status").ok()?;
+    rss_peak_of("self")
+}
+
+/// Peak RSS (VmHWM) of a process by pid (`self` for this one), in bytes.
+pub fn rss_peak_of(pid: &str) -> Option<u64> {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     let line = s.lines().find(|l| l.starts_with("VmHWM:"))?;
     let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
     Some(kb * 1024)
@@ -315,6 +385,7 @@ pub fn build(i: Inputs<'_>) -> Report {
     let duration_s = i.schedule.duration_s;
     let per = |n: u64, s: f64| if s > 0.0 { round(n as f64 / s, 1) } else { 0.0 };
     let series = i.metrics.series();
+    let window_s = duration_s.max(i.metrics.last_ack_s());
     let rss = if i.opts.target.is_none() {
         rss_peak_bytes()
     } else {
@@ -382,13 +453,23 @@ pub fn build(i: Inputs<'_>) -> Report {
             cpu: cpu_model(),
             data_dir: i.data_dir.clone(),
             reads_per_order: i.opts.reads_per_order,
+            max_in_flight: i.opts.max_in_flight,
+            max_tries: i.opts.max_tries,
+            slo_ms: i.opts.slo.as_secs_f64() * 1000.0,
+            load_average: crate::knee::load_average(),
         },
+        generator: i.metrics.lateness(),
+        overload: overload_figures(i.opts, i.schedule, &series),
         throughput: Throughput {
-            orders_placed_per_s: per(g(&c.orders_acknowledged), duration_s),
             orders_offered_per_s: per(g(&c.orders_offered), duration_s),
+            orders_achieved_per_s: per(g(&c.orders_acknowledged), window_s),
+            goodput_per_s: per(g(&c.orders_good), window_s),
+            slo_ms: i.opts.slo.as_secs_f64() * 1000.0,
+            achieved_window_s: round(window_s, 3),
+            orders_placed_per_s: per(g(&c.orders_acknowledged), window_s),
             scans_applied_per_s: per(g(&c.scans_applied), i.total_s),
             reads_per_s: per(g(&c.reads) - g(&c.read_errors), duration_s),
-            orders_placed_peak_second: series.iter().map(|s| s.answered).max().unwrap_or(0),
+            orders_placed_peak_second: series.iter().map(|s| s.achieved).max().unwrap_or(0),
         },
         latency_ms: LatencyMs {
             place: i.metrics.place.percentiles(),
@@ -397,6 +478,26 @@ pub fn build(i: Inputs<'_>) -> Report {
         },
         memory: Memory {
             rss_peak_bytes: rss,
+            tester_rss_peak_bytes: i.opts.target.as_ref().and_then(|_| rss_peak_bytes()),
+            core_rss_peak_bytes: match (&i.opts.target, i.opts.server_pid) {
+                (Some(_), Some(pid)) => rss_peak_of(&pid.to_string()),
+                _ => None,
+            },
+            rss_note: match (&i.opts.target, i.opts.server_pid) {
+                (None, _) => {
+                    "in-process: core and load tester share one process, so rss_peak_bytes \
+                              is both together and neither can be told apart; run over HTTP \
+                              (--target, --server-pid) to measure them apart"
+                        .into()
+                }
+                (Some(_), None) => "HTTP: tester_rss_peak_bytes is the load tester alone; pass \
+                                    --server-pid to read the server's peak RSS"
+                    .into(),
+                (Some(_), Some(pid)) => format!(
+                    "HTTP: tester_rss_peak_bytes is the load tester alone, core_rss_peak_bytes \
+                     the VmHWM of pid {pid}"
+                ),
+            },
             resident_actors: i.resident_actors,
             bytes_per_resident_actor: match (rss, i.resident_actors) {
                 (Some(r), Some(a)) if a > 0 => Some(r / a),
@@ -408,6 +509,12 @@ pub fn build(i: Inputs<'_>) -> Report {
             orders_offered: g(&c.orders_offered),
             orders_acknowledged: g(&c.orders_acknowledged),
             orders_failed: g(&c.orders_failed),
+            orders_dropped: g(&c.orders_dropped),
+            orders_refused: g(&c.orders_refused),
+            orders_retried: g(&c.orders_retried),
+            orders_shed: g(&c.orders_shed),
+            orders_within_slo: g(&c.orders_good),
+            reads_dropped: g(&c.reads_dropped),
             routed: g(&c.routed),
             backordered: g(&c.backordered),
             rejected: g(&c.rejected),
@@ -450,7 +557,43 @@ pub fn build(i: Inputs<'_>) -> Report {
         passed,
         arrivals_s: round(i.arrivals_s, 3),
         total_s: round(i.total_s, 3),
+        notes: i.notes,
         series,
+    }
+}
+
+/// The overload phase's figures (none for other profiles).
+fn overload_figures(
+    opts: &RunOptions,
+    schedule: &Schedule,
+    series: &[SecondPoint],
+) -> Option<OverloadFigures> {
+    let o = opts.profile.overload.as_ref()?;
+    let high_s = schedule.duration_s * o.high_fraction;
+    let slo_ms = opts.slo.as_secs_f64() * 1000.0;
+    Some(OverloadFigures {
+        high_s: round(high_s, 3),
+        factor: o.factor,
+        base_rate: opts.peak_rate,
+        p99_recovery_s: recovery_s(series, high_s, schedule.duration_s, slo_ms),
+    })
+}
+
+/// Seconds after `from_s` until p99 (per second of acknowledgment) is at or
+/// under `limit_ms` in every second that acknowledged anything up to
+/// `until_s`; `None` if the last such second is still over.
+pub fn recovery_s(series: &[SecondPoint], from_s: f64, until_s: f64, limit_ms: f64) -> Option<f64> {
+    let from = from_s.floor() as u64;
+    let until = until_s.ceil() as u64;
+    let busy: Vec<&SecondPoint> = series
+        .iter()
+        .filter(|p| p.second >= from && p.second < until && p.achieved > 0)
+        .collect();
+    let last_bad = busy.iter().rev().find(|p| p.place_p99_ms > limit_ms);
+    match last_bad {
+        None => Some(0.0),
+        Some(p) if busy.last().is_some_and(|l| l.second == p.second) => None,
+        Some(p) => Some((p.second + 1) as f64 - from_s),
     }
 }
 
@@ -475,9 +618,10 @@ pub fn markdown(r: &Report) -> String {
         "**FAILED**: at least one invariant did not hold (see below).\n\n"
     });
     s.push_str(&format!(
-        "Machine: {} cores{}. Mode: {}{}. Durability: **{}**{}. Scale {}, seed {}, {} reads per order. Written {}.\n\n",
+        "Machine: {} cores{}, load average {}. Mode: {}{}. Durability: **{}**{}. Scale {}, seed {}, {} reads per order. Written {}.\n\n",
         c.cores,
         c.cpu.as_ref().map_or(String::new(), |m| format!(" ({m})")),
+        c.load_average,
         c.mode,
         c.target.as_ref().map_or(String::new(), |t| format!(" against {t}")),
         c.durability,
@@ -492,11 +636,46 @@ pub fn markdown(r: &Report) -> String {
         r.written_at
     ));
     let t = &r.throughput;
+    let g = &r.generator;
     s.push_str("## Throughput\n\n| what | per second |\n| --- | --- |\n");
     s.push_str(&format!(
-        "| orders offered (target mean) | {} |\n| orders placed (acknowledged) | {} |\n| best second, orders placed | {} |\n| scans applied | {} |\n| availability reads | {} |\n\n",
-        t.orders_offered_per_s, t.orders_placed_per_s, t.orders_placed_peak_second, t.scans_applied_per_s, t.reads_per_s
+        "| orders offered (every arrival due, dropped ones included) | {} |\n\
+         | orders achieved (acknowledged, over {} s) | {} |\n\
+         | goodput (acknowledged within {} ms) | {} |\n\
+         | best second, orders acknowledged | {} |\n| scans applied | {} |\n| availability reads | {} |\n\n",
+        t.orders_offered_per_s,
+        t.achieved_window_s,
+        t.orders_achieved_per_s,
+        t.slo_ms,
+        t.goodput_per_s,
+        t.orders_placed_peak_second,
+        t.scans_applied_per_s,
+        t.reads_per_s
     ));
+    s.push_str(&format!(
+        "Generator: arrivals sent up to {} ms late (mean {} ms); {} of {} arrivals later than {} ms. \
+         At most {} orders in flight (arrivals beyond were dropped, never queued); refused orders tried \
+         up to {} times after Retry-After, then shed.\n\n",
+        g.max_ms, g.mean_ms, g.late_arrivals, g.arrivals, g.tolerance_ms, c.max_in_flight, c.max_tries
+    ));
+    if let Some(o) = &r.overload {
+        s.push_str(&format!(
+            "## Overload\n\n{}× {} orders/s for {} s, then {} orders/s. Dropped {}, refused {} (tries), \
+             retried {}, shed {}, failed {}. Place p99 back under {} ms {} after the high phase.\n\n",
+            o.factor,
+            o.base_rate,
+            o.high_s,
+            o.base_rate,
+            r.counts.orders_dropped,
+            r.counts.orders_refused,
+            r.counts.orders_retried,
+            r.counts.orders_shed,
+            r.counts.orders_failed,
+            t.slo_ms,
+            o.p99_recovery_s
+                .map_or("never (still over at the end)".into(), |v| format!("{v} s"))
+        ));
+    }
     s.push_str("## Latency (ms, from the intended start: coordinated omission corrected)\n\n");
     s.push_str("| operation | p50 | p90 | p99 | p99.9 | max | samples |\n| --- | --- | --- | --- | --- | --- | --- |\n");
     s.push_str(&pct_row("place", &r.latency_ms.place));
@@ -524,6 +703,15 @@ pub fn markdown(r: &Report) -> String {
         ("orders offered", n.orders_offered),
         ("orders acknowledged", n.orders_acknowledged),
         ("orders failed", n.orders_failed),
+        ("orders dropped (in-flight limit)", n.orders_dropped),
+        ("refusals (429 / Busy, every try)", n.orders_refused),
+        ("tries after a refusal", n.orders_retried),
+        ("orders shed (refused on every try)", n.orders_shed),
+        (
+            "orders acknowledged within the objective",
+            n.orders_within_slo,
+        ),
+        ("availability read groups dropped", n.reads_dropped),
         ("routed (every line reserved)", n.routed),
         ("backordered (a line waits)", n.backordered),
         ("rejected", n.rejected),
@@ -570,13 +758,22 @@ pub fn markdown(r: &Report) -> String {
             n.doorbuster_units_sold.map_or("n/a".into(), |v| v.to_string()),
         ));
     }
+    if !r.notes.is_empty() {
+        s.push_str("\n## Notes\n\n");
+        for n in &r.notes {
+            s.push_str(&format!("- {n}\n"));
+        }
+    }
     let m = &r.memory;
     let j = &r.journal;
     let opt = |v: Option<f64>| v.map_or("null".into(), |x| x.to_string());
     s.push_str(&format!(
-        "\n## Memory and journal\n\nPeak RSS {} bytes; {} resident actors; {} bytes per resident actor. \
-         Journal: {} events/s, {} bytes/s, {} records per fsync{}.\n",
+        "\n## Memory and journal\n\nPeak RSS {} bytes (tester alone {}, core alone {}; {}); {} resident actors; \
+         {} bytes per resident actor. Journal: {} events/s, {} bytes/s, {} records per fsync{}.\n",
         m.rss_peak_bytes.map_or("n/a".into(), |v| v.to_string()),
+        m.tester_rss_peak_bytes.map_or("n/a".into(), |v| v.to_string()),
+        m.core_rss_peak_bytes.map_or("n/a".into(), |v| v.to_string()),
+        m.rss_note,
         m.resident_actors.map_or("n/a".into(), |v| v.to_string()),
         m.bytes_per_resident_actor.map_or("n/a".into(), |v| v.to_string()),
         opt(j.events_per_s),
@@ -598,4 +795,42 @@ pub fn write(dir: &Path, r: &Report) -> Result<(), String> {
     put("report.json", &json)?;
     put("report.md", &markdown(r))?;
     crate::chart::write(&dir.join("chart.svg"), r)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn point(second: u64, p99: f64) -> SecondPoint {
+        SecondPoint {
+            second,
+            offered: 1,
+            achieved: 1,
+            goodput: 0,
+            dropped: 0,
+            shed: 0,
+            place_p50_ms: p99,
+            place_p99_ms: p99,
+        }
+    }
+
+    #[test]
+    fn recovery_is_the_end_of_the_last_second_over_the_limit() {
+        let s: Vec<SecondPoint> = [1.0, 50.0, 40.0, 30.0, 5.0, 4.0]
+            .iter()
+            .enumerate()
+            .map(|(i, p)| point(i as u64, *p))
+            .collect();
+        assert_eq!(
+            recovery_s(&s, 2.0, 6.0, 10.0),
+            Some(2.0),
+            "second 3 is the last over"
+        );
+        assert_eq!(recovery_s(&s, 4.0, 6.0, 10.0), Some(0.0));
+        assert_eq!(
+            recovery_s(&s[..4], 2.0, 6.0, 10.0),
+            None,
+            "still over at the end"
+        );
+    }
 }

@@ -43,6 +43,8 @@ pub struct Schedule {
     floor: f64,
     /// The doorbuster, if the profile has one.
     pub doorbuster: Option<DoorbusterWindow>,
+    /// Overload: (end of the high phase in s, its rate multiplier).
+    pub overload: Option<(f64, f64)>,
 }
 
 impl Schedule {
@@ -68,6 +70,10 @@ impl Schedule {
             ramp_down_s: profile.ramp_down_fraction * duration_s,
             floor: profile.floor_fraction,
             doorbuster,
+            overload: profile
+                .overload
+                .as_ref()
+                .map(|o| (o.high_fraction * duration_s, o.factor)),
         }
     }
 
@@ -91,7 +97,11 @@ impl Schedule {
             Some(d) if (d.start_s..d.spike_end_s).contains(&t) => d.spike_factor,
             _ => 1.0,
         };
-        self.peak_rate * up.min(down) * spike
+        let high = match self.overload {
+            Some((end_s, factor)) if t < end_s => factor,
+            _ => 1.0,
+        };
+        self.peak_rate * up.min(down) * spike * high
     }
 
     /// Whether `t` falls in the doorbuster window.
@@ -193,6 +203,17 @@ mod tests {
                 .doorbuster
                 .is_none()
         );
+    }
+
+    #[test]
+    fn overload_is_three_times_then_the_rate() {
+        let s = Schedule::new(&Profile::overload(), 100.0, Duration::from_secs(120));
+        assert!((s.rate_at(0.0) - 300.0).abs() < 1e-9);
+        assert!((s.rate_at(59.9) - 300.0).abs() < 1e-9);
+        assert!((s.rate_at(60.0) - 100.0).abs() < 1e-9);
+        assert!((s.rate_at(119.9) - 100.0).abs() < 1e-9);
+        let n = s.arrivals().count() as f64;
+        assert!((n - 24_000.0).abs() < 10.0, "{n}");
     }
 
     #[test]

@@ -262,6 +262,7 @@ impl Simulator {
             seq: 0,
             started: HashSet::new(),
             unseen: HashMap::new(),
+            watch: HashMap::new(),
         };
         let task = tokio::spawn(floor.run(rx));
         Simulator { tx, shared, task }
@@ -291,6 +292,11 @@ struct Floor {
     /// HTTP mode: fulfillments acknowledged but not seen in a polled wave,
     /// with when they were acknowledged.
     unseen: HashMap<String, (Instant, String)>,
+    /// HTTP mode: orders acknowledged with backordered lines, with when
+    /// they were last looked up: a line served later (by a receipt or a
+    /// restocked return) gets a fulfillment the server's wave timer may
+    /// release without the poller hearing it.
+    watch: HashMap<String, Instant>,
 }
 
 impl Floor {
@@ -305,6 +311,7 @@ impl Floor {
         let now = Instant::now();
         Counters::add(&self.shared.metrics.counts.waves, 1);
         for f in fs {
+            self.shared.book.released(&f);
             self.unseen.remove(&f.fulfillment_id);
             if self.spec.cancels(&f.order_id) || !self.started.insert(f.fulfillment_id.clone()) {
                 continue;
@@ -328,6 +335,12 @@ impl Floor {
         if self.spec.cancels(&o.order_id) {
             let at = Instant::now() + self.spec.cancel_delay(&o.order_id);
             self.schedule(at, Job::Cancel(o.order_id.clone()));
+        }
+        if matches!(self.driver, Driver::Http(_))
+            && !self.spec.cancels(&o.order_id)
+            && !o.backordered.is_empty()
+        {
+            self.watch.insert(o.order_id.clone(), Instant::now());
         }
         if matches!(self.driver, Driver::Http(_)) && !self.spec.cancels(&o.order_id) {
             for f in &o.fulfillments {
@@ -384,9 +397,21 @@ impl Floor {
             .filter(|(t, _)| now.duration_since(*t) > Duration::from_secs(1))
             .map(|(_, o)| o.clone())
             .collect();
+        let mut due: Vec<(Instant, String)> = self
+            .watch
+            .iter()
+            .filter(|(_, t)| now.duration_since(**t) > Duration::from_secs(1))
+            .map(|(o, t)| (*t, o.clone()))
+            .collect();
+        due.sort();
+        due.truncate(250);
+        for (_, o) in due {
+            self.watch.insert(o.clone(), now);
+            orders.push(o);
+        }
         orders.sort();
         orders.dedup();
-        orders.truncate(500);
+        orders.truncate(750);
         for order_id in orders {
             let driver = self.driver.clone();
             let tx = self.tx.clone();
@@ -478,7 +503,7 @@ impl Floor {
             match driver.cancel(order_id.clone()).await {
                 Ok(v) if v.status == "cancelled" => {
                     Counters::add(&shared.metrics.counts.cancelled, 1);
-                    shared.book.update(&order_id, |t| t.cancelled = true);
+                    shared.book.cancelled(&order_id);
                 }
                 _ => Counters::add(&shared.metrics.counts.cancel_failed, 1),
             }
@@ -492,6 +517,7 @@ impl Floor {
         tokio::spawn(async move {
             let qty = r.qty as u64;
             let sku = r.sku.clone();
+            let facility = r.facility_id.clone();
             let c = &shared.metrics.counts;
             match driver.receive(vec![r]).await {
                 Ok(results) => {
@@ -499,7 +525,7 @@ impl Floor {
                     for x in results.iter().filter(|x| x.result == "applied") {
                         Counters::add(&c.receipts_applied, 1);
                         Counters::add(&c.units_received, qty);
-                        shared.book.received(&sku, qty);
+                        shared.book.received(&sku, &facility, qty);
                         Counters::add(
                             &c.backorders_served,
                             x.backorders_served.unwrap_or(0) as u64,
@@ -574,6 +600,18 @@ fn settle(
             .metrics
             .scan
             .record(now.saturating_duration_since(due));
+        if got == "applied" && matches!(p, Sent::InOrder(_)) && events[i].kind == "pick" {
+            let e = &events[i];
+            if let (Some(sku), Some(qty)) = (&e.sku, e.qty) {
+                shared.book.picked(
+                    &e.order_id,
+                    &e.fulfillment_id,
+                    &e.facility_id,
+                    sku,
+                    qty.clamp(0, i64::from(u32::MAX)) as u32,
+                );
+            }
+        }
         match got {
             "applied" => Counters::add(&c.scans_applied, 1),
             "duplicate" => Counters::add(&c.scans_duplicate, 1),
@@ -694,9 +732,7 @@ fn finish_step(
     let next = match step {
         Step::Delivered => {
             Counters::add(&c.delivered, 1);
-            shared.book.update(&work.order_id, |t| {
-                t.delivered.insert(work.fulfillment_id.clone());
-            });
+            shared.book.delivered(&work.order_id, &work.fulfillment_id);
             spec.returns(&work.order_id).map(|_| Step::Return)
         }
         Step::Return => {
@@ -705,14 +741,17 @@ fn finish_step(
             for (sku, qty) in &work.lines {
                 if dispose {
                     Counters::add(&c.units_disposed, u64::from(*qty));
+                    shared
+                        .book
+                        .disposed(sku, &work.facility_id, u64::from(*qty));
                 } else {
                     Counters::add(&c.units_restocked, u64::from(*qty));
-                    shared.book.restocked(sku, u64::from(*qty));
+                    shared
+                        .book
+                        .restocked(sku, &work.facility_id, u64::from(*qty));
                 }
             }
-            shared.book.update(&work.order_id, |t| {
-                t.returned.insert(work.fulfillment_id.clone());
-            });
+            shared.book.returned(&work.order_id, &work.fulfillment_id);
             None
         }
         s => s.next(),

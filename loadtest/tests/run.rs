@@ -21,6 +21,7 @@ fn assert_passed(r: &Report) {
     }
     for name in [
         "no_oversell",
+        "inventory_matches_book",
         "conservation_per_sku",
         "no_lost_acknowledged_order",
         "doorbuster_exact",
