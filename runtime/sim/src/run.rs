@@ -810,8 +810,13 @@ impl Sim {
     /// request is answered.
     fn quiesce(&mut self) -> Result<(), String> {
         for _ in 0..10_000 {
+            let mut steps = 0;
             while self.cluster.step() {
                 self.check_cells()?;
+                steps += 1;
+                if steps > 200_000 {
+                    return Err("the cluster never went quiet (200,000 steps)".into());
+                }
             }
             self.disk_step()?;
             self.collect()?;
