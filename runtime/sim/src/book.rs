@@ -70,10 +70,12 @@ impl Book {
     }
 }
 
-/// Whether a fulfillment may go from `from` to `to`: forward along the
-/// state machine, or out of an exception towards delivery.
+/// Whether a fulfillment may reach `to` from `from` (seen at two points,
+/// with any steps between): forward along the state machine, or around
+/// the carrier's loop (an exception goes back in transit or out for
+/// delivery, so out for delivery can reach in transit through one).
 pub fn forward(from: FulfillmentStatus, to: FulfillmentStatus) -> bool {
     use FulfillmentStatus as S;
-    to >= from
-        || (from == S::Exception && matches!(to, S::InTransit | S::OutForDelivery | S::Delivered))
+    let carrier = |s| matches!(s, S::InTransit | S::OutForDelivery | S::Exception);
+    to >= from || (carrier(from) && carrier(to))
 }
