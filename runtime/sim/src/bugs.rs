@@ -48,10 +48,7 @@ impl Bug {
 
     /// Whether this build can plant it (engine hooks need feature `bugs`).
     pub fn available(self) -> bool {
-        match self {
-            Bug::AckBeforeDurable | Bug::ReceiptTwiceOnReplay => true,
-            _ => cfg!(feature = "bugs"),
-        }
+        matches!(self, Bug::AckBeforeDurable | Bug::ReceiptTwiceOnReplay) || cfg!(feature = "bugs")
     }
 
     /// Plant (or clear) the engine's hook for this thread.

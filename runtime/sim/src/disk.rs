@@ -184,7 +184,7 @@ mod tests {
         LogEntry::Facility(
             FacilityIdx(0),
             FacilityEvent::StatusSet {
-                enabled: i % 2 == 0,
+                enabled: i < 5,
                 until: Some(i),
             },
         )

@@ -14,7 +14,7 @@ use crate::options::SimOptions;
 pub fn config(opt: &SimOptions, r: &mut ChaCha8Rng) -> Config {
     let facilities = (0..opt.facilities)
         .map(|i| FacilityConfig {
-            id: format!("F-{i:02}").into(),
+            id: format!("F-{i:02}"),
             kind: if i % 3 == 2 {
                 FacilityKind::Store
             } else {

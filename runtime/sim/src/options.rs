@@ -34,7 +34,7 @@ pub const OPS: [&str; 9] = [
 impl SimOptions {
     /// The options seed `seed` chooses.
     pub fn from_seed(seed: u64) -> SimOptions {
-        let mut r = ChaCha8Rng::seed_from_u64(seed ^ 0x5eed_0f_0b7_1005);
+        let mut r = ChaCha8Rng::seed_from_u64(seed ^ 0x0005_eed0_f0b7_1005);
         let mut mix = [0; 9];
         for (i, w) in mix.iter_mut().enumerate() {
             *w = match i {

@@ -425,7 +425,9 @@ impl Sim {
             .fulfillment(s.fulfillment)
             .map_or(s.facility, |f| f.facility);
         let effect = match (s.kind, s.sku, s.qty) {
-            (ScanKind::Pick, Some(sku), Some(q)) => Some((CellKey { sku, facility: fac }, -i64::from(q))),
+            (ScanKind::Pick, Some(sku), Some(q)) => {
+                Some((CellKey { sku, facility: fac }, -i64::from(q)))
+            }
             (ScanKind::ReturnReceived, Some(sku), Some(q))
                 if s.disposition == Some(Disposition::Restock) =>
             {
@@ -576,7 +578,10 @@ impl Sim {
         if !self.busy.insert(cell) {
             return;
         }
-        self.log(format!("receipt {id} {qty} at {}/{}", cell.sku.0, cell.facility.0));
+        self.log(format!(
+            "receipt {id} {qty} at {}/{}",
+            cell.sku.0, cell.facility.0
+        ));
         self.sent_receipts.push((id.clone(), cell, qty));
         let rid = id.clone();
         if !self.offer(
@@ -607,7 +612,10 @@ impl Sim {
         if !self.busy.insert(cell) {
             return;
         }
-        self.log(format!("adjust {id} to {to} at {}/{}", cell.sku.0, cell.facility.0));
+        self.log(format!(
+            "adjust {id} to {to} at {}/{}",
+            cell.sku.0, cell.facility.0
+        ));
         self.sent_adjusts.push((id.clone(), cell, to));
         let aid = id.clone();
         if !self.offer(
@@ -910,7 +918,11 @@ impl Sim {
             core.insert(k, i64::from(c.on_hand()));
             *per_sku.entry(k.sku).or_default() += i64::from(c.on_hand());
             if c.reserved() > c.on_hand() {
-                return Err(format!("oversold {k:?}: reserved {} > on hand {}", c.reserved(), c.on_hand()));
+                return Err(format!(
+                    "oversold {k:?}: reserved {} > on hand {}",
+                    c.reserved(),
+                    c.on_hand()
+                ));
             }
             for (line, q) in c.reservations() {
                 if let Some(prev) = reserved_lines.insert(line, (k, q)) {
@@ -929,7 +941,13 @@ impl Sim {
                 return Err(format!("{k:?}: on hand {have} the book never saw"));
             }
         }
-        let skus: BTreeSet<SkuIdx> = self.book.flows.keys().chain(per_sku.keys()).copied().collect();
+        let skus: BTreeSet<SkuIdx> = self
+            .book
+            .flows
+            .keys()
+            .chain(per_sku.keys())
+            .copied()
+            .collect();
         for sku in skus {
             self.book
                 .conserved(sku, per_sku.get(&sku).copied().unwrap_or(0))?;
@@ -937,7 +955,9 @@ impl Sim {
         // Reservations match live, acknowledged orders.
         for (line, (k, q)) in &reserved_lines {
             let Some((id, lines)) = self.book.orders.get(&line.order) else {
-                return Err(format!("{k:?} holds {q} for {line:?} of an order never acknowledged"));
+                return Err(format!(
+                    "{k:?} holds {q} for {line:?} of an order never acknowledged"
+                ));
             };
             if self.book.cancelled.contains(&line.order) {
                 return Err(format!("{k:?} holds {q} for cancelled order {id}"));
@@ -953,8 +973,10 @@ impl Sim {
                 expected.insert((line, k, q));
             }
         }
-        let actual: BTreeSet<(LineRef, CellKey, u32)> =
-            reserved_lines.iter().map(|(l, (k, q))| (*l, *k, *q)).collect();
+        let actual: BTreeSet<(LineRef, CellKey, u32)> = reserved_lines
+            .iter()
+            .map(|(l, (k, q))| (*l, *k, *q))
+            .collect();
         if let Some(x) = actual.symmetric_difference(&expected).next() {
             return Err(format!("reservations differ from the live orders at {x:?}"));
         }
@@ -962,16 +984,28 @@ impl Sim {
         for (sku, d) in self.cluster.desks() {
             for (line, q) in d.queue() {
                 let Some((id, lines)) = self.book.orders.get(&line.order) else {
-                    return Err(format!("desk {} waits for an unknown order {:?}", sku.0, line));
+                    return Err(format!(
+                        "desk {} waits for an unknown order {:?}",
+                        sku.0, line
+                    ));
                 };
                 if self.book.cancelled.contains(&line.order) {
                     return Err(format!("desk {} waits for cancelled order {id}", sku.0));
                 }
-                if lines.get(usize::from(line.line)).is_none_or(|l| l.sku != sku || l.qty != q) {
-                    return Err(format!("desk {} waits {q} for {line:?}, not what it asks", sku.0));
+                if lines
+                    .get(usize::from(line.line))
+                    .is_none_or(|l| l.sku != sku || l.qty != q)
+                {
+                    return Err(format!(
+                        "desk {} waits {q} for {line:?}, not what it asks",
+                        sku.0
+                    ));
                 }
                 if let Some((k, _)) = reserved_lines.get(&line) {
-                    return Err(format!("{line:?} waits at desk {} and is reserved at {k:?}", sku.0));
+                    return Err(format!(
+                        "{line:?} waits at desk {} and is reserved at {k:?}",
+                        sku.0
+                    ));
                 }
             }
         }
@@ -981,18 +1015,32 @@ impl Sim {
             for f in o.fulfillments() {
                 if let Some(&prev) = self.book.fulfillment_status.get(&(no, f.n)) {
                     if !forward(prev, f.status) {
-                        return Err(format!("{} fulfillment {} went from {prev:?} to {:?}", o.request().order_id, f.n, f.status));
+                        return Err(format!(
+                            "{} fulfillment {} went from {prev:?} to {:?}",
+                            o.request().order_id,
+                            f.n,
+                            f.status
+                        ));
                     }
                 }
             }
             if let Some(&prev) = self.book.order_status.get(&no) {
                 if prev.is_final() && !o.status().is_final() {
-                    return Err(format!("{} left final {prev:?} for {:?}", o.request().order_id, o.status()));
+                    return Err(format!(
+                        "{} left final {prev:?} for {:?}",
+                        o.request().order_id,
+                        o.status()
+                    ));
                 }
             }
         }
-        for (&(no, n), _) in &self.book.fulfillment_status {
-            if self.cluster.order(no).and_then(|o| o.fulfillment(n)).is_none() {
+        for &(no, n) in self.book.fulfillment_status.keys() {
+            if self
+                .cluster
+                .order(no)
+                .and_then(|o| o.fulfillment(n))
+                .is_none()
+            {
                 return Err(format!("fulfillment {n} of {} disappeared", no.0));
             }
         }
@@ -1003,7 +1051,16 @@ impl Sim {
         let seen: Vec<_> = self
             .cluster
             .orders()
-            .map(|o| (o.no(), o.status(), o.fulfillments().iter().map(|f| (f.n, f.status)).collect::<Vec<_>>()))
+            .map(|o| {
+                (
+                    o.no(),
+                    o.status(),
+                    o.fulfillments()
+                        .iter()
+                        .map(|f| (f.n, f.status))
+                        .collect::<Vec<_>>(),
+                )
+            })
             .collect();
         for (no, st, fs) in seen {
             self.book.order_status.insert(no, st);

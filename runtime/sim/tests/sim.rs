@@ -23,7 +23,10 @@ fn the_ci_seed_set_passes() {
         }
         crashes += out.crashes;
     }
-    assert!(crashes > 50, "the CI set must lose power often, lost it {crashes} times");
+    assert!(
+        crashes > 50,
+        "the CI set must lose power often, lost it {crashes} times"
+    );
 }
 
 #[test]
