@@ -883,7 +883,9 @@ impl Sim {
                 Some(_) => {}
             }
         }
-        for o in self.cluster.orders() {
+        let mut orders: Vec<_> = self.cluster.orders().collect();
+        orders.sort_by_key(|o| o.no());
+        for o in orders {
             let id = &o.request().order_id;
             if self.book.refused.contains(id) {
                 return Err(format!("refused order {id} appeared after restart"));
@@ -914,7 +916,10 @@ impl Sim {
         let mut core: BTreeMap<CellKey, i64> = BTreeMap::new();
         let mut per_sku: BTreeMap<SkuIdx, i64> = BTreeMap::new();
         let mut reserved_lines: BTreeMap<LineRef, (CellKey, u32)> = BTreeMap::new();
-        for (k, c) in self.cluster.cells() {
+        // Sorted, so that the first violation reported is the same every run.
+        let mut cells: Vec<_> = self.cluster.cells().collect();
+        cells.sort_by_key(|c| c.0);
+        for (k, c) in cells {
             core.insert(k, i64::from(c.on_hand()));
             *per_sku.entry(k.sku).or_default() += i64::from(c.on_hand());
             if c.reserved() > c.on_hand() {
@@ -981,8 +986,12 @@ impl Sim {
             return Err(format!("reservations differ from the live orders at {x:?}"));
         }
         // Backorders: waiting lines of live orders, holding nothing.
-        for (sku, d) in self.cluster.desks() {
-            for (line, q) in d.queue() {
+        let mut desks: Vec<_> = self.cluster.desks().collect();
+        desks.sort_by_key(|d| d.0);
+        for (sku, d) in desks {
+            let mut queue: Vec<_> = d.queue().collect();
+            queue.sort();
+            for (line, q) in queue {
                 let Some((id, lines)) = self.book.orders.get(&line.order) else {
                     return Err(format!(
                         "desk {} waits for an unknown order {:?}",
@@ -1010,7 +1019,9 @@ impl Sim {
             }
         }
         // Statuses only move forward (seen at fully durable points).
-        for o in self.cluster.orders() {
+        let mut orders: Vec<_> = self.cluster.orders().collect();
+        orders.sort_by_key(|o| o.no());
+        for o in orders {
             let no = o.no();
             for f in o.fulfillments() {
                 if let Some(&prev) = self.book.fulfillment_status.get(&(no, f.n)) {
@@ -1046,7 +1057,14 @@ impl Sim {
         }
         let report = self.cluster.audit();
         if !report.passed() {
-            return Err(format!("audit: {}", report.failures()));
+            // Names and counts only: the examples depend on map order.
+            let failed: Vec<String> = report
+                .checks
+                .iter()
+                .filter(|c| !c.passed)
+                .map(|c| format!("{} ({} violations)", c.name, c.violations))
+                .collect();
+            return Err(format!("audit: {}", failed.join(", ")));
         }
         let seen: Vec<_> = self
             .cluster
@@ -1104,7 +1122,9 @@ impl Sim {
         if busy > 0 {
             return Err(format!("{busy} actors still wait after the liveness bound"));
         }
-        for o in self.cluster.orders() {
+        let mut orders: Vec<_> = self.cluster.orders().collect();
+        orders.sort_by_key(|o| o.no());
+        for o in orders {
             let st = o.status();
             let queued = o
                 .fulfillments()
