@@ -1,3 +1,4 @@
+#![warn(missing_docs)]
 //! A deterministic simulator of the shard engine: from one seed it chooses
 //! a network, a workload of every operation, a schedule (through the
 //! engine's seeded serial [`orch_engine::Cluster`]), disk faults and
