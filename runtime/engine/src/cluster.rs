@@ -174,6 +174,25 @@ impl Cluster {
         }
     }
 
+    /// Drop the oldest batch in flight between two shards (a deliberate
+    /// bug for the simulator); `false` when nothing is in flight.
+    #[cfg(feature = "sim-bugs")]
+    pub fn drop_one_in_flight(&mut self) -> bool {
+        match self.channels.iter_mut().find(|c| !c.is_empty()) {
+            Some(c) => c.pop_front().is_some(),
+            None => false,
+        }
+    }
+
+    /// The driver's disk reports the journal durable up to `to` entries
+    /// (clamped to what was appended), even while durability is held:
+    /// the replies that waited for it are released. For a simulated disk.
+    pub fn mark_durable(&mut self, to: usize) {
+        let hold = std::mem::replace(&mut self.hold, false);
+        self.make_durable(to);
+        self.hold = hold;
+    }
+
     /// Cell invariants found broken after a tick.
     pub fn violations(&self) -> &[String] {
         &self.violations
@@ -412,6 +431,12 @@ impl Cluster {
         std::mem::take(&mut self.waves)
     }
 
+    /// Move the clock to `now` (never back) without running anything: the
+    /// timers fire in the ticks that follow (for a driver that steps).
+    pub fn set_now(&mut self, now: Millis) {
+        self.now = self.now.max(now);
+    }
+
     // ---- scheduling ----
 
     /// Runs until no shard has work and nothing is in flight; then the
@@ -598,5 +623,49 @@ impl Cluster {
     /// Audit every invariant now (call at a quiescent point).
     pub fn audit(&self) -> AuditReport {
         audit(self.cells(), self.orders(), self.desks())
+    }
+}
+
+impl Cluster {
+    /// A cluster restarted from a durable journal at time `now`: its
+    /// entries are replayed by `World::replay` (the recovery path), the
+    /// state is split among the shards, and the journal starts as those
+    /// entries, all durable. Order numbering resumes after the highest
+    /// number of each shard.
+    pub fn restore(
+        cfg: &Config,
+        options: ClusterOptions,
+        now: Millis,
+        journal: Vec<LogEntry>,
+    ) -> Result<Cluster, String> {
+        let mut world = orch_actors::sim::World::new(cfg, now);
+        for (i, e) in journal.iter().enumerate() {
+            world.replay(e).map_err(|err| format!("entry {i}: {err}"))?;
+        }
+        let mut c = Cluster::new(cfg, options, now);
+        let n = c.own.shards();
+        for s in c.shards.iter_mut() {
+            s.load(&world, &journal);
+        }
+        let boards = (0..c.view.facilities())
+            .map(|i| {
+                let s = &world.facilities[i];
+                board_of(s, now)
+            })
+            .collect();
+        let available = world.cells.iter().map(|(k, c)| (*k, c.available()));
+        c.view = View::new(boards, available);
+        for no in world.orders.keys() {
+            let s = c.own.order(*no);
+            // Inverse of `Ownership::order_no` (shard 0 skips number 0).
+            let next = no.0 / n as u64 + u64::from(s != 0);
+            c.order_k[s] = c.order_k[s].max(next);
+        }
+        c.journaled = journal.len();
+        c.durable = journal.len();
+        if options.keep_journal {
+            c.journal = journal;
+        }
+        Ok(c)
     }
 }

@@ -19,10 +19,13 @@ mod flows;
 pub mod cluster;
 pub mod msg;
 pub mod ownership;
+mod restore;
 pub mod seen;
 pub mod shard;
 pub mod view;
 
+#[cfg(feature = "sim-bugs")]
+pub mod bugs;
 pub use cluster::Cluster;
 pub use msg::{ActorRef, Answer, Envelope, Msg, Reply, RequestId};
 pub use ownership::Ownership;

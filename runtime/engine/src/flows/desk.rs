@@ -132,6 +132,10 @@ impl Shard {
         let wait = desk.wait.take();
         let nothing = lines.is_empty();
         for &line in &lines {
+            #[cfg(feature = "sim-bugs")]
+            if crate::bugs::active(crate::bugs::Bug::ServeTwice) {
+                continue;
+            }
             if desk.state.is_waiting(line) {
                 desk.state.apply(&DeskEvent::Filled { line, facility });
             }

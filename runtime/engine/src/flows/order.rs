@@ -180,6 +180,10 @@ impl Shard {
                     return;
                 }
                 Step::Release { facility, lines } => {
+                    #[cfg(feature = "sim-bugs")]
+                    if crate::bugs::active(crate::bugs::Bug::SkipRelease) {
+                        continue;
+                    }
                     let lines = lines
                         .into_iter()
                         .map(|l| (p.lines[usize::from(l)].0, LineRef { order: no, line: l }))

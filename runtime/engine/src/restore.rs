@@ -1,0 +1,69 @@
+//! Starting a shard from a replayed state (the recovery path): the state
+//! `World::replay` rebuilt from the durable journal, split by ownership.
+
+use std::collections::VecDeque;
+
+use orch_actors::log::LogEntry;
+use orch_actors::sim::World;
+
+use crate::shard::{DeskActor, OrderActor, Shard};
+
+impl Shard {
+    /// Replace this shard's actors with those of `world` it owns, and
+    /// remember the receipt and adjustment ids of `journal` for its cells.
+    pub(crate) fn load(&mut self, world: &World, journal: &[LogEntry]) {
+        let (own, idx) = (self.own, self.idx);
+        self.orders = world
+            .orders
+            .iter()
+            .filter(|(no, _)| own.order(**no) == idx)
+            .map(|(no, o)| {
+                let actor = OrderActor {
+                    state: o.clone(),
+                    placing: None,
+                    deferred: VecDeque::new(),
+                };
+                (*no, Box::new(actor))
+            })
+            .collect();
+        self.cells = world
+            .cells
+            .iter()
+            .filter(|(k, _)| own.facility(k.facility) == idx)
+            .map(|(k, c)| (*k, c.clone()))
+            .collect();
+        for (i, slot) in self.facilities.iter_mut().enumerate() {
+            if slot.is_some() {
+                *slot = world.facilities.get(i).cloned();
+            }
+        }
+        self.desks = world
+            .desks
+            .iter()
+            .filter(|(s, _)| own.desk(**s) == idx)
+            .map(|(s, d)| {
+                let actor = DeskActor {
+                    state: d.clone(),
+                    wait: None,
+                    deferred: VecDeque::new(),
+                };
+                (*s, actor)
+            })
+            .collect();
+        for e in journal {
+            match e {
+                LogEntry::Received {
+                    cell, receipt_id, ..
+                } if own.facility(cell.facility) == idx => self.receipts.insert(receipt_id.clone()),
+                LogEntry::Adjusted {
+                    cell,
+                    adjustment_id,
+                    ..
+                } if own.facility(cell.facility) == idx => {
+                    self.adjustments.insert(adjustment_id.clone())
+                }
+                _ => {}
+            }
+        }
+    }
+}

@@ -1,0 +1,1154 @@
+//! One seed's run: the workload, the disk, crashes and restarts, and the
+//! checks (see the crate doc). Every choice comes from the seed, so a run
+//! is a pure function of it; the trace and its hash show that.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::Arc;
+
+use orch_actors::facility::WaveTrigger;
+use orch_actors::order::{
+    Disposition, FulfillmentStatus, OrderLine, OrderStatus, PlaceRequest, Scan, ScanKind,
+};
+use orch_actors::{CellKey, FacilityIdx, LineRef, OrderNo, SkuIdx};
+use orch_config::{Config, Millis, ServiceLevel};
+use orch_engine::cluster::{ClusterOptions, PlaceRefusal};
+use orch_engine::msg::{ScanAnswer, StockAnswer};
+use orch_engine::{ActorRef, Answer, Cluster, Msg, RequestId, ShardLimits};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+use crate::book::{forward, Book};
+use crate::bugs::Bug;
+use crate::disk::Disk;
+use crate::network;
+use crate::options::SimOptions;
+
+/// Midnight UTC, 2026-11-27.
+const T0: Millis = 1_795_737_600_000;
+/// Simulated time after faults stop within which every order must settle.
+pub const LIVENESS_BOUND_MS: Millis = 2 * 3_600_000;
+/// Ids of the simulator's own requests start here (the cluster numbers
+/// placements from 1).
+const OWN_IDS: RequestId = 1 << 40;
+
+/// The result of one seed.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    /// What the seed chose.
+    pub options: SimOptions,
+    /// Every step, answer, crash and check, one per line.
+    pub trace: Vec<String>,
+    /// FNV-1a hash of the trace.
+    pub hash: u64,
+    /// The first check that failed (or panic), if any.
+    pub failure: Option<String>,
+    /// Power losses survived.
+    pub crashes: u32,
+    /// Requests acknowledged.
+    pub acked: u64,
+}
+
+/// A request in flight.
+#[derive(Debug, Clone)]
+enum Pending {
+    Place(Arc<str>, Vec<OrderLine>),
+    Cancel(OrderNo),
+    /// A scan and the cell whose stock it moves if applied (+/- units).
+    Scan(OrderNo, Scan, Option<(CellKey, i64)>),
+    Receive(Arc<str>, CellKey, u32),
+    Adjust(Arc<str>, CellKey, u32),
+    Other,
+}
+
+struct Sim {
+    opt: SimOptions,
+    bug: Option<Bug>,
+    cfg: Config,
+    r: ChaCha8Rng,
+    dr: ChaCha8Rng,
+    cluster: Cluster,
+    disk: Disk,
+    book: Book,
+    pending: BTreeMap<RequestId, Pending>,
+    busy: BTreeSet<CellKey>,
+    /// Orders with a cancel or a stock-moving scan in flight.
+    busy_orders: BTreeSet<OrderNo>,
+    next_req: RequestId,
+    next_id: u64,
+    now: Millis,
+    faults: bool,
+    restarts: u32,
+    dropped: bool,
+    sent_scans: Vec<(OrderNo, Scan)>,
+    sent_receipts: Vec<(Arc<str>, CellKey, u32)>,
+    sent_adjusts: Vec<(Arc<str>, CellKey, u32)>,
+    trace: Vec<String>,
+    acked: u64,
+    /// Entries the disk reported durable.
+    ack_to: usize,
+}
+
+/// Runs seed `seed`, with `bug` planted (if any).
+pub fn run_seed(seed: u64, bug: Option<Bug>) -> Outcome {
+    let opt = SimOptions::from_seed(seed);
+    Bug::plant(bug);
+    let mut sim = Sim::new(opt.clone(), bug);
+    let res = catch_unwind(AssertUnwindSafe(|| sim.run()));
+    Bug::plant(None);
+    let failure = match res {
+        Ok(Ok(())) => None,
+        Ok(Err(e)) => Some(e),
+        Err(p) => Some(format!(
+            "panic: {}",
+            p.downcast_ref::<String>()
+                .cloned()
+                .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
+                .unwrap_or_default()
+        )),
+    };
+    if let Some(f) = &failure {
+        sim.trace.push(format!("FAILED: {f}"));
+    }
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for line in &sim.trace {
+        for b in line.bytes().chain([b'\n']) {
+            hash = (hash ^ u64::from(b)).wrapping_mul(0x100_0000_01b3);
+        }
+    }
+    Outcome {
+        options: opt,
+        trace: sim.trace,
+        hash,
+        failure,
+        crashes: sim.restarts,
+        acked: sim.acked,
+    }
+}
+
+fn cluster_options(opt: &SimOptions, restarts: u32) -> ClusterOptions {
+    ClusterOptions {
+        shards: opt.shards,
+        seed: opt.seed.wrapping_mul(31).wrapping_add(u64::from(restarts)),
+        limits: ShardLimits {
+            inbox_max: 64,
+            tick_max: 8,
+            seen_ids_max: 1_000_000,
+        },
+        shuffle: true,
+        keep_journal: true,
+    }
+}
+
+impl Sim {
+    fn new(opt: SimOptions, bug: Option<Bug>) -> Sim {
+        let mut r = ChaCha8Rng::seed_from_u64(opt.seed);
+        let cfg = network::config(&opt, &mut r);
+        let dr = ChaCha8Rng::seed_from_u64(opt.seed ^ 0xd15c);
+        let mut cluster = Cluster::new(&cfg, cluster_options(&opt, 0), T0);
+        cluster.check_cells_every_tick(true);
+        cluster.hold_durability(true);
+        let mut book = Book::default();
+        for s in &cfg.network.stock {
+            let cell = CellKey {
+                sku: SkuIdx(s.sku),
+                facility: FacilityIdx(s.facility),
+            };
+            book.moved(cell, i64::from(s.on_hand), |f| {
+                f.initial += i64::from(s.on_hand)
+            });
+        }
+        Sim {
+            opt,
+            bug,
+            cfg,
+            r,
+            dr,
+            cluster,
+            disk: Disk::default(),
+            book,
+            pending: BTreeMap::new(),
+            busy: BTreeSet::new(),
+            busy_orders: BTreeSet::new(),
+            next_req: OWN_IDS,
+            next_id: 0,
+            now: T0,
+            faults: true,
+            restarts: 0,
+            dropped: false,
+            sent_scans: Vec::new(),
+            sent_receipts: Vec::new(),
+            sent_adjusts: Vec::new(),
+            trace: Vec::new(),
+            acked: 0,
+            ack_to: 0,
+        }
+    }
+
+    fn log(&mut self, line: String) {
+        self.trace.push(line);
+    }
+
+    fn run(&mut self) -> Result<(), String> {
+        let d = self.opt.describe();
+        self.log(d);
+        if let Some(b) = self.bug {
+            self.log(format!("bug planted: {}", b.name()));
+        }
+        for step in 0..self.opt.steps {
+            self.op()?;
+            let k = self.r.random_range(1..=6);
+            for _ in 0..k {
+                if !self.cluster.step() {
+                    break;
+                }
+                self.check_cells()?;
+            }
+            if self.bug == Some(Bug::DropMessage) && !self.dropped && step >= 10 {
+                self.drop_message();
+            }
+            self.disk_step()?;
+            self.collect()?;
+            if self.opt.crash > 0.0 && self.dr.random_bool(self.opt.crash) {
+                self.crash()?;
+            }
+            if self.r.random_bool(0.08) {
+                self.quiesce()?;
+                self.check_quiescent()?;
+            }
+        }
+        self.faults = false;
+        self.log("faults stop".into());
+        self.quiesce()?;
+        self.check_quiescent()?;
+        self.liveness()
+    }
+
+    #[cfg(feature = "bugs")]
+    fn drop_message(&mut self) {
+        if self.cluster.drop_one_in_flight() {
+            self.dropped = true;
+            self.log("bug: dropped one cross-shard batch".into());
+        }
+    }
+
+    #[cfg(not(feature = "bugs"))]
+    fn drop_message(&mut self) {}
+
+    fn fresh(&mut self, prefix: &str) -> Arc<str> {
+        self.next_id += 1;
+        format!("{prefix}-{}", self.next_id).into()
+    }
+
+    fn req(&mut self) -> RequestId {
+        self.next_req += 1;
+        self.next_req
+    }
+
+    fn offer(&mut self, to: ActorRef, make: impl FnOnce(RequestId) -> Msg, p: Pending) -> bool {
+        let id = self.req();
+        match self.cluster.offer(to, make(id)) {
+            Ok(()) => {
+                self.pending.insert(id, p);
+                true
+            }
+            Err(_) => {
+                self.log(format!("  overloaded: {to:?}"));
+                false
+            }
+        }
+    }
+
+    fn cell(&mut self) -> CellKey {
+        CellKey {
+            sku: SkuIdx(self.r.random_range(0..self.opt.skus)),
+            facility: FacilityIdx(self.r.random_range(0..self.opt.facilities)),
+        }
+    }
+
+    // ---- the workload ----
+
+    fn op(&mut self) -> Result<(), String> {
+        let total: u32 = self.opt.mix.iter().sum();
+        let mut pick = self.r.random_range(0..total);
+        let mut op = 0;
+        while pick >= self.opt.mix[op] {
+            pick -= self.opt.mix[op];
+            op += 1;
+        }
+        match op {
+            0 => self.place(),
+            1 => {
+                let n = self.r.random_range(2..=5);
+                self.log(format!("batch of {n}"));
+                for _ in 0..n {
+                    self.place();
+                }
+            }
+            2 => self.cancel(),
+            3 => self.scan(),
+            4 => self.receive(),
+            5 => self.adjust(),
+            6 => self.status(),
+            7 => {
+                let f = FacilityIdx(self.r.random_range(0..self.opt.facilities));
+                self.log(format!("wave {}", f.0));
+                self.offer(
+                    ActorRef::Facility(f),
+                    |reply| Msg::ReleaseWave {
+                        trigger: WaveTrigger::Manual,
+                        reply,
+                    },
+                    Pending::Other,
+                );
+            }
+            _ => self.clock()?,
+        }
+        Ok(())
+    }
+
+    fn place(&mut self) {
+        let id = self.fresh("o");
+        let n = self.r.random_range(1..=3);
+        let mut skus: Vec<u32> = (0..self.opt.skus).collect();
+        let mut lines = Vec::new();
+        for _ in 0..n.min(skus.len()) {
+            let s = skus.swap_remove(self.r.random_range(0..skus.len()));
+            lines.push(OrderLine {
+                sku: SkuIdx(s),
+                qty: self.r.random_range(1..=3),
+            });
+        }
+        if self.r.random_bool(0.03) {
+            lines[0].qty = 0;
+        }
+        let req = PlaceRequest {
+            order_id: id.clone(),
+            channel: "web".into(),
+            lat: self.r.random_range(30.0..45.0),
+            lon: self.r.random_range(-120.0..-75.0),
+            service_level: [
+                ServiceLevel::SameDay,
+                ServiceLevel::NextDay,
+                ServiceLevel::Standard,
+            ][self.r.random_range(0..3)],
+            lines: lines.clone(),
+            allow_backorder: self.r.random_bool(0.8),
+        };
+        let desc: Vec<String> = lines
+            .iter()
+            .map(|l| format!("{}x{}", l.sku.0, l.qty))
+            .collect();
+        match self.cluster.offer_place(req) {
+            Ok((rid, no)) => {
+                self.log(format!("place {id} [{}] as {}", desc.join(" "), no.0));
+                self.pending.insert(rid, Pending::Place(id, lines));
+            }
+            Err(PlaceRefusal::Invalid(why)) => {
+                self.log(format!("place {id} refused: {why}"));
+                self.book.refused.insert(id);
+            }
+            Err(PlaceRefusal::Overloaded(_)) => self.log(format!("place {id} overloaded")),
+        }
+    }
+
+    fn known_order(&mut self) -> Option<OrderNo> {
+        if self.book.orders.is_empty() {
+            return None;
+        }
+        let i = self.r.random_range(0..self.book.orders.len());
+        self.book.orders.keys().nth(i).copied()
+    }
+
+    fn cancel(&mut self) {
+        let no = if self.r.random_bool(0.1) {
+            Some(OrderNo(1_000_000_007))
+        } else {
+            self.known_order()
+        };
+        if let Some(no) = no {
+            // A cancel puts picked units back: no other change of those
+            // cells, and no scan of the order, may race it.
+            let cells: Vec<CellKey> = self
+                .book
+                .picks
+                .get(&no)
+                .map(|p| p.iter().map(|x| x.0).collect())
+                .unwrap_or_default();
+            if self.busy_orders.contains(&no) || cells.iter().any(|c| self.busy.contains(c)) {
+                return;
+            }
+            self.busy.extend(cells);
+            self.busy_orders.insert(no);
+            self.log(format!("cancel {}", no.0));
+            self.offer(
+                ActorRef::Order(no),
+                |reply| Msg::Cancel { reply },
+                Pending::Cancel(no),
+            );
+        }
+    }
+
+    fn base_scan(&mut self, kind: ScanKind, n: u16, facility: FacilityIdx) -> Scan {
+        Scan {
+            event_id: self.fresh("e"),
+            kind,
+            fulfillment: n,
+            facility,
+            sku: None,
+            qty: None,
+            carrier: None,
+            tracking: None,
+            reason: None,
+            disposition: None,
+            at: self.now,
+        }
+    }
+
+    /// A scan: the next valid step of a live fulfillment, a duplicate of
+    /// one sent before, or one out of order.
+    fn scan(&mut self) {
+        let choice = self.r.random_range(0..4);
+        let scan = if choice == 0 && !self.sent_scans.is_empty() {
+            let i = self.r.random_range(0..self.sent_scans.len());
+            let (no, s) = self.sent_scans[i].clone();
+            self.log(format!("duplicate scan {} of {}", s.event_id, no.0));
+            Some((no, s))
+        } else {
+            self.next_scan(choice == 1)
+        };
+        let Some((no, s)) = scan else { return };
+        let Some(order) = self.cluster.order(no) else {
+            return;
+        };
+        let fac = order
+            .fulfillment(s.fulfillment)
+            .map_or(s.facility, |f| f.facility);
+        let effect = match (s.kind, s.sku, s.qty) {
+            (ScanKind::Pick, Some(sku), Some(q)) => {
+                Some((CellKey { sku, facility: fac }, -i64::from(q)))
+            }
+            (ScanKind::ReturnReceived, Some(sku), Some(q))
+                if s.disposition == Some(Disposition::Restock) =>
+            {
+                Some((
+                    CellKey {
+                        sku,
+                        facility: s.facility,
+                    },
+                    i64::from(q),
+                ))
+            }
+            _ => None,
+        };
+        if let Some((cell, _)) = effect {
+            if self.busy.contains(&cell) || self.busy_orders.contains(&no) {
+                return;
+            }
+            self.busy.insert(cell);
+            self.busy_orders.insert(no);
+        }
+        self.log(format!(
+            "scan {} {} {:?} f{} at {} sku {:?} qty {:?}",
+            no.0,
+            s.event_id,
+            s.kind,
+            s.fulfillment,
+            s.facility.0,
+            s.sku.map(|x| x.0),
+            s.qty
+        ));
+        self.sent_scans.push((no, s.clone()));
+        let msg_scan = s.clone();
+        let sent = self.offer(
+            ActorRef::Order(no),
+            |reply| Msg::Scan {
+                scan: msg_scan,
+                reply,
+            },
+            Pending::Scan(no, s, effect),
+        );
+        if !sent {
+            if let Some((cell, _)) = effect {
+                self.busy.remove(&cell);
+                self.busy_orders.remove(&no);
+            }
+        }
+    }
+
+    fn next_scan(&mut self, junk: bool) -> Option<(OrderNo, Scan)> {
+        use FulfillmentStatus as S;
+        let mut live: Vec<(OrderNo, u16)> = self
+            .cluster
+            .orders()
+            .flat_map(|o| {
+                let no = o.no();
+                o.fulfillments()
+                    .iter()
+                    .filter(|f| !matches!(f.status, S::Returned | S::Cancelled | S::Routed))
+                    .map(move |f| (no, f.n))
+            })
+            .collect();
+        if live.is_empty() {
+            return None;
+        }
+        live.sort();
+        let (no, n) = live[self.r.random_range(0..live.len())];
+        let f = self.cluster.order(no)?.fulfillment(n)?.clone();
+        let variant: u8 = self.r.random();
+        let carrier = |c: &[ScanKind]| c[usize::from(variant) % c.len()];
+        let kind = if junk {
+            carrier(&[
+                ScanKind::Pick,
+                ScanKind::Pack,
+                ScanKind::Ship,
+                ScanKind::InTransit,
+                ScanKind::Delivered,
+                ScanKind::ReturnReceived,
+            ])
+        } else {
+            match f.status {
+                S::Released | S::Picking if f.lines.iter().any(|l| l.picked < l.qty) => {
+                    ScanKind::Pick
+                }
+                S::Released | S::Picking => ScanKind::Pack,
+                S::Packed => ScanKind::Ship,
+                S::Shipped | S::InTransit => carrier(&[
+                    ScanKind::InTransit,
+                    ScanKind::OutForDelivery,
+                    ScanKind::Delivered,
+                    ScanKind::DeliveryException,
+                ]),
+                S::OutForDelivery => carrier(&[ScanKind::Delivered, ScanKind::DeliveryException]),
+                S::Exception => carrier(&[ScanKind::InTransit, ScanKind::Delivered]),
+                S::Delivered => ScanKind::ReturnReceived,
+                _ => return None,
+            }
+        };
+        let mut s = self.base_scan(kind, n, f.facility);
+        let line = f.lines[usize::from(variant) % f.lines.len()];
+        match kind {
+            ScanKind::Pick => {
+                let l = f.lines.iter().find(|l| l.picked < l.qty).unwrap_or(&line);
+                s.sku = Some(l.sku);
+                s.qty = Some(if junk || variant % 3 == 1 {
+                    1 + u32::from(variant % 4)
+                } else {
+                    l.qty - l.picked
+                });
+            }
+            ScanKind::Ship => {
+                s.carrier = Some("UPS".into());
+                s.tracking = Some("1Z".into());
+            }
+            ScanKind::DeliveryException => s.reason = Some("damaged".into()),
+            ScanKind::ReturnReceived => {
+                let l = f
+                    .lines
+                    .iter()
+                    .find(|l| l.returned < l.picked)
+                    .unwrap_or(&line);
+                s.sku = Some(l.sku);
+                s.qty = Some(if junk || variant % 3 == 1 {
+                    1
+                } else {
+                    (l.picked - l.returned).max(1)
+                });
+                s.disposition = Some(if variant % 2 == 1 {
+                    Disposition::Dispose
+                } else {
+                    Disposition::Restock
+                });
+                s.facility = FacilityIdx(u16::from(variant) % self.opt.facilities);
+            }
+            _ => {}
+        }
+        Some((no, s))
+    }
+
+    fn receive(&mut self) {
+        let (id, cell, qty) = if self.r.random_bool(0.2) && !self.sent_receipts.is_empty() {
+            let i = self.r.random_range(0..self.sent_receipts.len());
+            self.sent_receipts[i].clone()
+        } else {
+            let cell = self.cell();
+            let qty = self.r.random_range(1..=4);
+            (self.fresh("r"), cell, qty)
+        };
+        if !self.busy.insert(cell) {
+            return;
+        }
+        self.log(format!(
+            "receipt {id} {qty} at {}/{}",
+            cell.sku.0, cell.facility.0
+        ));
+        self.sent_receipts.push((id.clone(), cell, qty));
+        let rid = id.clone();
+        if !self.offer(
+            ActorRef::Desk(cell.sku),
+            |reply| Msg::Receive {
+                facility: cell.facility,
+                qty,
+                restock: false,
+                receipt_id: Some(rid),
+                reply: Some(reply),
+            },
+            Pending::Receive(id, cell, qty),
+        ) {
+            self.busy.remove(&cell);
+        }
+    }
+
+    fn adjust(&mut self) {
+        let (id, cell, to) = if self.r.random_bool(0.15) && !self.sent_adjusts.is_empty() {
+            let i = self.r.random_range(0..self.sent_adjusts.len());
+            self.sent_adjusts[i].clone()
+        } else {
+            let cell = self.cell();
+            let have = self.book.on_hand.get(&cell).copied().unwrap_or(0);
+            let to = (have + self.r.random_range(-2..=2)).max(0) as u32;
+            (self.fresh("a"), cell, to)
+        };
+        if !self.busy.insert(cell) {
+            return;
+        }
+        self.log(format!(
+            "adjust {id} to {to} at {}/{}",
+            cell.sku.0, cell.facility.0
+        ));
+        self.sent_adjusts.push((id.clone(), cell, to));
+        let aid = id.clone();
+        if !self.offer(
+            ActorRef::Cells(cell.facility),
+            |reply| Msg::Adjust {
+                sku: cell.sku,
+                on_hand: to,
+                adjustment_id: aid,
+                reply,
+            },
+            Pending::Adjust(id, cell, to),
+        ) {
+            self.busy.remove(&cell);
+        }
+    }
+
+    fn status(&mut self) {
+        let f = FacilityIdx(self.r.random_range(0..self.opt.facilities));
+        let (enabled, until) = match self.r.random_range(0..5) {
+            0 => (false, None),
+            1 | 2 => (
+                false,
+                Some(self.now + self.r.random_range(1_000..7_200_000)),
+            ),
+            _ => (true, None),
+        };
+        self.log(format!("status {} enabled {enabled} until {until:?}", f.0));
+        self.offer(
+            ActorRef::Facility(f),
+            |reply| Msg::SetStatus {
+                enabled,
+                until,
+                reply,
+            },
+            Pending::Other,
+        );
+    }
+
+    fn clock(&mut self) -> Result<(), String> {
+        let wait_max = self
+            .cfg
+            .network
+            .facilities
+            .iter()
+            .map(|f| f.wave.wait_ms_max)
+            .max()
+            .unwrap_or(1_000);
+        let dt = match self.r.random_range(0..10) {
+            0..=6 => self.r.random_range(0..3_000),
+            7 | 8 => wait_max + self.r.random_range(1..20_000),
+            _ => self.r.random_range(3_600_000..26 * 3_600_000),
+        };
+        self.now += dt;
+        self.log(format!("clock +{dt} ms"));
+        // The timers fire in the ticks the schedule runs next, interleaved
+        // with whatever is in flight.
+        self.cluster.set_now(self.now);
+        Ok(())
+    }
+
+    // ---- the disk, answers, crashes ----
+
+    fn disk_step(&mut self) -> Result<(), String> {
+        let (wf, dm) = if self.faults {
+            (self.opt.write_fail, self.opt.fsync_delay_max)
+        } else {
+            (0.0, 0)
+        };
+        let early = self.bug == Some(Bug::AckBeforeDurable);
+        if let Some(n) = self
+            .disk
+            .step(self.cluster.journal(), &mut self.dr, wf, dm, early)
+        {
+            self.ack_to = self.ack_to.max(n);
+        }
+        // Also releases replies of ticks that journaled nothing.
+        self.cluster.mark_durable(self.ack_to);
+        Ok(())
+    }
+
+    fn collect(&mut self) -> Result<(), String> {
+        let mut answers: Vec<(RequestId, Answer)> = self.cluster.take_answers().collect();
+        answers.sort_by_key(|a| a.0);
+        for (id, answer) in answers {
+            let Some(p) = self.pending.remove(&id) else {
+                return Err(format!("answer to a request never sent: {id} {answer:?}"));
+            };
+            self.acked += 1;
+            self.log(format!("  ack {p:?} -> {answer:?}", p = short(&p)));
+            self.apply(p, answer)?;
+        }
+        Ok(())
+    }
+
+    fn apply(&mut self, p: Pending, answer: Answer) -> Result<(), String> {
+        match (p, answer) {
+            (Pending::Place(id, lines), Answer::Placed(Ok(no))) => {
+                self.book.orders.insert(no, (id, lines));
+            }
+            (Pending::Place(id, _), Answer::Placed(Err(_))) => {
+                self.book.refused.insert(id);
+            }
+            (Pending::Cancel(no), Answer::Cancelled(Ok(()))) => {
+                self.busy_orders.remove(&no);
+                if self.book.cancelled.insert(no) {
+                    for (cell, q) in self.book.picks.remove(&no).unwrap_or_default() {
+                        self.book.moved(cell, q, |f| f.restocked += q);
+                    }
+                }
+            }
+            (Pending::Scan(no, _, effect), Answer::Scanned(a)) => {
+                self.busy_orders.remove(&no);
+                if let (Some((cell, d)), ScanAnswer::Applied) = (effect, &a) {
+                    if d < 0 {
+                        self.book.picks.entry(no).or_default().push((cell, -d));
+                    }
+                }
+                // The pick or restock reaches the cell after the answer:
+                // the cell stays busy until the next quiescent point.
+                if let Some((cell, delta)) = effect {
+                    if a == ScanAnswer::Applied {
+                        self.book.moved(cell, delta, |f| {
+                            if delta < 0 {
+                                f.picked -= delta
+                            } else {
+                                f.restocked += delta
+                            }
+                        });
+                    }
+                }
+            }
+            (Pending::Receive(id, cell, qty), Answer::Stock(a)) => {
+                self.busy.remove(&cell);
+                if a == StockAnswer::Applied {
+                    self.book
+                        .moved(cell, i64::from(qty), |f| f.received += i64::from(qty));
+                    self.book.receipts.push((id, cell, qty));
+                }
+            }
+            (Pending::Adjust(id, cell, to), Answer::Stock(a)) => {
+                self.busy.remove(&cell);
+                if a == StockAnswer::Applied {
+                    let have = self.book.on_hand.get(&cell).copied().unwrap_or(0);
+                    let delta = i64::from(to) - have;
+                    self.book.moved(cell, delta, |f| f.adjusted += delta);
+                    self.book.adjustments.push((id, cell, to));
+                }
+            }
+            (Pending::Cancel(no), Answer::Cancelled(_)) => {
+                self.busy_orders.remove(&no);
+            }
+            (Pending::Other, _) => {}
+            (p, a) => return Err(format!("{p:?} answered {a:?}", p = short(&p))),
+        }
+        Ok(())
+    }
+
+    fn crash(&mut self) -> Result<(), String> {
+        let torn = self.disk.power_loss(&mut self.dr);
+        let entries = self.disk.recover()?;
+        self.log(format!(
+            "POWER LOSS: journaled {} written {} kept {} entries, torn tail {torn} bytes; {} requests in flight lost",
+            self.cluster.journaled(),
+            self.disk.written(),
+            entries.len(),
+            self.pending.len()
+        ));
+        let mut replay = entries;
+        if self.bug == Some(Bug::ReceiptTwiceOnReplay) {
+            replay = replay
+                .into_iter()
+                .flat_map(|e| {
+                    let twice = matches!(e, orch_actors::log::LogEntry::Received { .. });
+                    let again = twice.then(|| e.clone());
+                    std::iter::once(e).chain(again)
+                })
+                .collect();
+        }
+        self.pending.clear();
+        self.busy.clear();
+        self.busy_orders.clear();
+        self.restarts += 1;
+        self.cluster = Cluster::restore(
+            &self.cfg,
+            cluster_options(&self.opt, self.restarts),
+            self.now,
+            replay,
+        )
+        .map_err(|e| format!("restart failed: {e}"))?;
+        self.cluster.check_cells_every_tick(true);
+        self.cluster.hold_durability(true);
+        self.disk = Disk::with(self.cluster.journal());
+        self.ack_to = self.cluster.journaled();
+        self.check_restart()?;
+        self.check_quiescent()
+    }
+
+    /// Runs until nothing is in flight, the disk holds everything and every
+    /// request is answered.
+    fn quiesce(&mut self) -> Result<(), String> {
+        for _ in 0..10_000 {
+            let mut steps = 0;
+            while self.cluster.step() {
+                self.check_cells()?;
+                steps += 1;
+                if steps > 200_000 {
+                    return Err("the cluster never went quiet (200,000 steps)".into());
+                }
+            }
+            self.disk_step()?;
+            self.collect()?;
+            if self.disk.durable() == self.cluster.journaled()
+                && self.cluster.held_replies() == 0
+                && !self.cluster.step()
+            {
+                if !self.pending.is_empty() {
+                    let lost: Vec<String> = self
+                        .pending
+                        .iter()
+                        .take(5)
+                        .map(|(id, p)| format!("{id}: {}", short(p)))
+                        .collect();
+                    return Err(format!(
+                        "quiescent with {} requests never answered (held {}, journal {}, disk {}): {}",
+                        self.pending.len(),
+                        self.cluster.held_replies(),
+                        self.cluster.journaled(),
+                        self.disk.durable(),
+                        lost.join("; ")
+                    ));
+                }
+                self.busy.clear();
+                return Ok(());
+            }
+        }
+        Err(format!(
+            "no quiescence within 10,000 rounds: {} pending, held {}, journal {}, disk {} written {}",
+            self.pending.len(),
+            self.cluster.held_replies(),
+            self.cluster.journaled(),
+            self.disk.durable(),
+            self.disk.written()
+        ))
+    }
+
+    // ---- checks ----
+
+    fn check_cells(&mut self) -> Result<(), String> {
+        match self.cluster.violations().first() {
+            Some(v) => Err(format!("cell invariant broken after a tick: {v}")),
+            None => Ok(()),
+        }
+    }
+
+    /// After a restart: every acknowledged change is there, nothing
+    /// refused or never acknowledged is.
+    fn check_restart(&mut self) -> Result<(), String> {
+        for (no, (id, lines)) in &self.book.orders {
+            match self.cluster.order(*no) {
+                None => return Err(format!("acknowledged order {id} ({}) lost", no.0)),
+                Some(o) if o.request().order_id != *id || o.request().lines != *lines => {
+                    return Err(format!("order {} came back as another", no.0))
+                }
+                Some(_) => {}
+            }
+        }
+        let mut orders: Vec<_> = self.cluster.orders().collect();
+        orders.sort_by_key(|o| o.no());
+        for o in orders {
+            let id = &o.request().order_id;
+            if self.book.refused.contains(id) {
+                return Err(format!("refused order {id} appeared after restart"));
+            }
+            if !self.book.orders.contains_key(&o.no()) {
+                return Err(format!("unacknowledged order {id} appeared after restart"));
+            }
+        }
+        self.log(format!(
+            "restart checked: {} orders, {} receipts, {} counts",
+            self.book.orders.len(),
+            self.book.receipts.len(),
+            self.book.adjustments.len()
+        ));
+        Ok(())
+    }
+
+    /// At a quiescent point: the invariants, from the book.
+    fn check_quiescent(&mut self) -> Result<(), String> {
+        let anomalies = self.cluster.anomalies();
+        if let Some(a) = anomalies.first() {
+            return Err(format!("engine anomaly: {a}"));
+        }
+        if self.cluster.held_replies() != 0 {
+            return Err("replies held at a quiescent point".into());
+        }
+        // Stock on hand per cell, as the book implies it.
+        let mut core: BTreeMap<CellKey, i64> = BTreeMap::new();
+        let mut per_sku: BTreeMap<SkuIdx, i64> = BTreeMap::new();
+        let mut reserved_lines: BTreeMap<LineRef, (CellKey, u32)> = BTreeMap::new();
+        // Sorted, so that the first violation reported is the same every run.
+        let mut cells: Vec<_> = self.cluster.cells().collect();
+        cells.sort_by_key(|c| c.0);
+        for (k, c) in cells {
+            core.insert(k, i64::from(c.on_hand()));
+            *per_sku.entry(k.sku).or_default() += i64::from(c.on_hand());
+            if c.reserved() > c.on_hand() {
+                return Err(format!(
+                    "oversold {k:?}: reserved {} > on hand {}",
+                    c.reserved(),
+                    c.on_hand()
+                ));
+            }
+            for (line, q) in c.reservations() {
+                if let Some(prev) = reserved_lines.insert(line, (k, q)) {
+                    return Err(format!("{line:?} reserved twice: at {prev:?} and {k:?}"));
+                }
+            }
+        }
+        for (k, want) in &self.book.on_hand {
+            let have = core.get(k).copied().unwrap_or(0);
+            if have != *want {
+                return Err(format!("{k:?}: on hand {have}, the book says {want}"));
+            }
+        }
+        for (k, have) in &core {
+            if !self.book.on_hand.contains_key(k) && *have != 0 {
+                return Err(format!("{k:?}: on hand {have} the book never saw"));
+            }
+        }
+        let skus: BTreeSet<SkuIdx> = self
+            .book
+            .flows
+            .keys()
+            .chain(per_sku.keys())
+            .copied()
+            .collect();
+        for sku in skus {
+            self.book
+                .conserved(sku, per_sku.get(&sku).copied().unwrap_or(0))?;
+        }
+        // Reservations match live, acknowledged orders.
+        for (line, (k, q)) in &reserved_lines {
+            let Some((id, lines)) = self.book.orders.get(&line.order) else {
+                return Err(format!(
+                    "{k:?} holds {q} for {line:?} of an order never acknowledged"
+                ));
+            };
+            if self.book.cancelled.contains(&line.order) {
+                return Err(format!("{k:?} holds {q} for cancelled order {id}"));
+            }
+            let ol = lines.get(usize::from(line.line));
+            if ol.is_none_or(|l| l.sku != k.sku || l.qty < *q) {
+                return Err(format!("{k:?} holds {q} for {line:?}, which asks {ol:?}"));
+            }
+        }
+        let mut expected = BTreeSet::new();
+        for o in self.cluster.orders() {
+            for (k, line, q) in o.expected_reservations() {
+                expected.insert((line, k, q));
+            }
+        }
+        let actual: BTreeSet<(LineRef, CellKey, u32)> = reserved_lines
+            .iter()
+            .map(|(l, (k, q))| (*l, *k, *q))
+            .collect();
+        if let Some(x) = actual.symmetric_difference(&expected).next() {
+            return Err(format!("reservations differ from the live orders at {x:?}"));
+        }
+        // Backorders: waiting lines of live orders, holding nothing.
+        let mut desks: Vec<_> = self.cluster.desks().collect();
+        desks.sort_by_key(|d| d.0);
+        for (sku, d) in desks {
+            let mut queue: Vec<_> = d.queue().collect();
+            queue.sort();
+            for (line, q) in queue {
+                let Some((id, lines)) = self.book.orders.get(&line.order) else {
+                    return Err(format!(
+                        "desk {} waits for an unknown order {:?}",
+                        sku.0, line
+                    ));
+                };
+                if self.book.cancelled.contains(&line.order) {
+                    return Err(format!("desk {} waits for cancelled order {id}", sku.0));
+                }
+                if lines
+                    .get(usize::from(line.line))
+                    .is_none_or(|l| l.sku != sku || l.qty != q)
+                {
+                    return Err(format!(
+                        "desk {} waits {q} for {line:?}, not what it asks",
+                        sku.0
+                    ));
+                }
+                if let Some((k, _)) = reserved_lines.get(&line) {
+                    return Err(format!(
+                        "{line:?} waits at desk {} and is reserved at {k:?}",
+                        sku.0
+                    ));
+                }
+            }
+        }
+        // Statuses only move forward (seen at fully durable points).
+        let mut orders: Vec<_> = self.cluster.orders().collect();
+        orders.sort_by_key(|o| o.no());
+        for o in orders {
+            let no = o.no();
+            for f in o.fulfillments() {
+                if let Some(&prev) = self.book.fulfillment_status.get(&(no, f.n)) {
+                    if !forward(prev, f.status) {
+                        return Err(format!(
+                            "{} fulfillment {} went from {prev:?} to {:?}",
+                            o.request().order_id,
+                            f.n,
+                            f.status
+                        ));
+                    }
+                }
+            }
+            if let Some(&prev) = self.book.order_status.get(&no) {
+                if prev.is_final() && !o.status().is_final() {
+                    return Err(format!(
+                        "{} left final {prev:?} for {:?}",
+                        o.request().order_id,
+                        o.status()
+                    ));
+                }
+            }
+        }
+        for &(no, n) in self.book.fulfillment_status.keys() {
+            if self
+                .cluster
+                .order(no)
+                .and_then(|o| o.fulfillment(n))
+                .is_none()
+            {
+                return Err(format!("fulfillment {n} of {} disappeared", no.0));
+            }
+        }
+        let report = self.cluster.audit();
+        if !report.passed() {
+            // Names and counts only: the examples depend on map order.
+            let failed: Vec<String> = report
+                .checks
+                .iter()
+                .filter(|c| !c.passed)
+                .map(|c| format!("{} ({} violations)", c.name, c.violations))
+                .collect();
+            return Err(format!("audit: {}", failed.join(", ")));
+        }
+        let seen: Vec<_> = self
+            .cluster
+            .orders()
+            .map(|o| {
+                (
+                    o.no(),
+                    o.status(),
+                    o.fulfillments()
+                        .iter()
+                        .map(|f| (f.n, f.status))
+                        .collect::<Vec<_>>(),
+                )
+            })
+            .collect();
+        for (no, st, fs) in seen {
+            self.book.order_status.insert(no, st);
+            for (n, s) in fs {
+                self.book.fulfillment_status.insert((no, n), s);
+            }
+        }
+        self.log(format!(
+            "quiescent ok: journal {} orders {} now +{} ms",
+            self.cluster.journaled(),
+            self.book.orders.len(),
+            self.now - T0
+        ));
+        Ok(())
+    }
+
+    /// Faults have stopped: within [`LIVENESS_BOUND_MS`] of simulated time
+    /// every order is final or waits (for stock, or for the warehouse's
+    /// scans after its wave), and no actor is stuck.
+    fn liveness(&mut self) -> Result<(), String> {
+        for f in 0..self.opt.facilities {
+            self.offer(
+                ActorRef::Facility(FacilityIdx(f)),
+                |reply| Msg::SetStatus {
+                    enabled: true,
+                    until: None,
+                    reply,
+                },
+                Pending::Other,
+            );
+        }
+        self.quiesce()?;
+        let deadline = self.now + LIVENESS_BOUND_MS;
+        while self.now < deadline {
+            self.now += 60_000;
+            self.cluster.set_now(self.now);
+            self.quiesce()?;
+        }
+        self.check_quiescent()?;
+        let busy: usize = self.cluster.shards().iter().map(|s| s.busy_actors()).sum();
+        if busy > 0 {
+            return Err(format!("{busy} actors still wait after the liveness bound"));
+        }
+        let mut orders: Vec<_> = self.cluster.orders().collect();
+        orders.sort_by_key(|o| o.no());
+        for o in orders {
+            let st = o.status();
+            let queued = o
+                .fulfillments()
+                .iter()
+                .any(|f| f.status == FulfillmentStatus::Routed);
+            if st == OrderStatus::Received || queued {
+                return Err(format!(
+                    "{} still {st:?} (a fulfillment queued: {queued}) {} ms after faults stopped",
+                    o.request().order_id,
+                    LIVENESS_BOUND_MS
+                ));
+            }
+        }
+        self.log("liveness ok".into());
+        Ok(())
+    }
+}
+
+fn short(p: &Pending) -> String {
+    match p {
+        Pending::Place(id, _) => format!("place {id}"),
+        Pending::Cancel(no) => format!("cancel {}", no.0),
+        Pending::Scan(no, s, _) => format!("scan {} {}", no.0, s.event_id),
+        Pending::Receive(id, _, _) => format!("receipt {id}"),
+        Pending::Adjust(id, _, _) => format!("adjust {id}"),
+        Pending::Other => "status/wave".into(),
+    }
+}
