@@ -184,3 +184,39 @@ pub fn audit<'a>(
     report.push("backorders_consistent", backorders);
     report
 }
+
+/// The hold invariants: every cell's held units belong to an active hold
+/// line that expects exactly them, and every active hold's lines are held
+/// where it says. An ended hold holds nothing.
+pub fn audit_holds<'a>(
+    cells: impl IntoIterator<Item = (CellKey, &'a CellState)>,
+    holds: impl IntoIterator<Item = &'a crate::hold::HoldState>,
+) -> Vec<String> {
+    use crate::hold::HoldLine;
+    let mut expect: HashMap<(CellKey, HoldLine), u32> = HashMap::new();
+    for h in holds {
+        for (facility, line, ol) in h.units_held() {
+            let key = CellKey {
+                sku: ol.sku,
+                facility,
+            };
+            expect.insert((key, HoldLine { hold: h.no(), line }), ol.qty);
+        }
+    }
+    let mut out = Vec::new();
+    for (key, cell) in cells {
+        for (hl, qty) in cell.holds() {
+            match expect.remove(&(key, hl)) {
+                Some(q) if q == qty => {}
+                Some(q) => out.push(format!("{key:?} holds {qty} for {hl:?}, expected {q}")),
+                None => out.push(format!(
+                    "{key:?} holds {qty} for {hl:?}, which no active hold expects"
+                )),
+            }
+        }
+    }
+    for ((key, hl), q) in expect {
+        out.push(format!("{hl:?} expects {q} held at {key:?}, none is"));
+    }
+    out
+}

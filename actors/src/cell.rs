@@ -11,6 +11,7 @@ use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
 
+use crate::hold::HoldLine;
 use crate::ids::LineRef;
 
 /// A change to a cell, as journaled and replayed.
@@ -55,6 +56,32 @@ pub enum CellEvent {
         /// On hand after.
         to: u32,
     },
+    /// Units held for a hold line (a cart).
+    Held {
+        /// The hold line.
+        hold: HoldLine,
+        /// Units.
+        qty: u32,
+    },
+    /// A hold line's units given back (released, expired, or the part a
+    /// converting order did not take).
+    Unheld {
+        /// The hold line.
+        hold: HoldLine,
+        /// Units.
+        qty: u32,
+    },
+    /// A hold line's units become an order line's reservation in place;
+    /// what the order line does not take (`held - qty`) is given back in
+    /// the same event.
+    HoldConverted {
+        /// The hold line.
+        hold: HoldLine,
+        /// The order line taking the units.
+        line: LineRef,
+        /// Units the order line takes (at most what the hold line held).
+        qty: u32,
+    },
 }
 
 /// Why a cell refused a request. Nothing changed.
@@ -88,6 +115,17 @@ pub enum CellRefusal {
     /// A count that would overflow.
     #[error("quantity overflows the cell")]
     Overflow,
+    /// Conversion of a hold line that holds nothing here.
+    #[error("no units held for this hold line")]
+    NoHold,
+    /// Conversion of more than the hold line holds.
+    #[error("conversion of {asked} units exceeds the {held} held for the hold line")]
+    ConvertOverHeld {
+        /// Units asked.
+        asked: u32,
+        /// Units the hold line holds.
+        held: u32,
+    },
 }
 
 /// Answer to a reservation request.
@@ -129,6 +167,16 @@ pub struct CellState {
     safety_stock: u32,
     reservations: HashMap<LineRef, u32>,
     ledger: CellLedger,
+    /// Units held for holds. Not in the serialized form: the hold records
+    /// are the source of truth for them (their events are journaled and
+    /// replayed), and leaving them out keeps the snapshot layout of the
+    /// builds before holds readable. A snapshot that carries hold records
+    /// rebuilds them with [`CellState::restore_held`].
+    #[serde(skip)]
+    held: u32,
+    /// Units per hold line (see `held`).
+    #[serde(skip)]
+    holds: HashMap<HoldLine, u32>,
 }
 
 impl CellState {
@@ -160,10 +208,34 @@ impl CellState {
         self.safety_stock
     }
 
-    /// Units available to new reservations (ATS): on hand - reserved - safety, floored at 0.
+    /// Units held for holds (carts).
+    pub fn held(&self) -> u32 {
+        self.held
+    }
+
+    /// Units a hold line holds here (0 if none).
+    pub fn held_for(&self, hold: HoldLine) -> u32 {
+        self.holds.get(&hold).copied().unwrap_or(0)
+    }
+
+    /// All hold lines' units, in no particular order.
+    pub fn holds(&self) -> impl Iterator<Item = (HoldLine, u32)> + '_ {
+        self.holds.iter().map(|(h, q)| (*h, *q))
+    }
+
+    /// Puts back a hold line's units when a state is rebuilt from a
+    /// snapshot whose hold records say it is active (the units are not in
+    /// the cell's serialized form). Same as applying `Held`.
+    pub fn restore_held(&mut self, hold: HoldLine, qty: u32) {
+        self.apply(&CellEvent::Held { hold, qty });
+    }
+
+    /// Units available to new reservations and holds (ATS): on hand -
+    /// reserved - held - safety, floored at 0.
     pub fn available(&self) -> u32 {
         self.on_hand
             .saturating_sub(self.reserved)
+            .saturating_sub(self.held)
             .saturating_sub(self.safety_stock)
     }
 
@@ -235,6 +307,54 @@ impl CellState {
             .map(|&qty| CellEvent::Released { line, qty })
     }
 
+    /// Decide holding `qty` for a hold line, all of it or nothing, without
+    /// changing anything (like [`CellState::check_reserve`]).
+    pub fn check_hold(
+        &self,
+        hold: HoldLine,
+        qty: u32,
+    ) -> Result<(ReserveAnswer, Option<CellEvent>), CellRefusal> {
+        if qty == 0 {
+            return Err(CellRefusal::ZeroQuantity);
+        }
+        if self.holds.contains_key(&hold) {
+            return Err(CellRefusal::AlreadyReserved);
+        }
+        let available = self.available();
+        if qty > available {
+            return Ok((ReserveAnswer::Short { available }, None));
+        }
+        Ok((ReserveAnswer::Reserved, Some(CellEvent::Held { hold, qty })))
+    }
+
+    /// Give back everything a hold line holds here; `None` when it holds nothing.
+    pub fn decide_unhold(&self, hold: HoldLine) -> Option<CellEvent> {
+        self.holds
+            .get(&hold)
+            .map(|&qty| CellEvent::Unheld { hold, qty })
+    }
+
+    /// Turn `qty` of a hold line's units into `line`'s reservation in place
+    /// (the rest of the hold line's units are given back by the same event).
+    pub fn decide_convert_hold(
+        &self,
+        hold: HoldLine,
+        line: LineRef,
+        qty: u32,
+    ) -> Result<CellEvent, CellRefusal> {
+        if qty == 0 {
+            return Err(CellRefusal::ZeroQuantity);
+        }
+        let held = self.holds.get(&hold).copied().ok_or(CellRefusal::NoHold)?;
+        if qty > held {
+            return Err(CellRefusal::ConvertOverHeld { asked: qty, held });
+        }
+        if self.reservations.contains_key(&line) {
+            return Err(CellRefusal::AlreadyReserved);
+        }
+        Ok(CellEvent::HoldConverted { hold, line, qty })
+    }
+
     /// Pick (commit) `qty` of what `line` holds.
     pub fn decide_pick(&self, line: LineRef, qty: u32) -> Result<CellEvent, CellRefusal> {
         if qty == 0 {
@@ -266,12 +386,13 @@ impl CellState {
         Ok(CellEvent::Restocked { qty })
     }
 
-    /// Set on hand by cycle count; never below what is reserved.
+    /// Set on hand by cycle count; never below what is reserved and held.
     pub fn decide_adjust(&self, on_hand: u32) -> Result<CellEvent, CellRefusal> {
-        if on_hand < self.reserved {
+        let taken = self.reserved + self.held;
+        if on_hand < taken {
             return Err(CellRefusal::BelowReserved {
                 asked: on_hand,
-                reserved: self.reserved,
+                reserved: taken,
             });
         }
         Ok(CellEvent::Adjusted {
@@ -339,6 +460,24 @@ impl CellState {
                     self.ledger.adjusted_down += u64::from(from - to);
                 }
             }
+            CellEvent::Held { hold, qty } => {
+                let prev = self.holds.insert(hold, qty);
+                assert!(prev.is_none(), "hold line {hold:?} held twice");
+                self.held += qty;
+            }
+            CellEvent::Unheld { hold, qty } => {
+                let held = self.holds.remove(&hold).unwrap_or(0);
+                assert_eq!(held, qty, "unhold of {hold:?} does not match");
+                self.held -= qty;
+            }
+            CellEvent::HoldConverted { hold, line, qty } => {
+                let held = self.holds.remove(&hold).expect("conversion without hold");
+                assert!(qty <= held, "conversion of {hold:?} over what it holds");
+                self.held -= held;
+                let prev = self.reservations.insert(line, qty);
+                assert!(prev.is_none(), "line {line:?} reserved twice");
+                self.reserved += qty;
+            }
         }
         debug_assert!(
             self.check_invariants().is_ok(),
@@ -347,13 +486,21 @@ impl CellState {
         );
     }
 
-    /// Checks `0 <= reserved <= on_hand`, that reservations add up to
-    /// `reserved`, and the cell's conservation equation.
+    /// Checks `0 <= reserved + held <= on_hand`, that reservations add up
+    /// to `reserved` and hold lines to `held`, and the cell's conservation
+    /// equation.
     pub fn check_invariants(&self) -> Result<(), String> {
-        if self.reserved > self.on_hand {
+        if u64::from(self.reserved) + u64::from(self.held) > u64::from(self.on_hand) {
             return Err(format!(
-                "reserved {} exceeds on hand {}",
-                self.reserved, self.on_hand
+                "reserved {} + held {} exceeds on hand {}",
+                self.reserved, self.held, self.on_hand
+            ));
+        }
+        let held: u64 = self.holds.values().map(|&q| u64::from(q)).sum();
+        if held != u64::from(self.held) || self.holds.values().any(|&q| q == 0) {
+            return Err(format!(
+                "hold lines add up to {held}, held is {} (or one holds zero)",
+                self.held
             ));
         }
         let sum: u64 = self.reservations.values().map(|&q| u64::from(q)).sum();
@@ -507,6 +654,77 @@ mod tests {
         let e = c.decide_adjust(20).unwrap();
         c.apply(&e);
         assert_eq!(c.on_hand(), 20);
+        c.check_invariants().unwrap();
+    }
+
+    fn hl(h: u64, l: u16) -> HoldLine {
+        HoldLine {
+            hold: crate::hold::HoldNo(h),
+            line: l,
+        }
+    }
+
+    #[test]
+    fn held_units_leave_availability_and_come_back() {
+        let mut c = CellState::new(10, 1);
+        let (answer, e) = c.check_hold(hl(1, 0), 6).unwrap();
+        assert_eq!(answer, ReserveAnswer::Reserved);
+        c.apply(&e.unwrap());
+        assert_eq!((c.held(), c.held_for(hl(1, 0)), c.available()), (6, 6, 3));
+        assert_eq!(
+            c.check_hold(hl(2, 0), 4).unwrap(),
+            (ReserveAnswer::Short { available: 3 }, None),
+            "holding more than is available is refused"
+        );
+        assert_eq!(
+            c.check_reserve(line(5, 0), 4).unwrap().0,
+            ReserveAnswer::Short { available: 3 },
+            "held units are not available to orders"
+        );
+        assert_eq!(
+            c.decide_adjust(5),
+            Err(CellRefusal::BelowReserved {
+                asked: 5,
+                reserved: 6
+            })
+        );
+        let e = c.decide_unhold(hl(1, 0)).unwrap();
+        c.apply(&e);
+        assert_eq!((c.held(), c.available()), (0, 9));
+        assert_eq!(c.decide_unhold(hl(1, 0)), None);
+        c.check_invariants().unwrap();
+    }
+
+    #[test]
+    fn conversion_moves_units_in_place_and_gives_back_the_rest() {
+        let mut c = CellState::new(10, 0);
+        c.apply(&c.check_hold(hl(1, 0), 5).unwrap().1.unwrap());
+        let before = c.clone();
+        assert_eq!(
+            c.decide_convert_hold(hl(1, 0), line(7, 0), 6),
+            Err(CellRefusal::ConvertOverHeld { asked: 6, held: 5 })
+        );
+        assert_eq!(
+            c.decide_convert_hold(hl(2, 0), line(7, 0), 1),
+            Err(CellRefusal::NoHold)
+        );
+        assert_eq!(
+            c.decide_convert_hold(hl(1, 0), line(7, 0), 0),
+            Err(CellRefusal::ZeroQuantity)
+        );
+        assert_eq!(c.check_hold(hl(1, 0), 1), Err(CellRefusal::AlreadyReserved));
+        assert_eq!(c, before, "refusals change nothing");
+        let e = c.decide_convert_hold(hl(1, 0), line(7, 0), 3).unwrap();
+        c.apply(&e);
+        assert_eq!(
+            (
+                c.held(),
+                c.reserved(),
+                c.reservation(line(7, 0)),
+                c.available()
+            ),
+            (0, 3, 3, 7)
+        );
         c.check_invariants().unwrap();
     }
 }

@@ -33,6 +33,15 @@ pub const TTL_S_CEILING: u32 = 14_400;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct HoldNo(pub u64);
 
+/// One line of one hold: what held units belong to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct HoldLine {
+    /// The hold.
+    pub hold: HoldNo,
+    /// Line number within the hold, from 0.
+    pub line: u16,
+}
+
 /// What a hold request asks for (ids resolved).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct HoldRequest {

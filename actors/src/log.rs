@@ -21,6 +21,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::cell::CellEvent;
 use crate::facility::FacilityEvent;
+use crate::hold::{HoldEvent, HoldNo};
 use crate::ids::{CellKey, FacilityIdx, OrderNo};
 use crate::order::OrderEvent;
 
@@ -49,4 +50,11 @@ pub enum LogEntry {
     },
     /// A facility's own event: `WaveReleased` or `StatusSet`.
     Facility(FacilityIdx, FacilityEvent),
+    /// A hold's event (last, so that journals written before holds keep
+    /// decoding). The hold record is the source of truth for the cells'
+    /// held units, as an order is for its reservations: `Created` implies
+    /// `Held` at every cell it names, `Released`, `Expired` and `Converted`
+    /// imply `Unheld` (a converting order's `Routed`, journaled after it,
+    /// implies the reservations it took).
+    Hold(HoldNo, HoldEvent),
 }

@@ -49,6 +49,8 @@ pub struct World {
     pub orders: HashMap<OrderNo, OrderState>,
     /// Backorder desks by SKU.
     pub desks: HashMap<SkuIdx, DeskState>,
+    /// Hold records by number (built by [`World::replay`] of hold entries).
+    pub holds: HashMap<crate::hold::HoldNo, crate::hold::HoldState>,
     next_order: u64,
     lines_max: usize,
     qty_max: u32,
@@ -92,6 +94,7 @@ impl World {
             facilities,
             orders: HashMap::new(),
             desks: HashMap::new(),
+            holds: HashMap::new(),
             next_order: 1,
             lines_max: cfg.limits.order_lines_max as usize,
             qty_max: cfg.limits.qty_max,
@@ -582,7 +585,51 @@ impl World {
                 }
                 Ok(())
             }
+            LogEntry::Hold(no, event) => self.replay_hold(*no, event),
         }
+    }
+
+    /// A hold's event: the record, and the cells' held units it implies.
+    fn replay_hold(
+        &mut self,
+        no: crate::hold::HoldNo,
+        event: &crate::hold::HoldEvent,
+    ) -> Result<(), String> {
+        use crate::hold::{HoldEvent, HoldLine, HoldState};
+        if let HoldEvent::Created { .. } = event {
+            let hold = HoldState::from_created(no, event).expect("a Created event");
+            for (facility, line, ol) in hold.units_held() {
+                let c = self.cells.entry(CellKey {
+                    sku: ol.sku,
+                    facility,
+                });
+                c.or_default().apply(&CellEvent::Held {
+                    hold: HoldLine { hold: no, line },
+                    qty: ol.qty,
+                });
+            }
+            self.holds.insert(no, hold);
+            return Ok(());
+        }
+        let hold = self
+            .holds
+            .get_mut(&no)
+            .ok_or_else(|| format!("event for unknown hold {no:?}"))?;
+        let before: Vec<_> = hold.units_held().collect();
+        hold.apply(event);
+        if hold.status() != crate::hold::HoldStatus::Active {
+            for (facility, line, ol) in before {
+                let key = CellKey {
+                    sku: ol.sku,
+                    facility,
+                };
+                let c = self.cells.entry(key).or_default();
+                if let Some(e) = c.decide_unhold(HoldLine { hold: no, line }) {
+                    c.apply(&e);
+                }
+            }
+        }
+        Ok(())
     }
 
     fn replay_order(&mut self, no: OrderNo, event: &OrderEvent) -> Result<(), String> {

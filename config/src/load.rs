@@ -60,6 +60,8 @@
 //! id_len_max = 128
 //! qty_max = 1000000
 //! inflight_requests_max = 4096
+//! hold_ttl_s_max = 14400
+//! holds_per_shard_max = 1000000
 //!
 //! [runtime]
 //! workers = 0                  # 0 = one per core
@@ -450,6 +452,8 @@ struct RawLimits {
     id_len_max: u32,
     qty_max: u32,
     inflight_requests_max: u32,
+    hold_ttl_s_max: u32,
+    holds_per_shard_max: u32,
 }
 
 impl Default for RawLimits {
@@ -468,6 +472,8 @@ impl From<Limits> for RawLimits {
             id_len_max: l.id_len_max,
             qty_max: l.qty_max,
             inflight_requests_max: l.inflight_requests_max,
+            hold_ttl_s_max: l.hold_ttl_s_max,
+            holds_per_shard_max: l.holds_per_shard_max,
         }
     }
 }
@@ -482,6 +488,8 @@ impl From<RawLimits> for Limits {
             id_len_max: l.id_len_max,
             qty_max: l.qty_max,
             inflight_requests_max: l.inflight_requests_max,
+            hold_ttl_s_max: l.hold_ttl_s_max,
+            holds_per_shard_max: l.holds_per_shard_max,
         }
     }
 }

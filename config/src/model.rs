@@ -435,11 +435,27 @@ pub struct Limits {
     pub qty_max: u32,
     /// Most requests in flight before 429.
     pub inflight_requests_max: u32,
+    /// Longest hold (cart) TTL in seconds (at most 4 h).
+    #[serde(default = "hold_ttl_s_max_default")]
+    pub hold_ttl_s_max: u32,
+    /// Most holds one shard keeps (active or ended and remembered) before
+    /// it answers overloaded.
+    #[serde(default = "holds_per_shard_max_default")]
+    pub holds_per_shard_max: u32,
+}
+
+fn hold_ttl_s_max_default() -> u32 {
+    14_400
+}
+
+fn holds_per_shard_max_default() -> u32 {
+    1_000_000
 }
 
 impl Default for Limits {
     /// 1 MiB bodies, 200 lines, 1000 orders per batch, 5000 scans per
-    /// request, 128-character ids, quantities up to 1,000,000, 4096 in flight.
+    /// request, 128-character ids, quantities up to 1,000,000, 4096 in
+    /// flight, holds of up to 4 h, 1,000,000 holds per shard.
     fn default() -> Self {
         Limits {
             body_bytes_max: 1024 * 1024,
@@ -449,6 +465,8 @@ impl Default for Limits {
             id_len_max: 128,
             qty_max: 1_000_000,
             inflight_requests_max: 4096,
+            hold_ttl_s_max: hold_ttl_s_max_default(),
+            holds_per_shard_max: holds_per_shard_max_default(),
         }
     }
 }

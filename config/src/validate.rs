@@ -24,8 +24,9 @@ pub const BATCH_BYTES_MIN: u32 = 4096;
 /// inside the core, so `order_lines_max` stays well below 65,535; ids and
 /// quantities may not exceed what the API contract lets any client send
 /// (1-128 characters, 1-1,000,000 units); bodies and batches are held
-/// whole in memory while they are validated.
-pub const LIMIT_RANGES: [(&str, u32, u32); 7] = [
+/// whole in memory while they are validated; a hold lasts at most 4 h
+/// (the longest cart reservation the references allow).
+pub const LIMIT_RANGES: [(&str, u32, u32); 9] = [
     ("body_bytes_max", 1, 256 * 1024 * 1024),
     ("order_lines_max", 1, 10_000),
     ("batch_orders_max", 1, 10_000),
@@ -33,6 +34,8 @@ pub const LIMIT_RANGES: [(&str, u32, u32); 7] = [
     ("id_len_max", 1, ID_LEN_MAX as u32),
     ("qty_max", 1, 1_000_000),
     ("inflight_requests_max", 1, 1_000_000),
+    ("hold_ttl_s_max", 1, 14_400),
+    ("holds_per_shard_max", 1, 100_000_000),
 ];
 
 /// The range of `runtime.mailbox_capacity`: a bounded inbox must be bounded.
@@ -417,6 +420,8 @@ impl Checker<'_> {
             l.id_len_max,
             l.qty_max,
             l.inflight_requests_max,
+            l.hold_ttl_s_max,
+            l.holds_per_shard_max,
         ];
         for ((name, min, max), value) in LIMIT_RANGES.into_iter().zip(values) {
             self.within(format!("limits.{name}"), value, (min, max))?;

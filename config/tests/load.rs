@@ -189,9 +189,11 @@ fn defaults_match_the_brief() {
             l.scan_events_max,
             l.id_len_max,
             l.qty_max,
-            l.inflight_requests_max
+            l.inflight_requests_max,
+            l.hold_ttl_s_max,
+            l.holds_per_shard_max
         ],
-        [1_048_576, 200, 1000, 5000, 128, 1_000_000, 4096]
+        [1_048_576, 200, 1000, 5000, 128, 1_000_000, 4096, 14_400, 1_000_000]
     );
     let rt = RuntimeConfig::default();
     assert_eq!(
@@ -321,6 +323,8 @@ fn full_explicit_file() {
             id_len_max: 64,
             qty_max: 99,
             inflight_requests_max: 8,
+            hold_ttl_s_max: 14_400,
+            holds_per_shard_max: 1_000_000,
         }
     );
     assert_eq!(

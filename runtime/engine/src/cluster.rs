@@ -13,10 +13,11 @@
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 
-use orch_actors::audit::{audit, AuditReport};
+use orch_actors::audit::{audit, audit_holds, AuditReport};
 use orch_actors::backorder::DeskState;
 use orch_actors::cell::CellState;
 use orch_actors::facility::{FacilityState, Wave, WaveTrigger};
+use orch_actors::hold::{HoldNo, HoldRequest, HoldState};
 use orch_actors::log::LogEntry;
 use orch_actors::order::{validate_request, OrderRefusal, OrderState, PlaceRequest, Scan};
 use orch_actors::routing::{FacilityInfo, RouteRequest, Router};
@@ -25,7 +26,7 @@ use orch_config::{Config, Millis};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-use crate::msg::{ActorRef, Answer, Envelope, Msg, RequestId, ScanAnswer, StockAnswer};
+use crate::msg::{ActorRef, Answer, Envelope, HoldError, Msg, RequestId, ScanAnswer, StockAnswer};
 use crate::ownership::{Ownership, ShardIdx};
 use crate::shard::{board_of, Overloaded, Shard, ShardLimits, TickOutput};
 use crate::view::View;
@@ -98,6 +99,9 @@ pub struct Cluster {
     violations: Vec<String>,
     ticks: u64,
     hold: bool,
+    /// Client hold ids to hold numbers (the facade's map, later).
+    hold_ids: HashMap<Arc<str>, HoldNo>,
+    hold_k: Vec<u64>,
 }
 
 impl Cluster {
@@ -152,6 +156,8 @@ impl Cluster {
             violations: Vec::new(),
             ticks: 0,
             hold: false,
+            hold_ids: HashMap::new(),
+            hold_k: vec![0; n],
         }
     }
 
@@ -328,6 +334,115 @@ impl Cluster {
             Answer::Scanned(r) => Ok(r),
             other => panic!("scan answered {other:?}"),
         }
+    }
+
+    // ---- holds ----
+
+    fn hold_call(&mut self, no: HoldNo, make: impl FnOnce(RequestId) -> Msg) -> HoldResult {
+        match self.call(ActorRef::Hold(no), make)? {
+            Answer::Hold(r) => Ok(r),
+            other => panic!("hold request answered {other:?}"),
+        }
+    }
+
+    /// Create a hold (a replay of its `hold_id` with the same request
+    /// answers the hold; another request is a conflict). Invalid lines
+    /// change nothing.
+    pub fn create_hold(&mut self, req: HoldRequest) -> HoldResult {
+        if req.lines.is_empty() || req.lines.len() > self.lines_max {
+            return Ok(Err(HoldError::Invalid(format!(
+                "lines: from 1 to {} lines",
+                self.lines_max
+            ))));
+        }
+        for (i, l) in req.lines.iter().enumerate() {
+            if l.qty == 0 || l.qty > self.qty_max {
+                return Ok(Err(HoldError::Invalid(format!(
+                    "lines[{i}].qty: from 1 to {}",
+                    self.qty_max
+                ))));
+            }
+            if l.sku.0 as usize >= self.skus {
+                return Ok(Err(HoldError::Invalid(format!("lines[{i}].sku: unknown"))));
+            }
+        }
+        let no = match self.hold_ids.get(&req.hold_id) {
+            Some(&no) => no,
+            None => {
+                let shard = (self.hold_ids.len() % self.own.shards()) as ShardIdx;
+                let no = HoldNo(self.own.order_no(shard, self.hold_k[shard]).0);
+                self.hold_k[shard] += 1;
+                self.hold_ids.insert(req.hold_id.clone(), no);
+                no
+            }
+        };
+        self.hold_call(no, |reply| Msg::CreateHold { req, reply })
+    }
+
+    fn hold_no(&self, hold_id: &str) -> Option<HoldNo> {
+        self.hold_ids.get(hold_id).copied()
+    }
+
+    /// A hold as it stands.
+    pub fn read_hold(&mut self, hold_id: &str) -> HoldResult {
+        match self.hold_no(hold_id) {
+            Some(no) => self.hold_call(no, |reply| Msg::ReadHold { reply }),
+            None => Ok(Err(HoldError::Unknown)),
+        }
+    }
+
+    /// A new expiry `ttl_s` from now.
+    pub fn extend_hold(&mut self, hold_id: &str, ttl_s: u32) -> HoldResult {
+        match self.hold_no(hold_id) {
+            Some(no) => self.hold_call(no, |reply| Msg::ExtendHold { ttl_s, reply }),
+            None => Ok(Err(HoldError::Unknown)),
+        }
+    }
+
+    /// Let a hold go.
+    pub fn release_hold(&mut self, hold_id: &str) -> HoldResult {
+        match self.hold_no(hold_id) {
+            Some(no) => self.hold_call(no, |reply| Msg::ReleaseHold { reply }),
+            None => Ok(Err(HoldError::Unknown)),
+        }
+    }
+
+    /// Place an order naming a hold: it takes the held units in place and
+    /// places the rest as usual; a hold that is unknown or no longer active
+    /// does not fail it.
+    pub fn place_with_hold(
+        &mut self,
+        req: PlaceRequest,
+        hold_id: &str,
+    ) -> Result<Result<OrderNo, String>, Overloaded> {
+        let Some(hold) = self.hold_no(hold_id) else {
+            return self.place(req);
+        };
+        if let Err(reason) = validate_request(&req, self.lines_max, self.qty_max) {
+            return Ok(Err(reason));
+        }
+        let shard = self.home_shard(&req);
+        let no = self.own.order_no(shard, self.order_k[shard]);
+        let reply = self.request_id();
+        self.offer(
+            ActorRef::Hold(hold),
+            Msg::ConvertHold {
+                order: no,
+                req,
+                reply,
+            },
+        )?;
+        self.order_k[shard] += 1;
+        self.run_until_quiescent();
+        match self.answers.remove(&reply) {
+            Some(Answer::Placed(r)) => Ok(r),
+            other => panic!("placement answered {other:?}"),
+        }
+    }
+
+    /// Every hold record.
+    pub fn holds(&self) -> impl Iterator<Item = &HoldState> {
+        self.shards.iter().flat_map(|s| s.holds())
     }
 
     fn check_cell_key(&self, key: CellKey) -> Result<(), String> {
@@ -622,7 +737,9 @@ impl Cluster {
 
     /// Audit every invariant now (call at a quiescent point).
     pub fn audit(&self) -> AuditReport {
-        audit(self.cells(), self.orders(), self.desks())
+        let mut report = audit(self.cells(), self.orders(), self.desks());
+        report.push("holds_match_cells", audit_holds(self.cells(), self.holds()));
+        report
     }
 }
 
@@ -661,6 +778,12 @@ impl Cluster {
             let next = no.0 / n as u64 + u64::from(s != 0);
             c.order_k[s] = c.order_k[s].max(next);
         }
+        for (no, h) in &world.holds {
+            let s = c.own.hold(*no);
+            c.hold_ids.insert(h.request().hold_id.clone(), *no);
+            let next = no.0 / n as u64 + u64::from(s != 0);
+            c.hold_k[s] = c.hold_k[s].max(next);
+        }
         c.journaled = journal.len();
         c.durable = journal.len();
         if options.keep_journal {
@@ -669,3 +792,6 @@ impl Cluster {
         Ok(c)
     }
 }
+
+/// The answer to a hold call: `Err(Overloaded)` when not admitted.
+pub type HoldResult = Result<Result<Box<HoldState>, HoldError>, Overloaded>;

@@ -9,6 +9,7 @@ use std::sync::Arc;
 
 use orch_actors::cell::ReserveAnswer;
 use orch_actors::facility::{QueuedFulfillment, Wave, WaveTrigger};
+use orch_actors::hold::{HoldLine, HoldNo, HoldRefusal, HoldRequest, HoldState, HoldStatus};
 use orch_actors::order::{OrderRefusal, PlaceRequest, Scan};
 use orch_actors::{FacilityIdx, FulfillmentRef, LineRef, OrderNo, SkuIdx};
 use orch_config::Millis;
@@ -24,6 +25,8 @@ pub enum ActorRef {
     Facility(FacilityIdx),
     /// A SKU's backorder desk.
     Desk(SkuIdx),
+    /// A hold (cart reservation) record.
+    Hold(HoldNo),
 }
 
 /// Identifies a request from outside, to match its reply.
@@ -84,6 +87,59 @@ pub enum Msg {
         /// Who waits.
         reply: RequestId,
     },
+    /// Place this order, which named a hold: the hold's answer. `taken`
+    /// are the hold's units this order takes in place (facility, hold
+    /// line, SKU, order line, units); `give_back` the hold lines it does
+    /// not take (facility, hold line, SKU, units). Both empty when the
+    /// hold was not active (`status`).
+    PlaceTaking {
+        /// The request.
+        req: PlaceRequest,
+        /// Who waits for the answer.
+        reply: RequestId,
+        /// The hold's status after the attempt.
+        status: Option<HoldStatus>,
+        /// Units taken in place.
+        taken: Vec<(FacilityIdx, HoldLine, SkuIdx, u16, u32)>,
+        /// Hold lines given back.
+        give_back: Vec<(FacilityIdx, HoldLine, SkuIdx, u32)>,
+    },
+
+    // ---- to a hold ----
+    /// Create the hold under its number (or answer it, when it exists with
+    /// the same request: `hold_id` is idempotent).
+    CreateHold {
+        /// The request.
+        req: HoldRequest,
+        /// Who waits.
+        reply: RequestId,
+    },
+    /// Answer the hold's state.
+    ReadHold {
+        /// Who waits.
+        reply: RequestId,
+    },
+    /// A new expiry `ttl_s` from now.
+    ExtendHold {
+        /// Seconds.
+        ttl_s: u32,
+        /// Who waits.
+        reply: RequestId,
+    },
+    /// Let the hold go.
+    ReleaseHold {
+        /// Who waits.
+        reply: RequestId,
+    },
+    /// Order `order` names this hold: convert it and tell the order what it takes.
+    ConvertHold {
+        /// The order's number.
+        order: OrderNo,
+        /// Its request.
+        req: PlaceRequest,
+        /// Who waits for the order's answer.
+        reply: RequestId,
+    },
 
     // ---- to the cells of a facility ----
     /// Reserve these lines of `order` (line, sku, qty), all answered at once.
@@ -133,6 +189,38 @@ pub enum Msg {
         sku: SkuIdx,
         /// Candidates in serving order.
         candidates: Vec<(LineRef, u32)>,
+    },
+    /// Hold these lines of `hold` (line, sku, qty), all answered at once
+    /// (to the hold, as `Reserved`).
+    HoldUnits {
+        /// The asker.
+        hold: HoldNo,
+        /// (line number, SKU, units).
+        lines: Vec<(u16, SkuIdx, u32)>,
+    },
+    /// Give back what a hold line holds, then reserve for the desk's
+    /// allocations that fit, in one step (as an arrival does); answer the
+    /// desk when `from_desk`.
+    Unhold {
+        /// SKU.
+        sku: SkuIdx,
+        /// The hold line.
+        hold: HoldLine,
+        /// Lines the desk chose, in serving order.
+        allocations: Vec<(LineRef, u32)>,
+        /// Sent by the desk (answer it).
+        from_desk: bool,
+    },
+    /// A hold line's units become an order line's reservation in place.
+    ConvertHeld {
+        /// SKU.
+        sku: SkuIdx,
+        /// The hold line.
+        hold: HoldLine,
+        /// The order line.
+        line: LineRef,
+        /// Units it takes.
+        qty: u32,
     },
     /// A cycle count.
     Adjust {
@@ -198,6 +286,16 @@ pub enum Msg {
         /// Who waits (receipts from outside).
         reply: Option<RequestId>,
     },
+    /// A hold line's units at `facility` come back: serve waiting lines
+    /// first, as an arrival does.
+    ReturnHeld {
+        /// Where.
+        facility: FacilityIdx,
+        /// The hold line.
+        hold: HoldLine,
+        /// Units.
+        qty: u32,
+    },
     /// Stock became available at `facility`: offer it to the queue.
     Drain {
         /// Where.
@@ -249,6 +347,24 @@ pub enum Answer {
     Wave(Option<Wave>),
     /// A status change.
     Status(Result<(), String>),
+    /// A hold request: the hold as it stands, or why not.
+    Hold(Result<Box<HoldState>, HoldError>),
+}
+
+/// Why a hold request was not carried out. Nothing changed.
+#[derive(Debug, Clone, PartialEq)]
+pub enum HoldError {
+    /// The hold state machine refused (TTL, insufficient stock, not active,
+    /// converted).
+    Refused(HoldRefusal),
+    /// No hold under that id.
+    Unknown,
+    /// The `hold_id` exists with another request.
+    Conflict,
+    /// The shard holds as many active holds as it may.
+    Overloaded,
+    /// Invalid request: the reason names the field.
+    Invalid(String),
 }
 
 /// An answer for a request, released once durable.

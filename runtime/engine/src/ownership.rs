@@ -20,6 +20,7 @@
 //! The same function will later map shards to nodes. It never looks at
 //! state, time or chance.
 
+use orch_actors::hold::HoldNo;
 use orch_actors::{FacilityIdx, OrderNo, SkuIdx};
 
 use crate::msg::ActorRef;
@@ -52,11 +53,17 @@ impl Ownership {
             ActorRef::Order(no) => self.order(no),
             ActorRef::Cells(f) | ActorRef::Facility(f) => self.facility(f),
             ActorRef::Desk(sku) => self.desk(sku),
+            ActorRef::Hold(no) => self.hold(no),
         }
     }
 
     /// The shard of an order.
     pub fn order(&self, no: OrderNo) -> ShardIdx {
+        (no.0 % self.shards as u64) as usize
+    }
+
+    /// The shard of a hold (numbered like orders, see [`Ownership::order_no`]).
+    pub fn hold(&self, no: HoldNo) -> ShardIdx {
         (no.0 % self.shards as u64) as usize
     }
 

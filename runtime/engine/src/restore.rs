@@ -6,7 +6,9 @@ use std::collections::VecDeque;
 use orch_actors::log::LogEntry;
 use orch_actors::sim::World;
 
-use crate::shard::{DeskActor, OrderActor, Shard};
+use orch_actors::hold::HoldStatus;
+
+use crate::shard::{DeskActor, HoldActor, OrderActor, Shard};
 
 impl Shard {
     /// Replace this shard's actors with those of `world` it owns, and
@@ -50,6 +52,23 @@ impl Shard {
                 (*s, actor)
             })
             .collect();
+        // A restarted shard runs its timers on its first tick: holds that
+        // expired and waves that fell due while the core was down.
+        self.timers_at = 0;
+        self.holds.clear();
+        self.expiries.clear();
+        for (no, h) in world.holds.iter().filter(|(no, _)| own.hold(**no) == idx) {
+            if h.status() == HoldStatus::Active {
+                // Expired while down: the first tick's timers release it.
+                self.expiries.insert((h.expires_at(), *no));
+            }
+            let actor = HoldActor {
+                state: Some(h.clone()),
+                creating: None,
+                deferred: VecDeque::new(),
+            };
+            self.holds.insert(*no, Box::new(actor));
+        }
         for e in journal {
             match e {
                 LogEntry::Received {

@@ -20,12 +20,13 @@
 //! is in the `TickOutput`. Admission is [`Shard::offer`]: a full inbox
 //! answers [`Overloaded`], never a longer queue.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::sync::Arc;
 
 use orch_actors::backorder::DeskState;
 use orch_actors::cell::CellState;
 use orch_actors::facility::{FacilityState, Wave};
+use orch_actors::hold::{HoldNo, HoldRequest, HoldState};
 use orch_actors::log::LogEntry;
 use orch_actors::order::OrderState;
 use orch_actors::placement::Placement;
@@ -106,6 +107,27 @@ pub(crate) struct Placing {
     pub(crate) lines: Vec<(SkuIdx, u32)>,
     pub(crate) placed: orch_actors::order::OrderEvent,
     pub(crate) reply: RequestId,
+    /// Routed line to order line, when some lines came from a hold.
+    pub(crate) map: Option<Vec<u16>>,
+    /// Lines taken from a hold, per facility (reserved already).
+    pub(crate) taken: Vec<(FacilityIdx, Vec<u16>)>,
+}
+
+/// A hold actor: its record (once created), a placement in progress, and
+/// the messages that arrived while it placed.
+#[derive(Debug)]
+pub(crate) struct HoldActor {
+    pub(crate) state: Option<HoldState>,
+    pub(crate) creating: Option<Box<HoldCreating>>,
+    pub(crate) deferred: VecDeque<Msg>,
+}
+
+/// A hold's placement waiting for the cells' answers.
+#[derive(Debug)]
+pub(crate) struct HoldCreating {
+    pub(crate) placement: Placement,
+    pub(crate) request: HoldRequest,
+    pub(crate) reply: RequestId,
 }
 
 /// What a desk waits for.
@@ -146,13 +168,20 @@ pub struct Shard {
     /// Facilities by index; `None` where another shard owns it.
     pub(crate) facilities: Vec<Option<FacilityState>>,
     pub(crate) desks: HashMap<SkuIdx, DeskActor>,
+    pub(crate) holds: HashMap<HoldNo, Box<HoldActor>>,
+    /// Active holds by expiry: the shard's clock releases them.
+    pub(crate) expiries: BTreeSet<(Millis, HoldNo)>,
+    /// Most active holds (`limits.holds_per_shard_max`).
+    pub(crate) holds_max: usize,
+    /// Longest TTL (`limits.hold_ttl_s_max`).
+    pub(crate) hold_ttl_s_max: u32,
     pub(crate) receipts: SeenIds,
     pub(crate) adjustments: SeenIds,
     inbox: VecDeque<Envelope>,
     peer: VecDeque<Envelope>,
     local: VecDeque<Envelope>,
     pub(crate) now: Millis,
-    timers_at: Millis,
+    pub(crate) timers_at: Millis,
     pub(crate) out: TickOutput,
     outbound: Vec<Vec<Envelope>>,
     touched_cells: Vec<CellKey>,
@@ -213,6 +242,10 @@ impl Shard {
             cells,
             facilities,
             desks: HashMap::new(),
+            holds: HashMap::new(),
+            expiries: BTreeSet::new(),
+            holds_max: cfg.limits.holds_per_shard_max as usize,
+            hold_ttl_s_max: cfg.limits.hold_ttl_s_max,
             receipts: SeenIds::new(limits.seen_ids_max),
             adjustments: SeenIds::new(limits.seen_ids_max),
             inbox: VecDeque::new(),
@@ -397,13 +430,16 @@ impl Shard {
             ActorRef::Cells(f) => self.cells_msg(f, env.msg),
             ActorRef::Facility(f) => self.facility_msg(f, env.msg),
             ActorRef::Desk(sku) => self.desk_msg(sku, env.msg, view),
+            ActorRef::Hold(no) => self.hold_msg(no, env.msg, view),
         }
     }
 
-    /// The facilities' timers: release due waves (size, max wait, cutoff),
-    /// then move their clocks to `now`.
+    /// The timers: expire the holds whose time ran out, then release the
+    /// facilities' due waves (size, max wait, cutoff) and move their clocks
+    /// to `now`.
     fn run_timers(&mut self) {
         let now = self.now;
+        self.expire_holds();
         for i in 0..self.facilities.len() {
             if self.facilities[i].is_none() {
                 continue;
@@ -440,6 +476,11 @@ impl Shard {
         self.cells.iter().map(|(k, c)| (*k, c))
     }
 
+    /// Hold records on this shard (those being created aside).
+    pub fn holds(&self) -> impl Iterator<Item = &HoldState> {
+        self.holds.values().filter_map(|a| a.state.as_ref())
+    }
+
     /// Desks on this shard.
     pub fn desks(&self) -> impl Iterator<Item = (SkuIdx, &DeskState)> {
         self.desks.iter().map(|(k, d)| (*k, &d.state))
@@ -474,6 +515,11 @@ impl Shard {
                 .desks
                 .values()
                 .filter(|d| d.wait.is_some() || !d.deferred.is_empty())
+                .count()
+            + self
+                .holds
+                .values()
+                .filter(|h| h.creating.is_some() || !h.deferred.is_empty())
                 .count()
     }
 }

@@ -294,3 +294,36 @@ impl SnapshotStore {
         }
     }
 }
+
+#[cfg(test)]
+mod cell_layout_tests {
+    use super::*;
+    use orch_actors::hold::{HoldLine, HoldNo};
+
+    /// Held units are not in a cell's serialized form (the hold records
+    /// are their source of truth), so a snapshot written by the builds
+    /// before holds decodes, and a cell holding units encodes exactly as
+    /// it did before.
+    #[test]
+    fn a_cell_snapshot_keeps_the_layout_before_holds() {
+        let plain = CellState::new(10, 1);
+        let before = enc(&plain);
+        let mut holding = plain.clone();
+        holding.restore_held(
+            HoldLine {
+                hold: HoldNo(7),
+                line: 0,
+            },
+            4,
+        );
+        assert_eq!(holding.available(), 5);
+        assert_eq!(
+            enc(&holding),
+            before,
+            "held units add nothing to the layout"
+        );
+        let back: CellState = dec(&before, "cells").unwrap();
+        assert_eq!(back, plain);
+        assert_eq!(back.held(), 0);
+    }
+}

@@ -3,11 +3,17 @@
 //! reserve for the desk's allocations in the same step), serve waiting
 //! lines, and cycle counts.
 //!
+//! Holds: hold units for a hold's lines (answered at once, like a
+//! reservation), give a hold line's units back and reserve them for the
+//! desk's allocations in the same step (as an arrival does), and turn a
+//! hold line's units into an order line's reservation in place.
+//!
 //! A cell is the only place that decides whether stock can be reserved.
 //! It journals only what no order records: receipts and cycle counts, with
 //! their idempotency ids. It never waits for anyone.
 
 use orch_actors::cell::{CellEvent, ReserveAnswer};
+use orch_actors::hold::HoldLine;
 use orch_actors::log::LogEntry;
 use orch_actors::{CellKey, FacilityIdx, LineRef, SkuIdx};
 
@@ -95,6 +101,58 @@ impl Shard {
                 }
                 self.send(ActorRef::Desk(sku), Msg::Served { facility: f, lines });
             }
+            Msg::HoldUnits { hold, lines } => {
+                let answers = lines
+                    .into_iter()
+                    .map(|(l, sku, qty)| {
+                        let key = CellKey { sku, facility: f };
+                        (l, self.hold_units(key, HoldLine { hold, line: l }, qty))
+                    })
+                    .collect();
+                self.send(ActorRef::Hold(hold), Msg::Reserved { answers });
+            }
+            Msg::Unhold {
+                sku,
+                hold,
+                allocations,
+                from_desk,
+            } => {
+                let key = CellKey { sku, facility: f };
+                let mut lines = Vec::new();
+                if let Some(cell) = self.cells.get_mut(&key) {
+                    if let Some(e) = cell.decide_unhold(hold) {
+                        cell.apply(&e);
+                    }
+                    for (line, want) in allocations {
+                        if let Ok((ReserveAnswer::Reserved, Some(e))) =
+                            cell.check_reserve(line, want)
+                        {
+                            cell.apply(&e);
+                            lines.push(line);
+                        }
+                    }
+                    self.touch_cell(key);
+                }
+                if from_desk {
+                    self.send(ActorRef::Desk(sku), Msg::Served { facility: f, lines });
+                }
+            }
+            Msg::ConvertHeld {
+                sku,
+                hold,
+                line,
+                qty,
+            } => {
+                let key = CellKey { sku, facility: f };
+                let cell = self.cells.entry(key).or_default();
+                match cell.decide_convert_hold(hold, line, qty) {
+                    Ok(e) => {
+                        cell.apply(&e);
+                        self.touch_cell(key);
+                    }
+                    Err(e) => self.anomaly(format!("convert {hold:?} to {line:?} at {key:?}: {e}")),
+                }
+            }
             Msg::Adjust {
                 sku,
                 on_hand,
@@ -118,6 +176,22 @@ impl Shard {
     fn reserve(&mut self, key: CellKey, line: LineRef, qty: u32) -> ReserveAnswer {
         let cell = self.cells.entry(key).or_default();
         match cell.check_reserve(line, qty) {
+            Ok((ReserveAnswer::Reserved, Some(e))) => {
+                cell.apply(&e);
+                self.touch_cell(key);
+                ReserveAnswer::Reserved
+            }
+            Ok((answer, _)) => {
+                cell.note_oversell_refusal();
+                answer
+            }
+            Err(_) => ReserveAnswer::Short { available: 0 },
+        }
+    }
+
+    fn hold_units(&mut self, key: CellKey, hold: HoldLine, qty: u32) -> ReserveAnswer {
+        let cell = self.cells.entry(key).or_default();
+        match cell.check_hold(hold, qty) {
             Ok((ReserveAnswer::Reserved, Some(e))) => {
                 cell.apply(&e);
                 self.touch_cell(key);

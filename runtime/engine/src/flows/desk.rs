@@ -1,7 +1,8 @@
 //! The backorder desk of one SKU: the network-wide queue of waiting lines,
 //! served by priority, then age, never twice and never skipped.
 //!
-//! Arrivals (receipts, restocked returns) pass through the desk: it picks
+//! Arrivals (receipts, restocked returns, and a hold's units coming back
+//! when it is released, expires or is converted without them) pass through the desk: it picks
 //! the lines the units serve and the cell receives and reserves for them in
 //! one step, so no new order takes the stock in between. Freed stock
 //! (cancel, cycle count up, a refused fill) is offered to the queue at its
@@ -77,6 +78,23 @@ impl Shard {
                         receipt_id,
                         allocations,
                         reply,
+                    },
+                );
+            }
+            Msg::ReturnHeld {
+                facility,
+                hold,
+                qty,
+            } => {
+                let allocations = desk.state.allocate(qty);
+                desk.wait = Some(DeskWait::Arrive);
+                self.send(
+                    ActorRef::Cells(facility),
+                    Msg::Unhold {
+                        sku,
+                        hold,
+                        allocations,
+                        from_desk: true,
                     },
                 );
             }

@@ -6,4 +6,5 @@
 mod cells;
 mod desk;
 mod facility;
+mod hold;
 mod order;

@@ -8,11 +8,13 @@
 //! tick's batch. It never touches a cell, facility or desk directly.
 
 use orch_actors::facility::QueuedFulfillment;
+use orch_actors::hold::HoldLine;
 use orch_actors::log::LogEntry;
 use orch_actors::order::{Effect, OrderRefusal, OrderState, PlaceRequest, ScanDecision};
-use orch_actors::placement::{Placement, Step};
-use orch_actors::routing::RouteRequest;
+use orch_actors::placement::{Placement, PlacementOutcome, Step};
+use orch_actors::routing::{Plan, RouteRequest};
 use orch_actors::{CellKey, FacilityIdx, LineRef, OrderNo, SkuIdx};
+use orch_config::ServiceLevel;
 
 use crate::msg::{ActorRef, Answer, Msg, RequestId, ScanAnswer};
 use crate::shard::{OrderActor, Placing, Shard};
@@ -21,15 +23,30 @@ use crate::view::View;
 impl Shard {
     pub(crate) fn order_msg(&mut self, no: OrderNo, msg: Msg, view: &View) {
         if let Msg::Place { req, reply } = msg {
-            return self.place(no, req, reply, view);
+            return self.place(no, req, reply, Vec::new(), view);
+        }
+        if let Msg::PlaceTaking {
+            req,
+            reply,
+            taken,
+            give_back,
+            ..
+        } = msg
+        {
+            return self.place_taking(no, req, reply, taken, give_back, view);
         }
         let Some(actor) = self.orders.get_mut(&no) else {
             return self.order_unknown(no, msg);
         };
         let waiting = actor.placing.is_some();
         match msg {
-            Msg::Reserved { answers } if waiting => {
+            Msg::Reserved { mut answers } if waiting => {
                 let p = actor.placing.as_mut().expect("checked");
+                if let Some(map) = &p.map {
+                    for (l, _) in answers.iter_mut() {
+                        *l = map.iter().position(|m| m == l).unwrap_or(0) as u16;
+                    }
+                }
                 p.placement.on_answers(&answers);
                 self.drive(no);
             }
@@ -101,20 +118,62 @@ impl Shard {
         }
     }
 
-    fn place(&mut self, no: OrderNo, req: PlaceRequest, reply: RequestId, view: &View) {
+    /// An order naming a hold: give back the hold lines it does not take,
+    /// turn the ones it takes into its reservations in place (sent before
+    /// anything else this order tells those cells, so they come first),
+    /// then place the rest as usual.
+    fn place_taking(
+        &mut self,
+        no: OrderNo,
+        req: PlaceRequest,
+        reply: RequestId,
+        taken: Vec<(FacilityIdx, HoldLine, SkuIdx, u16, u32)>,
+        give_back: Vec<(FacilityIdx, HoldLine, SkuIdx, u32)>,
+        view: &View,
+    ) {
         if self.orders.contains_key(&no) {
             return self.reply(
                 reply,
                 Answer::Placed(Err(format!("order number {} is taken", no.0))),
             );
         }
-        let (state, placed) = OrderState::place(no, req, self.now);
-        let lines: Vec<(SkuIdx, u32)> = state
-            .request()
-            .lines
-            .iter()
-            .map(|l| (l.sku, l.qty))
-            .collect();
+        for (facility, hold, sku, qty) in give_back {
+            self.send(
+                ActorRef::Desk(sku),
+                Msg::ReturnHeld {
+                    facility,
+                    hold,
+                    qty,
+                },
+            );
+        }
+        let mut lines = Vec::with_capacity(taken.len());
+        for (facility, hold, sku, line, qty) in taken {
+            self.send(
+                ActorRef::Cells(facility),
+                Msg::ConvertHeld {
+                    sku,
+                    hold,
+                    line: LineRef { order: no, line },
+                    qty,
+                },
+            );
+            lines.push((facility, line));
+        }
+        self.place(no, req, reply, lines, view)
+    }
+
+    /// Routes `lines` for a ship-to: the router's plan with the facilities'
+    /// live status (owned) or last published boards.
+    pub(crate) fn route(
+        &mut self,
+        lines: &[(SkuIdx, u32)],
+        lat: f64,
+        lon: f64,
+        service_level: ServiceLevel,
+        channel: &str,
+        view: &View,
+    ) -> Plan {
         let now = self.now;
         let mut infos = std::mem::take(&mut self.infos);
         for info in infos.iter_mut() {
@@ -131,21 +190,66 @@ impl Shard {
                 }
             }
         }
-        let r = state.request();
         let plan = self.router.plan(
             &RouteRequest {
-                lines: &lines,
-                lat: r.lat,
-                lon: r.lon,
-                service_level: r.service_level,
-                channel: &r.channel,
+                lines,
+                lat,
+                lon,
+                service_level,
+                channel,
             },
             &infos,
             |sku, facility| self.available(CellKey { sku, facility }, view),
         );
         self.infos = infos;
-        let placement =
-            Placement::new(plan, lines.iter().map(|l| l.1).collect(), r.allow_backorder);
+        plan
+    }
+
+    /// Place an order; `taken` are lines already reserved in place (from a
+    /// hold), which are not routed again.
+    fn place(
+        &mut self,
+        no: OrderNo,
+        req: PlaceRequest,
+        reply: RequestId,
+        taken: Vec<(FacilityIdx, u16)>,
+        view: &View,
+    ) {
+        if self.orders.contains_key(&no) {
+            return self.reply(
+                reply,
+                Answer::Placed(Err(format!("order number {} is taken", no.0))),
+            );
+        }
+        let (state, placed) = OrderState::place(no, req, self.now);
+        let lines: Vec<(SkuIdx, u32)> = state
+            .request()
+            .lines
+            .iter()
+            .map(|l| (l.sku, l.qty))
+            .collect();
+        let (map, route_lines) = if taken.is_empty() {
+            (None, None)
+        } else {
+            let map: Vec<u16> = (0..lines.len() as u16)
+                .filter(|l| !taken.iter().any(|t| t.1 == *l))
+                .collect();
+            let sub: Vec<(SkuIdx, u32)> = map.iter().map(|&l| lines[usize::from(l)]).collect();
+            (Some(map), Some(sub))
+        };
+        let r = state.request();
+        let (lat, lon, sl, allow_backorder) = (r.lat, r.lon, r.service_level, r.allow_backorder);
+        let channel = r.channel.clone();
+        let routed = route_lines.as_deref().unwrap_or(&lines);
+        let plan = self.route(routed, lat, lon, sl, &channel, view);
+        let placement = Placement::new(plan, routed.iter().map(|l| l.1).collect(), allow_backorder);
+        let mut by_facility: Vec<(FacilityIdx, Vec<u16>)> = Vec::new();
+        for (f, l) in taken {
+            match by_facility.iter_mut().find(|x| x.0 == f) {
+                Some(x) => x.1.push(l),
+                None => by_facility.push((f, vec![l])),
+            }
+        }
         self.orders.insert(
             no,
             Box::new(OrderActor {
@@ -155,6 +259,8 @@ impl Shard {
                     lines,
                     placed,
                     reply,
+                    map,
+                    taken: by_facility,
                 })),
                 deferred: Default::default(),
             }),
@@ -172,6 +278,7 @@ impl Shard {
                     let lines = lines
                         .into_iter()
                         .map(|l| {
+                            let l = p.map.as_ref().map_or(l, |m| m[usize::from(l)]);
                             let (sku, qty) = p.lines[usize::from(l)];
                             (l, sku, qty)
                         })
@@ -186,7 +293,10 @@ impl Shard {
                     }
                     let lines = lines
                         .into_iter()
-                        .map(|l| (p.lines[usize::from(l)].0, LineRef { order: no, line: l }))
+                        .map(|l| {
+                            let l = p.map.as_ref().map_or(l, |m| m[usize::from(l)]);
+                            (p.lines[usize::from(l)].0, LineRef { order: no, line: l })
+                        })
                         .collect();
                     // A failed all-or-nothing attempt gives back what it
                     // got; as in `World`, that is not offered to the desks.
@@ -200,8 +310,21 @@ impl Shard {
                 }
                 Step::Done => {
                     let p = *actor.placing.take().expect("placing");
-                    let (event, effects) =
-                        actor.state.decide_routed(p.placement.outcome(), self.now);
+                    let outcome = with_taken(p.placement.outcome(), p.map.as_deref(), &p.taken);
+                    if outcome.rejected.is_some() {
+                        // Rejected: what it took from the hold goes back too.
+                        for (f, lines) in &p.taken {
+                            let lines = lines
+                                .iter()
+                                .map(|&l| {
+                                    (p.lines[usize::from(l)].0, LineRef { order: no, line: l })
+                                })
+                                .collect();
+                            self.send(ActorRef::Cells(*f), Msg::Release { lines, drain: true });
+                        }
+                    }
+                    let actor = self.orders.get_mut(&no).expect("placing order exists");
+                    let (event, effects) = actor.state.decide_routed(outcome, self.now);
                     actor.state.apply(&event);
                     self.journal(LogEntry::Order(no, p.placed));
                     self.journal(LogEntry::Order(no, event));
@@ -320,4 +443,37 @@ impl Shard {
             }
         }
     }
+}
+
+/// A placement's outcome in the order's line numbers (`map`: routed line
+/// to order line), with the lines taken from a hold in front, merged per
+/// facility. Unchanged when nothing was taken.
+fn with_taken(
+    mut outcome: PlacementOutcome,
+    map: Option<&[u16]>,
+    taken: &[(FacilityIdx, Vec<u16>)],
+) -> PlacementOutcome {
+    let Some(map) = map else {
+        return outcome;
+    };
+    let to_order = |l: &mut u16| *l = map[usize::from(*l)];
+    for (_, lines) in outcome.fulfillments.iter_mut() {
+        lines.iter_mut().for_each(to_order);
+    }
+    outcome.backordered.iter_mut().for_each(to_order);
+    if outcome.rejected.is_some() {
+        return outcome;
+    }
+    let mut fulfillments = taken.to_vec();
+    for (f, lines) in outcome.fulfillments {
+        match fulfillments.iter_mut().find(|x| x.0 == f) {
+            Some(x) => x.1.extend(lines),
+            None => fulfillments.push((f, lines)),
+        }
+    }
+    for (_, lines) in fulfillments.iter_mut() {
+        lines.sort_unstable();
+    }
+    outcome.fulfillments = fulfillments;
+    outcome
 }
