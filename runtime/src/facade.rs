@@ -27,7 +27,7 @@ use tokio::sync::oneshot;
 
 use crate::clock::{now_ms, parse_rfc3339};
 use crate::dto::*;
-use crate::error::{ApiError, ErrorKind};
+use crate::error::{quote, ApiError, ErrorKind};
 use crate::persist::checkpoint::{checkpoint, Checkpointer, SnapshotInfo};
 use crate::persist::recovery::recover;
 use crate::persist::snapshot::SnapshotStore;
@@ -373,14 +373,14 @@ impl Orchestrator {
         self.shared
             .catalog
             .sku(id)
-            .ok_or_else(|| invalid("unknown_sku", format!("{field}: unknown SKU '{id}'")))
+            .ok_or_else(|| invalid("unknown_sku", format!("{field}: unknown SKU {}", quote(id))))
     }
 
     fn facility_idx(&self, field: &str, id: &str) -> Result<FacilityIdx, ApiError> {
         self.shared.catalog.facility(id).ok_or_else(|| {
             invalid(
                 "unknown_facility",
-                format!("{field}: unknown facility '{id}'"),
+                format!("{field}: unknown facility {}", quote(id)),
             )
         })
     }
@@ -389,7 +389,7 @@ impl Orchestrator {
         self.shared.catalog.facility(id).ok_or_else(|| {
             ApiError::not_found(
                 "facility_not_found",
-                format!("facility '{id}' does not exist"),
+                format!("facility {} does not exist", quote(id)),
             )
         })
     }
@@ -414,8 +414,8 @@ impl Orchestrator {
             invalid(
                 "invalid_service_level",
                 format!(
-                    "service_level: must be same_day, next_day or standard, got '{}'",
-                    o.service_level
+                    "service_level: must be same_day, next_day or standard, got {}",
+                    quote(&o.service_level)
                 ),
             )
         })?;
@@ -509,7 +509,7 @@ impl Orchestrator {
             .ok_or_else(|| {
                 ApiError::not_found(
                     "order_not_found",
-                    format!("order '{order_id}' does not exist"),
+                    format!("order {} does not exist", quote(order_id)),
                 )
             })?;
         self.ask_order(no, GetOrder).await
@@ -628,7 +628,7 @@ impl Orchestrator {
             .ok_or_else(|| {
                 ApiError::not_found(
                     "order_not_found",
-                    format!("order '{order_id}' does not exist"),
+                    format!("order {} does not exist", quote(order_id)),
                 )
             })?;
         match self.ask_order(no, Cancel).await? {
@@ -653,8 +653,8 @@ impl Orchestrator {
                     .into(),
             );
         }
-        let kind =
-            ScanKind::parse(&s.kind).ok_or_else(|| format!("kind: unknown kind '{}'", s.kind))?;
+        let kind = ScanKind::parse(&s.kind)
+            .ok_or_else(|| format!("kind: unknown kind {}", quote(&s.kind)))?;
         if s.order_id.is_empty() {
             return Err("order_id: missing".into());
         }
@@ -662,7 +662,7 @@ impl Orchestrator {
             .shared
             .order_ids
             .get(s.order_id.as_str())
-            .ok_or_else(|| format!("order_id: unknown order '{}'", s.order_id))?;
+            .ok_or_else(|| format!("order_id: unknown order {}", quote(&s.order_id)))?;
         let n = s
             .fulfillment_id
             .strip_prefix(s.order_id.as_str())
@@ -670,21 +670,22 @@ impl Orchestrator {
             .and_then(|r| r.parse::<u16>().ok())
             .ok_or_else(|| {
                 format!(
-                    "fulfillment_id: '{}' is not a fulfillment of order '{}'",
-                    s.fulfillment_id, s.order_id
+                    "fulfillment_id: {} is not a fulfillment of order {}",
+                    quote(&s.fulfillment_id),
+                    quote(&s.order_id)
                 )
             })?;
         let facility = self
             .shared
             .catalog
             .facility(&s.facility_id)
-            .ok_or_else(|| format!("facility_id: unknown facility '{}'", s.facility_id))?;
+            .ok_or_else(|| format!("facility_id: unknown facility {}", quote(&s.facility_id)))?;
         let sku = match &s.sku {
             Some(id) => Some(
                 self.shared
                     .catalog
                     .sku(id)
-                    .ok_or_else(|| format!("sku: unknown SKU '{id}'"))?,
+                    .ok_or_else(|| format!("sku: unknown SKU {}", quote(id)))?,
             ),
             None => None,
         };
@@ -693,9 +694,9 @@ impl Orchestrator {
             None => None,
         };
         let at = match &s.at {
-            Some(t) => {
-                parse_rfc3339(t).ok_or_else(|| format!("at: '{t}' is not an RFC 3339 time"))?
-            }
+            Some(t) => parse_rfc3339(t).ok_or_else(|| {
+                format!("at: {} is not an RFC 3339 time with an offset", quote(t))
+            })?,
             None => now_ms(),
         };
         let disposition = match s.disposition.as_deref() {
@@ -704,7 +705,8 @@ impl Orchestrator {
             Some("dispose") => Some(Disposition::Dispose),
             Some(d) => {
                 return Err(format!(
-                    "disposition: must be restock or dispose, got '{d}'"
+                    "disposition: must be restock or dispose, got {}",
+                    quote(d)
                 ))
             }
         };
@@ -945,7 +947,10 @@ impl Orchestrator {
     /// cells' published counts.
     pub fn inventory(&self, sku_id: &str) -> Result<InventoryView, ApiError> {
         let sku = self.shared.catalog.sku(sku_id).ok_or_else(|| {
-            ApiError::not_found("sku_not_found", format!("SKU '{sku_id}' does not exist"))
+            ApiError::not_found(
+                "sku_not_found",
+                format!("SKU {} does not exist", quote(sku_id)),
+            )
         })?;
         let mut facilities = Vec::new();
         let mut network = 0u64;
@@ -1116,7 +1121,7 @@ impl Orchestrator {
             Some(t) => Some(parse_rfc3339(t).ok_or_else(|| {
                 invalid(
                     "invalid_time",
-                    format!("until: '{t}' is not an RFC 3339 time"),
+                    format!("until: {} is not an RFC 3339 time with an offset", quote(t)),
                 )
             })?),
             None => None,

@@ -35,6 +35,7 @@ pub mod metrics;
 pub mod openapi;
 pub mod recovering;
 pub mod routes;
+pub mod schema;
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -59,6 +60,37 @@ pub struct AppState {
     pub ready: Arc<AtomicBool>,
     /// `/v1` requests in flight.
     pub inflight: AtomicUsize,
+    /// The schemas requests are checked with (from `limits`).
+    pub schemas: schema::Schemas,
+    /// The OpenAPI document, built once from the same schemas.
+    pub openapi: web::Bytes,
+}
+
+impl AppState {
+    /// The state for a core under a configuration.
+    pub fn new(core: Orchestrator, cfg: &Config, ready: Arc<AtomicBool>) -> AppState {
+        let schemas = schema::Schemas::new(&cfg.limits);
+        let catalog = schema::CatalogLists {
+            skus: (core.shared().catalog.skus().iter())
+                .map(|s| s.to_string())
+                .collect(),
+            facilities: core
+                .facilities()
+                .into_iter()
+                .map(|f| f.facility_id)
+                .collect(),
+        };
+        let doc = openapi::document(&schemas, &catalog);
+        AppState {
+            core,
+            limits: cfg.limits,
+            token: cfg.auth.token.clone().filter(|t| !t.is_empty()),
+            ready,
+            inflight: AtomicUsize::new(0),
+            schemas,
+            openapi: web::Bytes::from(serde_json::to_vec(&doc).unwrap_or_default()),
+        }
+    }
 }
 
 impl AppState {
@@ -126,13 +158,7 @@ pub fn start_server_with(
     crate::metrics::set_ready(ready);
     let ready = Arc::new(AtomicBool::new(ready));
     let sampler_core = core.clone();
-    let state = web::Data::new(AppState {
-        core,
-        limits: cfg.limits,
-        token: cfg.auth.token.clone().filter(|t| !t.is_empty()),
-        ready: ready.clone(),
-        inflight: AtomicUsize::new(0),
-    });
+    let state = web::Data::new(AppState::new(core, cfg, ready.clone()));
     let workers = match cfg.runtime.workers {
         0 => std::thread::available_parallelism().map_or(2, |n| n.get()),
         n => n as usize,
