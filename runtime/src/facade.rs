@@ -109,6 +109,17 @@ pub struct States {
     pub facilities: Vec<orch_actors::facility::FacilityState>,
 }
 
+/// The idempotency tables of the facade, each sorted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdempotencyKeys {
+    /// Receipt ids applied.
+    pub receipts: Vec<String>,
+    /// Adjustment ids applied.
+    pub adjustments: Vec<String>,
+    /// Client order ids placed.
+    pub orders: Vec<String>,
+}
+
 /// What the last start replayed (for logs and metrics).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RecoveryInfo {
@@ -1168,6 +1179,13 @@ impl Orchestrator {
     /// orders, desks and facilities, each sorted by key.
     pub async fn states(&self) -> States {
         self.quiesce().await;
+        self.states_now().await
+    }
+
+    /// Every actor's state as the actors answer now, without waiting for
+    /// quiet (for callers that know nothing is in flight, such as a fuzzer
+    /// between two answered requests).
+    pub async fn states_now(&self) -> States {
         let cells = join_all(self.shared.cells().into_iter().map(|(k, a)| async move {
             crate::metrics::sending(crate::metrics::ActorKind::Cell);
             (k, a.send(GetCell).await)
@@ -1233,6 +1251,22 @@ impl Orchestrator {
             orders,
             desks,
             facilities,
+        }
+    }
+
+    /// The idempotency keys seen so far, each list sorted: receipt ids,
+    /// adjustment ids and client order ids (scan event ids live in each
+    /// order's state).
+    pub fn idempotency_keys(&self) -> IdempotencyKeys {
+        let sorted = |it: &mut dyn Iterator<Item = String>| {
+            let mut v: Vec<String> = it.collect();
+            v.sort_unstable();
+            v
+        };
+        IdempotencyKeys {
+            receipts: sorted(&mut self.receipts.iter().map(|e| e.key().to_string())),
+            adjustments: sorted(&mut self.adjustments.iter().map(|e| e.key().to_string())),
+            orders: sorted(&mut self.shared.order_ids.iter().map(|e| e.key().to_string())),
         }
     }
 

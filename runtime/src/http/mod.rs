@@ -41,7 +41,8 @@ use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 
-use actix_web::dev::ServerHandle;
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServerHandle, ServiceFactory, ServiceRequest, ServiceResponse};
 use actix_web::middleware::from_fn;
 use actix_web::{web, App, HttpServer};
 use orch_config::{Config, Limits};
@@ -98,6 +99,30 @@ impl AppState {
     pub fn is_ready(&self) -> bool {
         self.ready.load(Ordering::Acquire)
     }
+}
+
+/// The application every worker serves (and the in-process tests call):
+/// the routes, `/metrics`, the JSON 404 for any other path, and the
+/// middleware (gate, access log, metrics).
+pub fn app(
+    state: web::Data<AppState>,
+) -> App<
+    impl ServiceFactory<
+        ServiceRequest,
+        Config = (),
+        Response = ServiceResponse<impl MessageBody>,
+        Error = actix_web::Error,
+        InitError = (),
+    >,
+> {
+    App::new()
+        .app_data(state)
+        .configure(routes::configure)
+        .configure(metrics::configure)
+        .default_service(web::to(routes::route_not_found))
+        .wrap(from_fn(gate::gate))
+        .wrap(from_fn(gate::access_log))
+        .wrap(from_fn(metrics::track))
 }
 
 /// A running HTTP server.
@@ -172,20 +197,11 @@ pub fn start_server_with(
         .spawn(move || {
             let sys = actix_rt::System::new();
             sys.block_on(async move {
-                let server = HttpServer::new(move || {
-                    App::new()
-                        .app_data(state.clone())
-                        .configure(routes::configure)
-                        .configure(metrics::configure)
-                        .default_service(web::to(routes::route_not_found))
-                        .wrap(from_fn(gate::gate))
-                        .wrap(from_fn(gate::access_log))
-                        .wrap(from_fn(metrics::track))
-                })
-                .workers(workers)
-                .disable_signals()
-                .shutdown_timeout(5)
-                .bind(&listen);
+                let server = HttpServer::new(move || app(state.clone()))
+                    .workers(workers)
+                    .disable_signals()
+                    .shutdown_timeout(5)
+                    .bind(&listen);
                 let server = match server {
                     Ok(s) => s,
                     Err(e) => {

@@ -37,7 +37,6 @@ fn links(r: &RouteSpec, code: u16) -> Option<Value> {
     };
     match (r.operation_id, code) {
         ("placeOrder", 200 | 201) => Some(order("$response.body#/order_id")),
-        ("placeOrders", 200) => Some(order("$response.body#/results/0/order_id")),
         ("listFacilities", 200) => {
             let f = "$response.body#/facilities/0/facility_id";
             Some(json!({
@@ -46,9 +45,6 @@ fn links(r: &RouteSpec, code: u16) -> Option<Value> {
                 "SetFacilityStatus": {"operationId": "setFacilityStatus", "parameters": {"facility_id": f}},
             }))
         }
-        ("listSkus", 200) => Some(json!({
-            "GetInventory": {"operationId": "getInventory", "parameters": {"sku": "$response.body#/skus/0"}},
-        })),
         _ => None,
     }
 }
@@ -131,6 +127,11 @@ fn schemas(s: &Schemas, catalog: &CatalogLists) -> Value {
     out.insert("ScanEvent".into(), s.scan_event.to_openapi());
     out["ScanBatch"]["properties"]["events"]["items"] = json!({"description": "A ScanEvent; one that does not match is answered rejected in its place."});
     out["OrderBatch"]["properties"]["orders"]["items"] = json!({"description": "A PlaceOrder; one that does not match is answered with an error item in its place."});
+    // Two rules JSON Schema cannot state, said in words.
+    out["PlaceOrder"]["properties"]["lines"]["description"] =
+        json!("Each SKU on at most one line (422 invalid_order otherwise).");
+    out["FacilityStatus"]["properties"]["until"]["description"] =
+        json!("When the closure ends; must lie in the future (422 invalid_status otherwise).");
     out.insert("SkuId".into(), catalog_schema(&catalog.skus));
     out.insert("FacilityId".into(), catalog_schema(&catalog.facilities));
     out.insert("Error".into(), json!({"type": "object", "required": ["error"], "properties": {"error": {"type": "object", "required": ["code", "message"], "properties": {"code": {"type": "string", "pattern": "^[a-z][a-z0-9_]*$"}, "message": {"type": "string"}}}}}));
