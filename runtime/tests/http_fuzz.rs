@@ -111,7 +111,9 @@ const RAW_NUMBERS: &[&str] = &[
 fn text() -> impl Strategy<Value = String> {
     prop_oneof![
         Just(String::new()),
-        "[A-Za-z0-9._:-]{1,12}",
+        // Valid ids from a small set, so that the orders the fuzzer manages
+        // to place stay few and snapshots stay cheap.
+        "[a-c0-9]{1,2}",
         "\\PC{0,24}",
         ".{0,8}",
         (1usize..4).prop_map(|n| "é😀\u{0}\u{202e}".repeat(n)),
@@ -125,7 +127,7 @@ fn text() -> impl Strategy<Value = String> {
         Just("batch".to_string()),
         Just("SKU-999999".to_string()),
         Just("NOPE-01".to_string()),
-        "fz-[a-z]{1,2}",
+        "fz-[a-c]",
     ]
 }
 

@@ -31,6 +31,7 @@ pub mod auth;
 pub mod errors;
 pub mod gate;
 pub mod limits;
+pub mod listener;
 pub mod metrics;
 pub mod openapi;
 pub mod recovering;
@@ -44,7 +45,7 @@ use std::sync::Arc;
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServerHandle, ServiceFactory, ServiceRequest, ServiceResponse};
 use actix_web::middleware::from_fn;
-use actix_web::{web, App, HttpServer};
+use actix_web::{web, App};
 use orch_config::{Config, Limits};
 
 use crate::facade::Orchestrator;
@@ -197,22 +198,15 @@ pub fn start_server_with(
         .spawn(move || {
             let sys = actix_rt::System::new();
             sys.block_on(async move {
-                let server = HttpServer::new(move || app(state.clone()))
-                    .workers(workers)
-                    .disable_signals()
-                    .shutdown_timeout(5)
-                    .bind(&listen);
-                let server = match server {
+                let server = listener::serve("orchestrator-http", &listen, workers, 5, move || {
+                    app(state.clone())
+                });
+                let (running, addr) = match server {
                     Ok(s) => s,
                     Err(e) => {
                         let _ = tx.send(Err(e));
                         return Ok(());
                     }
-                };
-                let addr = server.addrs().first().copied();
-                let Some(addr) = addr else {
-                    let _ = tx.send(Err(std::io::Error::other("bound to no address")));
-                    return Ok(());
                 };
                 let metrics_server = match metrics_listen.as_deref().map(metrics_only) {
                     None => None,
@@ -222,7 +216,6 @@ pub fn start_server_with(
                         return Ok(());
                     }
                 };
-                let running = server.run();
                 let metrics_side = metrics_server.map(|(m, maddr)| {
                     let handle = m.handle();
                     actix_rt::spawn(m);
@@ -266,26 +259,16 @@ pub fn start_server_with(
 /// A server of `/metrics` alone, for `listen.metrics` (one worker: a
 /// scrape a second is all it serves).
 fn metrics_only(listen: &str) -> std::io::Result<(actix_web::dev::Server, SocketAddr)> {
-    let server = HttpServer::new(|| {
+    listener::serve("orchestrator-metrics", listen, 1, 1, || {
         App::new()
             .configure(metrics::configure)
             .default_service(web::to(routes::route_not_found))
             .wrap(from_fn(metrics::track))
     })
-    .workers(1)
-    .disable_signals()
-    .shutdown_timeout(1)
-    .bind(listen)
     .map_err(|e| {
         std::io::Error::new(
             e.kind(),
             format!("listen.metrics: cannot listen on '{listen}': {e}"),
         )
-    })?;
-    let addr = server
-        .addrs()
-        .first()
-        .copied()
-        .ok_or_else(|| std::io::Error::other("listen.metrics: bound to no address"))?;
-    Ok((server.run(), addr))
+    })
 }

@@ -469,11 +469,13 @@ async fn scans(st: web::Data<AppState>, req: HttpRequest, payload: web::Payload)
     let env: ScansEnvelope = parse_checked(&bytes, &st.schemas.scan_batch)?;
     let mut results: Vec<Option<ScanResult>> = vec![None; env.events.len()];
     let mut valid: Vec<(usize, ScanInput)> = Vec::with_capacity(env.events.len());
+    let mut refused: Vec<ScanInput> = Vec::new();
     for (i, v) in env.events.into_iter().enumerate() {
         let event_id = v
             .get("event_id")
             .and_then(Value::as_str)
             .map_or(String::new(), |s| super::errors::clip(s, 128));
+        let kind = v.get("kind").and_then(Value::as_str).map(str::to_string);
         match from_checked::<ScanInput>(v, &st.schemas.scan_event, &format!("events[{i}]")) {
             Ok(s) => valid.push((i, s)),
             Err(e) => {
@@ -482,9 +484,15 @@ async fn scans(st: web::Data<AppState>, req: HttpRequest, payload: web::Payload)
                     result: "rejected".into(),
                     reason: Some(e.message),
                 });
+                refused.push(ScanInput {
+                    kind: kind.unwrap_or_default(),
+                    ..ScanInput::default()
+                });
             }
         }
     }
+    // Events refused here never reach the facade: count them as it would.
+    crate::metrics::scans(&refused, None);
     let inputs: Vec<ScanInput> = valid.iter().map(|(_, s)| s.clone()).collect();
     let answers = st.core.try_scans(&inputs).await?;
     for ((i, _), r) in valid.into_iter().zip(answers) {
