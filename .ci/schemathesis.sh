@@ -45,7 +45,10 @@ done
 curl -fsS "http://127.0.0.1:$port/readyz" > /dev/null
 
 status=0
-SCHEMATHESIS_HOOKS=hooks PYTHONPATH="$here" "$work/venv/bin/st" run \
+# Run from the temporary directory: schemathesis keeps a cache where it runs.
+hooks_dir=$(pwd)/$here
+cd "$work"
+SCHEMATHESIS_HOOKS=hooks PYTHONPATH="$hooks_dir" "$work/venv/bin/st" run \
     "http://127.0.0.1:$port/v1/openapi.json" \
     --checks all \
     --max-examples "${ST_MAX_EXAMPLES:-25}" \
