@@ -163,6 +163,29 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for JsonErrors<T> {
     }
 }
 
+/// A listening socket as actix-web's own binds it (address reuse, a
+/// backlog of 2,048), on the first address `listen` resolves to that binds.
+fn bind(listen: &str) -> io::Result<std::net::TcpListener> {
+    use socket2::{Domain, Socket, Type};
+    use std::net::ToSocketAddrs;
+
+    let mut last = io::Error::new(io::ErrorKind::InvalidInput, "no address to listen on");
+    for addr in listen.to_socket_addrs()? {
+        let attempt = (|| {
+            let socket = Socket::new(Domain::for_address(addr), Type::STREAM, None)?;
+            socket.set_reuse_address(true)?;
+            socket.bind(&addr.into())?;
+            socket.listen(2048)?;
+            Ok::<_, io::Error>(std::net::TcpListener::from(socket))
+        })();
+        match attempt {
+            Ok(l) => return Ok(l),
+            Err(e) => last = e,
+        }
+    }
+    Err(last)
+}
+
 /// Binds `listen` and serves `app` (one per worker) on it over HTTP/1.1
 /// with [`JsonErrors`] connections; answers the bound address.
 pub fn serve<F, T, B>(
@@ -185,7 +208,7 @@ where
 {
     use actix_service::{fn_service, map_config, IntoServiceFactory, ServiceFactoryExt};
 
-    let listener = std::net::TcpListener::bind(listen)?;
+    let listener = bind(listen)?;
     let addr = listener.local_addr()?;
     let server = actix_server::Server::build()
         .workers(workers)
