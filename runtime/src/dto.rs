@@ -3,7 +3,13 @@
 //! tester builds them directly.
 //!
 //! Inputs keep client strings and wide integers so that validation can name
-//! the field and the bad value ("lines[2].qty: must be 1 to 1000000, got -1").
+//! the field and the bad value (`lines[2].qty: must be 1 to 1000000, got -1`).
+//!
+//! serde's derives would read a JSON array as a struct's fields in order;
+//! no JSON reaches them unchecked: the HTTP layer parses a body into a
+//! `serde_json::Value`, checks it against the route's schema
+//! (`http::schema`: JSON types, fields, rules) and only then reads the
+//! shape here (`http::limits::parse_checked`).
 
 use serde::{Deserialize, Serialize};
 

@@ -2,6 +2,26 @@
 
 use serde::Serialize;
 
+/// Most characters of a refused value an error message quotes.
+pub const QUOTE_MAX: usize = 128;
+
+/// A refused value as an error message quotes it: in single quotes, at
+/// most [`QUOTE_MAX`] characters (then `…`).
+pub fn quote(s: &str) -> String {
+    format!("'{}'", clip(s, QUOTE_MAX))
+}
+
+/// At most `n` characters of `s`.
+pub fn clip(s: &str, n: usize) -> String {
+    if s.chars().count() <= n {
+        s.to_string()
+    } else {
+        let mut out: String = s.chars().take(n).collect();
+        out.push('…');
+        out
+    }
+}
+
 /// The class of an error; the HTTP layer maps it to a status code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub enum ErrorKind {

@@ -27,7 +27,7 @@ use tokio::sync::oneshot;
 
 use crate::clock::{now_ms, parse_rfc3339};
 use crate::dto::*;
-use crate::error::{ApiError, ErrorKind};
+use crate::error::{quote, ApiError, ErrorKind};
 use crate::persist::checkpoint::{checkpoint, Checkpointer, SnapshotInfo};
 use crate::persist::recovery::recover;
 use crate::persist::snapshot::SnapshotStore;
@@ -107,6 +107,17 @@ pub struct States {
     pub desks: Vec<(SkuIdx, orch_actors::backorder::DeskState)>,
     /// Facilities by index.
     pub facilities: Vec<orch_actors::facility::FacilityState>,
+}
+
+/// The idempotency tables of the facade, each sorted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdempotencyKeys {
+    /// Receipt ids applied.
+    pub receipts: Vec<String>,
+    /// Adjustment ids applied.
+    pub adjustments: Vec<String>,
+    /// Client order ids placed.
+    pub orders: Vec<String>,
 }
 
 /// What the last start replayed (for logs and metrics).
@@ -373,14 +384,14 @@ impl Orchestrator {
         self.shared
             .catalog
             .sku(id)
-            .ok_or_else(|| invalid("unknown_sku", format!("{field}: unknown SKU '{id}'")))
+            .ok_or_else(|| invalid("unknown_sku", format!("{field}: unknown SKU {}", quote(id))))
     }
 
     fn facility_idx(&self, field: &str, id: &str) -> Result<FacilityIdx, ApiError> {
         self.shared.catalog.facility(id).ok_or_else(|| {
             invalid(
                 "unknown_facility",
-                format!("{field}: unknown facility '{id}'"),
+                format!("{field}: unknown facility {}", quote(id)),
             )
         })
     }
@@ -389,7 +400,7 @@ impl Orchestrator {
         self.shared.catalog.facility(id).ok_or_else(|| {
             ApiError::not_found(
                 "facility_not_found",
-                format!("facility '{id}' does not exist"),
+                format!("facility {} does not exist", quote(id)),
             )
         })
     }
@@ -414,8 +425,8 @@ impl Orchestrator {
             invalid(
                 "invalid_service_level",
                 format!(
-                    "service_level: must be same_day, next_day or standard, got '{}'",
-                    o.service_level
+                    "service_level: must be same_day, next_day or standard, got {}",
+                    quote(&o.service_level)
                 ),
             )
         })?;
@@ -509,7 +520,7 @@ impl Orchestrator {
             .ok_or_else(|| {
                 ApiError::not_found(
                     "order_not_found",
-                    format!("order '{order_id}' does not exist"),
+                    format!("order {} does not exist", quote(order_id)),
                 )
             })?;
         self.ask_order(no, GetOrder).await
@@ -628,7 +639,7 @@ impl Orchestrator {
             .ok_or_else(|| {
                 ApiError::not_found(
                     "order_not_found",
-                    format!("order '{order_id}' does not exist"),
+                    format!("order {} does not exist", quote(order_id)),
                 )
             })?;
         match self.ask_order(no, Cancel).await? {
@@ -653,8 +664,8 @@ impl Orchestrator {
                     .into(),
             );
         }
-        let kind =
-            ScanKind::parse(&s.kind).ok_or_else(|| format!("kind: unknown kind '{}'", s.kind))?;
+        let kind = ScanKind::parse(&s.kind)
+            .ok_or_else(|| format!("kind: unknown kind {}", quote(&s.kind)))?;
         if s.order_id.is_empty() {
             return Err("order_id: missing".into());
         }
@@ -662,7 +673,7 @@ impl Orchestrator {
             .shared
             .order_ids
             .get(s.order_id.as_str())
-            .ok_or_else(|| format!("order_id: unknown order '{}'", s.order_id))?;
+            .ok_or_else(|| format!("order_id: unknown order {}", quote(&s.order_id)))?;
         let n = s
             .fulfillment_id
             .strip_prefix(s.order_id.as_str())
@@ -670,21 +681,22 @@ impl Orchestrator {
             .and_then(|r| r.parse::<u16>().ok())
             .ok_or_else(|| {
                 format!(
-                    "fulfillment_id: '{}' is not a fulfillment of order '{}'",
-                    s.fulfillment_id, s.order_id
+                    "fulfillment_id: {} is not a fulfillment of order {}",
+                    quote(&s.fulfillment_id),
+                    quote(&s.order_id)
                 )
             })?;
         let facility = self
             .shared
             .catalog
             .facility(&s.facility_id)
-            .ok_or_else(|| format!("facility_id: unknown facility '{}'", s.facility_id))?;
+            .ok_or_else(|| format!("facility_id: unknown facility {}", quote(&s.facility_id)))?;
         let sku = match &s.sku {
             Some(id) => Some(
                 self.shared
                     .catalog
                     .sku(id)
-                    .ok_or_else(|| format!("sku: unknown SKU '{id}'"))?,
+                    .ok_or_else(|| format!("sku: unknown SKU {}", quote(id)))?,
             ),
             None => None,
         };
@@ -693,9 +705,9 @@ impl Orchestrator {
             None => None,
         };
         let at = match &s.at {
-            Some(t) => {
-                parse_rfc3339(t).ok_or_else(|| format!("at: '{t}' is not an RFC 3339 time"))?
-            }
+            Some(t) => parse_rfc3339(t).ok_or_else(|| {
+                format!("at: {} is not an RFC 3339 time with an offset", quote(t))
+            })?,
             None => now_ms(),
         };
         let disposition = match s.disposition.as_deref() {
@@ -704,7 +716,8 @@ impl Orchestrator {
             Some("dispose") => Some(Disposition::Dispose),
             Some(d) => {
                 return Err(format!(
-                    "disposition: must be restock or dispose, got '{d}'"
+                    "disposition: must be restock or dispose, got {}",
+                    quote(d)
                 ))
             }
         };
@@ -945,7 +958,10 @@ impl Orchestrator {
     /// cells' published counts.
     pub fn inventory(&self, sku_id: &str) -> Result<InventoryView, ApiError> {
         let sku = self.shared.catalog.sku(sku_id).ok_or_else(|| {
-            ApiError::not_found("sku_not_found", format!("SKU '{sku_id}' does not exist"))
+            ApiError::not_found(
+                "sku_not_found",
+                format!("SKU {} does not exist", quote(sku_id)),
+            )
         })?;
         let mut facilities = Vec::new();
         let mut network = 0u64;
@@ -1116,7 +1132,7 @@ impl Orchestrator {
             Some(t) => Some(parse_rfc3339(t).ok_or_else(|| {
                 invalid(
                     "invalid_time",
-                    format!("until: '{t}' is not an RFC 3339 time"),
+                    format!("until: {} is not an RFC 3339 time with an offset", quote(t)),
                 )
             })?),
             None => None,
@@ -1163,6 +1179,13 @@ impl Orchestrator {
     /// orders, desks and facilities, each sorted by key.
     pub async fn states(&self) -> States {
         self.quiesce().await;
+        self.states_now().await
+    }
+
+    /// Every actor's state as the actors answer now, without waiting for
+    /// quiet (for callers that know nothing is in flight, such as a fuzzer
+    /// between two answered requests).
+    pub async fn states_now(&self) -> States {
         let cells = join_all(self.shared.cells().into_iter().map(|(k, a)| async move {
             crate::metrics::sending(crate::metrics::ActorKind::Cell);
             (k, a.send(GetCell).await)
@@ -1228,6 +1251,22 @@ impl Orchestrator {
             orders,
             desks,
             facilities,
+        }
+    }
+
+    /// The idempotency keys seen so far, each list sorted: receipt ids,
+    /// adjustment ids and client order ids (scan event ids live in each
+    /// order's state).
+    pub fn idempotency_keys(&self) -> IdempotencyKeys {
+        let sorted = |it: &mut dyn Iterator<Item = String>| {
+            let mut v: Vec<String> = it.collect();
+            v.sort_unstable();
+            v
+        };
+        IdempotencyKeys {
+            receipts: sorted(&mut self.receipts.iter().map(|e| e.key().to_string())),
+            adjustments: sorted(&mut self.adjustments.iter().map(|e| e.key().to_string())),
+            orders: sorted(&mut self.shared.order_ids.iter().map(|e| e.key().to_string())),
         }
     }
 

@@ -95,7 +95,8 @@ fn order_lifecycle() {
     let mut wrong = body.clone();
     wrong["lines"][0]["qty"] = json!("two");
     let r = t.post("/v1/orders", &wrong);
-    assert_eq!((r.status, r.code().as_str()), (422, "invalid_field"));
+    // A value of the wrong type is malformed.
+    assert_eq!((r.status, r.code().as_str()), (400, "wrong_type"));
     assert!(r.message().starts_with("lines[0].qty"), "{}", r.message());
     let r = t.send(
         "POST",
@@ -182,7 +183,7 @@ fn order_lifecycle() {
         "{res:?}"
     );
     let r = t.post("/v1/scans", &json!({"events": {"not": "an array"}}));
-    assert_eq!((r.status, r.code().as_str()), (422, "invalid_field"));
+    assert_eq!((r.status, r.code().as_str()), (400, "wrong_type"));
     assert!(r.message().starts_with("events"), "{}", r.message());
 
     assert_eq!(t.get("/v1/orders/o-1001").json()["status"], "shipped");
@@ -233,7 +234,7 @@ fn batch_orders() {
     assert_eq!(res[0]["order_id"], "b-1");
     assert_eq!(res[0]["status"], "routed");
     assert_eq!(res[1]["order_id"], "b-2");
-    assert_eq!(res[1]["error"]["code"], "invalid_field");
+    assert_eq!(res[1]["error"]["code"], "wrong_type");
     assert!(
         res[1]["error"]["message"]
             .as_str()
@@ -491,7 +492,7 @@ fn catalog_availability_and_facilities() {
     );
     assert_eq!((r.status, r.code().as_str()), (422, "invalid_time"));
     let r = t.put("/v1/facilities/DC-01/status", &json!({"enabled": "no"}));
-    assert_eq!((r.status, r.code().as_str()), (422, "invalid_field"));
+    assert_eq!((r.status, r.code().as_str()), (400, "wrong_type"));
     assert!(r.message().starts_with("enabled"));
     assert_eq!(t.get("/v1/facilities/DC-01").json()["enabled"], true);
 }

@@ -8,6 +8,7 @@ use std::collections::BTreeSet;
 
 use http_common::{order, TestServer};
 use orch_runtime::http::routes::ROUTES;
+use serde_json::json;
 
 fn fill(path: &str) -> String {
     path.replace("{order_id}", "oa-1")
@@ -125,4 +126,93 @@ fn openapi_lists_exactly_what_is_served() {
             r.text()
         );
     }
+}
+
+/// The document states the limits the server enforces, as configured, and
+/// the server refuses one past each of them: the two read the same schema.
+#[test]
+fn openapi_states_the_configured_limits_and_optional_auth() {
+    let mut cfg = http_common::config();
+    cfg.limits.order_lines_max = 3;
+    cfg.limits.id_len_max = 20;
+    cfg.limits.qty_max = 50;
+    let t = TestServer::with(cfg);
+    let doc = t.get("/v1/openapi.json").json();
+    let s = &doc["components"]["schemas"];
+    let po = &s["PlaceOrder"]["properties"];
+    assert_eq!(po["lines"]["maxItems"], 3);
+    assert_eq!(po["lines"]["minItems"], 1);
+    assert_eq!(po["order_id"]["maxLength"], 20);
+    assert_eq!(po["order_id"]["pattern"], "^[A-Za-z0-9._:-]{1,20}$");
+    assert_eq!(po["channel"]["pattern"], "^[A-Za-z0-9_-]{1,64}$");
+    assert_eq!(po["lines"]["items"]["properties"]["qty"]["maximum"], 50);
+    assert_eq!(po["lines"]["items"]["properties"]["qty"]["minimum"], 1);
+    assert_eq!(s["PlaceOrder"]["additionalProperties"], false);
+    let skus = s["SkuId"]["enum"].as_array().unwrap();
+    assert_eq!(skus.len(), t.cfg.network.skus.len());
+    let facilities = s["FacilityId"]["enum"].as_array().unwrap();
+    assert_eq!(facilities.len(), t.cfg.network.facilities.len());
+    // Auth is optional (no token configured): `{}` is one alternative.
+    assert_eq!(doc["security"], json!([{}, {"bearer": []}]));
+    // Links carry ids from placing an order and listing facilities.
+    let links = &doc["paths"]["/v1/orders"]["post"]["responses"]["201"]["links"];
+    assert_eq!(links["GetOrder"]["operationId"], "getOrder");
+    let links = &doc["paths"]["/v1/facilities"]["get"]["responses"]["200"]["links"];
+    assert_eq!(
+        links["SetFacilityStatus"]["operationId"],
+        "setFacilityStatus"
+    );
+    let q = &doc["paths"]["/v1/skus"]["get"]["parameters"];
+    let limit = q
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "limit")
+        .unwrap();
+    assert_eq!(
+        (
+            limit["schema"]["minimum"].clone(),
+            limit["schema"]["maximum"].clone()
+        ),
+        (json!(1), json!(1000))
+    );
+
+    // One past each stated limit is refused; at the limit it is not.
+    let (_, lat, lon) = t.stocked("SKU-000000", 1).unwrap();
+    let skus: Vec<String> = skus
+        .iter()
+        .map(|v| v.as_str().unwrap().to_string())
+        .collect();
+    let lines = |n: usize, qty: i64| -> Vec<(&str, i64)> {
+        skus[..n].iter().map(|s| (s.as_str(), qty)).collect()
+    };
+    let r = t.post("/v1/orders", &order("o-4", lat, lon, &lines(4, 1)));
+    assert_eq!(
+        (r.status, r.code().as_str()),
+        (422, "too_many_lines"),
+        "{}",
+        r.text()
+    );
+    let r = t.post("/v1/orders", &order("o-q", lat, lon, &lines(1, 51)));
+    assert_eq!(
+        (r.status, r.code().as_str()),
+        (422, "invalid_quantity"),
+        "{}",
+        r.text()
+    );
+    let r = t.post(
+        "/v1/orders",
+        &order(&"i".repeat(21), lat, lon, &lines(1, 1)),
+    );
+    assert_eq!(
+        (r.status, r.code().as_str()),
+        (422, "invalid_id"),
+        "{}",
+        r.text()
+    );
+    let r = t.post(
+        "/v1/orders",
+        &order(&"i".repeat(20), lat, lon, &lines(3, 50)),
+    );
+    assert!(r.status == 201, "at every limit: {}", r.text());
 }

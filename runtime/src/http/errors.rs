@@ -7,6 +7,7 @@ use std::fmt;
 use actix_web::http::{header, StatusCode};
 use actix_web::{HttpResponse, ResponseError};
 
+pub use crate::error::{clip, quote, QUOTE_MAX};
 use crate::error::{ApiError, ErrorKind};
 
 /// An error answered over HTTP: status, snake_case code, a message naming
@@ -63,7 +64,7 @@ impl HttpError {
     /// 415 `unsupported_media_type`.
     pub fn not_json(got: Option<&str>) -> HttpError {
         let got = match got {
-            Some(ct) => format!("got '{}'", ct.chars().take(100).collect::<String>()),
+            Some(ct) => format!("got '{}'", clip(ct, QUOTE_MAX)),
             None => "got none".to_string(),
         };
         HttpError::new(
@@ -111,7 +112,11 @@ impl HttpError {
         HttpError::new(
             StatusCode::NOT_FOUND,
             "route_not_found",
-            format!("path: no route for {method} {}", clip(path, 200)),
+            format!(
+                "path: no route for {} {}",
+                clip(method, QUOTE_MAX),
+                clip(path, QUOTE_MAX)
+            ),
         )
     }
 
@@ -120,7 +125,7 @@ impl HttpError {
         HttpError {
             message: format!(
                 "method: {method} is not allowed on {}; allowed: {allow}",
-                clip(path, 200)
+                clip(path, QUOTE_MAX)
             ),
             allow: Some(allow),
             ..HttpError::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "")
@@ -130,17 +135,6 @@ impl HttpError {
     /// The JSON body.
     pub fn body(&self) -> serde_json::Value {
         serde_json::json!({"error": {"code": self.code, "message": self.message}})
-    }
-}
-
-/// At most `n` characters of `s`.
-pub fn clip(s: &str, n: usize) -> String {
-    if s.chars().count() <= n {
-        s.to_string()
-    } else {
-        let mut out: String = s.chars().take(n).collect();
-        out.push('…');
-        out
     }
 }
 

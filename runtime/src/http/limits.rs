@@ -11,9 +11,12 @@
 //! 3. bytes that are not JSON (syntax, truncation, trailing garbage, an empty
 //!    body, nesting deeper than serde_json's 128 levels) are `400
 //!    malformed_json`, the message carrying serde's line and column;
-//! 4. JSON of the wrong shape (missing field, wrong type, unknown field) is
-//!    `422 invalid_field`, the message starting with the field's path
-//!    (`lines[0].qty: invalid type: ...`).
+//! 4. JSON of the wrong type (an array where an object is expected, a
+//!    string where a number is) is `400 wrong_type`; a missing or unknown
+//!    field, or a value outside its rule, is `422`, the message starting
+//!    with the field's path (`lines[0].qty: must be 1 to 1000000, got 0`).
+//!    Both come from the route's [`Schema`], the one the OpenAPI document
+//!    is built from.
 
 use actix_web::http::header;
 use actix_web::web::{Bytes, BytesMut};
@@ -21,7 +24,8 @@ use actix_web::{web, HttpRequest};
 use futures::StreamExt;
 use serde::de::DeserializeOwned;
 
-use super::errors::HttpError;
+use super::errors::{clip, HttpError};
+use super::schema::{check, Schema};
 
 /// The request's `Content-Type`, if any.
 pub fn content_type(req: &HttpRequest) -> Option<&str> {
@@ -110,46 +114,30 @@ pub async fn read_body(
     Ok(buf.freeze())
 }
 
-/// The path of a field for messages: `body` for the root.
-fn field(path: &serde_path_to_error::Path, prefix: &str) -> String {
-    let p = path.to_string();
-    match (prefix.is_empty(), p.as_str()) {
-        (true, ".") => "body".to_string(),
-        (false, ".") => prefix.to_string(),
-        (true, _) => p,
-        (false, _) if p.starts_with('[') => format!("{prefix}{p}"),
-        (false, _) => format!("{prefix}.{p}"),
-    }
-}
-
-fn classify(path: String, e: serde_json::Error) -> HttpError {
-    use serde_json::error::Category;
-    match e.classify() {
-        Category::Data => HttpError::invalid("invalid_field", format!("{path}: {e}")),
-        Category::Syntax | Category::Eof | Category::Io => {
-            HttpError::bad_request("malformed_json", format!("body: not valid JSON: {e}"))
-        }
-    }
-}
-
-/// Parses a body (rules 3 and 4 above).
-pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, HttpError> {
-    let mut de = serde_json::Deserializer::from_slice(bytes);
-    let v = serde_path_to_error::deserialize(&mut de).map_err(|e| {
-        let path = field(e.path(), "");
-        classify(path, e.into_inner())
-    })?;
-    de.end().map_err(|e| {
+/// Parses a body as JSON (rule 3), checks it against its schema (rule 4:
+/// types, then fields and rules; see [`super::schema`]) and only then reads
+/// it as `T`, so that no shape the schema refuses (an array for an object,
+/// a fraction for an integer) ever reaches serde's derives.
+pub fn parse_checked<T: DeserializeOwned>(bytes: &[u8], schema: &Schema) -> Result<T, HttpError> {
+    let v: serde_json::Value = serde_json::from_slice(bytes).map_err(|e| {
         HttpError::bad_request("malformed_json", format!("body: not valid JSON: {e}"))
     })?;
-    Ok(v)
+    from_checked(v, schema, "")
 }
 
-/// Turns one element of an array into `T`; the error message names the
-/// element (`prefix` is e.g. `orders[3]`).
-pub fn from_value<T: DeserializeOwned>(v: serde_json::Value, prefix: &str) -> Result<T, String> {
-    serde_path_to_error::deserialize(v).map_err(|e| {
-        let path = field(e.path(), prefix);
-        format!("{path}: {}", e.into_inner())
+/// Checks a parsed value against its schema and reads it as `T`; `prefix`
+/// names it in messages (`orders[3]`, or `""` for a whole body).
+pub fn from_checked<T: DeserializeOwned>(
+    v: serde_json::Value,
+    schema: &Schema,
+    prefix: &str,
+) -> Result<T, HttpError> {
+    check(&v, schema, prefix)?;
+    serde_json::from_value(v).map_err(|e| {
+        let at = if prefix.is_empty() { "body" } else { prefix };
+        HttpError::invalid(
+            "invalid_field",
+            format!("{at}: {}", clip(&e.to_string(), 256)),
+        )
     })
 }

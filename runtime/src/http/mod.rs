@@ -31,18 +31,21 @@ pub mod auth;
 pub mod errors;
 pub mod gate;
 pub mod limits;
+pub mod listener;
 pub mod metrics;
 pub mod openapi;
 pub mod recovering;
 pub mod routes;
+pub mod schema;
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 
-use actix_web::dev::ServerHandle;
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServerHandle, ServiceFactory, ServiceRequest, ServiceResponse};
 use actix_web::middleware::from_fn;
-use actix_web::{web, App, HttpServer};
+use actix_web::{web, App};
 use orch_config::{Config, Limits};
 
 use crate::facade::Orchestrator;
@@ -59,6 +62,37 @@ pub struct AppState {
     pub ready: Arc<AtomicBool>,
     /// `/v1` requests in flight.
     pub inflight: AtomicUsize,
+    /// The schemas requests are checked with (from `limits`).
+    pub schemas: schema::Schemas,
+    /// The OpenAPI document, built once from the same schemas.
+    pub openapi: web::Bytes,
+}
+
+impl AppState {
+    /// The state for a core under a configuration.
+    pub fn new(core: Orchestrator, cfg: &Config, ready: Arc<AtomicBool>) -> AppState {
+        let schemas = schema::Schemas::new(&cfg.limits);
+        let catalog = schema::CatalogLists {
+            skus: (core.shared().catalog.skus().iter())
+                .map(|s| s.to_string())
+                .collect(),
+            facilities: core
+                .facilities()
+                .into_iter()
+                .map(|f| f.facility_id)
+                .collect(),
+        };
+        let doc = openapi::document(&schemas, &catalog);
+        AppState {
+            core,
+            limits: cfg.limits,
+            token: cfg.auth.token.clone().filter(|t| !t.is_empty()),
+            ready,
+            inflight: AtomicUsize::new(0),
+            schemas,
+            openapi: web::Bytes::from(serde_json::to_vec(&doc).unwrap_or_default()),
+        }
+    }
 }
 
 impl AppState {
@@ -66,6 +100,30 @@ impl AppState {
     pub fn is_ready(&self) -> bool {
         self.ready.load(Ordering::Acquire)
     }
+}
+
+/// The application every worker serves (and the in-process tests call):
+/// the routes, `/metrics`, the JSON 404 for any other path, and the
+/// middleware (gate, access log, metrics).
+pub fn app(
+    state: web::Data<AppState>,
+) -> App<
+    impl ServiceFactory<
+        ServiceRequest,
+        Config = (),
+        Response = ServiceResponse<impl MessageBody>,
+        Error = actix_web::Error,
+        InitError = (),
+    >,
+> {
+    App::new()
+        .app_data(state)
+        .configure(routes::configure)
+        .configure(metrics::configure)
+        .default_service(web::to(routes::route_not_found))
+        .wrap(from_fn(gate::gate))
+        .wrap(from_fn(gate::access_log))
+        .wrap(from_fn(metrics::track))
 }
 
 /// A running HTTP server.
@@ -126,13 +184,7 @@ pub fn start_server_with(
     crate::metrics::set_ready(ready);
     let ready = Arc::new(AtomicBool::new(ready));
     let sampler_core = core.clone();
-    let state = web::Data::new(AppState {
-        core,
-        limits: cfg.limits,
-        token: cfg.auth.token.clone().filter(|t| !t.is_empty()),
-        ready: ready.clone(),
-        inflight: AtomicUsize::new(0),
-    });
+    let state = web::Data::new(AppState::new(core, cfg, ready.clone()));
     let workers = match cfg.runtime.workers {
         0 => std::thread::available_parallelism().map_or(2, |n| n.get()),
         n => n as usize,
@@ -146,31 +198,15 @@ pub fn start_server_with(
         .spawn(move || {
             let sys = actix_rt::System::new();
             sys.block_on(async move {
-                let server = HttpServer::new(move || {
-                    App::new()
-                        .app_data(state.clone())
-                        .configure(routes::configure)
-                        .configure(metrics::configure)
-                        .default_service(web::to(routes::route_not_found))
-                        .wrap(from_fn(gate::gate))
-                        .wrap(from_fn(gate::access_log))
-                        .wrap(from_fn(metrics::track))
-                })
-                .workers(workers)
-                .disable_signals()
-                .shutdown_timeout(5)
-                .bind(&listen);
-                let server = match server {
+                let server = listener::serve("orchestrator-http", &listen, workers, 5, move || {
+                    app(state.clone())
+                });
+                let (running, addr) = match server {
                     Ok(s) => s,
                     Err(e) => {
                         let _ = tx.send(Err(e));
                         return Ok(());
                     }
-                };
-                let addr = server.addrs().first().copied();
-                let Some(addr) = addr else {
-                    let _ = tx.send(Err(std::io::Error::other("bound to no address")));
-                    return Ok(());
                 };
                 let metrics_server = match metrics_listen.as_deref().map(metrics_only) {
                     None => None,
@@ -180,7 +216,6 @@ pub fn start_server_with(
                         return Ok(());
                     }
                 };
-                let running = server.run();
                 let metrics_side = metrics_server.map(|(m, maddr)| {
                     let handle = m.handle();
                     actix_rt::spawn(m);
@@ -224,26 +259,16 @@ pub fn start_server_with(
 /// A server of `/metrics` alone, for `listen.metrics` (one worker: a
 /// scrape a second is all it serves).
 fn metrics_only(listen: &str) -> std::io::Result<(actix_web::dev::Server, SocketAddr)> {
-    let server = HttpServer::new(|| {
+    listener::serve("orchestrator-metrics", listen, 1, 1, || {
         App::new()
             .configure(metrics::configure)
             .default_service(web::to(routes::route_not_found))
             .wrap(from_fn(metrics::track))
     })
-    .workers(1)
-    .disable_signals()
-    .shutdown_timeout(1)
-    .bind(listen)
     .map_err(|e| {
         std::io::Error::new(
             e.kind(),
             format!("listen.metrics: cannot listen on '{listen}': {e}"),
         )
-    })?;
-    let addr = server
-        .addrs()
-        .first()
-        .copied()
-        .ok_or_else(|| std::io::Error::other("listen.metrics: bound to no address"))?;
-    Ok((server.run(), addr))
+    })
 }

@@ -1,39 +1,78 @@
 //! The OpenAPI 3 document served at `GET /v1/openapi.json`, built from the
-//! route table so that it lists exactly what is served, with hand-written
-//! schemas for the bodies of API.md.
+//! route table (so that it lists exactly what is served) and from the
+//! [`Schemas`] the routes check requests with (so that it states every
+//! constraint they enforce, and only those). Catalog ids are enums of the
+//! configured SKUs and facilities. Bearer auth is declared optional: the
+//! server requires it only when a token is configured.
 
 use serde_json::{json, Map, Value};
 
 use super::routes::{RouteSpec, ROUTES};
+use super::schema::{catalog_schema, CatalogLists, Schemas};
 
 fn description(code: u16) -> &'static str {
     match code {
         200 => "OK",
         201 => "Created",
-        400 => "Malformed (not JSON, bad query string)",
-        401 => "Missing or wrong bearer token",
+        400 => "Malformed (not JSON, a value of the wrong type, bad query string)",
+        401 => "Missing or wrong bearer token (only when a token is configured)",
         404 => "Unknown id",
         409 => "Conflicts with state or an earlier request of the same id",
-        413 => "Body or batch too large",
+        413 => "Body too large",
         415 => "Content-Type is not JSON",
         422 => "Well-formed but invalid (names the field)",
         429 => "Too many requests in flight (Retry-After)",
-        503 => "Not ready (Retry-After)",
+        503 => "Not ready, or changes cannot be made durable (Retry-After)",
         _ => "",
     }
 }
 
-fn operation(r: &RouteSpec) -> Value {
+/// Links that carry ids from one answer to the operations that need them.
+fn links(r: &RouteSpec, code: u16) -> Option<Value> {
+    let order = |from: &str| {
+        json!({
+            "GetOrder": {"operationId": "getOrder", "parameters": {"order_id": from}},
+            "CancelOrder": {"operationId": "cancelOrder", "parameters": {"order_id": from}},
+        })
+    };
+    match (r.operation_id, code) {
+        ("placeOrder", 200 | 201) => Some(order("$response.body#/order_id")),
+        ("listFacilities", 200) => {
+            let f = "$response.body#/facilities/0/facility_id";
+            Some(json!({
+                "GetFacility": {"operationId": "getFacility", "parameters": {"facility_id": f}},
+                "ReleaseWave": {"operationId": "releaseWave", "parameters": {"facility_id": f}},
+                "SetFacilityStatus": {"operationId": "setFacilityStatus", "parameters": {"facility_id": f}},
+            }))
+        }
+        _ => None,
+    }
+}
+
+fn answer_schema(r: &RouteSpec) -> Value {
+    match r.operation_id {
+        "placeOrder" | "getOrder" | "cancelOrder" => json!({"$ref": "#/components/schemas/Order"}),
+        "listFacilities" => json!({"type": "object", "required": ["facilities"], "properties": {
+            "facilities": {"type": "array", "items": {"$ref": "#/components/schemas/Facility"}}}}),
+        "getFacility" | "setFacilityStatus" => json!({"$ref": "#/components/schemas/Facility"}),
+        "listSkus" => json!({"type": "object", "required": ["skus", "next"], "properties": {
+            "skus": {"type": "array", "items": {"type": "string"}},
+            "next": {"type": "string", "nullable": true}}}),
+        _ => json!({"type": "object"}),
+    }
+}
+
+fn operation(r: &RouteSpec, schemas: &Schemas) -> Value {
     let mut params: Vec<Value> = Vec::new();
     for seg in r.path.split('/') {
         if let Some(name) = seg.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
-            params.push(json!({"name": name, "in": "path", "required": true, "schema": {"type": "string", "pattern": "^[A-Za-z0-9._:-]{1,128}$"}}));
+            params.push(json!({"name": name, "in": "path", "required": true, "schema": schemas.path_param(name).to_openapi()}));
         }
     }
-    for (name, required, ty) in r.query {
-        params.push(
-            json!({"name": name, "in": "query", "required": required, "schema": {"type": ty}}),
-        );
+    if r.query {
+        for p in schemas.query(r.operation_id) {
+            params.push(json!({"name": p.name, "in": "query", "required": p.required, "schema": p.schema.to_openapi()}));
+        }
     }
     let mut responses = Map::new();
     let mut codes: Vec<u16> = r.statuses.to_vec();
@@ -43,15 +82,15 @@ fn operation(r: &RouteSpec) -> Value {
     codes.sort_unstable();
     codes.dedup();
     for c in codes {
-        let content = if c >= 400 {
-            json!({"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}})
+        let mut resp = if c >= 400 {
+            json!({"description": description(c), "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}})
         } else {
-            json!({"application/json": {"schema": {"type": "object"}}})
+            json!({"description": description(c), "content": {"application/json": {"schema": answer_schema(r)}}})
         };
-        responses.insert(
-            c.to_string(),
-            json!({"description": description(c), "content": content}),
-        );
+        if let Some(l) = links(r, c) {
+            resp["links"] = l;
+        }
+        responses.insert(c.to_string(), resp);
     }
     let mut op = json!({
         "operationId": r.operation_id,
@@ -68,47 +107,66 @@ fn operation(r: &RouteSpec) -> Value {
     op
 }
 
-fn schemas() -> Value {
-    let id = json!({"type": "string", "pattern": "^[A-Za-z0-9._:-]{1,128}$"});
-    let qty = json!({"type": "integer", "minimum": 1, "maximum": 1_000_000});
-    json!({
-        "Error": {"type": "object", "required": ["error"], "properties": {"error": {"type": "object", "required": ["code", "message"], "properties": {"code": {"type": "string"}, "message": {"type": "string"}}}}},
-        "PlaceOrder": {"type": "object", "additionalProperties": false, "required": ["order_id", "channel", "ship_to", "service_level", "lines"], "properties": {
-            "order_id": id, "channel": {"type": "string"},
-            "ship_to": {"type": "object", "additionalProperties": false, "required": ["lat", "lon"], "properties": {"lat": {"type": "number"}, "lon": {"type": "number"}}},
-            "service_level": {"type": "string", "enum": ["same_day", "next_day", "standard"]},
-            "lines": {"type": "array", "maxItems": 200, "items": {"type": "object", "additionalProperties": false, "required": ["sku", "qty"], "properties": {"sku": {"type": "string"}, "qty": qty}}},
-            "allow_backorder": {"type": "boolean", "default": true}}},
-        "OrderBatch": {"type": "object", "required": ["orders"], "properties": {"orders": {"type": "array", "maxItems": 1000, "items": {"$ref": "#/components/schemas/PlaceOrder"}}}},
-        "ScanEvent": {"type": "object", "required": ["event_id", "kind", "order_id", "fulfillment_id", "facility_id"], "properties": {
-            "event_id": id, "kind": {"type": "string", "enum": ["pick", "pack", "ship", "in_transit", "out_for_delivery", "delivered", "delivery_exception", "return_received"]},
-            "order_id": {"type": "string"}, "fulfillment_id": {"type": "string"}, "facility_id": {"type": "string"},
-            "sku": {"type": "string"}, "qty": qty, "at": {"type": "string", "format": "date-time"},
-            "carrier": {"type": "string"}, "tracking": {"type": "string"}, "reason": {"type": "string"},
-            "disposition": {"type": "string", "enum": ["restock", "dispose"]}}},
-        "ScanBatch": {"type": "object", "required": ["events"], "properties": {"events": {"type": "array", "maxItems": 5000, "items": {"$ref": "#/components/schemas/ScanEvent"}}}},
-        "ReceiptBatch": {"type": "object", "required": ["receipts"], "properties": {"receipts": {"type": "array", "items": {"type": "object", "additionalProperties": false, "required": ["sku", "facility_id", "qty", "receipt_id"], "properties": {"sku": {"type": "string"}, "facility_id": {"type": "string"}, "qty": qty, "receipt_id": id}}}}},
-        "AdjustmentBatch": {"type": "object", "required": ["adjustments"], "properties": {"adjustments": {"type": "array", "items": {"type": "object", "additionalProperties": false, "required": ["sku", "facility_id", "on_hand", "adjustment_id"], "properties": {"sku": {"type": "string"}, "facility_id": {"type": "string"}, "on_hand": {"type": "integer", "minimum": 0, "maximum": 1_000_000}, "adjustment_id": id}}}}},
-        "FacilityStatus": {"type": "object", "additionalProperties": false, "required": ["enabled"], "properties": {"enabled": {"type": "boolean"}, "until": {"type": "string", "format": "date-time"}}},
-    })
+fn schemas(s: &Schemas, catalog: &CatalogLists) -> Value {
+    let mut out = Map::new();
+    for name in [
+        "PlaceOrder",
+        "OrderBatch",
+        "ScanBatch",
+        "ReceiptBatch",
+        "AdjustmentBatch",
+        "FacilityStatus",
+    ] {
+        if let Some(b) = s.body(name) {
+            out.insert(name.to_string(), b.to_openapi());
+        }
+    }
+    // Each scan event and each order of a batch is checked on its own and
+    // answered in its place (rejected / an error item), so the envelopes
+    // take any items; these are the shapes an item must have to apply.
+    out.insert("ScanEvent".into(), s.scan_event.to_openapi());
+    out["ScanBatch"]["properties"]["events"]["items"] = json!({"description": "A ScanEvent; one that does not match is answered rejected in its place."});
+    out["OrderBatch"]["properties"]["orders"]["items"] = json!({"description": "A PlaceOrder; one that does not match is answered with an error item in its place."});
+    // Two rules JSON Schema cannot state, said in words.
+    out["PlaceOrder"]["properties"]["lines"]["description"] =
+        json!("Each SKU on at most one line (422 invalid_order otherwise).");
+    out["FacilityStatus"]["properties"]["until"]["description"] =
+        json!("When the closure ends; must lie in the future (422 invalid_status otherwise).");
+    out.insert("SkuId".into(), catalog_schema(&catalog.skus));
+    out.insert("FacilityId".into(), catalog_schema(&catalog.facilities));
+    out.insert("Error".into(), json!({"type": "object", "required": ["error"], "properties": {"error": {"type": "object", "required": ["code", "message"], "properties": {"code": {"type": "string", "pattern": "^[a-z][a-z0-9_]*$"}, "message": {"type": "string"}}}}}));
+    out.insert("Order".into(), json!({"type": "object", "required": ["order_id", "status", "channel", "service_level", "fulfillments", "backordered"], "properties": {
+        "order_id": {"type": "string"}, "status": {"type": "string"}, "reason": {"type": "string"},
+        "channel": {"type": "string"}, "service_level": {"type": "string"},
+        "fulfillments": {"type": "array", "items": {"type": "object", "required": ["fulfillment_id", "facility_id", "status", "lines"]}},
+        "backordered": {"type": "array", "items": {"type": "object", "required": ["sku", "qty"]}},
+        "timeline": {"type": "array", "items": {"type": "object", "required": ["at", "event"]}}}}));
+    out.insert("Facility".into(), json!({"type": "object", "required": ["facility_id", "kind", "lat", "lon", "enabled", "queued_fulfillments", "open_waves", "released_today", "capacity_left"], "properties": {
+        "facility_id": {"type": "string"}, "kind": {"type": "string", "enum": ["dc", "store", "dark_store"]},
+        "lat": {"type": "number"}, "lon": {"type": "number"}, "enabled": {"type": "boolean"},
+        "disabled_until": {"type": "string", "format": "date-time", "nullable": true},
+        "queued_fulfillments": {"type": "integer", "minimum": 0}, "open_waves": {"type": "integer", "minimum": 0},
+        "released_today": {"type": "integer", "minimum": 0}, "capacity_left": {"type": "integer", "minimum": 0}}}));
+    Value::Object(out)
 }
 
-/// The document. `/metrics` is not listed: it is the Prometheus text
-/// format, an operations endpoint outside the API (see `http::metrics`).
-pub fn document() -> Value {
+/// The document for these schemas and this catalog. `/metrics` is not
+/// listed: it is the Prometheus text format, an operations endpoint outside
+/// the API (see `http::metrics`).
+pub fn document(s: &Schemas, catalog: &CatalogLists) -> Value {
     let mut paths = Map::new();
     for r in ROUTES {
         let entry = paths.entry(r.path.to_string()).or_insert_with(|| json!({}));
-        entry[r.method.to_ascii_lowercase()] = operation(r);
+        entry[r.method.to_ascii_lowercase()] = operation(r, s);
     }
     json!({
         "openapi": "3.0.3",
-        "info": {"title": "Order orchestrator", "version": env!("CARGO_PKG_VERSION"), "description": "The HTTP contract of API.md (v1). Errors are {\"error\": {\"code\", \"message\"}}."},
+        "info": {"title": "Order orchestrator", "version": env!("CARGO_PKG_VERSION"), "description": "The HTTP contract (v1) of docs/api.md. Errors are {\"error\": {\"code\", \"message\"}}. Bearer auth applies only when the server is configured with a token."},
         "paths": paths,
         "components": {
-            "schemas": schemas(),
+            "schemas": schemas(s, catalog),
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
         },
-        "security": [{"bearer": []}],
+        "security": [{}, {"bearer": []}],
     })
 }

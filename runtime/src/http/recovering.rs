@@ -7,7 +7,7 @@
 use std::net::SocketAddr;
 
 use actix_web::dev::ServerHandle;
-use actix_web::{web, App, HttpResponse, HttpServer};
+use actix_web::{web, App, HttpResponse};
 use serde_json::json;
 
 use super::errors::HttpError;
@@ -37,24 +37,19 @@ pub fn start(listen: &str) -> std::io::Result<RecoveringServer> {
         .spawn(move || {
             let sys = actix_rt::System::new();
             sys.block_on(async move {
-                let server = HttpServer::new(|| {
-                    App::new()
-                        .route("/healthz", web::get().to(healthz))
-                        .default_service(web::to(not_ready))
-                })
-                .workers(1)
-                .disable_signals()
-                .shutdown_timeout(1)
-                .bind(&listen);
-                let server = match server {
+                let server =
+                    super::listener::serve("orchestrator-recovering", &listen, 1, 1, || {
+                        App::new()
+                            .route("/healthz", web::get().to(healthz))
+                            .default_service(web::to(not_ready))
+                    });
+                let (server, addr) = match server {
                     Ok(s) => s,
                     Err(e) => {
                         let _ = tx.send(Err(e));
                         return Ok(());
                     }
                 };
-                let addr = server.addrs()[0];
-                let server = server.run();
                 let _ = tx.send(Ok((server.handle(), addr)));
                 server.await
             })

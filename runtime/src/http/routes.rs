@@ -8,8 +8,10 @@ use actix_web::{web, HttpRequest, HttpResponse, ResponseError, Route};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
+use super::errors::quote;
 use super::errors::HttpError;
-use super::limits::{check_no_body, from_value, parse, read_body};
+use super::limits::{check_no_body, from_checked, parse_checked, read_body};
+use super::schema::{check_param, path_id_ok, Param};
 use super::AppState;
 use crate::dto::{
     AdjustmentInput, FacilityStatusInput, PlaceOrder, ReceiptInput, ScanInput, ScanResult,
@@ -71,15 +73,16 @@ pub struct RouteSpec {
     pub summary: &'static str,
     /// Request body schema name, if it takes a body.
     pub body: Option<&'static str>,
-    /// Query parameters: (name, required, type).
-    pub query: &'static [(&'static str, bool, &'static str)],
+    /// Whether it takes query parameters (their schemas:
+    /// [`super::schema::Schemas::query`]).
+    pub query: bool,
     /// Status codes it may answer (besides 401/429/503 of the gate).
     pub statuses: &'static [u16],
 }
 
 /// Every route served. Order matters where templates overlap:
-/// `/v1/orders/batch` comes before `/v1/orders/{order_id}` (so an order
-/// whose id is `batch` cannot be read by `GET`; it answers 405).
+/// `/v1/orders/batch` comes before `/v1/orders/{order_id}`; `GET` on it
+/// reads the order whose id is `batch`.
 pub const ROUTES: &[RouteSpec] = &[
     RouteSpec {
         method: "GET",
@@ -88,7 +91,7 @@ pub const ROUTES: &[RouteSpec] = &[
         operation_id: "healthz",
         summary: "The process is up.",
         body: None,
-        query: &[],
+        query: false,
         statuses: &[200],
     },
     RouteSpec {
@@ -98,7 +101,7 @@ pub const ROUTES: &[RouteSpec] = &[
         operation_id: "readyz",
         summary: "200 once recovery has finished and the runtime takes traffic, 503 before.",
         body: None,
-        query: &[],
+        query: false,
         statuses: &[200, 503],
     },
     RouteSpec {
@@ -108,7 +111,7 @@ pub const ROUTES: &[RouteSpec] = &[
         operation_id: "openapi",
         summary: "This document.",
         body: None,
-        query: &[],
+        query: false,
         statuses: &[200],
     },
     RouteSpec {
@@ -119,7 +122,7 @@ pub const ROUTES: &[RouteSpec] = &[
         summary:
             "Place an order: 201 new, 200 idempotent replay, 409 same id with a different body.",
         body: Some("PlaceOrder"),
-        query: &[],
+        query: false,
         statuses: &[200, 201, 400, 409, 413, 415, 422],
     },
     RouteSpec {
@@ -129,7 +132,7 @@ pub const ROUTES: &[RouteSpec] = &[
         operation_id: "placeOrders",
         summary: "Place up to batch_orders_max orders; one result per order, in order.",
         body: Some("OrderBatch"),
-        query: &[],
+        query: false,
         statuses: &[200, 400, 413, 415, 422],
     },
     RouteSpec {
@@ -139,7 +142,7 @@ pub const ROUTES: &[RouteSpec] = &[
         operation_id: "getOrder",
         summary: "An order with its fulfillments and timeline.",
         body: None,
-        query: &[],
+        query: false,
         statuses: &[200, 404],
     },
     RouteSpec {
@@ -150,7 +153,7 @@ pub const ROUTES: &[RouteSpec] = &[
         summary:
             "Cancel: releases every reservation not yet picked; 409 once anything has shipped.",
         body: None,
-        query: &[],
+        query: false,
         statuses: &[200, 404, 409, 415],
     },
     RouteSpec {
@@ -160,7 +163,7 @@ pub const ROUTES: &[RouteSpec] = &[
         operation_id: "applyScans",
         summary: "Apply scan events in array order; each is applied, duplicate or rejected.",
         body: Some("ScanBatch"),
-        query: &[],
+        query: false,
         statuses: &[200, 400, 413, 415, 422],
     },
     RouteSpec {
@@ -170,7 +173,7 @@ pub const ROUTES: &[RouteSpec] = &[
         operation_id: "receiveStock",
         summary: "Stock arrives; waiting backorders are served first. Idempotent by receipt_id.",
         body: Some("ReceiptBatch"),
-        query: &[],
+        query: false,
         statuses: &[200, 400, 413, 415, 422],
     },
     RouteSpec {
@@ -180,7 +183,7 @@ pub const ROUTES: &[RouteSpec] = &[
         operation_id: "adjustStock",
         summary: "Cycle counts set on hand; never below reserved (409 when every item is refused).",
         body: Some("AdjustmentBatch"),
-        query: &[],
+        query: false,
         statuses: &[200, 400, 409, 413, 415, 422],
     },
     RouteSpec {
@@ -190,7 +193,7 @@ pub const ROUTES: &[RouteSpec] = &[
         operation_id: "getInventory",
         summary: "A SKU's on hand, reserved and available by facility.",
         body: None,
-        query: &[],
+        query: false,
         statuses: &[200, 404],
     },
     RouteSpec {
@@ -200,7 +203,7 @@ pub const ROUTES: &[RouteSpec] = &[
         operation_id: "listSkus",
         summary: "The catalog, paged in id order.",
         body: None,
-        query: &[("limit", false, "integer"), ("after", false, "string")],
+        query: true,
         statuses: &[200, 400, 422],
     },
     RouteSpec {
@@ -210,12 +213,7 @@ pub const ROUTES: &[RouteSpec] = &[
         operation_id: "getAvailability",
         summary: "Availability near a point, from the view (no mailbox touched).",
         body: None,
-        query: &[
-            ("sku", true, "string"),
-            ("lat", true, "number"),
-            ("lon", true, "number"),
-            ("radius_km", false, "number"),
-        ],
+        query: true,
         statuses: &[200, 400, 422],
     },
     RouteSpec {
@@ -225,7 +223,7 @@ pub const ROUTES: &[RouteSpec] = &[
         operation_id: "listFacilities",
         summary: "Every facility.",
         body: None,
-        query: &[],
+        query: false,
         statuses: &[200],
     },
     RouteSpec {
@@ -235,7 +233,7 @@ pub const ROUTES: &[RouteSpec] = &[
         operation_id: "getFacility",
         summary: "One facility.",
         body: None,
-        query: &[],
+        query: false,
         statuses: &[200, 404],
     },
     RouteSpec {
@@ -245,7 +243,7 @@ pub const ROUTES: &[RouteSpec] = &[
         operation_id: "releaseWave",
         summary: "Release a wave now (wave_id null when nothing is queued).",
         body: None,
-        query: &[],
+        query: false,
         statuses: &[200, 404, 415],
     },
     RouteSpec {
@@ -255,7 +253,7 @@ pub const ROUTES: &[RouteSpec] = &[
         operation_id: "setFacilityStatus",
         summary: "Take a facility in or out of routing.",
         body: Some("FacilityStatus"),
-        query: &[],
+        query: false,
         statuses: &[200, 400, 404, 413, 415, 422],
     },
 ];
@@ -287,6 +285,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         let mut res = web::resource(p).name(p);
         for r in ROUTES.iter().filter(|r| r.path == p) {
             res = res.route(route(r));
+        }
+        if p == "/v1/orders/batch" {
+            // `GET /v1/orders/{order_id}` with the id `batch`.
+            res = res.route(web::get().to(get_order_batch));
         }
         cfg.service(res.default_service(web::to(method_not_allowed)));
     }
@@ -348,13 +350,35 @@ async fn readyz(st: web::Data<AppState>) -> Answer {
     }
 }
 
-async fn openapi() -> HttpResponse {
-    HttpResponse::Ok().json(super::openapi::document())
+async fn openapi(st: web::Data<AppState>) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("application/json")
+        .body(st.openapi.clone())
+}
+
+/// A path id that cannot be an id is unknown: 404 with `code`, quoting at
+/// most 128 characters of it.
+fn known_shape(
+    st: &AppState,
+    name: &str,
+    v: &str,
+    code: &'static str,
+    what: &str,
+) -> Result<(), HttpError> {
+    if path_id_ok(&st.schemas.path_param(name), v) {
+        Ok(())
+    } else {
+        Err(HttpError::new(
+            StatusCode::NOT_FOUND,
+            code,
+            format!("{what} {} does not exist", quote(v)),
+        ))
+    }
 }
 
 async fn place_order(st: web::Data<AppState>, req: HttpRequest, payload: web::Payload) -> Answer {
     let bytes = read_body(&req, payload, body_max(&st)).await?;
-    let order: PlaceOrder = parse(&bytes)?;
+    let order: PlaceOrder = parse_checked(&bytes, &st.schemas.place_order)?;
     let placed = st.core.place(&order).await?;
     let status = if placed.replay {
         StatusCode::OK
@@ -370,7 +394,6 @@ async fn place_order(st: web::Data<AppState>, req: HttpRequest, payload: web::Pa
 }
 
 #[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
 struct OrdersEnvelope {
     orders: Vec<Value>,
 }
@@ -379,31 +402,19 @@ fn error_item(id: Value, e: &HttpError) -> Value {
     json!({"order_id": id, "error": {"code": e.code, "message": e.message}})
 }
 
-fn too_many(code: &'static str, field: &str, n: usize, max: u32) -> HttpError {
-    HttpError::invalid(
-        code,
-        format!("{field}: {n} items exceed the limit of {max}"),
-    )
-}
-
 async fn place_batch(st: web::Data<AppState>, req: HttpRequest, payload: web::Payload) -> Answer {
     let bytes = read_body(&req, payload, body_max(&st)).await?;
-    let env: OrdersEnvelope = parse(&bytes)?;
-    let max = st.limits.batch_orders_max;
-    if env.orders.len() > max as usize {
-        return Err(too_many("too_many_orders", "orders", env.orders.len(), max));
-    }
+    let env: OrdersEnvelope = parse_checked(&bytes, &st.schemas.order_batch)?;
     let mut results: Vec<Option<Value>> = vec![None; env.orders.len()];
     let mut valid: Vec<(usize, PlaceOrder)> = Vec::with_capacity(env.orders.len());
     for (i, v) in env.orders.into_iter().enumerate() {
         let id = v
             .get("order_id")
-            .filter(|x| x.is_string())
-            .cloned()
-            .unwrap_or(Value::Null);
-        match from_value::<PlaceOrder>(v, &format!("orders[{i}]")) {
+            .and_then(Value::as_str)
+            .map_or(Value::Null, |s| Value::String(super::errors::clip(s, 128)));
+        match from_checked::<PlaceOrder>(v, &st.schemas.place_order, &format!("orders[{i}]")) {
             Ok(o) => valid.push((i, o)),
-            Err(m) => results[i] = Some(error_item(id, &HttpError::invalid("invalid_field", m))),
+            Err(e) => results[i] = Some(error_item(id, &e)),
         }
     }
     let orders: Vec<PlaceOrder> = valid.iter().map(|(_, o)| o.clone()).collect();
@@ -432,51 +443,56 @@ async fn place_batch(st: web::Data<AppState>, req: HttpRequest, payload: web::Pa
 }
 
 async fn get_order(st: web::Data<AppState>, id: web::Path<String>) -> Answer {
+    known_shape(&st, "order_id", &id, "order_not_found", "order")?;
     Ok(HttpResponse::Ok().json(st.core.order(&id).await?))
+}
+
+/// `GET /v1/orders/batch` reads the order whose id is `batch` (the path
+/// is also the batch route's, which only takes `POST`).
+async fn get_order_batch(st: web::Data<AppState>) -> Answer {
+    Ok(HttpResponse::Ok().json(st.core.order("batch").await?))
 }
 
 async fn cancel_order(st: web::Data<AppState>, req: HttpRequest, id: web::Path<String>) -> Answer {
     check_no_body(&req, body_max(&st))?;
+    known_shape(&st, "order_id", &id, "order_not_found", "order")?;
     Ok(HttpResponse::Ok().json(st.core.cancel(&id).await?))
 }
 
 #[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
 struct ScansEnvelope {
     events: Vec<Value>,
 }
 
 async fn scans(st: web::Data<AppState>, req: HttpRequest, payload: web::Payload) -> Answer {
     let bytes = read_body(&req, payload, body_max(&st)).await?;
-    let env: ScansEnvelope = parse(&bytes)?;
-    let max = st.limits.scan_events_max;
-    if env.events.len() > max as usize {
-        return Err(too_many("too_many_events", "events", env.events.len(), max));
-    }
+    let env: ScansEnvelope = parse_checked(&bytes, &st.schemas.scan_batch)?;
     let mut results: Vec<Option<ScanResult>> = vec![None; env.events.len()];
     let mut valid: Vec<(usize, ScanInput)> = Vec::with_capacity(env.events.len());
+    let mut refused: Vec<ScanInput> = Vec::new();
     for (i, v) in env.events.into_iter().enumerate() {
         let event_id = v
             .get("event_id")
             .and_then(Value::as_str)
-            .unwrap_or("")
-            .to_string();
-        let parsed = if v.is_object() {
-            from_value::<ScanInput>(v, &format!("events[{i}]"))
-        } else {
-            Err(format!("events[{i}]: must be an object"))
-        };
-        match parsed {
+            .map_or(String::new(), |s| super::errors::clip(s, 128));
+        let kind = v.get("kind").and_then(Value::as_str).map(str::to_string);
+        match from_checked::<ScanInput>(v, &st.schemas.scan_event, &format!("events[{i}]")) {
             Ok(s) => valid.push((i, s)),
-            Err(reason) => {
+            Err(e) => {
                 results[i] = Some(ScanResult {
                     event_id,
                     result: "rejected".into(),
-                    reason: Some(reason),
+                    reason: Some(e.message),
+                });
+                refused.push(ScanInput {
+                    kind: kind.unwrap_or_default(),
+                    ..ScanInput::default()
                 });
             }
         }
     }
+    // Events refused here never reach the facade: count them as it would.
+    crate::metrics::scans(&refused, None);
     let inputs: Vec<ScanInput> = valid.iter().map(|(_, s)| s.clone()).collect();
     let answers = st.core.try_scans(&inputs).await?;
     for ((i, _), r) in valid.into_iter().zip(answers) {
@@ -487,27 +503,25 @@ async fn scans(st: web::Data<AppState>, req: HttpRequest, payload: web::Payload)
 }
 
 #[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
 struct ReceiptsEnvelope {
     receipts: Vec<ReceiptInput>,
 }
 
 async fn receipts(st: web::Data<AppState>, req: HttpRequest, payload: web::Payload) -> Answer {
     let bytes = read_body(&req, payload, body_max(&st)).await?;
-    let env: ReceiptsEnvelope = parse(&bytes)?;
+    let env: ReceiptsEnvelope = parse_checked(&bytes, &st.schemas.receipts)?;
     let results = st.core.receive(&env.receipts).await?;
     Ok(HttpResponse::Ok().json(json!({ "results": results })))
 }
 
 #[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
 struct AdjustmentsEnvelope {
     adjustments: Vec<AdjustmentInput>,
 }
 
 async fn adjustments(st: web::Data<AppState>, req: HttpRequest, payload: web::Payload) -> Answer {
     let bytes = read_body(&req, payload, body_max(&st)).await?;
-    let env: AdjustmentsEnvelope = parse(&bytes)?;
+    let env: AdjustmentsEnvelope = parse_checked(&bytes, &st.schemas.adjustments)?;
     let results = st.core.adjust(&env.adjustments).await?;
     if !results.is_empty() && results.iter().all(|r| r.result == "rejected") {
         let why: Vec<String> = results
@@ -530,58 +544,59 @@ async fn adjustments(st: web::Data<AppState>, req: HttpRequest, payload: web::Pa
 }
 
 async fn inventory(st: web::Data<AppState>, sku: web::Path<String>) -> Answer {
+    known_shape(&st, "sku", &sku, "sku_not_found", "SKU")?;
     Ok(HttpResponse::Ok().json(st.core.inventory(&sku)?))
 }
 
-fn query(req: &HttpRequest) -> Result<HashMap<String, String>, HttpError> {
-    web::Query::<HashMap<String, String>>::from_query(req.query_string())
+/// The query string checked against the route's parameters: undecodable is
+/// `400 malformed_query`; a missing required parameter, an unknown one or a
+/// value outside its rule is `422`.
+fn query(req: &HttpRequest, params: &[Param]) -> Result<HashMap<String, String>, HttpError> {
+    let q = web::Query::<HashMap<String, String>>::from_query(req.query_string())
         .map(web::Query::into_inner)
-        .map_err(|e| HttpError::bad_request("malformed_query", format!("query: {e}")))
-}
-
-fn number(q: &HashMap<String, String>, name: &str, default: Option<f64>) -> Result<f64, HttpError> {
-    match q.get(name) {
-        Some(v) => v.trim().parse::<f64>().map_err(|_| {
-            HttpError::invalid(
-                "invalid_field",
-                format!("{name}: '{}' is not a number", super::errors::clip(v, 50)),
+        .map_err(|e| {
+            HttpError::bad_request(
+                "malformed_query",
+                format!("query: {}", super::errors::clip(&e.to_string(), 256)),
             )
-        }),
-        None => {
-            default.ok_or_else(|| HttpError::invalid("missing_field", format!("{name}: required")))
+        })?;
+    for p in params {
+        match q.get(p.name) {
+            Some(v) => check_param(p, v)?,
+            None if p.required => {
+                return Err(HttpError::invalid(
+                    "missing_field",
+                    format!("{}: required", p.name),
+                ))
+            }
+            None => {}
         }
     }
+    Ok(q)
+}
+
+fn number(q: &HashMap<String, String>, name: &str, default: f64) -> f64 {
+    q.get(name)
+        .and_then(|v| v.parse::<f64>().ok())
+        .unwrap_or(default)
 }
 
 async fn skus(st: web::Data<AppState>, req: HttpRequest) -> Answer {
-    let q = query(&req)?;
-    let limit = match q.get("limit") {
-        Some(v) => match v.trim().parse::<usize>() {
-            Ok(n) if (1..=1000).contains(&n) => n,
-            _ => {
-                return Err(HttpError::invalid(
-                    "invalid_field",
-                    format!(
-                        "limit: must be an integer from 1 to 1000, got '{}'",
-                        super::errors::clip(v, 50)
-                    ),
-                ))
-            }
-        },
-        None => 100,
-    };
+    let q = query(&req, &st.schemas.skus)?;
+    let limit = q
+        .get("limit")
+        .and_then(|v| v.parse::<usize>().ok())
+        .unwrap_or(100);
     let (skus, next) = st.core.skus(limit, q.get("after").map(String::as_str));
     Ok(HttpResponse::Ok().json(json!({ "skus": skus, "next": next })))
 }
 
 async fn availability(st: web::Data<AppState>, req: HttpRequest) -> Answer {
-    let q = query(&req)?;
-    let sku = q
-        .get("sku")
-        .ok_or_else(|| HttpError::invalid("missing_field", "sku: required"))?;
-    let lat = number(&q, "lat", None)?;
-    let lon = number(&q, "lon", None)?;
-    let radius = number(&q, "radius_km", Some(100.0))?;
+    let q = query(&req, &st.schemas.availability)?;
+    let sku = q.get("sku").map_or("", String::as_str);
+    let lat = number(&q, "lat", f64::NAN);
+    let lon = number(&q, "lon", f64::NAN);
+    let radius = number(&q, "radius_km", 100.0);
     Ok(HttpResponse::Ok().json(st.core.availability(sku, lat, lon, radius)?))
 }
 
@@ -590,11 +605,13 @@ async fn facilities(st: web::Data<AppState>) -> HttpResponse {
 }
 
 async fn facility(st: web::Data<AppState>, id: web::Path<String>) -> Answer {
+    known_shape(&st, "facility_id", &id, "facility_not_found", "facility")?;
     Ok(HttpResponse::Ok().json(st.core.facility(&id)?))
 }
 
 async fn release_wave(st: web::Data<AppState>, req: HttpRequest, id: web::Path<String>) -> Answer {
     check_no_body(&req, body_max(&st))?;
+    known_shape(&st, "facility_id", &id, "facility_not_found", "facility")?;
     Ok(HttpResponse::Ok().json(st.core.release_wave(&id).await?))
 }
 
@@ -605,6 +622,7 @@ async fn facility_status(
     payload: web::Payload,
 ) -> Answer {
     let bytes = read_body(&req, payload, body_max(&st)).await?;
-    let input: FacilityStatusInput = parse(&bytes)?;
+    known_shape(&st, "facility_id", &id, "facility_not_found", "facility")?;
+    let input: FacilityStatusInput = parse_checked(&bytes, &st.schemas.facility_status)?;
     Ok(HttpResponse::Ok().json(st.core.set_facility_status(&id, &input).await?))
 }

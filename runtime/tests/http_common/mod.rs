@@ -294,3 +294,84 @@ pub fn order(id: &str, lat: f64, lon: f64, lines: &[(&str, i64)]) -> Value {
         .collect();
     serde_json::json!({"order_id": id, "channel": "web", "ship_to": {"lat": lat, "lon": lon}, "service_level": "standard", "lines": lines})
 }
+
+/// The full core state at a quiet point: every cell, order, desk and
+/// facility as the actors hold them, and the idempotency tables (order,
+/// receipt and adjustment ids), as one comparable text.
+pub fn full_state(core: &Orchestrator) -> String {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .expect("a runtime for the snapshot");
+    let s = rt.block_on(core.states());
+    format!(
+        "cells {:?}\norders {:?}\ndesks {:?}\nfacilities {:?}\nkeys {:?}",
+        s.cells,
+        s.orders,
+        s.desks,
+        s.facilities,
+        core.idempotency_keys()
+    )
+}
+
+/// Asserts an error answer: the status, JSON content type and exactly
+/// `{"error": {"code", "message"}}` with a snake_case code.
+pub fn assert_error_body(r: &Resp, status: u16, what: &str) {
+    assert_eq!(r.status, status, "{what}: {}", r.text());
+    assert!(
+        r.header("content-type")
+            .unwrap_or("")
+            .starts_with("application/json"),
+        "{what}: content-type {:?}",
+        r.header("content-type")
+    );
+    let v: Value = serde_json::from_slice(&r.body)
+        .unwrap_or_else(|e| panic!("{what}: body is not JSON ({e}): {:?}", r.text()));
+    let keys: Vec<&String> = v
+        .as_object()
+        .map(|o| o.keys().collect())
+        .unwrap_or_default();
+    assert_eq!(keys, vec!["error"], "{what}: {v}");
+    let code = v["error"]["code"].as_str().unwrap_or("");
+    assert!(
+        !code.is_empty()
+            && code
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c == '_' || c.is_ascii_digit()),
+        "{what}: code {code:?}"
+    );
+    assert!(
+        !v["error"]["message"].as_str().unwrap_or("").is_empty(),
+        "{what}: {v}"
+    );
+}
+
+/// Asserts two [`full_state`]s are equal, showing where they first differ.
+pub fn assert_same_state(before: &str, now: &str, what: &str) {
+    if before == now {
+        return;
+    }
+    let at = before
+        .bytes()
+        .zip(now.bytes())
+        .position(|(a, b)| a != b)
+        .unwrap_or(before.len().min(now.len()));
+    let from = at.saturating_sub(200);
+    let show = |s: &str| {
+        s.get(from..(at + 200).min(s.len()))
+            .unwrap_or("")
+            .to_string()
+    };
+    panic!(
+        "{what} changed state at byte {at}:\n before: …{}…\n    now: …{}…",
+        show(before),
+        show(now)
+    );
+}
+
+/// The test network with no wave timer: state moves only on requests.
+pub fn quiet_config() -> Config {
+    let mut cfg = config();
+    cfg.runtime.wave_tick_ms = 3_600_000;
+    cfg
+}
