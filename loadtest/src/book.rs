@@ -394,6 +394,31 @@ mod tests {
     use orch_config::bf1::{generate, Bf1Params};
     use orch_runtime::dto::{FulfillmentView, LineView};
 
+    /// Order `id`, routed in one fulfillment of `qty` units of `sku` at `fac`.
+    fn routed(id: &str, sku: &str, fac: &str, qty: u32) -> OrderView {
+        OrderView {
+            order_id: id.into(),
+            status: "routed".into(),
+            reason: None,
+            channel: "web".into(),
+            service_level: "standard".into(),
+            fulfillments: vec![FulfillmentView {
+                fulfillment_id: format!("{id}/1"),
+                facility_id: fac.into(),
+                status: "routed".into(),
+                wave_id: None,
+                carrier: None,
+                tracking: None,
+                lines: vec![LineView {
+                    sku: sku.into(),
+                    qty,
+                }],
+            }],
+            backordered: Vec::new(),
+            timeline: Vec::new(),
+        }
+    }
+
     #[test]
     fn cells_follow_what_was_sent() {
         let net = generate(&Bf1Params {
@@ -407,27 +432,7 @@ mod tests {
             net.facilities[e.facility as usize].id.clone(),
         );
         let start = i64::from(e.on_hand);
-        b.acknowledged(&OrderView {
-            order_id: "o".into(),
-            status: "routed".into(),
-            reason: None,
-            channel: "web".into(),
-            service_level: "standard".into(),
-            fulfillments: vec![FulfillmentView {
-                fulfillment_id: "o/1".into(),
-                facility_id: fac.clone(),
-                status: "routed".into(),
-                wave_id: None,
-                carrier: None,
-                tracking: None,
-                lines: vec![LineView {
-                    sku: sku.clone(),
-                    qty: 2,
-                }],
-            }],
-            backordered: Vec::new(),
-            timeline: Vec::new(),
-        });
+        b.acknowledged(&routed("o", &sku, &fac, 2));
         let key = (sku.clone(), fac.clone());
         assert_eq!(
             b.expected_cells()[&key],
@@ -476,27 +481,7 @@ mod tests {
         });
         b.picked("o", "o/1", &fac, &sku, 2);
         assert!(b.orders().is_empty(), "not acknowledged yet");
-        b.acknowledged(&OrderView {
-            order_id: "o".into(),
-            status: "routed".into(),
-            reason: None,
-            channel: "web".into(),
-            service_level: "standard".into(),
-            fulfillments: vec![FulfillmentView {
-                fulfillment_id: "o/1".into(),
-                facility_id: fac.clone(),
-                status: "routed".into(),
-                wave_id: None,
-                carrier: None,
-                tracking: None,
-                lines: vec![LineView {
-                    sku: sku.clone(),
-                    qty: 2,
-                }],
-            }],
-            backordered: Vec::new(),
-            timeline: Vec::new(),
-        });
+        b.acknowledged(&routed("o", &sku, &fac, 2));
         assert_eq!(b.expected_cells()[&(sku.clone(), fac.clone())].reserved, 0);
         assert_eq!(b.orders().len(), 1);
         assert_eq!(

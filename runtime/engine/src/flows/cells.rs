@@ -12,7 +12,7 @@
 //! It journals only what no order records: receipts and cycle counts, with
 //! their idempotency ids. It never waits for anyone.
 
-use orch_actors::cell::{CellEvent, ReserveAnswer};
+use orch_actors::cell::{CellEvent, CellRefusal, CellState, ReserveAnswer};
 use orch_actors::hold::HoldLine;
 use orch_actors::log::LogEntry;
 use orch_actors::{CellKey, FacilityIdx, LineRef, SkuIdx};
@@ -174,24 +174,22 @@ impl Shard {
     }
 
     fn reserve(&mut self, key: CellKey, line: LineRef, qty: u32) -> ReserveAnswer {
-        let cell = self.cells.entry(key).or_default();
-        match cell.check_reserve(line, qty) {
-            Ok((ReserveAnswer::Reserved, Some(e))) => {
-                cell.apply(&e);
-                self.touch_cell(key);
-                ReserveAnswer::Reserved
-            }
-            Ok((answer, _)) => {
-                cell.note_oversell_refusal();
-                answer
-            }
-            Err(_) => ReserveAnswer::Short { available: 0 },
-        }
+        self.take_units(key, |cell| cell.check_reserve(line, qty))
     }
 
     fn hold_units(&mut self, key: CellKey, hold: HoldLine, qty: u32) -> ReserveAnswer {
+        self.take_units(key, |cell| cell.check_hold(hold, qty))
+    }
+
+    /// Applies what `decide` lets the cell set aside (a reservation or a
+    /// hold), or counts the refusal.
+    fn take_units(
+        &mut self,
+        key: CellKey,
+        decide: impl FnOnce(&CellState) -> Result<(ReserveAnswer, Option<CellEvent>), CellRefusal>,
+    ) -> ReserveAnswer {
         let cell = self.cells.entry(key).or_default();
-        match cell.check_hold(hold, qty) {
+        match decide(cell) {
             Ok((ReserveAnswer::Reserved, Some(e))) => {
                 cell.apply(&e);
                 self.touch_cell(key);
