@@ -93,6 +93,15 @@ struct Server {
     snapshots: mpsc::Receiver<()>,
 }
 
+/// A failing test (the deliberate-bug run fails on purpose) must not leave
+/// its server behind, stopped or running: SIGKILL works on both.
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 /// Starts the server with `durable_log` as its `ORCH_DURABLE_LOG`, if any,
 /// and waits until it is ready.
 // The child is returned to the caller, which kills and waits for it.
