@@ -183,9 +183,22 @@ impl Handler<ArriveAt> for DeskActor {
                 (state, result)
             }
             .into_actor(self)
-            .map(|(state, result), act, _| {
+            .map(move |(state, result), act, ctx| {
                 act.publish(&state);
+                let still_waiting = state.queue().next().is_some();
                 act.state = Some(state);
+                if result.is_ok() && still_waiting {
+                    // The arrival alone is offered first; units already on
+                    // the shelf plus what it left may still cover a line it
+                    // could not (three returns of one unit for a line of
+                    // three): offer them too, behind anything in progress.
+                    act.shared
+                        .pending
+                        .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+                    crate::metrics::sending(crate::metrics::ActorKind::Desk);
+                    ctx.address()
+                        .do_send(Drain(DrainScope::Facility(key.facility)));
+                }
                 result
             }),
         ))
