@@ -35,6 +35,15 @@ pub struct FacilityInfo {
 }
 
 impl FacilityInfo {
+    /// The static part of every facility of a network, by index.
+    pub fn all(facilities: &[FacilityConfig]) -> Vec<FacilityInfo> {
+        facilities
+            .iter()
+            .enumerate()
+            .map(|(i, f)| FacilityInfo::from_config(FacilityIdx(i as u16), f))
+            .collect()
+    }
+
     /// The static part of a facility from its configuration (enabled as configured, nothing used).
     pub fn from_config(idx: FacilityIdx, f: &FacilityConfig) -> FacilityInfo {
         FacilityInfo {
@@ -254,10 +263,7 @@ mod tests {
     }
 
     fn infos(cfgs: &[FacilityConfig]) -> Vec<FacilityInfo> {
-        cfgs.iter()
-            .enumerate()
-            .map(|(i, f)| FacilityInfo::from_config(FacilityIdx(i as u16), f))
-            .collect()
+        FacilityInfo::all(cfgs)
     }
 
     const LINES: &[(SkuIdx, u32)] = &[(SkuIdx(0), 1)];

@@ -62,12 +62,7 @@ impl World {
     /// A world with the configured network and stock, at time `now`.
     pub fn new(cfg: &Config, now: Millis) -> World {
         let net = &cfg.network;
-        let infos = net
-            .facilities
-            .iter()
-            .enumerate()
-            .map(|(i, f)| FacilityInfo::from_config(FacilityIdx(i as u16), f))
-            .collect();
+        let infos = FacilityInfo::all(&net.facilities);
         let facilities = net
             .facilities
             .iter()

@@ -56,12 +56,7 @@ fn routing(c: &mut Criterion) {
             );
         }
         let router = Router::new(&cfg.routing, &net.facilities);
-        let infos: Vec<FacilityInfo> = net
-            .facilities
-            .iter()
-            .enumerate()
-            .map(|(i, f)| FacilityInfo::from_config(FacilityIdx(i as u16), f))
-            .collect();
+        let infos: Vec<FacilityInfo> = FacilityInfo::all(&net.facilities);
         let reqs: Vec<Req> = bf1_orders(&cfg, 1_000, "r-")
             .into_iter()
             .map(|o| Req {

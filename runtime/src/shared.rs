@@ -116,13 +116,7 @@ impl Shared {
             );
             dormant.insert(key, cell);
         }
-        let facility_infos = cfg
-            .network
-            .facilities
-            .iter()
-            .enumerate()
-            .map(|(i, f)| FacilityInfo::from_config(FacilityIdx(i as u16), f))
-            .collect();
+        let facility_infos = FacilityInfo::all(&cfg.network.facilities);
         let boards = cfg
             .network
             .facilities

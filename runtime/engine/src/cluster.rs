@@ -124,13 +124,7 @@ impl Cluster {
                 .collect::<Vec<_>>()
         });
         let view = View::new(boards, available);
-        let infos = cfg
-            .network
-            .facilities
-            .iter()
-            .enumerate()
-            .map(|(i, f)| FacilityInfo::from_config(FacilityIdx(i as u16), f))
-            .collect();
+        let infos = FacilityInfo::all(&cfg.network.facilities);
         Cluster {
             own,
             options,

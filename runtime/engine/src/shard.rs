@@ -203,12 +203,7 @@ impl Shard {
         now: Millis,
     ) -> Shard {
         let net = &cfg.network;
-        let infos = net
-            .facilities
-            .iter()
-            .enumerate()
-            .map(|(i, f)| FacilityInfo::from_config(FacilityIdx(i as u16), f))
-            .collect();
+        let infos = FacilityInfo::all(&net.facilities);
         let facilities = net
             .facilities
             .iter()
