@@ -11,6 +11,7 @@ pub mod clock;
 pub mod dto;
 pub mod error;
 pub mod facade;
+pub mod host;
 pub mod http;
 pub mod metrics;
 pub mod persist;

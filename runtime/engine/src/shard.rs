@@ -186,6 +186,9 @@ pub struct Shard {
     outbound: Vec<Vec<Envelope>>,
     touched_cells: Vec<CellKey>,
     touched_facilities: Vec<FacilityIdx>,
+    /// Publish touched cells and boards in the view update (always with
+    /// more than one shard; a lone shard only when a reader outside asks).
+    publish: bool,
     /// Messages that found no actor to take them, or effects a state
     /// machine refused although they must hold: bugs, counted, never hidden.
     pub(crate) anomalies: Vec<String>,
@@ -252,8 +255,16 @@ impl Shard {
             outbound: vec![Vec::new(); own.shards()],
             touched_cells: Vec::new(),
             touched_facilities: Vec::new(),
+            publish: own.shards() > 1,
             anomalies: Vec::new(),
         }
+    }
+
+    /// Publish every touched cell and board in each tick's view update,
+    /// even as the only shard (a threaded host publishes them for readers
+    /// outside the engine, such as the availability API).
+    pub fn publish_every_change(&mut self) {
+        self.publish = true;
     }
 
     /// This shard's index.
@@ -382,16 +393,16 @@ impl Shard {
     }
 
     /// A cell changed: publish it at the end of the tick (only read by
-    /// other shards, so a lone shard publishes nothing).
+    /// other shards, so a lone shard publishes nothing unless asked).
     pub(crate) fn touch_cell(&mut self, key: CellKey) {
-        if self.own.shards() > 1 {
+        if self.publish {
             self.touched_cells.push(key);
         }
     }
 
     /// A facility changed: publish its board at the end of the tick.
     pub(crate) fn touch_facility(&mut self, f: FacilityIdx) {
-        if self.own.shards() > 1 {
+        if self.publish {
             self.touched_facilities.push(f);
         }
     }

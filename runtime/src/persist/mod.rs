@@ -101,6 +101,20 @@ impl Durability {
         drop(self.journal.append(codec::encode(entries)));
     }
 
+    /// Appends one tick's entries as one journal batch (one record; none
+    /// when `entries` is empty, which makes the ticket a barrier behind
+    /// everything appended before). The ticket resolves once the batch is
+    /// durable in the configured mode (at once in mode `none`). Blocks
+    /// only when the journal's queue is full (back-pressure).
+    pub fn append_tick(&self, entries: &[LogEntry]) -> orch_journal::Ticket {
+        let payloads = if entries.is_empty() {
+            Vec::new()
+        } else {
+            vec![codec::encode(entries)]
+        };
+        self.journal.append_batch(payloads)
+    }
+
     /// Refuses new changes while the journal cannot write.
     pub fn check_writable(&self) -> Result<(), ApiError> {
         if self.mode == DurabilityMode::None {

@@ -1,0 +1,117 @@
+//! Numbers for new orders and holds: order `k * n + shard` on the shard
+//! of its first-choice facility (see `orch_engine::ownership`), holds
+//! spread round robin. Counters per shard, resumed after the highest
+//! number a restored shard holds. A number taken by a request that was
+//! then refused `Overloaded` is skipped: numbers may have gaps, never
+//! repeats.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use orch_actors::hold::HoldNo;
+use orch_actors::order::PlaceRequest;
+use orch_actors::routing::{FacilityInfo, RouteRequest, Router};
+use orch_actors::OrderNo;
+use orch_config::Millis;
+use orch_engine::ownership::ShardIdx;
+use orch_engine::{Ownership, Shard};
+
+use super::published::PublishedView;
+
+/// The number counters of one host.
+#[derive(Debug)]
+pub(crate) struct Numbering {
+    own: Ownership,
+    router: std::sync::Arc<Router>,
+    infos: Vec<FacilityInfo>,
+    order_k: Vec<AtomicU64>,
+    hold_k: Vec<AtomicU64>,
+    holds: AtomicU64,
+}
+
+/// The next `k` after number `no` of its shard (inverse of
+/// `Ownership::order_no`, which skips 0 on shard 0).
+fn next_k(own: Ownership, no: u64) -> u64 {
+    let n = own.shards() as u64;
+    no / n + u64::from(!no.is_multiple_of(n))
+}
+
+impl Numbering {
+    pub(crate) fn new(
+        own: Ownership,
+        router: std::sync::Arc<Router>,
+        infos: Vec<FacilityInfo>,
+        shards: &[Shard],
+    ) -> Numbering {
+        let order_k: Vec<AtomicU64> = (0..own.shards()).map(|_| AtomicU64::new(0)).collect();
+        let hold_k: Vec<AtomicU64> = (0..own.shards()).map(|_| AtomicU64::new(0)).collect();
+        let mut holds = 0;
+        for s in shards {
+            for o in s.orders() {
+                order_k[own.order(o.no())].fetch_max(next_k(own, o.no().0), Ordering::Relaxed);
+            }
+            for h in s.holds() {
+                let no = h.no();
+                hold_k[own.hold(no)].fetch_max(next_k(own, no.0), Ordering::Relaxed);
+                holds += 1;
+            }
+        }
+        Numbering {
+            own,
+            router,
+            infos,
+            order_k,
+            hold_k,
+            holds: AtomicU64::new(holds),
+        }
+    }
+
+    /// The shard a new order lives on: that of its first-choice facility
+    /// by the router's score (stock aside), from the published boards.
+    pub(crate) fn home_shard(
+        &self,
+        req: &PlaceRequest,
+        view: &PublishedView,
+        now: Millis,
+    ) -> ShardIdx {
+        if self.own.shards() == 1 {
+            return 0;
+        }
+        let mut infos = self.infos.clone();
+        for info in infos.iter_mut() {
+            let b = view.board(info.idx);
+            info.enabled = b.is_some_and(|b| b.enabled_at(now));
+            info.capacity_used = b.map_or(0.0, |b| b.capacity_used);
+        }
+        let plan = self.router.plan(
+            &RouteRequest {
+                lines: &[],
+                lat: req.lat,
+                lon: req.lon,
+                service_level: req.service_level,
+                channel: &req.channel,
+            },
+            &infos,
+            |_, _| 0,
+        );
+        match plan.candidates.first() {
+            Some(c) => self.own.facility(c.facility),
+            None => {
+                (self.holds.fetch_add(1, Ordering::Relaxed) % self.own.shards() as u64) as usize
+            }
+        }
+    }
+
+    /// The next order number on `shard`.
+    pub(crate) fn order_no(&self, shard: ShardIdx) -> OrderNo {
+        let k = self.order_k[shard].fetch_add(1, Ordering::Relaxed);
+        self.own.order_no(shard, k)
+    }
+
+    /// The next hold number (shards taken in turn).
+    pub(crate) fn hold_no(&self) -> HoldNo {
+        let shard =
+            (self.holds.fetch_add(1, Ordering::Relaxed) % self.own.shards() as u64) as usize;
+        let k = self.hold_k[shard].fetch_add(1, Ordering::Relaxed);
+        HoldNo(self.own.order_no(shard, k).0)
+    }
+}
