@@ -220,8 +220,8 @@ fn place_cancel_scan_and_receive_round_trip_across_two_shard_threads() {
         .unwrap();
     assert_eq!(answer(p), Answer::Cancelled(Ok(())));
     assert_eq!(cell(&h, sku0_dc2).reserved(), 0);
-    // A receipt at DC-01 applies once under its id (desk on shard 0 of SKU
-    // 0? no: SKU 1's desk is on shard 1, the cell on shard 0).
+    // A receipt at DC-01 applies once under its id (SKU 1's desk is on
+    // shard 1, the cell on shard 0).
     for expect in [StockAnswer::Applied, StockAnswer::Duplicate] {
         let p = h
             .offer(ActorRef::Desk(SkuIdx(1)), |reply| Msg::Receive {
@@ -358,12 +358,16 @@ fn timers_run_on_the_injected_clock_and_an_idle_host_sleeps() {
     let sink: orch_runtime::host::WaveSink = Arc::new(move |w| {
         let _ = tx.lock().unwrap().send(w);
     });
-    let h = Host::start(&config(), options(2), memory_journal(), clock, Some(sink)).unwrap();
+    let mut cfg = config();
+    for f in &mut cfg.network.facilities {
+        f.wave.wait_ms_max = 60_000;
+    }
+    let h = Host::start(&cfg, options(2), memory_journal(), clock, Some(sink)).unwrap();
     let a = place(&h, request("a", 1, 1));
-    // The wave's max wait is 1 s of the host's clock, not of the wall's.
+    // The wave's max wait is 60 s of the host's clock, not of the wall's.
     std::thread::sleep(Duration::from_millis(200));
     assert!(rx.try_recv().is_err(), "a wave before its time");
-    hand.advance(1_001);
+    hand.advance(60_001);
     let w = rx.recv_timeout(Duration::from_secs(10)).expect("the wave");
     assert_eq!(w.trigger, WaveTrigger::MaxWait);
     assert_eq!(w.fulfillments[0].order, a);
