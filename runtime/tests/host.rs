@@ -382,3 +382,77 @@ fn timers_run_on_the_injected_clock_and_an_idle_host_sleeps() {
     );
     h.shutdown();
 }
+
+/// Every order and cell, sorted, as the shards hold them.
+fn states(h: &Host) -> (Vec<OrderState>, Vec<(CellKey, CellState)>) {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .unwrap();
+    let per_shard = rt
+        .block_on(h.read_all(|s| {
+            let orders: Vec<OrderState> = s.orders().cloned().collect();
+            let cells: Vec<(CellKey, CellState)> = s.cells().map(|(k, c)| (k, c.clone())).collect();
+            (orders, cells)
+        }))
+        .unwrap();
+    let (mut orders, mut cells) = (Vec::new(), Vec::new());
+    for (o, c) in per_shard {
+        orders.extend(o);
+        cells.extend(c);
+    }
+    orders.sort_by_key(OrderState::no);
+    cells.sort_by_key(|c| c.0);
+    (orders, cells)
+}
+
+#[test]
+fn a_restarted_host_resumes_from_its_journal() {
+    let dir = tempfile::tempdir().unwrap();
+    let fault = FaultInjector::new();
+    let cfg = config();
+    let receipt = |h: &Host| {
+        let p = h
+            .offer(ActorRef::Desk(SkuIdx(1)), |reply| Msg::Receive {
+                facility: FacilityIdx(0),
+                qty: 2,
+                restock: false,
+                receipt_id: Some("r-1".into()),
+                reply: Some(reply),
+            })
+            .unwrap();
+        answer(p)
+    };
+    let (before, numbers) = {
+        let (h, _hand) = host(2, faulty_journal(dir.path(), &fault));
+        let a = place(&h, request("a", 1, 2));
+        let b = place(&h, request("b", 0, 1));
+        let c = place(&h, request("c", 1, 1));
+        let p = h
+            .offer(ActorRef::Order(c), |reply| Msg::Cancel { reply })
+            .unwrap();
+        assert_eq!(answer(p), Answer::Cancelled(Ok(())));
+        assert_eq!(receipt(&h), Answer::Stock(StockAnswer::Applied));
+        let s = states(&h);
+        h.shutdown();
+        (s, [a, b, c])
+    };
+    let durability = faulty_journal(dir.path(), &fault);
+    let recovered = orch_runtime::persist::recovery::recover(&cfg, &durability, None, T0).unwrap();
+    assert!(recovered.records >= 4, "{} records", recovered.records);
+    let (clock, _hand) = Clock::manual(T0);
+    let opts = options(2);
+    let shards = orch_runtime::host::restored_shards(&cfg, &opts, &recovered, T0);
+    let h = Host::start_with(&cfg, opts, durability, clock, None, shards).unwrap();
+    assert_eq!(states(&h), before);
+    // The receipt's id is remembered; numbering resumes past the old orders.
+    assert_eq!(receipt(&h), Answer::Stock(StockAnswer::Duplicate));
+    let d = place(&h, request("d", 1, 1));
+    // All four live on shard 0 (New York's DC-01 is their first choice).
+    assert!(numbers.iter().all(|&n| h.ownership().order(n) == 0));
+    assert!(
+        d.0 > numbers.iter().map(|n| n.0).max().unwrap(),
+        "{d:?} reused"
+    );
+    h.shutdown();
+}

@@ -2,6 +2,7 @@
 //! `World::replay` rebuilt from the durable journal, split by ownership.
 
 use std::collections::VecDeque;
+use std::sync::Arc;
 
 use orch_actors::log::LogEntry;
 use orch_actors::sim::World;
@@ -14,6 +15,42 @@ impl Shard {
     /// Replace this shard's actors with those of `world` it owns, and
     /// remember the receipt and adjustment ids of `journal` for its cells.
     pub(crate) fn load(&mut self, world: &World, journal: &[LogEntry]) {
+        self.load_actors(world);
+        let (own, idx) = (self.own, self.idx);
+        for e in journal {
+            match e {
+                LogEntry::Received {
+                    cell, receipt_id, ..
+                } if own.facility(cell.facility) == idx => self.receipts.insert(receipt_id.clone()),
+                LogEntry::Adjusted {
+                    cell,
+                    adjustment_id,
+                    ..
+                } if own.facility(cell.facility) == idx => {
+                    self.adjustments.insert(adjustment_id.clone())
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// Replace this shard's actors with those of `world` it owns (the
+    /// state recovery rebuilt from a snapshot and the journal), and
+    /// remember these receipt and adjustment ids, oldest first (within
+    /// the shard's usual bound). For a threaded host's restart; the first
+    /// tick runs the timers (holds that expired and waves that fell due
+    /// while the core was down).
+    pub fn restore_from(&mut self, world: &World, receipts: &[Arc<str>], adjustments: &[Arc<str>]) {
+        self.load_actors(world);
+        for r in receipts {
+            self.receipts.insert(r.clone());
+        }
+        for a in adjustments {
+            self.adjustments.insert(a.clone());
+        }
+    }
+
+    fn load_actors(&mut self, world: &World) {
         let (own, idx) = (self.own, self.idx);
         self.orders = world
             .orders
@@ -68,21 +105,6 @@ impl Shard {
                 deferred: VecDeque::new(),
             };
             self.holds.insert(*no, Box::new(actor));
-        }
-        for e in journal {
-            match e {
-                LogEntry::Received {
-                    cell, receipt_id, ..
-                } if own.facility(cell.facility) == idx => self.receipts.insert(receipt_id.clone()),
-                LogEntry::Adjusted {
-                    cell,
-                    adjustment_id,
-                    ..
-                } if own.facility(cell.facility) == idx => {
-                    self.adjustments.insert(adjustment_id.clone())
-                }
-                _ => {}
-            }
         }
     }
 }

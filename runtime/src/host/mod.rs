@@ -10,6 +10,7 @@
 //! - `release`: the releaser thread per shard (replies after the ticket).
 //! - `waiters`: who waits for which request; in-flight bounds.
 //! - `numbering`: order and hold numbers on their home shard.
+//! - [`restore`]: shards from what recovery rebuilt.
 //!
 //! Admission is a try-send: a full channel, or a shard with
 //! `in_flight_max` requests unanswered, answers [`Overloaded`] and queues
@@ -22,6 +23,7 @@ mod numbering;
 pub mod options;
 pub mod published;
 mod release;
+pub mod restore;
 mod shard_loop;
 mod waiters;
 
@@ -46,6 +48,7 @@ pub use clock::{Clock, ManualClock};
 pub use options::HostOptions;
 pub use published::PublishedView;
 pub use release::WaveSink;
+pub use restore::restored_shards;
 pub use waiters::{Answered, Pending, Unavailable};
 
 use crate::persist::Durability;
