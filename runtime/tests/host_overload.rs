@@ -67,11 +67,11 @@ fn offer_for(h: &Host, cfg: &Config, seed: u64, until: Instant, receipts: &Atomi
     while Instant::now() < until {
         n += 1;
         book.offered += 1;
-        if n % 50 == 0 {
+        if n.is_multiple_of(50) {
             // A receipt; every third one repeats an earlier id. The id
             // decides the cell and quantity, so a repeat is the same receipt.
             let id = match receipts.load(Ordering::Relaxed) {
-                k if k > 0 && n % 150 == 0 => rng.random_range(0..k),
+                k if k > 0 && n.is_multiple_of(150) => rng.random_range(0..k),
                 _ => receipts.fetch_add(1, Ordering::Relaxed),
             };
             let stock = &cfg.network.stock;
