@@ -20,7 +20,7 @@ use orch_actors::facility::{FacilityState, Wave, WaveTrigger};
 use orch_actors::hold::{HoldNo, HoldRequest, HoldState};
 use orch_actors::log::LogEntry;
 use orch_actors::order::{validate_request, OrderRefusal, OrderState, PlaceRequest, Scan};
-use orch_actors::routing::{FacilityInfo, RouteRequest, Router};
+use orch_actors::routing::{FacilityInfo, Router};
 use orch_actors::{CellKey, FacilityIdx, OrderNo, SkuIdx};
 use orch_config::{Config, Millis};
 use rand::{Rng, SeedableRng};
@@ -29,7 +29,7 @@ use rand_chacha::ChaCha8Rng;
 use crate::msg::{ActorRef, Answer, Envelope, HoldError, Msg, RequestId, ScanAnswer, StockAnswer};
 use crate::ownership::{Ownership, ShardIdx};
 use crate::shard::{board_of, Overloaded, Shard, ShardLimits, TickOutput};
-use crate::view::View;
+use crate::view::{first_choice, View};
 
 /// Why a placement was not admitted.
 #[derive(Debug, Clone, PartialEq)]
@@ -232,24 +232,11 @@ impl Cluster {
         if self.own.shards() == 1 {
             return 0;
         }
-        for info in self.infos.iter_mut() {
-            let b = self.view.board(info.idx);
-            info.enabled = b.is_some_and(|b| b.enabled_at(self.now));
-            info.capacity_used = b.map_or(0.0, |b| b.capacity_used);
-        }
-        let plan = self.router.plan(
-            &RouteRequest {
-                lines: &[],
-                lat: req.lat,
-                lon: req.lon,
-                service_level: req.service_level,
-                channel: &req.channel,
-            },
-            &self.infos,
-            |_, _| 0,
-        );
-        match plan.candidates.first() {
-            Some(c) => self.own.facility(c.facility),
+        let view = &self.view;
+        match first_choice(&self.router, &mut self.infos, req, self.now, |f| {
+            view.board(f).copied()
+        }) {
+            Some(f) => self.own.facility(f),
             None => (self.next_request % self.own.shards() as u64) as usize,
         }
     }

@@ -90,3 +90,33 @@ impl ViewUpdate {
         self.cells.is_empty() && self.boards.is_empty()
     }
 }
+
+/// The facility a new order's router ranks first, stock aside, with each
+/// facility's status and load taken from `board` at `now` (`infos` is
+/// updated in place). Where a new order is numbered: its first choice's
+/// shard, so most orders reserve without leaving it.
+pub fn first_choice(
+    router: &orch_actors::routing::Router,
+    infos: &mut [orch_actors::routing::FacilityInfo],
+    req: &orch_actors::order::PlaceRequest,
+    now: Millis,
+    board: impl Fn(FacilityIdx) -> Option<Board>,
+) -> Option<FacilityIdx> {
+    for info in infos.iter_mut() {
+        let b = board(info.idx);
+        info.enabled = b.as_ref().is_some_and(|b| b.enabled_at(now));
+        info.capacity_used = b.map_or(0.0, |b| b.capacity_used);
+    }
+    let plan = router.plan(
+        &orch_actors::routing::RouteRequest {
+            lines: &[],
+            lat: req.lat,
+            lon: req.lon,
+            service_level: req.service_level,
+            channel: &req.channel,
+        },
+        infos,
+        |_, _| 0,
+    );
+    plan.candidates.first().map(|c| c.facility)
+}

@@ -9,10 +9,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use orch_actors::hold::HoldNo;
 use orch_actors::order::PlaceRequest;
-use orch_actors::routing::{FacilityInfo, RouteRequest, Router};
+use orch_actors::routing::{FacilityInfo, Router};
 use orch_actors::OrderNo;
 use orch_config::Millis;
 use orch_engine::ownership::ShardIdx;
+use orch_engine::view::first_choice;
 use orch_engine::{Ownership, Shard};
 
 use super::published::PublishedView;
@@ -77,24 +78,8 @@ impl Numbering {
             return 0;
         }
         let mut infos = self.infos.clone();
-        for info in infos.iter_mut() {
-            let b = view.board(info.idx);
-            info.enabled = b.is_some_and(|b| b.enabled_at(now));
-            info.capacity_used = b.map_or(0.0, |b| b.capacity_used);
-        }
-        let plan = self.router.plan(
-            &RouteRequest {
-                lines: &[],
-                lat: req.lat,
-                lon: req.lon,
-                service_level: req.service_level,
-                channel: &req.channel,
-            },
-            &infos,
-            |_, _| 0,
-        );
-        match plan.candidates.first() {
-            Some(c) => self.own.facility(c.facility),
+        match first_choice(&self.router, &mut infos, req, now, |f| view.board(f)) {
+            Some(f) => self.own.facility(f),
             None => {
                 (self.holds.fetch_add(1, Ordering::Relaxed) % self.own.shards() as u64) as usize
             }
