@@ -192,6 +192,55 @@ pub fn shop(
         })
 }
 
+/// The promise for one service level: the earliest delivery over the
+/// candidate facilities, each shipping with its cheapest service that meets
+/// the level.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct LevelPromise {
+    /// The service level promised.
+    pub level: ServiceLevel,
+    /// Index of the facility that would ship.
+    pub facility: usize,
+    /// The quote of the service behind the date.
+    pub quote: Quote,
+}
+
+/// The delivery promise (`GET /v1/promise`): for each service level, the
+/// earliest delivery day over `candidates` (facility index, distance in km;
+/// the caller passes only facilities that can ship the whole quantity),
+/// each facility with its cheapest service meeting the level (ties: cheaper,
+/// then the earlier candidate). A level that no candidate meets is left
+/// out, so a date promised here is always a date that level's rate
+/// shopping can choose.
+pub fn promise(
+    carriers: &Carriers,
+    candidates: &[(usize, f64)],
+    units: u32,
+    now: Millis,
+) -> Vec<LevelPromise> {
+    let mut out = Vec::new();
+    for level in ServiceLevel::ALL {
+        let best = candidates
+            .iter()
+            .filter_map(|&(facility, km)| {
+                let choice = shop(carriers, facility, km, units, level, now)?;
+                choice.meets_level.then_some(LevelPromise {
+                    level,
+                    facility,
+                    quote: choice.quote,
+                })
+            })
+            .min_by(|a, b| {
+                a.quote
+                    .delivery_day
+                    .cmp(&b.quote.delivery_day)
+                    .then(a.quote.cost.total_cmp(&b.quote.cost))
+            });
+        out.extend(best);
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -326,5 +375,32 @@ mod tests {
             shop(&c, store, 7000.0, 1, ServiceLevel::Standard, now),
             None
         );
+    }
+
+    #[test]
+    fn the_promise_is_the_earliest_date_that_meets_each_level() {
+        let (c, dc, _) = setup();
+        let now = FRI + 9 * HOUR;
+        // Far away only: nothing meets same day or Saturday next day, so
+        // only standard is promised.
+        let far = promise(&c, &[(dc, 3000.0)], 1, now);
+        let levels: Vec<_> = far.iter().map(|p| p.level).collect();
+        assert_eq!(levels, vec![ServiceLevel::Standard]);
+        // A near candidate brings same day; each level's promise is the
+        // candidate's own rate-shopping choice, and never later than the deadline.
+        let both = promise(&c, &[(dc, 3000.0), (dc, 20.0)], 2, now);
+        assert_eq!(both[0].level, ServiceLevel::SameDay);
+        assert_eq!(both[0].quote.delivery_day, day_of(FRI));
+        for p in &both {
+            assert!(p.quote.delivery_day <= deadline(p.level, day_of(now)));
+            let own = [3000.0, 20.0]
+                .iter()
+                .filter_map(|&km| shop(&c, dc, km, 2, p.level, now))
+                .filter(|s| s.meets_level)
+                .map(|s| s.quote.delivery_day)
+                .min();
+            assert_eq!(Some(p.quote.delivery_day), own, "{:?}", p.level);
+        }
+        assert!(promise(&c, &[], 1, now).is_empty(), "no stock, no promise");
     }
 }

@@ -257,6 +257,32 @@ pub struct AvailabilityAnswer {
     pub facilities: Vec<NearbyView>,
 }
 
+/// `GET /v1/promise`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PromiseAnswer {
+    /// SKU id.
+    pub sku: String,
+    /// One per service level that some stock can meet, same day first.
+    pub promises: Vec<LevelPromiseView>,
+}
+
+/// The promise for one service level, as answered.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LevelPromiseView {
+    /// The service level.
+    pub service_level: orch_config::ServiceLevel,
+    /// `YYYY-MM-DD` (UTC) of the earliest delivery that meets it.
+    pub delivery_date: String,
+    /// The facility that would ship.
+    pub facility_id: String,
+    /// The carrier behind the date.
+    pub carrier: String,
+    /// The carrier's service.
+    pub service: String,
+    /// Its price for the parcel.
+    pub shipping_cost: f64,
+}
+
 /// A facility, as answered.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FacilityView {

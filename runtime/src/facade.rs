@@ -1009,18 +1009,7 @@ impl Orchestrator {
         radius_km: f64,
     ) -> Result<AvailabilityAnswer, ApiError> {
         let sku = self.sku("sku", sku_id)?;
-        if !(-90.0..=90.0).contains(&lat) {
-            return Err(invalid(
-                "invalid_point",
-                format!("lat: must be -90 to 90, got {lat}"),
-            ));
-        }
-        if !(-180.0..=180.0).contains(&lon) {
-            return Err(invalid(
-                "invalid_point",
-                format!("lon: must be -180 to 180, got {lon}"),
-            ));
-        }
+        check_point(lat, lon)?;
         if !(radius_km >= 0.0 && radius_km.is_finite()) {
             return Err(invalid(
                 "invalid_radius",
@@ -1049,6 +1038,68 @@ impl Orchestrator {
             network_available: network,
             nearby_available: nearby,
             facilities,
+        })
+    }
+
+    /// The delivery promise (`GET /v1/promise`) for `qty` units to a point,
+    /// now: per service level, the earliest date over the facilities whose
+    /// available stock covers `qty`, from the view only (no mailbox is
+    /// touched).
+    pub fn promise(
+        &self,
+        sku_id: &str,
+        qty: u32,
+        lat: f64,
+        lon: f64,
+    ) -> Result<PromiseAnswer, ApiError> {
+        let started = std::time::Instant::now();
+        let result = self.promise_at(sku_id, qty, lat, lon, now_ms());
+        crate::metrics::operation("promise", started.elapsed());
+        result
+    }
+
+    /// [`Orchestrator::promise`] at a given instant (tests drive the clock).
+    pub fn promise_at(
+        &self,
+        sku_id: &str,
+        qty: u32,
+        lat: f64,
+        lon: f64,
+        now: orch_config::Millis,
+    ) -> Result<PromiseAnswer, ApiError> {
+        let sku = self.sku("sku", sku_id)?;
+        check_point(lat, lon)?;
+        if qty == 0 {
+            return Err(invalid(
+                "invalid_quantity",
+                "qty: must be at least 1, got 0".to_string(),
+            ));
+        }
+        let facilities = self.shared.catalog.facilities();
+        let candidates: Vec<(usize, f64)> = facilities
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| self.shared.view.available(sku, FacilityIdx(*i as u16)) >= qty)
+            .map(|(i, f)| (i, haversine_km(f.lat, f.lon, lat, lon)))
+            .collect();
+        let carriers = &self.cfg.carriers;
+        let promises = orch_actors::shipping::promise(carriers, &candidates, qty, now)
+            .into_iter()
+            .map(|p| {
+                let carrier = &carriers.carriers[p.quote.carrier];
+                LevelPromiseView {
+                    service_level: p.level,
+                    delivery_date: orch_actors::shipping::date_string(p.quote.delivery_day),
+                    facility_id: facilities[p.facility].id.to_string(),
+                    carrier: carrier.id.clone(),
+                    service: carrier.services[p.quote.service].id.clone(),
+                    shipping_cost: (p.quote.cost * 100.0).round() / 100.0,
+                }
+            })
+            .collect();
+        Ok(PromiseAnswer {
+            sku: sku_id.into(),
+            promises,
         })
     }
 
@@ -1310,4 +1361,21 @@ impl Orchestrator {
         ]
         .map(WaveTrigger::as_str)
     }
+}
+
+/// `lat` and `lon` of a point in a query, each named when out of range.
+fn check_point(lat: f64, lon: f64) -> Result<(), ApiError> {
+    if !(-90.0..=90.0).contains(&lat) {
+        return Err(invalid(
+            "invalid_point",
+            format!("lat: must be -90 to 90, got {lat}"),
+        ));
+    }
+    if !(-180.0..=180.0).contains(&lon) {
+        return Err(invalid(
+            "invalid_point",
+            format!("lon: must be -180 to 180, got {lon}"),
+        ));
+    }
+    Ok(())
 }

@@ -4,6 +4,7 @@
 
 mod http_common;
 
+use std::collections::HashMap;
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
@@ -588,5 +589,81 @@ fn backpressure_answers_429_with_retry_after() {
         }
         assert!(Instant::now() < deadline, "still {}", r.status);
         std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn promise_per_service_level_from_the_view() {
+    let t = TestServer::start();
+    let (_, lat, lon) = t.stocked(SKU, 1).unwrap();
+    let wide = t
+        .get(&format!(
+            "/v1/availability?sku={SKU}&lat={lat}&lon={lon}&radius_km=20000"
+        ))
+        .json();
+    let stock: HashMap<String, u64> = wide["facilities"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            (
+                f["facility_id"].as_str().unwrap().to_string(),
+                f["available"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    let r = t.get(&format!("/v1/promise?sku={SKU}&qty=1&lat={lat}&lon={lon}"));
+    assert_eq!(r.status, 200, "{}", r.text());
+    let p = r.json();
+    assert_eq!(p["sku"], SKU);
+    let promises = p["promises"].as_array().unwrap();
+    let levels: Vec<&str> = promises
+        .iter()
+        .map(|x| x["service_level"].as_str().unwrap())
+        .collect();
+    assert!(levels.contains(&"standard"), "{p}");
+    let order = ["same_day", "next_day", "standard"];
+    let ranks: Vec<usize> = levels
+        .iter()
+        .map(|l| order.iter().position(|o| o == l).unwrap())
+        .collect();
+    assert!(ranks.windows(2).all(|w| w[0] < w[1]), "{levels:?}");
+    for x in promises {
+        let fac = x["facility_id"].as_str().unwrap();
+        assert!(stock.get(fac).copied().unwrap_or(0) >= 1, "{x}");
+        let date = x["delivery_date"].as_str().unwrap();
+        assert_eq!(date.len(), 10, "{date}");
+        assert!(x["shipping_cost"].as_f64().unwrap() > 0.0);
+        assert!(!x["carrier"].as_str().unwrap().is_empty());
+        assert!(!x["service"].as_str().unwrap().is_empty());
+    }
+    // More than any one facility has: no stock can ship it whole, 200 and empty.
+    let most = stock.values().max().copied().unwrap_or(0);
+    let r = t.get(&format!(
+        "/v1/promise?sku={SKU}&qty={}&lat={lat}&lon={lon}",
+        most + 1
+    ));
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json()["promises"], json!([]));
+    for (q, code) in [
+        (
+            format!("sku={SKU}&qty=0&lat={lat}&lon={lon}"),
+            "invalid_quantity",
+        ),
+        (
+            format!("sku={SKU}&qty=abc&lat={lat}&lon={lon}"),
+            "invalid_field",
+        ),
+        (format!("sku={SKU}&lon={lon}"), "missing_field"),
+        (format!("sku={SKU}&lat=91&lon={lon}"), "invalid_point"),
+        (format!("sku=SKU-NOPE&lat={lat}&lon={lon}"), "unknown_sku"),
+    ] {
+        let r = t.get(&format!("/v1/promise?{q}"));
+        assert_eq!(
+            (r.status, r.code().as_str()),
+            (422, code),
+            "{q}: {}",
+            r.text()
+        );
     }
 }

@@ -47,6 +47,8 @@ pub enum Op {
     Skus,
     /// `GET /v1/availability`.
     Availability,
+    /// `GET /v1/promise`.
+    Promise,
     /// `GET /v1/facilities`.
     Facilities,
     /// `GET /v1/facilities/{facility_id}`.
@@ -218,6 +220,16 @@ pub const ROUTES: &[RouteSpec] = &[
     },
     RouteSpec {
         method: "GET",
+        path: "/v1/promise",
+        op: Op::Promise,
+        operation_id: "getPromise",
+        summary: "The delivery date per service level, from the view (no mailbox touched).",
+        body: None,
+        query: true,
+        statuses: &[200, 400, 422],
+    },
+    RouteSpec {
+        method: "GET",
         path: "/v1/facilities",
         op: Op::Facilities,
         operation_id: "listFacilities",
@@ -312,6 +324,7 @@ fn route(r: &RouteSpec) -> Route {
         Op::Inventory => m.to(inventory),
         Op::Skus => m.to(skus),
         Op::Availability => m.to(availability),
+        Op::Promise => m.to(promise),
         Op::Facilities => m.to(facilities),
         Op::Facility => m.to(facility),
         Op::ReleaseWave => m.to(release_wave),
@@ -598,6 +611,18 @@ async fn availability(st: web::Data<AppState>, req: HttpRequest) -> Answer {
     let lon = number(&q, "lon", f64::NAN);
     let radius = number(&q, "radius_km", 100.0);
     Ok(HttpResponse::Ok().json(st.core.availability(sku, lat, lon, radius)?))
+}
+
+async fn promise(st: web::Data<AppState>, req: HttpRequest) -> Answer {
+    let q = query(&req, &st.schemas.promise)?;
+    let sku = q.get("sku").map_or("", String::as_str);
+    let qty = q
+        .get("qty")
+        .and_then(|v| v.parse::<u32>().ok())
+        .unwrap_or(1);
+    let lat = number(&q, "lat", f64::NAN);
+    let lon = number(&q, "lon", f64::NAN);
+    Ok(HttpResponse::Ok().json(st.core.promise(sku, qty, lat, lon)?))
 }
 
 async fn facilities(st: web::Data<AppState>) -> HttpResponse {

@@ -524,6 +524,22 @@ pub fn availability_query() -> Vec<Param> {
     ]
 }
 
+/// `GET /v1/promise`.
+pub fn promise_query(limits: &Limits) -> Vec<Param> {
+    let mut params = availability_query();
+    params.truncate(3);
+    params.push(Param {
+        name: "qty",
+        required: false,
+        schema: Schema::Int {
+            min: 1,
+            max: i64::from(limits.qty_max),
+            code: "invalid_quantity",
+        },
+    });
+    params
+}
+
 /// Every schema the routes check with, built once from the limits.
 #[derive(Debug, Clone)]
 pub struct Schemas {
@@ -545,6 +561,8 @@ pub struct Schemas {
     pub skus: Vec<Param>,
     /// `GET /v1/availability`.
     pub availability: Vec<Param>,
+    /// `GET /v1/promise`.
+    pub promise: Vec<Param>,
     /// An order id in a path.
     pub order_id: Schema,
 }
@@ -562,6 +580,7 @@ impl Schemas {
             facility_status: facility_status(),
             skus: skus_query(),
             availability: availability_query(),
+            promise: promise_query(limits),
             order_id: id(limits),
         }
     }
@@ -584,6 +603,7 @@ impl Schemas {
         match operation_id {
             "listSkus" => &self.skus,
             "getAvailability" => &self.availability,
+            "getPromise" => &self.promise,
             _ => &[],
         }
     }
