@@ -995,10 +995,9 @@ impl Orchestrator {
         lon: f64,
         radius_km: f64,
     ) -> Result<AvailabilityAnswer, ApiError> {
-        let started = std::time::Instant::now();
-        let result = self.availability_unmetered(sku_id, lat, lon, radius_km);
-        crate::metrics::operation("availability", started.elapsed());
-        result
+        crate::metrics::timed("availability", || {
+            self.availability_unmetered(sku_id, lat, lon, radius_km)
+        })
     }
 
     fn availability_unmetered(
@@ -1052,10 +1051,9 @@ impl Orchestrator {
         lat: f64,
         lon: f64,
     ) -> Result<PromiseAnswer, ApiError> {
-        let started = std::time::Instant::now();
-        let result = self.promise_at(sku_id, qty, lat, lon, now_ms());
-        crate::metrics::operation("promise", started.elapsed());
-        result
+        crate::metrics::timed("promise", || {
+            self.promise_at(sku_id, qty, lat, lon, now_ms())
+        })
     }
 
     /// [`Orchestrator::promise`] at a given instant (tests drive the clock).

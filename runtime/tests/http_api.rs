@@ -431,7 +431,7 @@ fn catalog_availability_and_facilities() {
         ))
         .json();
     assert_eq!(wide["nearby_available"], wide["network_available"]);
-    for (q, code) in [
+    let refused = [
         (format!("lat={lat}&lon={lon}"), "missing_field"),
         (format!("sku={SKU}&lat=abc&lon={lon}"), "invalid_field"),
         (format!("sku={SKU}&lon={lon}"), "missing_field"),
@@ -441,15 +441,8 @@ fn catalog_availability_and_facilities() {
             "invalid_radius",
         ),
         (format!("sku=SKU-NOPE&lat={lat}&lon={lon}"), "unknown_sku"),
-    ] {
-        let r = t.get(&format!("/v1/availability?{q}"));
-        assert_eq!(
-            (r.status, r.code().as_str()),
-            (422, code),
-            "{q}: {}",
-            r.text()
-        );
-    }
+    ];
+    assert_each_refused(&t, "/v1/availability", &refused);
 
     let r = t.get("/v1/facilities");
     assert_eq!(r.status, 200);
@@ -645,7 +638,7 @@ fn promise_per_service_level_from_the_view() {
     ));
     assert_eq!(r.status, 200, "{}", r.text());
     assert_eq!(r.json()["promises"], json!([]));
-    for (q, code) in [
+    let refused = [
         (
             format!("sku={SKU}&qty=0&lat={lat}&lon={lon}"),
             "invalid_quantity",
@@ -657,11 +650,17 @@ fn promise_per_service_level_from_the_view() {
         (format!("sku={SKU}&lon={lon}"), "missing_field"),
         (format!("sku={SKU}&lat=91&lon={lon}"), "invalid_point"),
         (format!("sku=SKU-NOPE&lat={lat}&lon={lon}"), "unknown_sku"),
-    ] {
-        let r = t.get(&format!("/v1/promise?{q}"));
+    ];
+    assert_each_refused(&t, "/v1/promise", &refused);
+}
+
+/// Each query string on `path` is refused 422 with its error code.
+fn assert_each_refused(t: &TestServer, path: &str, cases: &[(String, &str)]) {
+    for (q, code) in cases {
+        let r = t.get(&format!("{path}?{q}"));
         assert_eq!(
             (r.status, r.code().as_str()),
-            (422, code),
+            (422, *code),
             "{q}: {}",
             r.text()
         );

@@ -499,6 +499,22 @@ pub fn skus_query() -> Vec<Param> {
 
 /// `GET /v1/availability`.
 pub fn availability_query() -> Vec<Param> {
+    let mut params = sku_at_point_query();
+    params.push(Param {
+        name: "radius_km",
+        required: false,
+        schema: Schema::Num {
+            min: 0.0,
+            max: f64::MAX,
+            code: "invalid_radius",
+        },
+    });
+    params
+}
+
+/// The parameters every read about one SKU near a point takes: `sku`,
+/// `lat`, `lon` (availability and the promise).
+fn sku_at_point_query() -> Vec<Param> {
     let num = |min: f64, max: f64, code| Schema::Num { min, max, code };
     vec![
         Param {
@@ -516,18 +532,12 @@ pub fn availability_query() -> Vec<Param> {
             required: true,
             schema: num(-180.0, 180.0, "invalid_point"),
         },
-        Param {
-            name: "radius_km",
-            required: false,
-            schema: num(0.0, f64::MAX, "invalid_radius"),
-        },
     ]
 }
 
 /// `GET /v1/promise`.
 pub fn promise_query(limits: &Limits) -> Vec<Param> {
-    let mut params = availability_query();
-    params.truncate(3);
+    let mut params = sku_at_point_query();
     params.push(Param {
         name: "qty",
         required: false,

@@ -187,6 +187,15 @@ pub fn operation(operation: &'static str, elapsed: Duration) {
     histogram!(OPERATION_DURATION, "operation" => operation).record(elapsed);
 }
 
+/// Runs a synchronous operation and records how long it took under
+/// `operation` (as [`operation`] does), whatever it answered.
+pub fn timed<T>(operation: &'static str, run: impl FnOnce() -> T) -> T {
+    let started = std::time::Instant::now();
+    let result = run();
+    self::operation(operation, started.elapsed());
+    result
+}
+
 /// A released wave (the sampler reads the wave broadcast and calls this).
 pub fn wave_released(facility: &str, trigger: &'static str, fulfillments: usize) {
     counter!(WAVES_RELEASED, "facility" => facility.to_string(), "trigger" => trigger).increment(1);
