@@ -254,22 +254,6 @@ impl CellState {
         &self.ledger
     }
 
-    /// Reserve `qty` for `line`: all of it or nothing, and count a `Short`
-    /// answer in the oversell-refusal counter. Kept for the actix shells;
-    /// new callers use [`CellState::check_reserve`], which never mutates,
-    /// and count with [`CellState::note_oversell_refusal`].
-    pub fn decide_reserve(
-        &mut self,
-        line: LineRef,
-        qty: u32,
-    ) -> Result<(ReserveAnswer, Option<CellEvent>), CellRefusal> {
-        let decision = self.check_reserve(line, qty)?;
-        if let (ReserveAnswer::Short { .. }, _) = decision {
-            self.note_oversell_refusal();
-        }
-        Ok(decision)
-    }
-
     /// Decide a reservation of `qty` for `line`, all of it or nothing,
     /// without changing anything (a `Short` answer is a refusal the caller
     /// may count with [`CellState::note_oversell_refusal`]).
@@ -538,7 +522,10 @@ mod tests {
     }
 
     fn reserve(c: &mut CellState, l: LineRef, q: u32) -> Result<ReserveAnswer, CellRefusal> {
-        let (answer, event) = c.decide_reserve(l, q)?;
+        let (answer, event) = c.check_reserve(l, q)?;
+        if let ReserveAnswer::Short { .. } = answer {
+            c.note_oversell_refusal();
+        }
         if let Some(e) = event {
             c.apply(&e);
         }

@@ -144,8 +144,11 @@ impl World {
                             let (sku, qty) = lines[usize::from(l)];
                             let cell = self.cells.entry(CellKey { sku, facility }).or_default();
                             let answer =
-                                match cell.decide_reserve(LineRef { order: no, line: l }, qty) {
+                                match cell.check_reserve(LineRef { order: no, line: l }, qty) {
                                     Ok((answer, event)) => {
+                                        if let ReserveAnswer::Short { .. } = answer {
+                                            cell.note_oversell_refusal();
+                                        }
                                         if let Some(e) = event {
                                             cell.apply(&e);
                                         }
@@ -282,7 +285,7 @@ impl World {
         // that does not fit is passed over, as the cell actor does.
         let mut filled: Vec<LineRef> = Vec::with_capacity(allocations.len());
         for (line, want) in allocations {
-            if let Ok((ReserveAnswer::Reserved, Some(event))) = cell.decide_reserve(line, want) {
+            if let Ok((ReserveAnswer::Reserved, Some(event))) = cell.check_reserve(line, want) {
                 cell.apply(&event);
                 filled.push(line);
             }
@@ -352,7 +355,7 @@ impl World {
     fn serve(&mut self, key: CellKey, line: LineRef, qty: u32, now: Millis) {
         let cell = self.cells.get_mut(&key).expect("available cell exists");
         let (answer, event) = cell
-            .decide_reserve(line, qty)
+            .check_reserve(line, qty)
             .expect("waiting line holds nothing");
         assert_eq!(answer, ReserveAnswer::Reserved);
         cell.apply(&event.expect("reserved"));

@@ -7,7 +7,7 @@
 //! reservations per cell stay constant: the figure counts one reservation
 //! plus one release (a conservative reading of "reservations/s").
 //!
-//! - `state/*`: `CellState::decide_reserve` + `apply`, then
+//! - `state/*`: `CellState::check_reserve` + `apply`, then
 //!   `decide_release` + `apply`, one thread, no messages.
 //! - `actor/*`: the same through the runtime's cell actors
 //!   (`Shared::cell(key)` + the `Reserve` / `Release` messages), sent from a
@@ -42,7 +42,7 @@ fn line(i: u64) -> LineRef {
 
 /// Reserve `line(i)` and release `line(i - LIVE)` on `cell`.
 fn step(cell: &mut CellState, i: u64) {
-    let (answer, event) = cell.decide_reserve(line(i), 1).expect("reserve");
+    let (answer, event) = cell.check_reserve(line(i), 1).expect("reserve");
     debug_assert_eq!(answer, ReserveAnswer::Reserved);
     cell.apply(&event.expect("reserved event"));
     if i >= LIVE {
@@ -76,7 +76,7 @@ fn state(c: &mut Criterion) {
             // lands on the same cell.
             let n = CELLS as u64;
             let cell = &mut cells[(i % n) as usize];
-            let (_, event) = cell.decide_reserve(line(i), 1).expect("reserve");
+            let (_, event) = cell.check_reserve(line(i), 1).expect("reserve");
             cell.apply(&event.expect("reserved event"));
             if i >= n {
                 if let Some(e) = cell.decide_release(line(i - n)) {

@@ -57,8 +57,11 @@ impl Handler<Reserve> for CellActor {
     type Result = MessageResult<Reserve>;
     fn handle(&mut self, msg: Reserve, _: &mut Context<Self>) -> Self::Result {
         crate::metrics::handled(crate::metrics::ActorKind::Cell);
-        let answer = match self.state.decide_reserve(msg.line, msg.qty) {
+        let answer = match self.state.check_reserve(msg.line, msg.qty) {
             Ok((answer, event)) => {
+                if let ReserveAnswer::Short { .. } = answer {
+                    self.state.note_oversell_refusal();
+                }
                 if let Some(e) = event {
                     self.state.apply(&e);
                     self.publish();
@@ -168,7 +171,7 @@ impl Handler<Arrive> for CellActor {
         for (line, qty) in msg.allocations {
             // Safety stock may keep some back: a line that does not fit is
             // passed over, as the desk's allocation does.
-            if let Ok((ReserveAnswer::Reserved, Some(ev))) = self.state.decide_reserve(line, qty) {
+            if let Ok((ReserveAnswer::Reserved, Some(ev))) = self.state.check_reserve(line, qty) {
                 self.state.apply(&ev);
                 reserved.push(line);
                 crate::metrics::reservation("reserved");
