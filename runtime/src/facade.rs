@@ -12,7 +12,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use actix::prelude::*;
-use dashmap::DashMap;
 use futures::future::join_all;
 use orch_actors::audit::{audit, AuditReport};
 use orch_actors::facility::WaveTrigger;
@@ -28,6 +27,7 @@ use tokio::sync::oneshot;
 use crate::clock::{now_ms, parse_rfc3339};
 use crate::dto::*;
 use crate::error::{quote, ApiError, ErrorKind};
+use crate::idempotency::{Claim, Keys};
 use crate::persist::checkpoint::{checkpoint, Checkpointer, SnapshotInfo};
 use crate::persist::recovery::recover;
 use crate::persist::snapshot::SnapshotStore;
@@ -87,8 +87,8 @@ type SystemThread = (System, std::thread::JoinHandle<()>);
 #[derive(Clone)]
 pub struct Orchestrator {
     shared: Arc<Shared>,
-    receipts: Arc<DashMap<Arc<str>, ()>>,
-    adjustments: Arc<DashMap<Arc<str>, ()>>,
+    receipts: Arc<Keys>,
+    adjustments: Arc<Keys>,
     system: Arc<std::sync::Mutex<Option<SystemThread>>>,
     recovery: Arc<RecoveryInfo>,
     cfg: Arc<Config>,
@@ -314,10 +314,8 @@ impl Orchestrator {
                 shared.drain_all(sku);
             }
         }
-        let receipts: DashMap<Arc<str>, ()> =
-            recovered.receipts.into_iter().map(|r| (r, ())).collect();
-        let adjustments: DashMap<Arc<str>, ()> =
-            recovered.adjustments.into_iter().map(|r| (r, ())).collect();
+        let receipts = Keys::seen(recovered.receipts);
+        let adjustments = Keys::seen(recovered.adjustments);
         tracing::info!(
             workers,
             passive_orders = passive,
@@ -855,10 +853,10 @@ impl Orchestrator {
         let mut out = Vec::with_capacity(checked.len());
         for (id, sku, facility, qty) in checked {
             let key: Arc<str> = Arc::from(id);
-            if self.receipts.insert(key.clone(), ()).is_some() {
+            let Claim::Mine(claim) = self.receipts.claim(key.clone()).await else {
                 out.push(ItemResult::duplicate(id));
                 continue;
-            }
+            };
             crate::metrics::sending(crate::metrics::ActorKind::Desk);
             match self
                 .shared
@@ -871,13 +869,16 @@ impl Orchestrator {
                 })
                 .await
             {
-                Ok(Ok(served)) => out.push(ItemResult::applied(id, Some(served))),
+                Ok(Ok(served)) => {
+                    claim.applied();
+                    out.push(ItemResult::applied(id, Some(served)));
+                }
                 Ok(Err(e)) => {
-                    self.receipts.remove(&key);
+                    claim.refused();
                     out.push(ItemResult::rejected(id, e.to_string()));
                 }
                 Err(e) => {
-                    self.receipts.remove(&key);
+                    claim.refused();
                     return Err(ApiError::unavailable(e.to_string()));
                 }
             }
@@ -929,23 +930,26 @@ impl Orchestrator {
         let mut out = Vec::with_capacity(checked.len());
         for (id, key, on_hand) in checked {
             let k: Arc<str> = Arc::from(id);
-            if self.adjustments.insert(k.clone(), ()).is_some() {
+            let Claim::Mine(claim) = self.adjustments.claim(k.clone()).await else {
                 out.push(ItemResult::duplicate(id));
                 continue;
-            }
+            };
             let adjust = Adjust {
                 on_hand,
                 adjustment_id: k.clone(),
             };
             crate::metrics::sending(crate::metrics::ActorKind::Cell);
             match self.shared.cell(key).send(adjust).await {
-                Ok(Ok(())) => out.push(ItemResult::applied(id, None)),
+                Ok(Ok(())) => {
+                    claim.applied();
+                    out.push(ItemResult::applied(id, None));
+                }
                 Ok(Err(e)) => {
-                    self.adjustments.remove(&k);
+                    claim.refused();
                     out.push(ItemResult::rejected(id, e.to_string()));
                 }
                 Err(e) => {
-                    self.adjustments.remove(&k);
+                    claim.refused();
                     return Err(ApiError::unavailable(e.to_string()));
                 }
             }
@@ -1313,8 +1317,8 @@ impl Orchestrator {
             v
         };
         IdempotencyKeys {
-            receipts: sorted(&mut self.receipts.iter().map(|e| e.key().to_string())),
-            adjustments: sorted(&mut self.adjustments.iter().map(|e| e.key().to_string())),
+            receipts: sorted(&mut self.receipts.seen_keys().iter().map(|k| k.to_string())),
+            adjustments: sorted(&mut self.adjustments.seen_keys().iter().map(|k| k.to_string())),
             orders: sorted(&mut self.shared.order_ids.iter().map(|e| e.key().to_string())),
         }
     }

@@ -13,6 +13,7 @@ pub mod error;
 pub mod facade;
 pub mod host;
 pub mod http;
+pub mod idempotency;
 pub mod metrics;
 pub mod persist;
 pub mod present;
