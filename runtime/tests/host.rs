@@ -456,3 +456,72 @@ fn a_restarted_host_resumes_from_its_journal() {
     );
     h.shutdown();
 }
+
+#[test]
+fn an_active_hold_survives_a_snapshot_that_covers_its_journal_records() {
+    use orch_actors::hold::{HoldRequest, HoldStatus};
+    use orch_runtime::persist::checkpoint::checkpoint;
+    use orch_runtime::persist::snapshot::SnapshotStore;
+    let dir = tempfile::tempdir().unwrap();
+    let fault = FaultInjector::new();
+    let cfg = config();
+    let key = CellKey {
+        sku: SkuIdx(1),
+        facility: FacilityIdx(0),
+    };
+    let read_hold = |h: &Host, no| {
+        let p = h
+            .offer(ActorRef::Hold(no), |reply| Msg::ReadHold { reply })
+            .unwrap();
+        match answer(p) {
+            Answer::Hold(Ok(state)) => state,
+            other => panic!("the hold answered {other:?}"),
+        }
+    };
+    let (no, hold_before, cell_before) = {
+        let (h, _hand) = host(2, faulty_journal(dir.path(), &fault));
+        let no = h.new_hold_no();
+        let req = HoldRequest {
+            hold_id: "cart-1".into(),
+            lat: 40.7,
+            lon: -74.0,
+            service_level: ServiceLevel::Standard,
+            ttl_s: 3_600,
+            lines: vec![OrderLine {
+                sku: SkuIdx(1),
+                qty: 2,
+            }],
+            allow_partial: false,
+        };
+        let p = h
+            .offer(ActorRef::Hold(no), |reply| Msg::CreateHold { req, reply })
+            .unwrap();
+        assert!(matches!(answer(p), Answer::Hold(Ok(_))));
+        let hold = read_hold(&h, no);
+        assert_eq!(hold.status(), HoldStatus::Active);
+        let held = cell(&h, key);
+        assert_eq!(held.held(), 2, "DC-01 holds the cart's units");
+        h.shutdown();
+        (no, hold, held)
+    };
+    // A checkpoint covers every record so far: recovery starts from the
+    // snapshot and replays nothing, so the hold must be in the snapshot.
+    let durability = faulty_journal(dir.path(), &fault);
+    let store = SnapshotStore::open(&dir.path().join("snapshots")).unwrap();
+    let (info, _) = checkpoint(&cfg, &store, &durability).unwrap();
+    assert!(info.meta.seq >= 1);
+    let recovered =
+        orch_runtime::persist::recovery::recover(&cfg, &durability, Some(&store), T0).unwrap();
+    assert_eq!(recovered.records, 0, "everything came from the snapshot");
+    let (clock, _hand) = Clock::manual(T0);
+    let opts = options(2);
+    let shards = orch_runtime::host::restored_shards(&cfg, &opts, &recovered, T0);
+    let h = Host::start_with(&cfg, opts, durability, clock, None, shards).unwrap();
+    assert_eq!(read_hold(&h, no), hold_before);
+    let after = cell(&h, key);
+    assert_eq!(
+        (after.held(), after.available()),
+        (cell_before.held(), cell_before.available())
+    );
+    h.shutdown();
+}

@@ -11,8 +11,11 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use orch_actors::cell::CellEvent;
+use orch_actors::hold::{HoldLine, HoldState};
 use orch_actors::log::LogEntry;
 use orch_actors::sim::World;
+use orch_actors::CellKey;
 use orch_config::{Config, DurabilityMode, Millis};
 
 use super::codec;
@@ -59,6 +62,7 @@ pub fn base(cfg: &Config, store: Option<&SnapshotStore>, now: Millis) -> Result<
         world.desks = loaded.desks.into_iter().collect();
         world.facilities = loaded.facilities;
         world.set_next_order_no(loaded.meta.next_order);
+        restore_holds(&mut world, loaded.holds);
         receipts = loaded.receipts;
         adjustments = loaded.adjustments;
         snapshot_seq = loaded.meta.seq;
@@ -74,6 +78,27 @@ pub fn base(cfg: &Config, store: Option<&SnapshotStore>, now: Millis) -> Result<
         duration: started.elapsed(),
         touched: Default::default(),
     })
+}
+
+/// Puts the snapshot's hold records back, with the units the active ones
+/// hold in their cells (a cell's stored form leaves held units out).
+fn restore_holds(world: &mut World, holds: Vec<HoldState>) {
+    for hold in holds {
+        for (facility, line, ol) in hold.units_held() {
+            let key = CellKey {
+                sku: ol.sku,
+                facility,
+            };
+            world.cells.entry(key).or_default().apply(&CellEvent::Held {
+                hold: HoldLine {
+                    hold: hold.no(),
+                    line,
+                },
+                qty: ol.qty,
+            });
+        }
+        world.holds.insert(hold.no(), hold);
+    }
 }
 
 /// Replays journal records after `r.last_seq` (up to `upto`, inclusive,

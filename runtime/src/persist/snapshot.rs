@@ -26,6 +26,7 @@ use std::sync::Arc;
 use orch_actors::backorder::DeskState;
 use orch_actors::cell::CellState;
 use orch_actors::facility::FacilityState;
+use orch_actors::hold::HoldState;
 use orch_actors::order::OrderState;
 use orch_actors::sim::World;
 use orch_actors::{CellKey, OrderNo, SkuIdx};
@@ -63,6 +64,9 @@ pub struct Loaded {
     pub receipts: Vec<Arc<str>>,
     /// Adjustment ids applied.
     pub adjustments: Vec<Arc<str>>,
+    /// Hold records, active and ended (cells do not carry held units in
+    /// their stored form: loading re-holds the active ones' units).
+    pub holds: Vec<HoldState>,
 }
 
 /// The sled database holding the snapshots.
@@ -94,18 +98,21 @@ const CELL_CHUNK: usize = 8192;
 const ORDER_CHUNK: u64 = 1024;
 /// Ids per sled value.
 const ID_CHUNK: usize = 16384;
+/// Hold records per sled value.
+const HOLD_CHUNK: usize = 4096;
 
 fn tree_name(generation: u64, part: &str) -> String {
     format!("g{generation}-{part}")
 }
 
-const PARTS: [&str; 6] = [
+const PARTS: [&str; 7] = [
     "cells",
     "orders",
     "desks",
     "facilities",
     "receipts",
     "adjustments",
+    "holds",
 ];
 
 fn err(e: sled::Error) -> String {
@@ -185,7 +192,14 @@ impl SnapshotStore {
             }
             Ok(out)
         };
+        // A generation written before holds has no `holds` tree: none.
+        let mut holds = Vec::new();
+        for kv in tree("holds")?.iter() {
+            let chunk: Vec<HoldState> = dec(&kv.map_err(err)?.1, "holds")?;
+            holds.extend(chunk);
+        }
         Ok(Some(Loaded {
+            holds,
             receipts: ids("receipts")?,
             adjustments: ids("adjustments")?,
             meta,
@@ -252,6 +266,13 @@ impl SnapshotStore {
             }
             tree(part)?.apply_batch(batch).map_err(err)?;
         }
+        let mut holds: Vec<&HoldState> = world.holds.values().collect();
+        holds.sort_by_key(|h| h.no());
+        let mut batch = sled::Batch::default();
+        for (i, chunk) in holds.chunks(HOLD_CHUNK).enumerate() {
+            batch.insert(&(i as u32).to_be_bytes()[..], enc(&chunk));
+        }
+        tree("holds")?.apply_batch(batch).map_err(err)?;
         // Durable before `meta` may name it.
         self.sync()?;
         let meta = SnapshotMeta {
