@@ -477,25 +477,7 @@ impl Orchestrator {
         OrderActor: Handler<M>,
     {
         for _ in 0..3 {
-            let addr = match self.order_addr(no) {
-                Ok(a) => a,
-                // A fresh order is named before its actor registers itself.
-                Err(e)
-                    if e.kind == ErrorKind::NotFound
-                        && self.shared.order_names.contains_key(&no) =>
-                {
-                    let mut found = None;
-                    for _ in 0..200 {
-                        tokio::time::sleep(Duration::from_millis(1)).await;
-                        if let Some(a) = self.shared.orders.get(&no) {
-                            found = Some(a.clone());
-                            break;
-                        }
-                    }
-                    found.ok_or(e)?
-                }
-                Err(e) => return Err(e),
-            };
+            let addr = self.order_addr(no)?;
             crate::metrics::sending(crate::metrics::ActorKind::Order);
             match addr.send(msg.clone()).await {
                 Ok(r) => return Ok(r),
@@ -557,11 +539,14 @@ impl Orchestrator {
                 // Registered before the actor runs: its placement may fill a
                 // wave at once, and the facility must find it to tell it.
                 self.shared.order_names.insert(no, id.clone());
-                OrderActor::start_in_arbiter(self.shared.arbiter_for(&no), move |ctx| {
+                let addr = OrderActor::start_in_arbiter(self.shared.arbiter_for(&no), move |ctx| {
                     ctx.set_mailbox_capacity(cap);
-                    shared.orders.insert(no, ctx.address());
                     OrderActor::placing(state, placed_event, tx, shared)
                 });
+                // In the registry before its id is: whoever finds the id
+                // finds the actor (its mailbox takes messages at once, and
+                // they wait there until it has started).
+                self.shared.orders.insert(no, addr);
                 v.insert(no);
                 fresh = true;
                 no

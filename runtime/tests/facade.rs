@@ -246,3 +246,28 @@ fn check_config_names_the_key_and_fails() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// A duplicate POST of an order whose actor has not started yet (its
+/// arbiter is busy) waits for it and answers the replay, never 404.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_duplicate_of_an_order_still_starting_answers_the_replay() {
+    let (core, cfg) = core();
+    let sku = &cfg.network.skus[0];
+    core.receive(&[ReceiptInput {
+        receipt_id: "r-dup".into(),
+        sku: sku.clone(),
+        facility_id: cfg.network.facilities[0].id.clone(),
+        qty: 5,
+    }])
+    .await
+    .unwrap();
+    // Every arbiter busy for longer than any polling would wait.
+    for arbiter in core.shared().arbiters() {
+        arbiter.spawn(async { std::thread::sleep(std::time::Duration::from_millis(800)) });
+    }
+    let o = order("o-dup", sku, 1);
+    let (first, second) = tokio::join!(core.place(&o), core.place(&o));
+    let (first, second) = (first.unwrap(), second.unwrap());
+    assert!(!first.replay && second.replay, "{first:?} / {second:?}");
+    assert_eq!(first.order.order_id, second.order.order_id);
+}
