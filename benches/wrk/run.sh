@@ -25,7 +25,7 @@ THREADS=${THREADS:-2}
 CONNS=${CONNS:-50}
 TEMPLATES=${TEMPLATES:-20000}
 SCAN_SEED_ORDERS=${SCAN_SEED_ORDERS:-60000}
-ONLY=${ONLY:-"orders batch100 batch1000 batch1000c4 scans availability"}
+ONLY=${ONLY:-"orders batch100 batch1000 batch1000c4 scans availability promise"}
 BASE="http://127.0.0.1:$PORT"
 
 command -v wrk >/dev/null || { echo "wrk not found: apt-get install -y wrk" >&2; exit 2; }
@@ -125,6 +125,10 @@ for what in $ONLY; do
     availability)
         start_server availability
         run_wrk availability "GET /v1/availability (300 km)" 1 "$BASE/v1/availability" availability.lua "$WORK/reads.txt"
+        stop_server ;;
+    promise)
+        start_server promise
+        run_wrk promise "GET /v1/promise (1 unit)" 1 "$BASE/v1/promise" promise.lua "$WORK/reads.txt"
         stop_server ;;
     *) echo "unknown run: $what" >&2; exit 2 ;;
     esac
