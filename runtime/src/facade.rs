@@ -15,18 +15,15 @@ use actix::prelude::*;
 use futures::future::join_all;
 use orch_actors::audit::{audit, AuditReport};
 use orch_actors::facility::WaveTrigger;
-use orch_actors::order::{
-    validate_request, Disposition, OrderLine, OrderRefusal, OrderState, PlaceRequest, Scan,
-    ScanKind,
-};
+use orch_actors::order::{Disposition, OrderRefusal, OrderState, PlaceRequest, Scan, ScanKind};
 use orch_actors::sim::ScanOutcome;
 use orch_actors::{CellKey, FacilityIdx, SkuIdx};
-use orch_config::{geo::haversine_km, Config, ServiceLevel};
+use orch_config::{geo::haversine_km, Config};
 use tokio::sync::oneshot;
 
 use crate::clock::{now_ms, parse_rfc3339};
 use crate::dto::*;
-use crate::error::{quote, ApiError, ErrorKind};
+use crate::error::{quote, ApiError};
 use crate::idempotency::{Claim, Keys};
 use crate::persist::checkpoint::{checkpoint, Checkpointer, SnapshotInfo};
 use crate::persist::recovery::recover;
@@ -133,37 +130,7 @@ pub struct RecoveryInfo {
     pub duration: Duration,
 }
 
-fn invalid(code: &'static str, msg: impl Into<String>) -> ApiError {
-    ApiError::invalid(code, msg)
-}
-
-fn check_id(field: &str, id: &str, max: u32) -> Result<(), ApiError> {
-    let ok = !id.is_empty()
-        && id.len() <= max as usize
-        && id
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':'));
-    if ok {
-        Ok(())
-    } else {
-        Err(invalid(
-            "invalid_id",
-            format!(
-                "{field}: must be 1 to {max} characters of letters, digits, '-', '_', '.', ':'"
-            ),
-        ))
-    }
-}
-
-fn check_qty(field: &str, qty: i64, max: u32) -> Result<u32, ApiError> {
-    if qty < 1 || qty > i64::from(max) {
-        return Err(invalid(
-            "invalid_quantity",
-            format!("{field}: must be 1 to {max}, got {qty}"),
-        ));
-    }
-    Ok(qty as u32)
-}
+use crate::validate::{self, check_id, check_qty, invalid};
 
 impl Orchestrator {
     /// Starts the core: opens the journal, replays it (recovery), then
@@ -379,19 +346,11 @@ impl Orchestrator {
     }
 
     fn sku(&self, field: &str, id: &str) -> Result<SkuIdx, ApiError> {
-        self.shared
-            .catalog
-            .sku(id)
-            .ok_or_else(|| invalid("unknown_sku", format!("{field}: unknown SKU {}", quote(id))))
+        validate::sku(&self.shared.catalog, field, id)
     }
 
     fn facility_idx(&self, field: &str, id: &str) -> Result<FacilityIdx, ApiError> {
-        self.shared.catalog.facility(id).ok_or_else(|| {
-            invalid(
-                "unknown_facility",
-                format!("{field}: unknown facility {}", quote(id)),
-            )
-        })
+        validate::facility(&self.shared.catalog, field, id)
     }
 
     fn known_facility(&self, id: &str) -> Result<FacilityIdx, ApiError> {
@@ -405,58 +364,7 @@ impl Orchestrator {
 
     /// Checks a placement and turns it into the state machine's request.
     pub fn validate_order(&self, o: &PlaceOrder) -> Result<PlaceRequest, ApiError> {
-        let limits = &self.shared.limits;
-        check_id("order_id", &o.order_id, limits.id_len_max)?;
-        if o.channel.is_empty()
-            || o.channel.len() > 64
-            || !o
-                .channel
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
-        {
-            return Err(invalid(
-                "invalid_channel",
-                "channel: must be 1 to 64 letters, digits, '_' or '-'",
-            ));
-        }
-        let service_level = ServiceLevel::parse(&o.service_level).ok_or_else(|| {
-            invalid(
-                "invalid_service_level",
-                format!(
-                    "service_level: must be same_day, next_day or standard, got {}",
-                    quote(&o.service_level)
-                ),
-            )
-        })?;
-        if o.lines.len() > limits.order_lines_max as usize {
-            return Err(ApiError {
-                kind: ErrorKind::Invalid,
-                code: "too_many_lines",
-                message: format!(
-                    "lines: {} lines exceed the limit of {}",
-                    o.lines.len(),
-                    limits.order_lines_max
-                ),
-            });
-        }
-        let mut lines = Vec::with_capacity(o.lines.len());
-        for (i, l) in o.lines.iter().enumerate() {
-            let sku = self.sku(&format!("lines[{i}].sku"), &l.sku)?;
-            let qty = check_qty(&format!("lines[{i}].qty"), l.qty, limits.qty_max)?;
-            lines.push(OrderLine { sku, qty });
-        }
-        let req = PlaceRequest {
-            order_id: Arc::from(o.order_id.as_str()),
-            channel: Arc::from(o.channel.as_str()),
-            lat: o.ship_to.lat,
-            lon: o.ship_to.lon,
-            service_level,
-            lines,
-            allow_backorder: o.allow_backorder.unwrap_or(true),
-        };
-        validate_request(&req, limits.order_lines_max as usize, limits.qty_max)
-            .map_err(|m| invalid("invalid_order", m))?;
-        Ok(req)
+        validate::order(&self.shared.catalog, &self.shared.limits, o)
     }
 
     /// The actor of an order, brought back from the snapshot when it was

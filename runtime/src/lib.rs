@@ -20,6 +20,7 @@ pub mod present;
 pub mod serve;
 pub mod shared;
 pub mod shell;
+pub mod validate;
 pub mod view;
 
 pub use error::{ApiError, ErrorKind};

@@ -1,0 +1,120 @@
+//! Request validation, once for every engine behind the API: client ids,
+//! quantities, catalog lookups and whole placements, each refusal naming
+//! its field. Nothing here changes anything.
+
+use std::sync::Arc;
+
+use orch_actors::order::{validate_request, OrderLine, PlaceRequest};
+use orch_actors::{FacilityIdx, SkuIdx};
+use orch_config::{Limits, ServiceLevel};
+
+use crate::catalog::Catalog;
+use crate::dto::PlaceOrder;
+use crate::error::{quote, ApiError, ErrorKind};
+
+/// A 422 with its code and message.
+pub fn invalid(code: &'static str, msg: impl Into<String>) -> ApiError {
+    ApiError::invalid(code, msg)
+}
+
+/// Checks a client id (`field` names it in the error).
+pub fn check_id(field: &str, id: &str, max: u32) -> Result<(), ApiError> {
+    let ok = !id.is_empty()
+        && id.len() <= max as usize
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':'));
+    if ok {
+        Ok(())
+    } else {
+        Err(invalid(
+            "invalid_id",
+            format!(
+                "{field}: must be 1 to {max} characters of letters, digits, '-', '_', '.', ':'"
+            ),
+        ))
+    }
+}
+
+/// Checks a quantity from 1 to `max`.
+pub fn check_qty(field: &str, qty: i64, max: u32) -> Result<u32, ApiError> {
+    if qty < 1 || qty > i64::from(max) {
+        return Err(invalid(
+            "invalid_quantity",
+            format!("{field}: must be 1 to {max}, got {qty}"),
+        ));
+    }
+    Ok(qty as u32)
+}
+
+/// A SKU of the catalog (`field` names it in the error).
+pub fn sku(catalog: &Catalog, field: &str, id: &str) -> Result<SkuIdx, ApiError> {
+    catalog
+        .sku(id)
+        .ok_or_else(|| invalid("unknown_sku", format!("{field}: unknown SKU {}", quote(id))))
+}
+
+/// A facility of the network (`field` names it in the error).
+pub fn facility(catalog: &Catalog, field: &str, id: &str) -> Result<FacilityIdx, ApiError> {
+    catalog.facility(id).ok_or_else(|| {
+        invalid(
+            "unknown_facility",
+            format!("{field}: unknown facility {}", quote(id)),
+        )
+    })
+}
+
+/// Checks a placement and turns it into the state machine's request.
+pub fn order(catalog: &Catalog, limits: &Limits, o: &PlaceOrder) -> Result<PlaceRequest, ApiError> {
+    check_id("order_id", &o.order_id, limits.id_len_max)?;
+    if o.channel.is_empty()
+        || o.channel.len() > 64
+        || !o
+            .channel
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+    {
+        return Err(invalid(
+            "invalid_channel",
+            "channel: must be 1 to 64 letters, digits, '_' or '-'",
+        ));
+    }
+    let service_level = ServiceLevel::parse(&o.service_level).ok_or_else(|| {
+        invalid(
+            "invalid_service_level",
+            format!(
+                "service_level: must be same_day, next_day or standard, got {}",
+                quote(&o.service_level)
+            ),
+        )
+    })?;
+    if o.lines.len() > limits.order_lines_max as usize {
+        return Err(ApiError {
+            kind: ErrorKind::Invalid,
+            code: "too_many_lines",
+            message: format!(
+                "lines: {} lines exceed the limit of {}",
+                o.lines.len(),
+                limits.order_lines_max
+            ),
+        });
+    }
+    let mut lines = Vec::with_capacity(o.lines.len());
+    for (i, l) in o.lines.iter().enumerate() {
+        let sku = sku(catalog, &format!("lines[{i}].sku"), &l.sku)?;
+        let qty = check_qty(&format!("lines[{i}].qty"), l.qty, limits.qty_max)?;
+        lines.push(OrderLine { sku, qty });
+    }
+    let req = PlaceRequest {
+        order_id: Arc::from(o.order_id.as_str()),
+        channel: Arc::from(o.channel.as_str()),
+        lat: o.ship_to.lat,
+        lon: o.ship_to.lon,
+        service_level,
+        lines,
+        allow_backorder: o.allow_backorder.unwrap_or(true),
+    };
+    validate_request(&req, limits.order_lines_max as usize, limits.qty_max)
+        .map_err(|m| invalid("invalid_order", m))?;
+    Ok(req)
+}
