@@ -52,6 +52,52 @@ pub struct PlaceOrder {
     pub allow_backorder: Option<bool>,
 }
 
+/// `POST /v1/holds` body: a cart reservation with an expiry.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HoldInput {
+    /// Client hold id.
+    pub hold_id: String,
+    /// Where the cart would ship.
+    pub ship_to: ShipTo,
+    /// same_day, next_day or standard (default standard).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service_level: Option<String>,
+    /// Seconds it lasts (default 900, at most the configured maximum).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ttl_s: Option<i64>,
+    /// Lines.
+    pub lines: Vec<LineInput>,
+    /// Whether a hold that cannot cover every line is created anyway
+    /// (default true).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allow_partial: Option<bool>,
+}
+
+/// Where a hold holds units, as answered.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HeldAtView {
+    /// Facility.
+    pub facility_id: String,
+    /// Lines held there.
+    pub lines: Vec<LineView>,
+}
+
+/// A hold, as answered.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HoldView {
+    /// Client hold id.
+    pub hold_id: String,
+    /// active, converted, released or expired.
+    pub status: String,
+    /// When it expires (RFC 3339).
+    pub expires_at: String,
+    /// Units held, by facility (empty once it is no longer active).
+    pub holds: Vec<HeldAtView>,
+    /// Lines that could not be held when it was created.
+    pub unavailable: Vec<LineView>,
+}
+
 /// One line of a fulfillment or a backorder, as answered.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LineView {

@@ -91,3 +91,13 @@ impl ApiError {
         }
     }
 }
+
+/// The 409 for a cancel the order refused.
+pub fn cancel_refused(e: orch_actors::order::OrderRefusal) -> ApiError {
+    match e {
+        orch_actors::order::OrderRefusal::AlreadyShipped(m) => {
+            ApiError::conflict("already_shipped", format!("order has shipped: {m}"))
+        }
+        e => ApiError::conflict("not_cancellable", e.to_string()),
+    }
+}

@@ -15,7 +15,7 @@ use actix::prelude::*;
 use futures::future::join_all;
 use orch_actors::audit::{audit, AuditReport};
 use orch_actors::facility::WaveTrigger;
-use orch_actors::order::{Disposition, OrderRefusal, OrderState, PlaceRequest, Scan, ScanKind};
+use orch_actors::order::{Disposition, OrderState, PlaceRequest, Scan, ScanKind};
 use orch_actors::sim::ScanOutcome;
 use orch_actors::{CellKey, FacilityIdx, SkuIdx};
 use orch_config::{geo::haversine_km, Config};
@@ -538,11 +538,7 @@ impl Orchestrator {
                 self.shared.durability.barrier().await?;
                 Ok(order_view(&self.shared.catalog, &state, true))
             }
-            Err(OrderRefusal::AlreadyShipped(m)) => Err(ApiError::conflict(
-                "already_shipped",
-                format!("order has shipped: {m}"),
-            )),
-            Err(e) => Err(ApiError::conflict("not_cancellable", e.to_string())),
+            Err(e) => Err(crate::error::cancel_refused(e)),
         }
     }
 
@@ -763,7 +759,7 @@ impl Orchestrator {
                 .await
             {
                 Ok(Ok(served)) => {
-                    claim.applied();
+                    claim.applied(());
                     out.push(ItemResult::applied(id, Some(served)));
                 }
                 Ok(Err(e)) => {
@@ -834,7 +830,7 @@ impl Orchestrator {
             crate::metrics::sending(crate::metrics::ActorKind::Cell);
             match self.shared.cell(key).send(adjust).await {
                 Ok(Ok(())) => {
-                    claim.applied();
+                    claim.applied(());
                     out.push(ItemResult::applied(id, None));
                 }
                 Ok(Err(e)) => {

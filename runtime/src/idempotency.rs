@@ -1,6 +1,7 @@
-//! Idempotency keys of requests that change stock (receipt ids, adjustment
-//! ids): a key is *claimed* by the first request that carries it and
-//! *seen* only once that request's change was applied.
+//! Idempotency keys (receipt and adjustment ids; client order and hold
+//! ids, with the number each names): a key is *claimed* by the first
+//! request that carries it and *seen* only once that request's change was
+//! applied.
 //!
 //! A second request with a key still in flight waits for the first one's
 //! outcome instead of answering `duplicate` at once: when the first is
@@ -17,49 +18,84 @@ use tokio::sync::watch;
 
 /// What a key is now.
 #[derive(Debug)]
-enum Slot {
+enum Slot<V> {
     /// A request carrying it is being applied; its outcome is sent on the
     /// channel (`Some(true)` applied, `Some(false)` refused).
     InFlight(watch::Receiver<Option<bool>>),
-    /// Its change was applied.
-    Seen,
+    /// Its change was applied, with this value (what it names).
+    Seen(V),
 }
 
-/// The keys of one kind of request.
-#[derive(Debug, Default)]
-pub struct Keys {
-    map: DashMap<Arc<str>, Slot>,
+/// The keys of one kind of request, each seen with a value `V` (the
+/// number of what it created; `()` for receipts and adjustments).
+#[derive(Debug)]
+pub struct Keys<V = ()> {
+    map: DashMap<Arc<str>, Slot<V>>,
+}
+
+impl<V> Default for Keys<V> {
+    fn default() -> Self {
+        Keys {
+            map: DashMap::new(),
+        }
+    }
 }
 
 /// The answer of [`Keys::claim`].
 #[derive(Debug)]
-pub enum Claim<'a> {
+pub enum Claim<'a, V = ()> {
     /// The key is this request's to apply; say how it went on the guard.
-    Mine(KeyGuard<'a>),
-    /// The key's change was applied already: answer `duplicate`.
-    Seen,
+    Mine(KeyGuard<'a, V>),
+    /// The key's change was applied already (with this value): a
+    /// duplicate or a replay.
+    Seen(V),
 }
 
 /// A claimed key. Dropped without [`KeyGuard::applied`], it is released
 /// (as by [`KeyGuard::refused`]).
 #[derive(Debug)]
-pub struct KeyGuard<'a> {
-    keys: &'a Keys,
+pub struct KeyGuard<'a, V = ()> {
+    keys: &'a Keys<V>,
     key: Arc<str>,
     outcome: watch::Sender<Option<bool>>,
     done: bool,
 }
 
-impl Keys {
+impl Keys<()> {
     /// Keys whose changes were applied before (what recovery found).
     pub fn seen(keys: impl IntoIterator<Item = Arc<str>>) -> Keys {
+        Keys::seen_with(keys.into_iter().map(|k| (k, ())))
+    }
+}
+
+impl<V: Clone> Keys<V> {
+    /// Keys seen before, each with its value.
+    pub fn seen_with(keys: impl IntoIterator<Item = (Arc<str>, V)>) -> Keys<V> {
         Keys {
-            map: keys.into_iter().map(|k| (k, Slot::Seen)).collect(),
+            map: keys.into_iter().map(|(k, v)| (k, Slot::Seen(v))).collect(),
         }
     }
 
+    /// The value of a seen key (`None`: unknown or still in flight).
+    pub fn get(&self, key: &str) -> Option<V> {
+        match self.map.get(key).as_deref() {
+            Some(Slot::Seen(v)) => Some(v.clone()),
+            _ => None,
+        }
+    }
+
+    /// How many keys are seen or in flight.
+    pub fn len(&self) -> usize {
+        self.map.len()
+    }
+
+    /// Whether no key is seen or in flight.
+    pub fn is_empty(&self) -> bool {
+        self.map.is_empty()
+    }
+
     /// Claims `key`, waiting while another request holds it.
-    pub async fn claim(&self, key: Arc<str>) -> Claim<'_> {
+    pub async fn claim(&self, key: Arc<str>) -> Claim<'_, V> {
         loop {
             let mut waiting = match self.map.entry(key.clone()) {
                 Entry::Vacant(v) => {
@@ -73,7 +109,7 @@ impl Keys {
                     });
                 }
                 Entry::Occupied(o) => match o.get() {
-                    Slot::Seen => return Claim::Seen,
+                    Slot::Seen(v) => return Claim::Seen(v.clone()),
                     Slot::InFlight(rx) => rx.clone(),
                 },
             };
@@ -87,40 +123,44 @@ impl Keys {
     pub fn seen_keys(&self) -> Vec<Arc<str>> {
         self.map
             .iter()
-            .filter(|e| matches!(e.value(), Slot::Seen))
+            .filter(|e| matches!(e.value(), Slot::Seen(_)))
             .map(|e| e.key().clone())
             .collect()
     }
 }
 
-impl KeyGuard<'_> {
-    /// The change was applied: the key is seen from now on.
-    pub fn applied(mut self) {
-        self.finish(true);
+impl<V> KeyGuard<'_, V> {
+    /// The change was applied: the key is seen from now on, with `value`.
+    pub fn applied(mut self, value: V) {
+        self.finish(Some(value));
     }
 
     /// The change was refused: the key is free again.
     pub fn refused(mut self) {
-        self.finish(false);
+        self.finish(None);
     }
 
-    fn finish(&mut self, applied: bool) {
+    fn finish(&mut self, applied: Option<V>) {
         if self.done {
             return;
         }
         self.done = true;
-        if applied {
-            self.keys.map.insert(self.key.clone(), Slot::Seen);
-        } else {
-            self.keys.map.remove(&self.key);
+        let seen = applied.is_some();
+        match applied {
+            Some(v) => {
+                self.keys.map.insert(self.key.clone(), Slot::Seen(v));
+            }
+            None => {
+                self.keys.map.remove(&self.key);
+            }
         }
-        let _ = self.outcome.send(Some(applied));
+        let _ = self.outcome.send(Some(seen));
     }
 }
 
-impl Drop for KeyGuard<'_> {
+impl<V> Drop for KeyGuard<'_, V> {
     fn drop(&mut self) {
-        self.finish(false);
+        self.finish(None);
     }
 }
 
@@ -141,23 +181,24 @@ mod tests {
 
     #[test]
     fn a_second_claim_waits_and_is_seen_once_the_first_is_applied() {
-        let keys = Keys::default();
+        let keys = Keys::<u64>::default();
         let Poll::Ready(Claim::Mine(first)) = poll_once(pin!(keys.claim(key("r-1")))) else {
             panic!("the first claim is the first request's");
         };
         let mut second = pin!(keys.claim(key("r-1")));
         assert!(poll_once(second.as_mut()).is_pending(), "in flight: wait");
-        first.applied();
+        first.applied(7);
         assert!(matches!(
             poll_once(second.as_mut()),
-            Poll::Ready(Claim::Seen)
+            Poll::Ready(Claim::Seen(7))
         ));
         assert_eq!(keys.seen_keys(), vec![key("r-1")]);
+        assert_eq!(keys.get("r-1"), Some(7));
     }
 
     #[test]
     fn a_second_claim_takes_the_key_when_the_first_is_refused_or_dropped() {
-        let keys = Keys::default();
+        let keys = Keys::<()>::default();
         for end in ["refused", "dropped"] {
             let Poll::Ready(Claim::Mine(first)) = poll_once(pin!(keys.claim(key("r-2")))) else {
                 panic!("free key");
@@ -181,6 +222,6 @@ mod tests {
     fn recovered_keys_are_seen() {
         let keys = Keys::seen([key("a-1")]);
         let claim = poll_once(pin!(keys.claim(key("a-1"))));
-        assert!(matches!(claim, Poll::Ready(Claim::Seen)));
+        assert!(matches!(claim, Poll::Ready(Claim::Seen(()))));
     }
 }

@@ -12,6 +12,7 @@ pub mod dto;
 pub mod error;
 pub mod facade;
 pub mod host;
+pub mod hosted;
 pub mod http;
 pub mod idempotency;
 pub mod metrics;
