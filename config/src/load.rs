@@ -85,6 +85,13 @@
 //! kind), whether the network is generated or explicit. Carriers named in
 //! the file replace that set entirely.
 //!
+//! Every number has a range, checked at load with an error that names the
+//! key and the bound: `[limits]` in [`crate::validate::LIMIT_RANGES`]
+//! (`order_lines_max` at most 10,000, under the core's `u16` line
+//! numbers), `[durability]` in [`crate::validate::DURABILITY_RANGES`], and
+//! the constants beside them for capacity, waves, stock, splits, runtime
+//! and transit days ([`crate::carriers::TRANSIT_DAYS_MAX`]).
+//!
 //! An explicit network is put in canonical order after validation:
 //! facilities by id, SKUs ascending, stock by (sku, facility); carriers by
 //! id. Error keys refer to the file's own order.

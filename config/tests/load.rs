@@ -877,3 +877,105 @@ fn bad_carriers_name_the_key_and_line() {
     let e = from_toml_str(&text, "bad.toml").unwrap_err();
     assert!(e.message.ends_with(&format!("(line {line})")), "{e}");
 }
+
+#[test]
+fn every_bounded_number_loads_at_its_top_and_fails_one_above() {
+    use orch_config::validate::*;
+    let facility = "[[facilities]]\nid = \"X-1\"\nkind = \"dc\"\nlat = 1.0\nlon = 1.0\n";
+    let stock = "[[stock]]\nsku = \"SKU-2\"\nfacility_id = \"DC-01\"\n";
+    // (text of the file with `{v}` for the value, key, top of the range)
+    let mut cases: Vec<(String, String, u64)> = Vec::new();
+    for (name, _, max) in LIMIT_RANGES {
+        let text = with_net(&format!("[limits]\n{name} = {{v}}\n"));
+        cases.push((text, format!("limits.{name}"), max.into()));
+    }
+    for (name, _, max) in DURABILITY_RANGES {
+        let text = with_net(&format!("[durability]\n{name} = {{v}}\n"));
+        cases.push((text, format!("durability.{name}"), max));
+    }
+    let mut case = |text: String, key: &str, max: u64| cases.push((text, key.to_string(), max));
+    case(
+        with_net("[runtime]\nworkers = {v}\n"),
+        "runtime.workers",
+        WORKERS_MAX.into(),
+    );
+    case(
+        with_net("[runtime]\nmailbox_capacity = {v}\n"),
+        "runtime.mailbox_capacity",
+        MAILBOX_CAPACITY_RANGE.1.into(),
+    );
+    case(
+        with_net("[runtime]\nwave_tick_ms = {v}\n"),
+        "runtime.wave_tick_ms",
+        WAVE_TICK_MS_RANGE.1,
+    );
+    for prefix in [
+        "routing",
+        "routing.channel.web",
+        "routing.service_level.next_day",
+    ] {
+        case(
+            with_net(&format!("[{prefix}]\nmax_splits = {{v}}\n")),
+            &format!("{prefix}.max_splits"),
+            MAX_SPLITS_RANGE.1.into(),
+        );
+    }
+    case(
+        with_net(&format!("{facility}capacity_per_hour = {{v}}\n")),
+        "facilities[2].capacity_per_hour",
+        CAPACITY_PER_HOUR_RANGE.1.into(),
+    );
+    case(
+        with_net(&format!("{facility}wave = {{ size_max = {{v}} }}\n")),
+        "facilities[2].wave.size_max",
+        WAVE_SIZE_RANGE.1.into(),
+    );
+    case(
+        with_net(&format!("{facility}wave = {{ wait_ms_max = {{v}} }}\n")),
+        "facilities[2].wave.wait_ms_max",
+        WAVE_WAIT_MS_RANGE.1,
+    );
+    case(
+        with_net(&format!("{stock}on_hand = {{v}}\n")),
+        "stock[1].on_hand",
+        STOCK_UNITS_MAX.into(),
+    );
+    case(
+        with_net(&format!("{stock}on_hand = 1\nsafety_stock = {{v}}\n")),
+        "stock[1].safety_stock",
+        STOCK_UNITS_MAX.into(),
+    );
+    case(
+        with_carriers(
+            &GOOD_SERVICE.replace("transit_days = 2", "transit_days = {v}"),
+            "",
+        ),
+        "carriers[1].services[0].bands[2].transit_days",
+        carriers::TRANSIT_DAYS_MAX.into(),
+    );
+    assert_eq!(cases.len(), 9 + 6 + 3 + 3 + 3 + 2 + 1);
+
+    let mut failures = Vec::new();
+    for (text, key, max) in &cases {
+        assert!(text.contains("{v}"), "{key}");
+        if let Err(e) = from_toml_str(&text.replace("{v}", &max.to_string()), "top.toml") {
+            failures.push(format!("{key} = {max}: refused: {e}"));
+        }
+        match from_toml_str(&text.replace("{v}", &(max + 1).to_string()), "top.toml") {
+            Ok(_) => failures.push(format!("{key} = {}: loaded", max + 1)),
+            Err(e) => {
+                if e.key != *key || !e.message.contains(&format!("{max}, got {}", max + 1)) {
+                    failures.push(format!("{key} = {}: {e}", max + 1));
+                }
+            }
+        }
+    }
+    assert!(failures.is_empty(), "\n{}", failures.join("\n"));
+
+    // Order lines are numbered with u16 inside the core.
+    let lines = LIMIT_RANGES
+        .iter()
+        .find(|(name, ..)| *name == "order_lines_max")
+        .unwrap();
+    assert!(lines.2 <= u32::from(u16::MAX), "{lines:?}");
+}
