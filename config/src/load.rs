@@ -70,12 +70,33 @@
 //!
 //! [auth]
 //! token = "secret"             # default: none (open API)
+//!
+//! [[carriers]]                 # default: the BF-1 carriers for the network
+//! id = "UPS"
+//! [[carriers.services]]
+//! id = "ground"
+//! bands = [{ km_max = 300.0, base = 6.1, per_unit = 0.7, transit_days = 2 }]
+//! delivery_days = ["mon", "tue", "wed", "thu", "fri"]
+//! cutoffs = { "DC-01" = "18:00" }  # UTC pickup per facility id; others: none
 //! ```
 //!
+//! With no `[[carriers]]` the network gets the BF-1 carriers
+//! ([`crate::carriers::bf1`]: 3 carriers, 6 services, cutoffs by facility
+//! kind), whether the network is generated or explicit. Carriers named in
+//! the file replace that set entirely.
+//!
+//! Every number has a range, checked at load with an error that names the
+//! key and the bound: `[limits]` in [`crate::validate::LIMIT_RANGES`]
+//! (`order_lines_max` at most 10,000, under the core's `u16` line
+//! numbers), `[durability]` in [`crate::validate::DURABILITY_RANGES`], and
+//! the constants beside them for capacity, waves, stock, splits, runtime
+//! and transit days ([`crate::carriers::TRANSIT_DAYS_MAX`]).
+//!
 //! An explicit network is put in canonical order after validation:
-//! facilities by id, SKUs ascending, stock by (sku, facility). Error keys
-//! refer to the file's own order.
+//! facilities by id, SKUs ascending, stock by (sku, facility); carriers by
+//! id. Error keys refer to the file's own order.
 
+mod carriers;
 mod de;
 mod spans;
 
@@ -150,22 +171,50 @@ pub fn load_file(path: &Path) -> Result<Config, ConfigError> {
 }
 
 /// Parses and validates TOML text; `file` names it in errors.
+///
+/// Every error about a key the file defines ends with its line:
+/// `o.toml: carriers[1].services[0].bands[2].km_max: must be above the
+/// previous band's 300 km, got 100 (line 14)`.
 pub fn from_toml_str(text: &str, file: &str) -> Result<Config, ConfigError> {
     let table: toml::Table = text.parse().map_err(|e| syntax_error(text, file, &e))?;
-    let raw: RawConfig = de::from_value(&toml::Value::Table(table)).map_err(|e| {
+    let mut raw: RawConfig = de::from_value(&toml::Value::Table(table)).map_err(|e| {
         let key = e.key.unwrap_or_default();
-        let message = match KeySpans::parse(text).and_then(|s| s.line_of(text, &key)) {
-            Some(line) => format!("{} (line {line})", e.message),
-            None => e.message,
-        };
-        ConfigError::new(file, if key.is_empty() { "(file)" } else { &key }, message)
+        let key = if key.is_empty() { "(file)" } else { &key };
+        with_line(text, ConfigError::new(file, key, e.message))
     })?;
-    let mut cfg = raw.into_config(file)?;
-    validate(&cfg, file)?;
+    let raw_carriers = raw.carriers.take();
+    let checked = |mut cfg: Config| -> Result<Config, ConfigError> {
+        if let Some(c) = &raw_carriers {
+            cfg.carriers = carriers::from_raw(c, &cfg.network, file)?;
+        }
+        validate(&cfg, file)?;
+        Ok(cfg)
+    };
+    let mut cfg = raw
+        .into_config(file)
+        .and_then(checked)
+        .map_err(|e| with_line(text, e))?;
     cfg.network.sort_canonical();
-    // Cutoffs are kept by facility index: derive them from the sorted network.
-    cfg.carriers = crate::carriers::bf1(&cfg.network);
+    // Cutoffs are kept by facility index: derive them again on the sorted
+    // network (the ids were checked above).
+    cfg.carriers = match &raw_carriers {
+        Some(c) => carriers::from_raw(c, &cfg.network, file)?,
+        None => crate::carriers::bf1(&cfg.network),
+    };
+    cfg.carriers.carriers.sort_by(|a, b| a.id.cmp(&b.id));
     Ok(cfg)
+}
+
+/// Appends ` (line N)` to the message when the file defines the key (or
+/// a key enclosing it).
+fn with_line(text: &str, e: ConfigError) -> ConfigError {
+    match KeySpans::parse(text).and_then(|s| s.line_of(text, &e.key)) {
+        Some(line) => ConfigError {
+            message: format!("{} (line {line})", e.message),
+            ..e
+        },
+        None => e,
+    }
 }
 
 /// Writes `cfg` in the file schema, network explicit; [`from_toml_str`]
@@ -220,6 +269,8 @@ struct RawConfig {
     runtime: Option<RawRuntime>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     auth: Option<RawAuth>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    carriers: Option<Vec<carriers::RawCarrier>>,
 }
 
 #[derive(Debug, Default, Deserialize, Serialize)]
@@ -810,6 +861,7 @@ impl RawConfig {
             auth: Some(RawAuth {
                 token: cfg.auth.token.clone(),
             }),
+            carriers: Some(carriers::to_raw(&cfg.carriers, n)),
         }
     }
 }

@@ -26,8 +26,8 @@ pub struct Config {
     pub runtime: RuntimeConfig,
     /// Optional bearer token for `/v1` (env `ORCHESTRATOR_TOKEN` overrides).
     pub auth: AuthConfig,
-    /// Carriers and their services (the BF-1 set for the network until a
-    /// file can name its own).
+    /// Carriers and their services: the file's `[[carriers]]`, else the
+    /// BF-1 set for the network.
     pub carriers: crate::carriers::Carriers,
 }
 

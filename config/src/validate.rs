@@ -18,6 +18,46 @@ pub const ID_LEN_MAX: usize = 128;
 /// Smallest journal batch (`durability.batch_bytes_max`).
 pub const BATCH_BYTES_MIN: u32 = 4096;
 
+/// The range of each `[durability]` number: `(key, min, max)`.
+///
+/// A batch is held whole in memory (64 MiB at most) and waits at most 1 s
+/// for company; a segment is at most 1 GiB; a snapshot is taken at least
+/// weekly or every billion events; a finished order stays in memory at
+/// most a week.
+pub const DURABILITY_RANGES: [(&str, u64, u64); 6] = [
+    ("batch_bytes_max", BATCH_BYTES_MIN as u64, 64 * 1024 * 1024),
+    ("batch_wait_us_max", 0, 1_000_000),
+    ("segment_bytes_max", 1, 1024 * 1024 * 1024),
+    ("snapshot_interval_ms", 0, WEEK_MS),
+    ("snapshot_events_max", 0, 1_000_000_000),
+    ("passivate_after_ms", 0, WEEK_MS),
+];
+
+const WEEK_MS: u64 = 7 * 24 * 3600 * 1000;
+
+/// The range of `facilities[i].capacity_per_hour`: up to 10 million
+/// fulfillments an hour.
+pub const CAPACITY_PER_HOUR_RANGE: (u32, u32) = (1, 10_000_000);
+
+/// The range of `facilities[i].wave.size_max`: a wave holds at most
+/// 100,000 fulfillments.
+pub const WAVE_SIZE_RANGE: (u32, u32) = (1, 100_000);
+
+/// The range of `facilities[i].wave.wait_ms_max`: a queued fulfillment
+/// waits at most an hour for its wave.
+pub const WAVE_WAIT_MS_RANGE: (u64, u64) = (1, 3_600_000);
+
+/// Most units in `stock[i].on_hand` or `stock[i].safety_stock`: a billion,
+/// which leaves room in a `u32` cell for receipts on top.
+pub const STOCK_UNITS_MAX: u32 = 1_000_000_000;
+
+/// The range of `routing.max_splits` and of every override's: at most 100
+/// fulfillments per order.
+pub const MAX_SPLITS_RANGE: (u32, u32) = (1, 100);
+
+/// Most `runtime.workers` (0 means one per core).
+pub const WORKERS_MAX: u32 = 1024;
+
 /// The range each `[limits]` setting must fall in: `(key, min, max)`.
 ///
 /// Why the tops are where they are: order lines are numbered with `u16`
@@ -108,19 +148,6 @@ impl Checker<'_> {
         }
     }
 
-    fn at_least<T: PartialOrd + std::fmt::Display>(
-        &self,
-        key: impl Into<String>,
-        value: T,
-        min: T,
-    ) -> Result<(), ConfigError> {
-        if value >= min {
-            Ok(())
-        } else {
-            Err(self.err(key, format!("must be at least {min}, got {value}")))
-        }
-    }
-
     fn within<T: PartialOrd + std::fmt::Display>(
         &self,
         key: impl Into<String>,
@@ -129,6 +156,22 @@ impl Checker<'_> {
     ) -> Result<(), ConfigError> {
         if value < min || value > max {
             Err(self.err(key, format!("must be from {min} to {max}, got {value}")))
+        } else {
+            Ok(())
+        }
+    }
+
+    /// `min..=max`, saying which end was crossed.
+    fn bounded<T: PartialOrd + std::fmt::Display>(
+        &self,
+        key: impl Into<String>,
+        value: T,
+        (min, max): (T, T),
+    ) -> Result<(), ConfigError> {
+        if value < min {
+            Err(self.err(key, format!("must be at least {min}, got {value}")))
+        } else if value > max {
+            Err(self.err(key, format!("must be at most {max}, got {value}")))
         } else {
             Ok(())
         }
@@ -223,6 +266,16 @@ impl Checker<'_> {
                     ),
                 ));
             }
+            self.bounded(
+                format!("stock[{i}].on_hand"),
+                e.on_hand,
+                (0, STOCK_UNITS_MAX),
+            )?;
+            self.bounded(
+                format!("stock[{i}].safety_stock"),
+                e.safety_stock,
+                (0, STOCK_UNITS_MAX),
+            )?;
             if i > 0 {
                 let prev = &n.stock[i - 1];
                 sorted &= (prev.sku, prev.facility) < (e.sku, e.facility);
@@ -253,7 +306,11 @@ impl Checker<'_> {
         self.id(key("id"), &f.id)?;
         self.in_range(key("lat"), f.lat, -90.0, 90.0)?;
         self.in_range(key("lon"), f.lon, -180.0, 180.0)?;
-        self.at_least(key("capacity_per_hour"), f.capacity_per_hour, 1)?;
+        self.bounded(
+            key("capacity_per_hour"),
+            f.capacity_per_hour,
+            CAPACITY_PER_HOUR_RANGE,
+        )?;
         self.non_negative(key("cost_per_fulfillment"), f.cost_per_fulfillment)?;
         if f.zones.is_empty() {
             return Err(self.err(key("zones"), "at least one pick zone is required, got []"));
@@ -272,8 +329,12 @@ impl Checker<'_> {
                 ));
             }
         }
-        self.at_least(key("wave.size_max"), f.wave.size_max, 1)?;
-        self.at_least(key("wave.wait_ms_max"), f.wave.wait_ms_max, 1)?;
+        self.bounded(key("wave.size_max"), f.wave.size_max, WAVE_SIZE_RANGE)?;
+        self.bounded(
+            key("wave.wait_ms_max"),
+            f.wave.wait_ms_max,
+            WAVE_WAIT_MS_RANGE,
+        )?;
         for (j, c) in f.cutoffs.iter().enumerate() {
             let key = |field: &str| format!("facilities[{i}].cutoffs[{j}].{field}");
             if c.carrier.trim().is_empty() {
@@ -333,7 +394,7 @@ impl Checker<'_> {
             self.weights(prefix, w)?;
         }
         if let Some(m) = o.max_splits {
-            self.at_least(format!("{prefix}.max_splits"), m, 1)?;
+            self.bounded(format!("{prefix}.max_splits"), m, MAX_SPLITS_RANGE)?;
         }
         self.excluded(
             &format!("{prefix}.excluded_facilities"),
@@ -351,7 +412,7 @@ impl Checker<'_> {
             .map(|f| (f.id.as_str(), ()))
             .collect();
         self.weights("routing", &r.weights)?;
-        self.at_least("routing.max_splits", r.max_splits, 1)?;
+        self.bounded("routing.max_splits", r.max_splits, MAX_SPLITS_RANGE)?;
         self.excluded(
             "routing.excluded_facilities",
             &r.excluded_facilities,
@@ -383,12 +444,18 @@ impl Checker<'_> {
         if d.data_dir.trim().is_empty() {
             return Err(self.err("durability.data_dir", "must not be empty, got \"\""));
         }
-        self.at_least(
-            "durability.batch_bytes_max",
-            d.batch_bytes_max,
-            BATCH_BYTES_MIN,
-        )?;
-        self.at_least("durability.segment_bytes_max", d.segment_bytes_max, 1)
+        let values = [
+            u64::from(d.batch_bytes_max),
+            d.batch_wait_us_max,
+            d.segment_bytes_max,
+            d.snapshot_interval_ms,
+            d.snapshot_events_max,
+            d.passivate_after_ms,
+        ];
+        for ((name, min, max), value) in DURABILITY_RANGES.into_iter().zip(values) {
+            self.bounded(format!("durability.{name}"), value, (min, max))?;
+        }
+        Ok(())
     }
 
     fn listen(&self, cfg: &Config) -> Result<(), ConfigError> {
@@ -430,6 +497,7 @@ impl Checker<'_> {
     }
 
     fn runtime(&self, cfg: &Config) -> Result<(), ConfigError> {
+        self.bounded("runtime.workers", cfg.runtime.workers, (0, WORKERS_MAX))?;
         self.within(
             "runtime.mailbox_capacity",
             cfg.runtime.mailbox_capacity,

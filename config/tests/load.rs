@@ -104,6 +104,33 @@ wave_tick_ms = 50
 
 [auth]
 token = "s3cret"
+
+[[carriers]]
+id = "UPS"
+
+[[carriers.services]]
+id = "ground"
+bands = [
+  { km_max = 100.0, base = 5.0, per_unit = 0.5, transit_days = 1 },
+  { km_max = 3000.0, base = 9.5, per_unit = 0.75, transit_days = 4 },
+]
+delivery_days = ["mon", "tue", "wed", "thu", "fri"]
+cutoffs = { "DC-01" = "18:00", "ST-9" = "16:30" }
+
+[[carriers.services]]
+id = "next_day"
+bands = [{ km_max = 5000.0, base = 20.0, per_unit = 1.5, transit_days = 1 }]
+delivery_days = ["sat", "mon"]
+cutoffs = { "DC-01" = "19:15" }
+
+[[carriers]]
+id = "COURIER"
+
+[[carriers.services]]
+id = "same_day"
+bands = [{ km_max = 40.0, base = 9.0, per_unit = 1.0, transit_days = 0 }]
+delivery_days = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+cutoffs = { "ST-9" = "14:00", "DS-1" = "13:00" }
 "#;
 
 #[test]
@@ -336,6 +363,55 @@ fn full_explicit_file() {
         }
     );
     assert_eq!(cfg.auth.token.as_deref(), Some("s3cret"));
+
+    // Carriers in id order; cutoffs by index of the sorted facilities
+    // (DC-01, DS-1, ST-9), `None` where a service does not pick up.
+    let band = |km_max, base, per_unit, transit_days| carriers::RateBand {
+        km_max,
+        base,
+        per_unit,
+        transit_days,
+    };
+    assert_eq!(
+        cfg.carriers,
+        carriers::Carriers {
+            carriers: vec![
+                carriers::CarrierConfig {
+                    id: "COURIER".into(),
+                    services: vec![carriers::ServiceConfig {
+                        id: "same_day".into(),
+                        bands: vec![band(40.0, 9.0, 1.0, 0)],
+                        delivery_days: carriers::EVERY_DAY,
+                        cutoffs: vec![None, Some(13 * 60), Some(14 * 60)],
+                    }],
+                },
+                carriers::CarrierConfig {
+                    id: "UPS".into(),
+                    services: vec![
+                        carriers::ServiceConfig {
+                            id: "ground".into(),
+                            bands: vec![band(100.0, 5.0, 0.5, 1), band(3000.0, 9.5, 0.75, 4)],
+                            delivery_days: carriers::WEEKDAYS,
+                            cutoffs: vec![Some(18 * 60), None, Some(16 * 60 + 30)],
+                        },
+                        carriers::ServiceConfig {
+                            id: "next_day".into(),
+                            bands: vec![band(5000.0, 20.0, 1.5, 1)],
+                            delivery_days: [true, false, false, false, false, true, false],
+                            cutoffs: vec![Some(19 * 60 + 15), None, None],
+                        },
+                    ],
+                },
+            ],
+        }
+    );
+}
+
+#[test]
+fn a_file_without_carriers_gets_the_bf1_carriers_of_its_network() {
+    let cfg = from_toml_str(&with_net(""), "ok.toml").unwrap();
+    assert_eq!(cfg.carriers, carriers::bf1(&cfg.network));
+    assert_eq!(cfg.carriers.service_count(), 6);
 }
 
 #[test]
@@ -377,7 +453,13 @@ fn display_is_file_key_message() {
     let e = from_toml_str("[routing]\nmax_splits = 0\n", "orchestrator.toml").unwrap_err();
     assert_eq!(
         e.to_string(),
-        "orchestrator.toml: routing.max_splits: must be at least 1, got 0"
+        "orchestrator.toml: routing.max_splits: must be at least 1, got 0 (line 2)"
+    );
+    // A key the file does not define has no line.
+    let e = from_toml_str("[catalog]\nskus = [\"S\"]\n", "o.toml").unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "o.toml: facilities: at least one facility is required, found none"
     );
 }
 
@@ -602,4 +684,298 @@ fn messages_say_what_was_found() {
         "[[stock]]\nsku = \"SKU-9\"\nfacility_id = \"DC-01\"\non_hand = 1\n",
     ));
     assert!(m.contains("\"SKU-9\""), "{m}");
+}
+
+/// A valid service of carrier `BBB` (the second carrier of `with_carriers`).
+const GOOD_SERVICE: &str = r#"id = "air"
+bands = [
+  { km_max = 50.0, base = 9.0, per_unit = 1.0, transit_days = 1 },
+  { km_max = 300.0, base = 10.0, per_unit = 1.0, transit_days = 1 },
+  { km_max = 900.0, base = 12.0, per_unit = 1.0, transit_days = 2 },
+]
+delivery_days = ["mon", "tue", "wed", "thu", "fri"]
+cutoffs = { "DC-01" = "19:00", "ST-001" = "16:00" }"#;
+
+/// `with_net` and two carriers, `AAA` (valid) then `BBB` whose first
+/// service is `service` (then `more`, e.g. a second service).
+fn with_carriers(service: &str, more: &str) -> String {
+    with_net(&format!(
+        r#"
+[[carriers]]
+id = "AAA"
+[[carriers.services]]
+id = "ground"
+bands = [{{ km_max = 100.0, base = 5.0, per_unit = 0.5, transit_days = 2 }}]
+delivery_days = ["mon"]
+
+[[carriers]]
+id = "BBB"
+[[carriers.services]]
+{service}
+{more}"#
+    ))
+}
+
+#[test]
+fn carriers_from_the_file_load_and_read_back() {
+    let cfg = from_toml_str(&with_carriers(GOOD_SERVICE, ""), "c.toml").unwrap();
+    let ids: Vec<&str> = cfg
+        .carriers
+        .carriers
+        .iter()
+        .map(|c| c.id.as_str())
+        .collect();
+    assert_eq!(ids, ["AAA", "BBB"]);
+    let air = &cfg.carriers.carriers[1].services[0];
+    assert_eq!(air.bands.len(), 3);
+    assert_eq!(air.bands[2].km_max, 900.0);
+    assert_eq!(air.delivery_days, carriers::WEEKDAYS);
+    assert_eq!(air.cutoffs, [Some(19 * 60), Some(16 * 60)]);
+    assert_eq!(cfg.carriers.carriers[0].services[0].cutoffs, [None, None]);
+    let text = to_toml_string(&cfg).unwrap();
+    assert_eq!(from_toml_str(&text, "again.toml").unwrap(), cfg);
+}
+
+#[test]
+fn bad_carriers_name_the_key_and_line() {
+    let with = |from: &str, to: &str| {
+        assert!(GOOD_SERVICE.contains(from), "{from}");
+        with_carriers(&GOOD_SERVICE.replace(from, to), "")
+    };
+    let s = "carriers[1].services[0]";
+    let cases: Vec<(&str, String, String, &str)> = vec![
+        (
+            "band not above the previous one",
+            with("km_max = 900.0", "km_max = 200.0"),
+            format!("{s}.bands[2].km_max"),
+            "previous band",
+        ),
+        (
+            "negative base",
+            with("base = 10.0", "base = -1.0"),
+            format!("{s}.bands[1].base"),
+            "price",
+        ),
+        (
+            "nan per unit",
+            with(
+                "per_unit = 1.0, transit_days = 2",
+                "per_unit = nan, transit_days = 2",
+            ),
+            format!("{s}.bands[2].per_unit"),
+            "price",
+        ),
+        (
+            "transit too long",
+            with("transit_days = 2", "transit_days = 31"),
+            format!("{s}.bands[2].transit_days"),
+            "at most 30",
+        ),
+        (
+            "wrong type in a band",
+            with("km_max = 50.0", "km_max = \"near\""),
+            format!("{s}.bands[0].km_max"),
+            "f64",
+        ),
+        (
+            "unknown key in a band",
+            with("base = 9.0", "bace = 9.0"),
+            format!("{s}.bands[0].bace"),
+            "unknown key",
+        ),
+        (
+            "no bands",
+            with_carriers("id = \"air\"\nbands = []\ndelivery_days = [\"mon\"]", ""),
+            format!("{s}.bands"),
+            "at least one",
+        ),
+        (
+            "unknown day",
+            with("\"wed\"", "\"wday\""),
+            format!("{s}.delivery_days[2]"),
+            "`sun`",
+        ),
+        (
+            "day twice",
+            with("\"wed\"", "\"mon\""),
+            format!("{s}.delivery_days[2]"),
+            "twice",
+        ),
+        (
+            "no delivery day",
+            with("[\"mon\", \"tue\", \"wed\", \"thu\", \"fri\"]", "[]"),
+            format!("{s}.delivery_days"),
+            "at least one day",
+        ),
+        (
+            "unknown facility in cutoffs",
+            with("\"ST-001\" = ", "\"ST-404\" = "),
+            format!("{s}.cutoffs.ST-404"),
+            "unknown facility \"ST-404\"",
+        ),
+        (
+            "cutoff not a time",
+            with("\"16:00\"", "\"25:00\""),
+            format!("{s}.cutoffs.ST-001"),
+            "HH:MM",
+        ),
+        (
+            "bad service id",
+            with("id = \"air\"", "id = \"a ir\""),
+            format!("{s}.id"),
+            "valid id",
+        ),
+        (
+            "service id twice in a carrier",
+            with_carriers(
+                GOOD_SERVICE,
+                &format!("[[carriers.services]]\n{GOOD_SERVICE}\n"),
+            ),
+            "carriers[1].services[1].id".to_string(),
+            "unique",
+        ),
+        (
+            "carrier id twice",
+            with_carriers(GOOD_SERVICE, "").replace("id = \"BBB\"", "id = \"AAA\""),
+            "carriers[1].id".to_string(),
+            "twice",
+        ),
+        (
+            "carrier without services",
+            with_net("[[carriers]]\nid = \"AAA\"\nservices = []\n"),
+            "carriers[0].services".to_string(),
+            "at least one service",
+        ),
+        (
+            "empty carriers list",
+            format!("carriers = []\n{}", with_net("")),
+            "carriers".to_string(),
+            "at least one carrier",
+        ),
+    ];
+    let mut failures = Vec::new();
+    for (what, text, key, says) in &cases {
+        match from_toml_str(text, "bad.toml") {
+            Ok(_) => failures.push(format!("{what}: loaded, expected an error at {key}")),
+            Err(e) => {
+                assert_eq!(e.file, "bad.toml");
+                if e.key != *key || !e.message.contains(says) {
+                    failures.push(format!("{what}: expected {key}: ...{says}..., got {e}"));
+                }
+            }
+        }
+    }
+    assert!(failures.is_empty(), "\n{}", failures.join("\n"));
+
+    // The line is the one defining the key.
+    let text = with("km_max = 900.0", "km_max = 200.0");
+    let line = 1 + text.lines().position(|l| l.contains("200.0")).unwrap();
+    let e = from_toml_str(&text, "bad.toml").unwrap_err();
+    assert!(e.message.ends_with(&format!("(line {line})")), "{e}");
+    let text = with("\"ST-001\" = ", "\"ST-404\" = ");
+    let line = 1 + text.lines().position(|l| l.contains("ST-404")).unwrap();
+    let e = from_toml_str(&text, "bad.toml").unwrap_err();
+    assert!(e.message.ends_with(&format!("(line {line})")), "{e}");
+}
+
+#[test]
+fn every_bounded_number_loads_at_its_top_and_fails_one_above() {
+    use orch_config::validate::*;
+    let facility = "[[facilities]]\nid = \"X-1\"\nkind = \"dc\"\nlat = 1.0\nlon = 1.0\n";
+    let stock = "[[stock]]\nsku = \"SKU-2\"\nfacility_id = \"DC-01\"\n";
+    // (text of the file with `{v}` for the value, key, top of the range)
+    let mut cases: Vec<(String, String, u64)> = Vec::new();
+    for (name, _, max) in LIMIT_RANGES {
+        let text = with_net(&format!("[limits]\n{name} = {{v}}\n"));
+        cases.push((text, format!("limits.{name}"), max.into()));
+    }
+    for (name, _, max) in DURABILITY_RANGES {
+        let text = with_net(&format!("[durability]\n{name} = {{v}}\n"));
+        cases.push((text, format!("durability.{name}"), max));
+    }
+    let mut case = |text: String, key: &str, max: u64| cases.push((text, key.to_string(), max));
+    case(
+        with_net("[runtime]\nworkers = {v}\n"),
+        "runtime.workers",
+        WORKERS_MAX.into(),
+    );
+    case(
+        with_net("[runtime]\nmailbox_capacity = {v}\n"),
+        "runtime.mailbox_capacity",
+        MAILBOX_CAPACITY_RANGE.1.into(),
+    );
+    case(
+        with_net("[runtime]\nwave_tick_ms = {v}\n"),
+        "runtime.wave_tick_ms",
+        WAVE_TICK_MS_RANGE.1,
+    );
+    for prefix in [
+        "routing",
+        "routing.channel.web",
+        "routing.service_level.next_day",
+    ] {
+        case(
+            with_net(&format!("[{prefix}]\nmax_splits = {{v}}\n")),
+            &format!("{prefix}.max_splits"),
+            MAX_SPLITS_RANGE.1.into(),
+        );
+    }
+    case(
+        with_net(&format!("{facility}capacity_per_hour = {{v}}\n")),
+        "facilities[2].capacity_per_hour",
+        CAPACITY_PER_HOUR_RANGE.1.into(),
+    );
+    case(
+        with_net(&format!("{facility}wave = {{ size_max = {{v}} }}\n")),
+        "facilities[2].wave.size_max",
+        WAVE_SIZE_RANGE.1.into(),
+    );
+    case(
+        with_net(&format!("{facility}wave = {{ wait_ms_max = {{v}} }}\n")),
+        "facilities[2].wave.wait_ms_max",
+        WAVE_WAIT_MS_RANGE.1,
+    );
+    case(
+        with_net(&format!("{stock}on_hand = {{v}}\n")),
+        "stock[1].on_hand",
+        STOCK_UNITS_MAX.into(),
+    );
+    case(
+        with_net(&format!("{stock}on_hand = 1\nsafety_stock = {{v}}\n")),
+        "stock[1].safety_stock",
+        STOCK_UNITS_MAX.into(),
+    );
+    case(
+        with_carriers(
+            &GOOD_SERVICE.replace("transit_days = 2", "transit_days = {v}"),
+            "",
+        ),
+        "carriers[1].services[0].bands[2].transit_days",
+        carriers::TRANSIT_DAYS_MAX.into(),
+    );
+    assert_eq!(cases.len(), 9 + 6 + 3 + 3 + 3 + 2 + 1);
+
+    let mut failures = Vec::new();
+    for (text, key, max) in &cases {
+        assert!(text.contains("{v}"), "{key}");
+        if let Err(e) = from_toml_str(&text.replace("{v}", &max.to_string()), "top.toml") {
+            failures.push(format!("{key} = {max}: refused: {e}"));
+        }
+        match from_toml_str(&text.replace("{v}", &(max + 1).to_string()), "top.toml") {
+            Ok(_) => failures.push(format!("{key} = {}: loaded", max + 1)),
+            Err(e) => {
+                if e.key != *key || !e.message.contains(&format!("{max}, got {}", max + 1)) {
+                    failures.push(format!("{key} = {}: {e}", max + 1));
+                }
+            }
+        }
+    }
+    assert!(failures.is_empty(), "\n{}", failures.join("\n"));
+
+    // Order lines are numbered with u16 inside the core.
+    let lines = LIMIT_RANGES
+        .iter()
+        .find(|(name, ..)| *name == "order_lines_max")
+        .unwrap();
+    assert!(lines.2 <= u32::from(u16::MAX), "{lines:?}");
 }

@@ -30,18 +30,24 @@ impl fmt::Display for Path<'_> {
                 if !matches!(parent, Path::Root) {
                     write!(f, "{parent}.")?;
                 }
-                if !key.is_empty()
-                    && key
-                        .bytes()
-                        .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
-                {
-                    f.write_str(key)
-                } else {
-                    write!(f, "{key:?}")
-                }
+                f.write_str(&key_part(key))
             }
             Path::Index(parent, i) => write!(f, "{parent}[{i}]"),
         }
+    }
+}
+
+/// One key as it appears in a dotted path: bare when TOML allows it
+/// (`A-Z a-z 0-9 _ -`), quoted otherwise.
+pub(crate) fn key_part(key: &str) -> String {
+    if !key.is_empty()
+        && key
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+    {
+        key.to_string()
+    } else {
+        format!("{key:?}")
     }
 }
 
