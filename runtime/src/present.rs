@@ -1,6 +1,7 @@
 //! Turns states into the API's answers (ids back to strings, times to RFC 3339).
 
 use std::sync::atomic::Ordering;
+use std::sync::Arc;
 
 use orch_actors::facility::Wave;
 use orch_actors::order::OrderState;
@@ -12,7 +13,7 @@ use crate::clock::rfc3339;
 use crate::dto::{
     FacilityView, FulfillmentView, LineView, OrderView, PickTaskView, TimelineView, WaveView,
 };
-use crate::shared::Shared;
+use crate::view::FacilityBoard;
 
 /// An order as the API answers it; `timeline` only when asked.
 pub fn order_view(catalog: &Catalog, s: &OrderState, timeline: bool) -> OrderView {
@@ -72,9 +73,13 @@ pub fn order_view(catalog: &Catalog, s: &OrderState, timeline: bool) -> OrderVie
 }
 
 /// A facility as the API answers it, from its published board.
-pub fn facility_view(shared: &Shared, f: FacilityIdx, now: Millis) -> FacilityView {
-    let cfg = shared.catalog.facility_config(f);
-    let b = &shared.boards[usize::from(f.0)];
+pub fn facility_view(
+    catalog: &Catalog,
+    b: &FacilityBoard,
+    f: FacilityIdx,
+    now: Millis,
+) -> FacilityView {
+    let cfg = catalog.facility_config(f);
     let until = b.disabled_until.load(Ordering::Acquire);
     FacilityView {
         facility_id: cfg.id.clone(),
@@ -90,9 +95,14 @@ pub fn facility_view(shared: &Shared, f: FacilityIdx, now: Millis) -> FacilityVi
     }
 }
 
-/// A released wave (or none) as the API answers it.
-pub fn wave_view(shared: &Shared, f: FacilityIdx, wave: Option<&Wave>) -> WaveView {
-    let catalog = &shared.catalog;
+/// A released wave (or none) as the API answers it; `order_id` names the
+/// orders of its fulfillments.
+pub fn wave_view(
+    catalog: &Catalog,
+    f: FacilityIdx,
+    wave: Option<&Wave>,
+    order_id: impl Fn(orch_actors::OrderNo) -> Option<Arc<str>>,
+) -> WaveView {
     let Some(w) = wave else {
         return WaveView {
             wave_id: None,
@@ -103,7 +113,7 @@ pub fn wave_view(shared: &Shared, f: FacilityIdx, wave: Option<&Wave>) -> WaveVi
     };
     let zones = &catalog.facility_config(f).zones;
     let fid = |r: &orch_actors::FulfillmentRef| {
-        let name = shared.order_names.get(&r.order).map(|n| n.clone());
+        let name = order_id(r.order);
         format!("{}/{}", name.as_deref().unwrap_or("?"), r.n)
     };
     WaveView {

@@ -30,9 +30,8 @@ use std::time::Duration;
 use ::metrics::{counter, describe_counter, describe_gauge, describe_histogram, gauge, histogram};
 use orch_actors::order::ScanKind;
 
-use crate::dto::{OrderView, PlaceOrder, Placed, ScanInput, ScanResult};
+use crate::dto::{ItemResult, OrderView, PlaceOrder, Placed, ScanInput, ScanResult};
 use crate::error::{ApiError, ErrorKind};
-use crate::facade::ItemResult;
 use catalog::*;
 
 pub use gauges::Sampler;
