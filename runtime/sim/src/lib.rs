@@ -9,12 +9,14 @@
 //! - [`network`]: the network and stock a seed chooses.
 //! - [`disk`]: the simulated journal file: records, fsync, torn tails.
 //! - [`book`]: what the simulator sent and had acknowledged.
+//! - [`holds`]: the book of holds and the hold checks.
 //! - [`run`]: one seed's run and its checks.
 //! - [`bugs`]: the deliberate bugs (their hooks need feature `bugs`).
 
 pub mod book;
 pub mod bugs;
 pub mod disk;
+pub mod holds;
 pub mod network;
 pub mod options;
 pub mod run;
