@@ -411,3 +411,99 @@ impl HoldBook {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use orch_actors::hold::HoldEvent;
+    use orch_actors::SkuIdx;
+    use orch_config::ServiceLevel;
+
+    fn book_with_one() -> (HoldBook, Arc<str>) {
+        let mut b = HoldBook::default();
+        let id: Arc<str> = "h-1".into();
+        let no = b.number(&id);
+        let request = HoldRequest {
+            hold_id: id.clone(),
+            lat: 40.0,
+            lon: -74.0,
+            service_level: ServiceLevel::Standard,
+            ttl_s: 60,
+            lines: vec![OrderLine {
+                sku: SkuIdx(0),
+                qty: 2,
+            }],
+            allow_partial: true,
+        };
+        let created = HoldEvent::Created {
+            request: request.clone(),
+            held: vec![(FacilityIdx(0), vec![0])],
+            unavailable: vec![],
+            at: 0,
+            expires_at: 60_000,
+        };
+        let s = HoldState::from_created(no, &created).unwrap();
+        b.created(&id, &request, &s).unwrap();
+        (b, id)
+    }
+
+    #[test]
+    fn a_fate_once_final_never_changes_and_no_later_answer_shows_it_active() {
+        let (mut b, id) = book_with_one();
+        b.learn(&id, Fate::Active, 5, 5).unwrap();
+        b.learn(&id, Fate::Released, 6, 10).unwrap();
+        // Sent before the release was learned: a stale view, no error.
+        b.learn(&id, Fate::Active, 9, 11).unwrap();
+        assert_eq!(b.holds[&id].fate, Fate::Released);
+        assert!(b.learn(&id, Fate::Active, 11, 12).is_err());
+        assert!(b.learn(&id, Fate::Expired, 12, 12).is_err());
+        b.learn(&id, Fate::Ended, 13, 13).unwrap();
+        assert_eq!(b.holds[&id].fate, Fate::Released);
+    }
+
+    #[test]
+    fn only_an_order_that_named_it_may_convert_it() {
+        let (mut b, id) = book_with_one();
+        assert!(b.learn(&id, Fate::Converted(OrderNo(7)), 1, 1).is_err());
+        b.holds.get_mut(&id).unwrap().orders.push(OrderNo(7));
+        b.learn(&id, Fate::Ended, 2, 2).unwrap();
+        b.learn(&id, Fate::Converted(OrderNo(7)), 3, 3).unwrap();
+        assert_eq!(b.holds[&id].fate, Fate::Converted(OrderNo(7)));
+    }
+
+    #[test]
+    fn units_held_past_the_expiry_and_its_bound_fail_the_check() {
+        let (mut b, id) = book_with_one();
+        let key = CellKey {
+            sku: SkuIdx(0),
+            facility: FacilityIdx(0),
+        };
+        let mut cell = CellState::new(5, 0);
+        cell.restore_held(
+            orch_actors::hold::HoldLine {
+                hold: b.holds[&id].no,
+                line: 0,
+            },
+            2,
+        );
+        let on_hand = BTreeMap::from([(key, 5)]);
+        b.check_cells(&[(key, &cell)], &on_hand, 59_999, 1).unwrap();
+        // Within the bound: allowed either way.
+        b.check_cells(&[(key, &cell)], &on_hand, 60_000 + RELEASE_BOUND_MS - 1, 1)
+            .unwrap();
+        let late = b.check_cells(&[(key, &cell)], &on_hand, 60_000 + RELEASE_BOUND_MS, 1);
+        assert!(late.unwrap_err().contains("expired"));
+        // Nothing held once its time passed: the book knows it expired.
+        let empty = CellState::new(5, 0);
+        b.check_cells(&[(key, &empty)], &on_hand, 60_000 + RELEASE_BOUND_MS, 1)
+            .unwrap();
+        assert_eq!(b.holds[&id].fate, Fate::Expired);
+        // An active hold that lost its units fails.
+        let (mut b, _) = book_with_one();
+        assert!(b.check_cells(&[(key, &empty)], &on_hand, 1_000, 1).is_err());
+        // More held than the book's on hand fails.
+        let (mut b, _) = book_with_one();
+        let few = BTreeMap::from([(key, 1)]);
+        assert!(b.check_cells(&[(key, &cell)], &few, 1_000, 1).is_err());
+    }
+}
