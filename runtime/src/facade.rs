@@ -24,9 +24,11 @@ use tokio::sync::oneshot;
 use crate::clock::{now_ms, parse_rfc3339};
 use crate::dto::*;
 use crate::error::{quote, ApiError};
+use crate::events_out::tail::{Tail, TailThread};
+use crate::events_out::Events;
 use crate::idempotency::{Claim, Keys};
 use crate::persist::checkpoint::{checkpoint, Checkpointer, SnapshotInfo};
-use crate::persist::recovery::recover;
+use crate::persist::recovery::recover_into;
 use crate::persist::snapshot::SnapshotStore;
 use crate::persist::Durability;
 use crate::present::{facility_view, order_view, wave_view};
@@ -52,6 +54,8 @@ pub struct Orchestrator {
     cfg: Arc<Config>,
     store: Arc<std::sync::Mutex<Option<SnapshotStore>>>,
     checkpointer: Arc<std::sync::Mutex<Option<Checkpointer>>>,
+    events: Arc<Events>,
+    tail: Arc<std::sync::Mutex<Option<TailThread>>>,
 }
 
 /// Every actor's state at one quiescent point (tests, audits).
@@ -151,7 +155,19 @@ impl Orchestrator {
                 &std::path::Path::new(&cfg.durability.data_dir).join("snapshots"),
             )?)
         };
-        let recovered = recover(cfg, &durability, store.as_ref(), now)?;
+        // The events tail rebuilds its feed from the records recovery
+        // replays, then takes the journal's durable batches.
+        let mut tail = Tail::new(
+            Arc::new(crate::catalog::Catalog::new(&cfg.network)),
+            orch_events::feed::Retention::default(),
+        );
+        let recovered = recover_into(cfg, &durability, store.as_ref(), now, Some(&mut tail))?;
+        let events = tail.events().clone();
+        let intake = durability
+            .events_intake()
+            .attach()
+            .ok_or("the journal's events intake was attached already")?;
+        let tail = TailThread::start(tail, intake)?;
         tracing::info!(
             snapshot_seq = recovered.snapshot_seq,
             records = recovered.records,
@@ -259,6 +275,8 @@ impl Orchestrator {
             cfg: Arc::new(cfg.clone()),
             store: Arc::new(std::sync::Mutex::new(store)),
             checkpointer: Arc::new(std::sync::Mutex::new(checkpointer)),
+            events,
+            tail: Arc::new(std::sync::Mutex::new(Some(tail))),
             shared,
             receipts: Arc::new(receipts),
             adjustments: Arc::new(adjustments),
@@ -289,6 +307,15 @@ impl Orchestrator {
             system.stop();
             let _ = thread.join();
         }
+        // After the actors: every record they had acknowledged is taken.
+        if let Some(mut t) = self.tail.lock().ok().and_then(|mut g| g.take()) {
+            t.stop();
+        }
+    }
+
+    /// The event feed (`GET /v1/events`), built from durable records only.
+    pub fn events(&self) -> &Arc<Events> {
+        &self.events
     }
 
     /// What the last start replayed.

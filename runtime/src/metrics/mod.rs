@@ -347,6 +347,19 @@ static RECOVERY_EVENTS: AtomicU64 = AtomicU64::new(0);
 static LAST_SNAPSHOT_MS: AtomicU64 = AtomicU64::new(0);
 static JOURNAL: Mutex<Option<JournalSource>> = Mutex::new(None);
 
+// ---- events out ----------------------------------------------------------
+
+/// One event appended to the feed (the type is a bounded label).
+pub fn event_emitted(kind: orch_events::EventType) {
+    counter!(EVENTS_EMITTED, "type" => kind.as_str()).increment(1);
+}
+
+/// The feed's size after an append or a trim.
+pub fn events_feed_size(events: usize, bytes: u64) {
+    gauge!(EVENTS_FEED_EVENTS).set(events as f64);
+    gauge!(EVENTS_FEED_BYTES).set(bytes as f64);
+}
+
 /// One journal batch written and (in fsync mode) synced. Once this is
 /// called, the sampler stops deriving the batch histograms from the
 /// journal's totals (see [`journal_batches_derived`]).
