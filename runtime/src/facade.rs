@@ -122,7 +122,7 @@ impl Orchestrator {
             .and_then(|s| s.clone())
             .ok_or("no snapshot store (durability none, or stopped)")?;
         let (info, idle) = checkpoint(&self.cfg, &store, &self.shared.durability)?;
-        crate::persist::checkpoint::passivate(&self.shared, &idle);
+        crate::shell::order::passivate(&self.shared, &idle);
         Ok(info)
     }
 
@@ -268,9 +268,12 @@ impl Orchestrator {
             cells = cfg.network.stock.len(),
             "actor system started"
         );
-        let checkpointer = store
-            .clone()
-            .map(|st| Checkpointer::start(cfg.clone(), st, shared.clone()));
+        let checkpointer = store.clone().map(|st| {
+            let sh = shared.clone();
+            Checkpointer::start(cfg.clone(), st, shared.durability.clone(), move |idle| {
+                crate::shell::order::passivate(&sh, idle)
+            })
+        });
         Ok(Orchestrator {
             cfg: Arc::new(cfg.clone()),
             store: Arc::new(std::sync::Mutex::new(store)),

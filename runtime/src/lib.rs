@@ -19,6 +19,7 @@ pub mod idempotency;
 pub mod metrics;
 pub mod persist;
 pub mod present;
+pub mod sampler;
 pub mod serve;
 pub mod shared;
 pub mod shell;

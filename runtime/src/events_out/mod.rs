@@ -4,14 +4,14 @@
 //! change.
 //!
 //! How records get here:
-//! - the journal's writer hands each batch's records to a [`DurableHook`]
+//! - the journal's writer hands each batch's records to a [`orch_journal::DurableHook`]
 //!   after the write (and fdatasync in mode `fsync`), before any ticket of
 //!   the batch resolves; in mode `none` the appending thread does, at
 //!   append. The hook only sends the batch on a bounded channel
-//!   ([`INTAKE_BATCHES`] batches) to the tail thread. When the channel is
+//!   ([`crate::persist::intake::INTAKE_BATCHES`] batches) to the tail thread. When the channel is
 //!   full the send blocks: the writer waits for the tail, which holds the
 //!   journal back like its own full queue does (back-pressure, never a
-//!   dropped event). Until a tail attaches ([`Intake::attach`]) the hook
+//!   dropped event). Until a tail attaches ([`crate::persist::intake::Intake::attach`]) the hook
 //!   hands nothing over: recovery replays those records instead.
 //! - the tail thread ([`tail`]) decodes each record, applies its entries to
 //!   its own mirror of the orders ([`mirror`]), derives the drafts
@@ -46,18 +46,12 @@ pub mod stream;
 pub mod tail;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::Mutex;
 use std::time::Duration;
 
-use crossbeam_channel::{Receiver, Sender};
 use orch_events::feed::{Feed, FeedError, Page};
 use orch_events::TypeSet;
-use orch_journal::{DurableHook, DurableRecords};
 use tokio::sync::watch;
-
-/// Capacity of the channel from the journal writer to the tail, in
-/// batches (one journal group commit each). Full: the writer waits.
-pub const INTAKE_BATCHES: usize = 1024;
 
 /// Most readers long-polling at once; beyond that a request that would
 /// wait answers at once (an empty page), so waiters stay bounded.
@@ -65,54 +59,6 @@ pub const WAITERS_MAX: usize = 4096;
 
 /// Longest a long-poll may wait (the contract's `wait_s` 0-30).
 pub const WAIT_MAX: Duration = Duration::from_secs(30);
-
-/// The journal's side of the channel to the tail: the hook to install in
-/// `JournalOptions::on_durable`, and the receiver a tail attaches to.
-#[derive(Clone)]
-pub struct Intake {
-    tx: Arc<OnceLock<Sender<DurableRecords>>>,
-}
-
-impl Default for Intake {
-    fn default() -> Self {
-        Intake::new()
-    }
-}
-
-impl Intake {
-    /// A new, unattached intake.
-    pub fn new() -> Intake {
-        Intake {
-            tx: Arc::new(OnceLock::new()),
-        }
-    }
-
-    /// The journal hook: sends each durable batch to the attached tail
-    /// (blocking while its channel is full); nothing before [`attach`].
-    ///
-    /// [`attach`]: Intake::attach
-    pub fn hook(&self) -> DurableHook {
-        let tx = self.tx.clone();
-        DurableHook(Arc::new(move |records| {
-            if let Some(tx) = tx.get() {
-                // Err: the tail has stopped (shutdown); nothing to tell.
-                let _ = tx.send(records);
-            }
-        }))
-    }
-
-    /// Whether a tail receives batches (mode `none` encodes entries only then).
-    pub fn attached(&self) -> bool {
-        self.tx.get().is_some()
-    }
-
-    /// Attaches a tail: answers the receiving end (once; `None` after).
-    pub fn attach(&self) -> Option<Receiver<DurableRecords>> {
-        let (tx, rx) = crossbeam_channel::bounded(INTAKE_BATCHES);
-        self.tx.set(tx).ok()?;
-        Some(rx)
-    }
-}
 
 /// The feed as readers see it: pages under a short lock, and a watch of
 /// the last `seq` to wait on.

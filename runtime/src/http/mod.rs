@@ -137,7 +137,7 @@ pub struct RunningServer {
     /// The bound address of the `listen.metrics` listener, if configured.
     pub metrics_addr: Option<SocketAddr>,
     metrics_handle: Option<ServerHandle>,
-    sampler: Option<crate::metrics::Sampler>,
+    sampler: Option<crate::sampler::Sampler>,
     thread: std::thread::JoinHandle<std::io::Result<()>>,
 }
 
@@ -236,9 +236,9 @@ pub fn start_server_with(
         }
         None => (None, None),
     };
-    let inflight: crate::metrics::gauges::InflightFn =
+    let inflight: crate::sampler::InflightFn =
         Box::new(move || inflight_state.inflight.load(Ordering::Relaxed));
-    let sampler = match crate::metrics::Sampler::start(sampler_core, Some(inflight)) {
+    let sampler = match crate::sampler::Sampler::start(sampler_core, Some(inflight)) {
         Ok(s) => Some(s),
         Err(e) => {
             tracing::warn!(error = %e, "metrics: no sampler thread; gauges will not move");

@@ -1,6 +1,8 @@
 //! Prometheus metrics: the catalog ([`catalog`]), the process-wide recorder
-//! ([`recorder`]), the sampler that turns shared state into gauges
-//! ([`gauges`]), and the functions the rest of the runtime calls to count.
+//! ([`recorder`]), and the functions the rest of the runtime calls to count
+//! and to set gauges (the sampler thread that reads shared state into
+//! gauges is `crate::sampler`, above the facade). Nothing here reads the
+//! facade, the shells or the registry.
 //!
 //! Three kinds of caller:
 //! - the facade (`facade.rs`) calls the `placed`, `scans`, `cancelled`, ...
@@ -20,7 +22,6 @@
 //! allocate per call beyond the label values themselves.
 
 pub mod catalog;
-pub mod gauges;
 pub mod recorder;
 
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
@@ -34,7 +35,6 @@ use crate::dto::{ItemResult, OrderView, PlaceOrder, Placed, ScanInput, ScanResul
 use crate::error::{ApiError, ErrorKind};
 use catalog::*;
 
-pub use gauges::Sampler;
 pub use recorder::{handle, install};
 
 /// Registers every help text with the recorder (called once by [`install`]).

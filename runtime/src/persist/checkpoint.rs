@@ -13,8 +13,6 @@ use super::recovery::{base, replay};
 use super::snapshot::{SnapshotMeta, SnapshotStore};
 use super::Durability;
 use crate::clock::now_ms;
-use crate::shared::Shared;
-use crate::shell::order::Passivate;
 
 /// What the last checkpoint did.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -79,27 +77,6 @@ pub fn checkpoint(
     ))
 }
 
-/// Asks each idle order still in memory to leave it (see `Passivate`).
-pub fn passivate(shared: &Shared, idle: &Idle) -> usize {
-    let mut asked = 0;
-    for &(no, timeline_len) in idle {
-        if let Some(addr) = shared.orders.get(&no) {
-            crate::metrics::sending(crate::metrics::ActorKind::Order);
-            addr.do_send(Passivate { timeline_len });
-            asked += 1;
-        } else if shared
-            .dormant_orders
-            .remove_if(&no, |_, o| {
-                o.status().is_final() && o.timeline().len() == timeline_len
-            })
-            .is_some()
-        {
-            asked += 1; // never woke up: the snapshot holds it as it is
-        }
-    }
-    asked
-}
-
 /// The running checkpoint thread.
 pub struct Checkpointer {
     stop: Arc<AtomicBool>,
@@ -108,9 +85,14 @@ pub struct Checkpointer {
 }
 
 impl Checkpointer {
-    /// Starts the thread.
-    pub fn start(cfg: Config, store: SnapshotStore, shared: Arc<Shared>) -> Checkpointer {
-        let durability = shared.durability.clone();
+    /// Starts the thread; after each snapshot `idle` is handed the
+    /// finished, idle orders it holds and answers how many left memory.
+    pub fn start(
+        cfg: Config,
+        store: SnapshotStore,
+        durability: Arc<Durability>,
+        idle: impl Fn(&Idle) -> usize + Send + 'static,
+    ) -> Checkpointer {
         let stop = Arc::new(AtomicBool::new(false));
         let last: Arc<Mutex<Option<SnapshotInfo>>> = Arc::new(Mutex::new(None));
         let (stop2, last2) = (stop.clone(), last.clone());
@@ -131,8 +113,8 @@ impl Checkpointer {
                     }
                     since = Instant::now();
                     match checkpoint(&cfg, &store, &durability) {
-                        Ok((info, idle)) => {
-                            let passivated = passivate(&shared, &idle);
+                        Ok((info, idle_orders)) => {
+                            let passivated = idle(&idle_orders);
                             tracing::info!(
                                 seq = info.meta.seq,
                                 generation = info.meta.generation,

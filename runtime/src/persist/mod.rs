@@ -14,6 +14,7 @@
 pub mod checkpoint;
 pub mod codec;
 pub mod durable;
+pub mod intake;
 pub mod recovery;
 pub mod sled_conf;
 pub mod snapshot;
@@ -38,7 +39,7 @@ pub struct Durability {
     dir: PathBuf,
     journal: Journal,
     /// Where the journal hands durable records to the events tail.
-    events: crate::events_out::Intake,
+    events: intake::Intake,
 }
 
 impl Durability {
@@ -74,7 +75,7 @@ impl Durability {
         dir: PathBuf,
         mut opts: JournalOptions,
     ) -> Result<(Durability, orch_journal::Recovery), String> {
-        let events = crate::events_out::Intake::new();
+        let events = intake::Intake::new();
         opts.on_durable = Some(events.hook());
         if mode != DurabilityMode::None {
             std::fs::create_dir_all(&dir).map_err(|e| {
@@ -107,7 +108,7 @@ impl Durability {
     }
 
     /// Where the events tail attaches to the journal's durable records.
-    pub fn events_intake(&self) -> &crate::events_out::Intake {
+    pub fn events_intake(&self) -> &intake::Intake {
         &self.events
     }
 

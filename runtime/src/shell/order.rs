@@ -511,3 +511,24 @@ impl Handler<Passivate> for OrderActor {
         true
     }
 }
+
+/// Asks each idle order still in memory to leave it (see `Passivate`).
+pub fn passivate(shared: &Shared, idle: &crate::persist::checkpoint::Idle) -> usize {
+    let mut asked = 0;
+    for &(no, timeline_len) in idle {
+        if let Some(addr) = shared.orders.get(&no) {
+            crate::metrics::sending(crate::metrics::ActorKind::Order);
+            addr.do_send(Passivate { timeline_len });
+            asked += 1;
+        } else if shared
+            .dormant_orders
+            .remove_if(&no, |_, o| {
+                o.status().is_final() && o.timeline().len() == timeline_len
+            })
+            .is_some()
+        {
+            asked += 1; // never woke up: the snapshot holds it as it is
+        }
+    }
+    asked
+}

@@ -18,8 +18,8 @@ use std::time::Duration;
 use ::metrics::{counter, gauge};
 use tokio::sync::broadcast::error::TryRecvError;
 
-use super::catalog::*;
 use crate::facade::Orchestrator;
+use crate::metrics::catalog::*;
 
 /// How often waves are drained from the broadcast.
 const TICK: Duration = Duration::from_millis(100);
@@ -38,7 +38,7 @@ pub struct Sampler {
 impl Sampler {
     /// Starts sampling `core` (installs the recorder if needed).
     pub fn start(core: Orchestrator, inflight: Option<InflightFn>) -> std::io::Result<Sampler> {
-        super::install();
+        crate::metrics::install();
         let stop = Arc::new(AtomicBool::new(false));
         let flag = stop.clone();
         let thread = std::thread::Builder::new()
@@ -63,7 +63,7 @@ impl Drop for Sampler {
 fn run(core: Orchestrator, inflight: Option<InflightFn>, stop: &AtomicBool) {
     let mut waves = core.subscribe_waves();
     let recovered = core.recovery_info();
-    super::recovery_finished(recovered.duration, recovered.events);
+    crate::metrics::recovery_finished(recovered.duration, recovered.events);
     let shared = core.shared().clone();
     let ids: Vec<String> = shared
         .catalog
@@ -91,7 +91,11 @@ fn run(core: Orchestrator, inflight: Option<InflightFn>, stop: &AtomicBool) {
                     let id = ids
                         .get(usize::from(w.facility.0))
                         .map_or("unknown", String::as_str);
-                    super::wave_released(id, w.wave.trigger.as_str(), w.wave.fulfillments.len());
+                    crate::metrics::wave_released(
+                        id,
+                        w.wave.trigger.as_str(),
+                        w.wave.fulfillments.len(),
+                    );
                 }
                 Err(TryRecvError::Lagged(n)) => {
                     tracing::warn!(waves = n, "metrics: missed waves (broadcast lagged)");
@@ -105,7 +109,7 @@ fn run(core: Orchestrator, inflight: Option<InflightFn>, stop: &AtomicBool) {
             if let Some(s) = core.snapshot_info() {
                 if snapshot_generation != Some(s.meta.generation) {
                     snapshot_generation = Some(s.meta.generation);
-                    super::snapshot_taken(s.meta.taken_at, s.duration);
+                    crate::metrics::snapshot_taken(s.meta.taken_at, s.duration);
                 }
             }
             registry(&core);
@@ -135,7 +139,7 @@ fn sample(core: &Orchestrator, ids: &[String], inflight: Option<&(dyn Fn() -> us
     if let Some(f) = inflight {
         gauge!(HTTP_REQUESTS_INFLIGHT).set(f() as f64);
     }
-    super::publish_process_gauges();
+    crate::metrics::publish_process_gauges();
 }
 
 /// The journal's totals at the previous sample, for the derived batch
@@ -150,8 +154,8 @@ struct JournalTotals {
 impl JournalTotals {
     fn sample(&mut self, core: &Orchestrator) {
         let s = core.journal_stats();
-        super::journal_stats(&s);
-        super::journal_batches_derived(
+        crate::metrics::journal_stats(&s);
+        crate::metrics::journal_batches_derived(
             s.batches.saturating_sub(self.batches),
             s.commit_ns_total.saturating_sub(self.commit_ns),
             s.records.saturating_sub(self.records),
