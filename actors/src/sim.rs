@@ -83,7 +83,7 @@ impl World {
             })
             .collect();
         World {
-            router: Router::new(&cfg.routing, &net.facilities),
+            router: Router::new(&cfg.routing, &net.facilities, &cfg.carriers),
             infos,
             cells,
             facilities,
@@ -128,6 +128,7 @@ impl World {
                 channel: &r.channel,
             },
             &self.infos,
+            now,
             |sku, facility| self.available(CellKey { sku, facility }),
         );
         let mut placement =

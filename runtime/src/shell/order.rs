@@ -127,6 +127,7 @@ async fn place(
             channel: &r.channel,
         },
         &infos,
+        now,
         |sku, facility| shared.view.available(sku, facility),
     );
     crate::metrics::route_duration(routing_started.elapsed());

@@ -199,6 +199,7 @@ impl Shard {
                 channel,
             },
             &infos,
+            now,
             |sku, facility| self.available(CellKey { sku, facility }, view),
         );
         self.infos = infos;
