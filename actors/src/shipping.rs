@@ -558,4 +558,21 @@ mod tests {
         }
         assert!(promise(&c, &[], 1, now).is_empty(), "no stock, no promise");
     }
+
+    #[test]
+    fn issued_tracking_numbers_are_deterministic_and_unique() {
+        let mut seen = std::collections::HashSet::new();
+        for order in (1..2_000u64).chain([1 << 40, (1 << 48) - 1]) {
+            for n in 1..=50u16 {
+                let t = tracking_number("NWP", order, n);
+                assert!(t.starts_with("NWP1C") && t.len() == 21, "{t}");
+                assert_eq!(t, tracking_number("NWP", order, n));
+                assert!(
+                    seen.insert(t),
+                    "order {order} fulfillment {n} repeats a number"
+                );
+            }
+        }
+        assert_ne!(tracking_number("NWP", 1, 1), tracking_number("BBP", 1, 1));
+    }
 }
