@@ -98,6 +98,7 @@ pub struct ShipPlanView {
     /// `YYYY-MM-DD` (UTC) promised to the customer.
     pub promised_delivery_date: Option<String>,
     /// Whether that date meets the order's service level.
+    #[serde(default)]
     pub service_level_met: bool,
 }
 
