@@ -18,6 +18,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::ids::{CellKey, FacilityIdx, FulfillmentRef, LineRef, OrderNo, SkuIdx};
 use crate::placement::PlacementOutcome;
+use crate::shipping::{day_of, tracking_number, Rates, ShipPlan};
 
 /// Status of an order, as the API names it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -180,7 +181,7 @@ pub struct FulfillmentLine {
 }
 
 /// The part of an order shipped from one facility.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Fulfillment {
     /// Number within the order, from 1.
     pub n: u16,
@@ -196,6 +197,10 @@ pub struct Fulfillment {
     pub carrier: Option<Arc<str>>,
     /// Tracking number, once shipped.
     pub tracking: Option<Arc<str>>,
+    /// The carrier service planned when it was created (re-rated when it
+    /// ships with another carrier); `None` when no service ships from its
+    /// facility to the order's destination.
+    pub ship: Option<ShipPlan>,
 }
 
 /// What a placement request asks for.
@@ -333,6 +338,8 @@ pub enum OrderEvent {
     Routed {
         /// (facility, line numbers) per fulfillment.
         fulfillments: Vec<(FacilityIdx, Vec<u16>)>,
+        /// The ship plan of each fulfillment, in the same order.
+        plans: Vec<Option<ShipPlan>>,
         /// Lines waiting for stock.
         backordered: Vec<u16>,
         /// Set when rejected.
@@ -346,6 +353,8 @@ pub enum OrderEvent {
         line: u16,
         /// Where.
         facility: FacilityIdx,
+        /// The new fulfillment's ship plan.
+        plan: Option<ShipPlan>,
         /// When.
         at: Millis,
     },
@@ -360,6 +369,14 @@ pub enum OrderEvent {
     },
     /// A scan was applied.
     Scanned(Scan),
+    /// A `ship` scan handed the parcel to another carrier than planned:
+    /// the scan, and the fulfillment's ship plan re-rated for that carrier.
+    ShippedRerated {
+        /// The scan (carrier and tracking filled in).
+        scan: Scan,
+        /// The new ship plan.
+        plan: ShipPlan,
+    },
     /// The order was cancelled.
     Cancelled {
         /// When.
@@ -463,7 +480,7 @@ fn reject<T>(msg: impl Into<String>) -> Result<T, OrderRefusal> {
 }
 
 /// One entry of the timeline.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TimelineEntry {
     /// When.
     pub at: Millis,
@@ -473,6 +490,8 @@ pub struct TimelineEntry {
     pub fulfillment: Option<u16>,
     /// Scan event id, if a scan.
     pub event_id: Option<Arc<str>>,
+    /// The ship plan chosen then (routing, backorder fill, a re-rating ship).
+    pub ship: Option<ShipPlan>,
 }
 
 /// The state of one order.
@@ -552,6 +571,7 @@ impl OrderState {
             what: "placed".into(),
             fulfillment: None,
             event_id: None,
+            ship: None,
         });
         (s, event)
     }
@@ -667,13 +687,41 @@ impl OrderState {
         FulfillmentRef { order: self.no, n }
     }
 
+    /// The ship plan of a new fulfillment of `lines` from `facility`, chosen at `at`.
+    fn plan_for(
+        &self,
+        rates: &Rates,
+        facility: FacilityIdx,
+        lines: &[u16],
+        at: Millis,
+    ) -> Option<ShipPlan> {
+        let units = lines
+            .iter()
+            .filter_map(|&l| self.request.lines.get(usize::from(l)))
+            .map(|l| l.qty)
+            .sum();
+        let r = &self.request;
+        rates.plan(facility, r.lat, r.lon, units, r.service_level, at)
+    }
+
     /// The placement result as an event, with the effects to carry out:
-    /// enqueue each fulfillment, queue each backordered line.
+    /// enqueue each fulfillment, queue each backordered line. Each
+    /// fulfillment's ship plan is rate-shopped by `rates` at `at`.
     pub fn decide_routed(
         &self,
         outcome: PlacementOutcome,
         at: Millis,
+        rates: &Rates,
     ) -> (OrderEvent, Vec<Effect>) {
+        let plans = if outcome.rejected.is_none() {
+            outcome
+                .fulfillments
+                .iter()
+                .map(|(f, lines)| self.plan_for(rates, *f, lines, at))
+                .collect()
+        } else {
+            Vec::new()
+        };
         let mut effects = Vec::new();
         if outcome.rejected.is_none() {
             for (i, _) in outcome.fulfillments.iter().enumerate() {
@@ -693,6 +741,7 @@ impl OrderState {
         (
             OrderEvent::Routed {
                 fulfillments: outcome.fulfillments,
+                plans,
                 backordered: outcome.backordered,
                 rejected: outcome.rejected,
                 at,
@@ -703,18 +752,25 @@ impl OrderState {
 
     /// A backorder desk reserved stock for `line` at `facility`. `Err` when
     /// the line no longer waits (cancelled): the caller must release it.
+    /// The new fulfillment's ship plan is rate-shopped by `rates` at `at`.
     pub fn decide_fill(
         &self,
         line: u16,
         facility: FacilityIdx,
         at: Millis,
+        rates: &Rates,
     ) -> Result<(OrderEvent, Vec<Effect>), OrderRefusal> {
         if self.cancelled || !self.backordered.contains(&line) {
             return reject("line is not waiting for stock");
         }
         let n = self.fulfillments.len() as u16 + 1;
         Ok((
-            OrderEvent::BackorderFilled { line, facility, at },
+            OrderEvent::BackorderFilled {
+                line,
+                facility,
+                plan: self.plan_for(rates, facility, &[line], at),
+                at,
+            },
             vec![Effect::Enqueue {
                 fulfillment: self.fref(n),
             }],
@@ -741,7 +797,13 @@ impl OrderState {
     }
 
     /// Decide a scan: duplicate, refused with a reason, or an event to apply.
-    pub fn decide_scan(&self, scan: &Scan) -> Result<ScanDecision, OrderRefusal> {
+    ///
+    /// A `ship` scan may leave out `carrier` (the planned carrier applies)
+    /// and `tracking` (the core issues [`tracking_number`] for the carrier);
+    /// the event carries both. Naming another carrier than planned re-rates
+    /// the fulfillment with `rates` ([`Rates::rerate`]); a carrier the
+    /// rates do not know cannot be rated and the plan stays as it was.
+    pub fn decide_scan(&self, scan: &Scan, rates: &Rates) -> Result<ScanDecision, OrderRefusal> {
         if self.seen_events.contains(&scan.event_id) {
             return Ok(ScanDecision::Duplicate);
         }
@@ -760,6 +822,7 @@ impl OrderState {
             return reject("facility_id is not the fulfillment's facility");
         }
         let mut effects = Vec::new();
+        let mut event = None;
         match scan.kind {
             ScanKind::Pick => {
                 let (Some(sku), Some(qty)) = (scan.sku, scan.qty) else {
@@ -804,9 +867,44 @@ impl OrderState {
                 if f.status != S::Packed {
                     return reject(format!("cannot ship: fulfillment is {}", f.status.as_str()));
                 }
-                if scan.carrier.is_none() || scan.tracking.is_none() {
-                    return reject("ship needs carrier and tracking");
-                }
+                let planned = f.ship.as_ref();
+                let carrier =
+                    match (&scan.carrier, planned) {
+                        (Some(c), _) => c.clone(),
+                        (None, Some(p)) => p.carrier.clone(),
+                        (None, None) => return reject(
+                            "carrier: no carrier service is planned for this fulfillment, name one",
+                        ),
+                    };
+                let tracking = scan
+                    .tracking
+                    .clone()
+                    .unwrap_or_else(|| Arc::from(tracking_number(&carrier, self.no.0, f.n)));
+                let replan = if planned.is_some_and(|p| p.carrier == carrier) {
+                    None
+                } else {
+                    let r = &self.request;
+                    let units = f.lines.iter().map(|l| l.qty).sum();
+                    rates.rerate(
+                        &carrier,
+                        f.facility,
+                        r.lat,
+                        r.lon,
+                        units,
+                        r.service_level,
+                        day_of(self.placed_at),
+                        scan.at,
+                    )
+                };
+                let scan = Scan {
+                    carrier: Some(carrier),
+                    tracking: Some(tracking),
+                    ..scan.clone()
+                };
+                event = Some(match replan {
+                    Some(plan) => OrderEvent::ShippedRerated { scan, plan },
+                    None => OrderEvent::Scanned(scan),
+                });
                 effects.push(Effect::Close {
                     facility: f.facility,
                     fulfillment: self.fref(f.n),
@@ -883,7 +981,7 @@ impl OrderState {
             }
         }
         Ok(ScanDecision::Apply {
-            event: OrderEvent::Scanned(scan.clone()),
+            event: event.unwrap_or_else(|| OrderEvent::Scanned(scan.clone())),
             effects,
         })
     }
@@ -960,16 +1058,33 @@ impl OrderState {
         fulfillment: Option<u16>,
         event_id: Option<Arc<str>>,
     ) {
+        self.note_ship(at, what, fulfillment, event_id, None);
+    }
+
+    fn note_ship(
+        &mut self,
+        at: Millis,
+        what: &'static str,
+        fulfillment: Option<u16>,
+        event_id: Option<Arc<str>>,
+        ship: Option<ShipPlan>,
+    ) {
         self.last_change = self.last_change.max(at);
         self.timeline.push(TimelineEntry {
             at,
             what: what.into(),
             fulfillment,
             event_id,
+            ship,
         });
     }
 
-    fn new_fulfillment(&mut self, facility: FacilityIdx, lines: &[u16]) -> u16 {
+    fn new_fulfillment(
+        &mut self,
+        facility: FacilityIdx,
+        lines: &[u16],
+        ship: Option<ShipPlan>,
+    ) -> u16 {
         let n = self.fulfillments.len() as u16 + 1;
         let lines = lines
             .iter()
@@ -993,6 +1108,7 @@ impl OrderState {
             wave_id: None,
             carrier: None,
             tracking: None,
+            ship,
         });
         n
     }
@@ -1004,6 +1120,7 @@ impl OrderState {
             OrderEvent::Placed { .. } => {}
             OrderEvent::Routed {
                 fulfillments,
+                plans,
                 backordered,
                 rejected,
                 at,
@@ -1014,19 +1131,25 @@ impl OrderState {
                     self.note(*at, "rejected", None, None);
                     return;
                 }
-                for (facility, lines) in fulfillments {
-                    let n = self.new_fulfillment(*facility, lines);
-                    self.note(*at, "routed", Some(n), None);
+                for (i, (facility, lines)) in fulfillments.iter().enumerate() {
+                    let plan = plans.get(i).cloned().flatten();
+                    let n = self.new_fulfillment(*facility, lines, plan.clone());
+                    self.note_ship(*at, "routed", Some(n), None, plan);
                 }
                 self.backordered = backordered.clone();
                 if !backordered.is_empty() {
                     self.note(*at, "backordered", None, None);
                 }
             }
-            OrderEvent::BackorderFilled { line, facility, at } => {
+            OrderEvent::BackorderFilled {
+                line,
+                facility,
+                plan,
+                at,
+            } => {
                 self.backordered.retain(|l| l != line);
-                let n = self.new_fulfillment(*facility, &[*line]);
-                self.note(*at, "backorder_filled", Some(n), None);
+                let n = self.new_fulfillment(*facility, &[*line], plan.clone());
+                self.note_ship(*at, "backorder_filled", Some(n), None, plan.clone());
             }
             OrderEvent::WaveReleased {
                 fulfillment,
@@ -1039,7 +1162,23 @@ impl OrderState {
                 }
                 self.note(*at, "wave_released", Some(*fulfillment), None);
             }
-            OrderEvent::Scanned(scan) => {
+            OrderEvent::Scanned(scan) => self.apply_scan(scan, None),
+            OrderEvent::ShippedRerated { scan, plan } => self.apply_scan(scan, Some(plan)),
+            OrderEvent::Cancelled { at } => {
+                self.cancelled = true;
+                for f in &mut self.fulfillments {
+                    f.status = FulfillmentStatus::Cancelled;
+                }
+                self.backordered.clear();
+                self.note(*at, "cancelled", None, None);
+            }
+        }
+    }
+
+    /// Applies a scan; `replan` is a re-rated ship plan (a ship scan only).
+    fn apply_scan(&mut self, scan: &Scan, replan: Option<&ShipPlan>) {
+        {
+            {
                 self.seen_events.insert(scan.event_id.clone());
                 let f = self
                     .fulfillments
@@ -1063,6 +1202,9 @@ impl OrderState {
                         f.status = S::Shipped;
                         f.carrier = scan.carrier.clone();
                         f.tracking = scan.tracking.clone();
+                        if let Some(p) = replan {
+                            f.ship = Some(p.clone());
+                        }
                     }
                     ScanKind::InTransit => f.status = S::InTransit,
                     ScanKind::OutForDelivery => f.status = S::OutForDelivery,
@@ -1086,20 +1228,13 @@ impl OrderState {
                         }
                     }
                 }
-                self.note(
+                self.note_ship(
                     scan.at,
                     scan.kind.as_str(),
                     Some(scan.fulfillment),
                     Some(scan.event_id.clone()),
+                    replan.cloned(),
                 );
-            }
-            OrderEvent::Cancelled { at } => {
-                self.cancelled = true;
-                for f in &mut self.fulfillments {
-                    f.status = FulfillmentStatus::Cancelled;
-                }
-                self.backordered.clear();
-                self.note(*at, "cancelled", None, None);
             }
         }
     }
@@ -1176,6 +1311,11 @@ impl OrderState {
 mod tests {
     use super::*;
 
+    /// Rates with no carriers: no fulfillment gets a ship plan.
+    fn none() -> Rates {
+        Rates::default()
+    }
+
     const T: Millis = 1_000_000;
     const NO: OrderNo = OrderNo(7);
     const F0: FacilityIdx = FacilityIdx(0);
@@ -1214,6 +1354,7 @@ mod tests {
                 rejected: None,
             },
             T,
+            &none(),
         );
         o.apply(&event);
         o.check_invariants().unwrap();
@@ -1229,6 +1370,7 @@ mod tests {
                 rejected: Some("no stock and allow_backorder is false".into()),
             },
             T,
+            &none(),
         );
         assert!(effects.is_empty(), "a rejected order has nothing to do");
         o.apply(&event);
@@ -1309,7 +1451,7 @@ mod tests {
     /// Decides and, when accepted, applies; a refusal must change nothing.
     fn try_scan(o: &mut OrderState, s: &Scan) -> Result<ScanDecision, OrderRefusal> {
         let before = o.clone();
-        let d = o.decide_scan(s);
+        let d = o.decide_scan(s, &none());
         match &d {
             Ok(ScanDecision::Apply { event, .. }) => o.apply(event),
             _ => assert_eq!(*o, before, "{s:?} was not applied but changed the order"),
@@ -1544,7 +1686,7 @@ mod tests {
         // Same id later, when it fits: applied, not a duplicate.
         must_apply(&mut o, &pick("e-1", 1, A, 2));
         assert_eq!(
-            o.decide_scan(&pick("e-1", 1, B, 1)),
+            o.decide_scan(&pick("e-1", 1, B, 1), &none()),
             Ok(ScanDecision::Duplicate)
         );
     }
@@ -1569,7 +1711,7 @@ mod tests {
         let (e, _) = o.decide_cancel(T + 50).unwrap().unwrap();
         o.apply(&e);
         assert_eq!(
-            o.decide_scan(&pick("e-1", 1, A, 1)),
+            o.decide_scan(&pick("e-1", 1, A, 1), &none()),
             Ok(ScanDecision::Duplicate)
         );
     }
@@ -1672,21 +1814,15 @@ mod tests {
         must_refuse(&mut o, &ship("k7", 1));
         assert_eq!(must_apply(&mut o, &scan("k8", ScanKind::Pack, 1)), vec![]);
         must_refuse(&mut o, &scan("k9", ScanKind::Pack, 1));
-        // Ship needs carrier and tracking.
-        must_refuse(
-            &mut o,
-            &Scan {
-                tracking: None,
-                ..ship("k10", 1)
-            },
-        );
-        must_refuse(
+        // Nothing planned (no carriers): a ship scan must name the carrier.
+        let why = must_refuse(
             &mut o,
             &Scan {
                 carrier: None,
                 ..ship("k11", 1)
             },
         );
+        assert!(why.starts_with("carrier:"), "{why}");
         must_apply(&mut o, &ship("k12", 1));
         let f = o.fulfillment(1).unwrap();
         assert_eq!(f.carrier.as_deref(), Some("UPS"));
@@ -1888,7 +2024,7 @@ mod tests {
         assert_eq!(o.decide_cancel(T + 41), Ok(None));
         assert_eq!(o, before);
         // A cancelled order takes no stock, no wave.
-        assert!(o.decide_fill(2, F0, T + 42).is_err());
+        assert!(o.decide_fill(2, F0, T + 42, &none()).is_err());
         assert!(o.decide_wave(2, "W".into(), T + 42).is_err());
     }
 
@@ -2023,6 +2159,7 @@ mod tests {
                 rejected: None,
             },
             T + 1,
+            &none(),
         );
         assert_eq!(
             effects,
@@ -2058,15 +2195,19 @@ mod tests {
     fn decide_fill_only_for_a_line_that_waits() {
         let mut o = routed(&[(A, 1), (B, 2)], vec![(F0, vec![0])], vec![1]);
         let before = o.clone();
-        assert!(o.decide_fill(0, F1, T).is_err(), "line 0 is routed");
-        assert!(o.decide_fill(5, F1, T).is_err(), "no such line");
+        assert!(
+            o.decide_fill(0, F1, T, &none()).is_err(),
+            "line 0 is routed"
+        );
+        assert!(o.decide_fill(5, F1, T, &none()).is_err(), "no such line");
         assert_eq!(o, before);
-        let (event, effects) = o.decide_fill(1, F1, T + 3).unwrap();
+        let (event, effects) = o.decide_fill(1, F1, T + 3, &none()).unwrap();
         assert_eq!(
             event,
             OrderEvent::BackorderFilled {
                 line: 1,
                 facility: F1,
+                plan: None,
                 at: T + 3
             }
         );
@@ -2084,7 +2225,7 @@ mod tests {
         assert_eq!((f.facility, f.lines[0].sku, f.lines[0].qty), (F1, B, 2));
         assert_eq!(o.timeline().last().unwrap().what, "backorder_filled");
         // Served once: a second fill is refused.
-        assert!(o.decide_fill(1, F0, T + 4).is_err());
+        assert!(o.decide_fill(1, F0, T + 4, &none()).is_err());
     }
 
     #[test]
@@ -2158,5 +2299,222 @@ mod tests {
             FulfillmentStatus::OutForDelivery.as_str(),
             "out_for_delivery"
         );
+    }
+
+    /// `NWP`: ground (5.00 + 1.00 a unit, 3 days) and air (20.00, 1 day);
+    /// `BBP`: post (12.00 + 0.50 a unit, 5 days) and express (30.00, 1
+    /// day); all picked up at 18:00 at F0 only.
+    fn nwp() -> Rates {
+        use orch_config::carriers::{CarrierConfig, Carriers, RateBand, ServiceConfig, EVERY_DAY};
+        let service = |id: &str, base: f64, per_unit: f64, transit_days: u32| ServiceConfig {
+            id: id.into(),
+            bands: vec![RateBand {
+                km_max: 5_000.0,
+                base,
+                per_unit,
+                transit_days,
+            }],
+            delivery_days: EVERY_DAY,
+            cutoffs: vec![Some(18 * 60), None],
+        };
+        let carriers = Carriers {
+            carriers: vec![
+                CarrierConfig {
+                    id: "NWP".into(),
+                    services: vec![service("ground", 5.0, 1.0, 3), service("air", 20.0, 0.0, 1)],
+                },
+                CarrierConfig {
+                    id: "BBP".into(),
+                    services: vec![
+                        service("post", 12.0, 0.5, 5),
+                        service("express", 30.0, 0.0, 1),
+                    ],
+                },
+            ],
+        };
+        Rates::from_sites(&carriers, vec![(40.5, -74.3), (41.0, -75.0)])
+    }
+
+    #[test]
+    fn the_ship_plan_is_chosen_at_routing_journaled_and_replayed_as_is() {
+        let (mut o, placed) = OrderState::place(NO, request(&[(A, 2), (B, 1), (C, 1)]), T);
+        let (event, _) = o.decide_routed(
+            PlacementOutcome {
+                fulfillments: vec![(F0, vec![0, 1]), (F1, vec![2])],
+                backordered: vec![],
+                rejected: None,
+            },
+            T,
+            &nwp(),
+        );
+        let OrderEvent::Routed { plans, .. } = &event else {
+            panic!("a routing event");
+        };
+        // Standard: ground is the cheapest that meets it, for 3 units.
+        let p = plans[0].as_ref().expect("F0 ships");
+        assert_eq!((&*p.carrier, &*p.service), ("NWP", "ground"));
+        assert!((p.shipping_cost - 8.0).abs() < 1e-9);
+        assert_eq!(p.ship_by, 18 * 3_600_000, "day 0, 18:00");
+        assert_eq!(p.delivery_day, 3);
+        assert!(p.service_level_met);
+        assert_eq!(plans[1], None, "nothing picks up at F1");
+        o.apply(&event);
+        o.check_invariants().unwrap();
+        assert_eq!(o.fulfillment(1).unwrap().ship.as_ref(), Some(p));
+        assert_eq!(o.fulfillment(2).unwrap().ship, None);
+        let routed: Vec<_> = o.timeline().iter().filter(|t| t.what == "routed").collect();
+        assert_eq!(
+            routed[0].ship.as_ref(),
+            Some(p),
+            "the timeline says what was chosen"
+        );
+        assert_eq!(routed[1].ship, None);
+        // Replay applies the journaled event: no rates are consulted.
+        let mut again = OrderState::from_placed(NO, &placed).unwrap();
+        again.apply(&event);
+        assert_eq!(again, o);
+    }
+
+    #[test]
+    fn a_backorder_fill_gets_its_own_ship_plan() {
+        let mut o = routed(&[(A, 1), (B, 4)], vec![(F0, vec![0])], vec![1]);
+        let (event, _) = o.decide_fill(1, F0, T + 5, &nwp()).unwrap();
+        let OrderEvent::BackorderFilled { plan: Some(p), .. } = &event else {
+            panic!("a fill with a plan: {event:?}");
+        };
+        assert!((p.shipping_cost - 9.0).abs() < 1e-9, "4 units of ground");
+        let p = p.clone();
+        o.apply(&event);
+        assert_eq!(o.fulfillment(2).unwrap().ship, Some(p.clone()));
+        assert_eq!(o.timeline().last().unwrap().ship, Some(p));
+    }
+
+    /// Fulfillment 1 (A x2, B x1 at F0, planned NWP ground) packed.
+    fn packed_with_a_plan() -> OrderState {
+        let (mut o, _) = OrderState::place(NO, request(&[(A, 2), (B, 1)]), T);
+        let (event, _) = o.decide_routed(
+            PlacementOutcome {
+                fulfillments: vec![(F0, vec![0, 1])],
+                backordered: vec![],
+                rejected: None,
+            },
+            T,
+            &nwp(),
+        );
+        o.apply(&event);
+        release(&mut o, 1);
+        must_apply(&mut o, &pick("p1", 1, A, 2));
+        must_apply(&mut o, &pick("p2", 1, B, 1));
+        must_apply(&mut o, &scan("pk", ScanKind::Pack, 1));
+        o
+    }
+
+    fn decide_and_apply(o: &mut OrderState, s: &Scan) -> OrderEvent {
+        match o.decide_scan(s, &nwp()) {
+            Ok(ScanDecision::Apply { event, .. }) => {
+                o.apply(&event);
+                o.check_invariants().unwrap();
+                event
+            }
+            other => panic!("{s:?} should apply, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_ship_scan_without_carrier_and_tracking_ships_as_planned_with_an_issued_number() {
+        let mut o = packed_with_a_plan();
+        let plan = o.fulfillment(1).unwrap().ship.clone();
+        let bare = Scan {
+            carrier: None,
+            tracking: None,
+            ..scan("s1", ScanKind::Ship, 1)
+        };
+        let event = decide_and_apply(&mut o, &bare);
+        let issued = tracking_number("NWP", NO.0, 1);
+        let OrderEvent::Scanned(journaled) = &event else {
+            panic!("no re-rating: {event:?}");
+        };
+        assert_eq!(
+            journaled.carrier.as_deref(),
+            Some("NWP"),
+            "the plan's carrier"
+        );
+        assert_eq!(
+            journaled.tracking.as_deref(),
+            Some(issued.as_str()),
+            "journaled"
+        );
+        let f = o.fulfillment(1).unwrap();
+        assert_eq!(f.status, FulfillmentStatus::Shipped);
+        assert_eq!(f.carrier.as_deref(), Some("NWP"));
+        assert_eq!(f.tracking.as_deref(), Some(issued.as_str()));
+        assert_eq!(f.ship, plan, "the plan stands");
+    }
+
+    #[test]
+    fn a_ship_scan_naming_the_carrier_only_gets_a_number_for_it() {
+        let mut o = packed_with_a_plan();
+        let s = Scan {
+            carrier: Some("NWP".into()),
+            tracking: None,
+            ..scan("s1", ScanKind::Ship, 1)
+        };
+        decide_and_apply(&mut o, &s);
+        let f = o.fulfillment(1).unwrap();
+        assert_eq!(
+            f.tracking.as_deref(),
+            Some(tracking_number("NWP", NO.0, 1).as_str())
+        );
+        // A given tracking number is kept as given.
+        let mut o = packed_with_a_plan();
+        let s = Scan {
+            carrier: None,
+            tracking: Some("T-1".into()),
+            ..scan("s1", ScanKind::Ship, 1)
+        };
+        decide_and_apply(&mut o, &s);
+        let f = o.fulfillment(1).unwrap();
+        assert_eq!(
+            (f.carrier.as_deref(), f.tracking.as_deref()),
+            (Some("NWP"), Some("T-1"))
+        );
+    }
+
+    #[test]
+    fn a_ship_scan_naming_another_carrier_re_rates_the_fulfillment() {
+        let mut o = packed_with_a_plan();
+        let s = Scan {
+            carrier: Some("BBP".into()),
+            tracking: None,
+            ..scan("s1", ScanKind::Ship, 1)
+        };
+        let event = decide_and_apply(&mut o, &s);
+        let OrderEvent::ShippedRerated { plan, scan } = &event else {
+            panic!("re-rated: {event:?}");
+        };
+        // BBP's cheapest service: post, 12.00 + 3 x 0.50, 5 days.
+        assert_eq!((&*plan.carrier, &*plan.service), ("BBP", "post"));
+        assert!((plan.shipping_cost - 13.5).abs() < 1e-9);
+        assert_eq!(plan.delivery_day, 5);
+        assert!(
+            plan.service_level_met,
+            "day 5 is before Thursday's standard deadline"
+        );
+        assert_eq!(
+            scan.tracking.as_deref(),
+            Some(tracking_number("BBP", NO.0, 1).as_str())
+        );
+        let f = o.fulfillment(1).unwrap();
+        assert_eq!(f.ship.as_ref(), Some(plan));
+        assert_eq!(f.carrier.as_deref(), Some("BBP"));
+        let last = o.timeline().last().unwrap();
+        assert_eq!((&*last.what, last.ship.as_ref()), ("ship", Some(plan)));
+        // A carrier the rates do not know cannot be rated: the plan stays.
+        let mut o = packed_with_a_plan();
+        let before = o.fulfillment(1).unwrap().ship.clone();
+        let event = decide_and_apply(&mut o, &ship("s1", 1));
+        assert!(matches!(event, OrderEvent::Scanned(_)));
+        let f = o.fulfillment(1).unwrap();
+        assert_eq!((f.carrier.as_deref(), &f.ship), (Some("UPS"), &before));
     }
 }

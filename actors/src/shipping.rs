@@ -16,8 +16,13 @@
 //!
 //! Plain functions of their inputs: no clock, no I/O.
 
+use std::sync::Arc;
+
 use orch_config::carriers::{Carriers, ServiceConfig};
-use orch_config::{Millis, ServiceLevel};
+use orch_config::{geo::haversine_km, FacilityConfig, Millis, ServiceLevel};
+use serde::{Deserialize, Serialize};
+
+use crate::ids::FacilityIdx;
 
 /// A day in milliseconds.
 pub const DAY_MS: Millis = 86_400_000;
@@ -241,6 +246,156 @@ pub fn promise(
     out
 }
 
+/// The carrier service planned for a fulfillment, by name: stored in the
+/// order's journaled events, so replay restores it exactly whatever the
+/// carrier configuration says later.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ShipPlan {
+    /// Carrier id (`NWP`).
+    pub carrier: Arc<str>,
+    /// Service id within the carrier (`ground`).
+    pub service: Arc<str>,
+    /// Price of the parcel.
+    pub shipping_cost: f64,
+    /// The pickup cutoff it must be ready by.
+    pub ship_by: Millis,
+    /// The promised delivery day (days since the epoch).
+    pub delivery_day: u64,
+    /// Whether that day meets the order's service level.
+    pub service_level_met: bool,
+}
+
+/// Rate shopping for a network: the carriers and where each facility is.
+#[derive(Debug, Clone, Default)]
+pub struct Rates {
+    carriers: Arc<Carriers>,
+    sites: Vec<(f64, f64)>,
+}
+
+impl Rates {
+    /// Rates for `carriers` shipping from `facilities` (by index).
+    pub fn new(carriers: &Carriers, facilities: &[FacilityConfig]) -> Rates {
+        Rates {
+            carriers: Arc::new(carriers.clone()),
+            sites: facilities.iter().map(|f| (f.lat, f.lon)).collect(),
+        }
+    }
+
+    /// Rates for `carriers` shipping from facilities at `(lat, lon)`, by index.
+    pub fn from_sites(carriers: &Carriers, sites: Vec<(f64, f64)>) -> Rates {
+        Rates {
+            carriers: Arc::new(carriers.clone()),
+            sites,
+        }
+    }
+
+    /// The carriers.
+    pub fn carriers(&self) -> &Carriers {
+        &self.carriers
+    }
+
+    /// Distance in km from `facility` to a ship-to; `None` for an unknown facility.
+    pub fn distance_km(&self, facility: FacilityIdx, lat: f64, lon: f64) -> Option<f64> {
+        let &(flat, flon) = self.sites.get(usize::from(facility.0))?;
+        Some(haversine_km(flat, flon, lat, lon))
+    }
+
+    /// [`shop`] from `facility` to a ship-to at `now`.
+    pub fn shop(
+        &self,
+        facility: FacilityIdx,
+        lat: f64,
+        lon: f64,
+        units: u32,
+        level: ServiceLevel,
+        now: Millis,
+    ) -> Option<Choice> {
+        let km = self.distance_km(facility, lat, lon)?;
+        shop(
+            &self.carriers,
+            usize::from(facility.0),
+            km,
+            units,
+            level,
+            now,
+        )
+    }
+
+    /// The ship plan of a fulfillment of `units` from `facility`, chosen at
+    /// `now` by [`shop`]; `None` when no service ships from there to there.
+    pub fn plan(
+        &self,
+        facility: FacilityIdx,
+        lat: f64,
+        lon: f64,
+        units: u32,
+        level: ServiceLevel,
+        now: Millis,
+    ) -> Option<ShipPlan> {
+        let choice = self.shop(facility, lat, lon, units, level, now)?;
+        Some(self.named(&choice.quote, choice.meets_level))
+    }
+
+    /// Re-rating for a parcel handed to `carrier` at `now`: that carrier's
+    /// cheapest service from `facility` to the ship-to (ties: earlier
+    /// delivery, then service order), judged against `level`'s deadline from
+    /// `placed_day`. `None` when the carrier is not configured or none of
+    /// its services ships from there to there.
+    #[allow(clippy::too_many_arguments)]
+    pub fn rerate(
+        &self,
+        carrier: &str,
+        facility: FacilityIdx,
+        lat: f64,
+        lon: f64,
+        units: u32,
+        level: ServiceLevel,
+        placed_day: u64,
+        now: Millis,
+    ) -> Option<ShipPlan> {
+        let ci = self
+            .carriers
+            .carriers
+            .iter()
+            .position(|c| c.id == carrier)?;
+        let km = self.distance_km(facility, lat, lon)?;
+        let q = quotes(&self.carriers, usize::from(facility.0), km, units, now)
+            .into_iter()
+            .filter(|q| q.carrier == ci)
+            .min_by(|a, b| {
+                a.cost
+                    .total_cmp(&b.cost)
+                    .then(a.delivery_day.cmp(&b.delivery_day))
+            })?;
+        Some(self.named(&q, q.delivery_day <= deadline(level, placed_day)))
+    }
+
+    fn named(&self, q: &Quote, met: bool) -> ShipPlan {
+        let c = &self.carriers.carriers[q.carrier];
+        ShipPlan {
+            carrier: Arc::from(c.id.as_str()),
+            service: Arc::from(c.services[q.service].id.as_str()),
+            shipping_cost: q.cost,
+            ship_by: q.ship_by,
+            delivery_day: q.delivery_day,
+            service_level_met: met,
+        }
+    }
+}
+
+/// The tracking number the core issues for fulfillment `n` of order
+/// `order` handed to `carrier`: the carrier id, `1C`, and 16 hex digits of a
+/// bijective mix of `(order << 16) | n`. Deterministic, and unique over
+/// every fulfillment of orders numbered below 2^48.
+pub fn tracking_number(carrier: &str, order: u64, n: u16) -> String {
+    // The splitmix64 finalizer: a bijection of u64.
+    let mut z = (order << 16) | u64::from(n);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^= z >> 31;
+    format!("{carrier}1C{z:016X}")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -402,5 +557,22 @@ mod tests {
             assert_eq!(Some(p.quote.delivery_day), own, "{:?}", p.level);
         }
         assert!(promise(&c, &[], 1, now).is_empty(), "no stock, no promise");
+    }
+
+    #[test]
+    fn issued_tracking_numbers_are_deterministic_and_unique() {
+        let mut seen = std::collections::HashSet::new();
+        for order in (1..2_000u64).chain([1 << 40, (1 << 48) - 1]) {
+            for n in 1..=50u16 {
+                let t = tracking_number("NWP", order, n);
+                assert!(t.starts_with("NWP1C") && t.len() == 21, "{t}");
+                assert_eq!(t, tracking_number("NWP", order, n));
+                assert!(
+                    seen.insert(t),
+                    "order {order} fulfillment {n} repeats a number"
+                );
+            }
+        }
+        assert_ne!(tracking_number("NWP", 1, 1), tracking_number("BBP", 1, 1));
     }
 }

@@ -83,7 +83,7 @@ impl World {
             })
             .collect();
         World {
-            router: Router::new(&cfg.routing, &net.facilities),
+            router: Router::new(&cfg.routing, &net.facilities, &cfg.carriers),
             infos,
             cells,
             facilities,
@@ -128,6 +128,7 @@ impl World {
                 channel: &r.channel,
             },
             &self.infos,
+            now,
             |sku, facility| self.available(CellKey { sku, facility }),
         );
         let mut placement =
@@ -176,7 +177,7 @@ impl World {
                 Step::Done => break,
             }
         }
-        let (event, effects) = order.decide_routed(placement.outcome(), now);
+        let (event, effects) = order.decide_routed(placement.outcome(), now, self.router.rates());
         let mut order = order;
         order.apply(&event);
         self.record(LogEntry::Order(no, placed));
@@ -306,7 +307,7 @@ impl World {
             .orders
             .get_mut(&line.order)
             .expect("waiting line has an order");
-        match order.decide_fill(line.line, key.facility, now) {
+        match order.decide_fill(line.line, key.facility, now, self.router.rates()) {
             Ok((event, effects)) => {
                 order.apply(&event);
                 self.record(LogEntry::Order(line.order, event));
@@ -406,7 +407,7 @@ impl World {
         let Some(order) = self.orders.get(&no) else {
             return ScanOutcome::Rejected("unknown order".into());
         };
-        match order.decide_scan(scan) {
+        match order.decide_scan(scan, self.router.rates()) {
             Ok(ScanDecision::Duplicate) => ScanOutcome::Duplicate,
             Ok(ScanDecision::Apply { event, effects }) => {
                 // A return is journaled before its stock can serve anyone;
@@ -646,7 +647,7 @@ impl World {
             | OrderEvent::BackorderFilled { at, .. }
             | OrderEvent::WaveReleased { at, .. }
             | OrderEvent::Cancelled { at } => *at,
-            OrderEvent::Scanned(s) => s.at,
+            OrderEvent::Scanned(s) | OrderEvent::ShippedRerated { scan: s, .. } => s.at,
             OrderEvent::Placed { at, .. } => *at,
         };
         let mut reserve: Vec<(CellKey, LineRef, u32)> = Vec::new();
@@ -677,7 +678,7 @@ impl World {
                         }
                     }
                 }
-                order.decide_routed(outcome, at).1
+                order.decide_routed(outcome, at, self.router.rates()).1
             }
             OrderEvent::BackorderFilled { line, facility, .. } => {
                 let ol = order.request().lines[usize::from(*line)];
@@ -698,11 +699,13 @@ impl World {
                 }
                 let order = self.orders.get_mut(&no).expect("checked above");
                 order
-                    .decide_fill(*line, *facility, at)
+                    .decide_fill(*line, *facility, at, self.router.rates())
                     .map_err(|e| format!("{no:?}: {e}"))?
                     .1
             }
-            OrderEvent::Scanned(scan) => match order.decide_scan(scan) {
+            OrderEvent::Scanned(scan) | OrderEvent::ShippedRerated { scan, .. } => match order
+                .decide_scan(scan, self.router.rates())
+            {
                 Ok(ScanDecision::Apply { effects, .. }) => effects,
                 other => return Err(format!("{no:?}: journaled scan does not apply: {other:?}")),
             },

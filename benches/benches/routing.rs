@@ -55,7 +55,7 @@ fn routing(c: &mut Criterion) {
                 },
             );
         }
-        let router = Router::new(&cfg.routing, &net.facilities);
+        let router = Router::new(&cfg.routing, &net.facilities, &cfg.carriers);
         let infos: Vec<FacilityInfo> = FacilityInfo::all(&net.facilities);
         let reqs: Vec<Req> = bf1_orders(&cfg, 1_000, "r-")
             .into_iter()
@@ -91,6 +91,7 @@ fn routing(c: &mut Criterion) {
                             channel: &r.channel,
                         },
                         &infos,
+                        NOW,
                         |sku, facility| view.available(sku, facility),
                     )
                 })
@@ -99,6 +100,9 @@ fn routing(c: &mut Criterion) {
     }
     g.finish();
 }
+
+/// Decisions are priced as at 2026-11-27 10:00 UTC (a Friday, before every cutoff).
+const NOW: u64 = 20_784 * 86_400_000 + 10 * 3_600_000;
 
 criterion_group! {
     name = benches;

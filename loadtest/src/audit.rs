@@ -509,6 +509,7 @@ mod tests {
                     carrier: None,
                     tracking: None,
                     lines: Vec::new(),
+                    ship: Default::default(),
                 })
                 .collect(),
             backordered: Vec::new(),

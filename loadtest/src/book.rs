@@ -413,6 +413,7 @@ mod tests {
                     sku: sku.into(),
                     qty,
                 }],
+                ship: Default::default(),
             }],
             backordered: Vec::new(),
             timeline: Vec::new(),

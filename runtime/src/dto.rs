@@ -149,7 +149,7 @@ pub struct LineView {
 }
 
 /// One fulfillment, as answered.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FulfillmentView {
     /// `order_id/n`.
     pub fulfillment_id: String,
@@ -159,17 +159,38 @@ pub struct FulfillmentView {
     pub status: String,
     /// Its wave, once released.
     pub wave_id: Option<String>,
-    /// Carrier, once shipped.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    /// Carrier: the one it shipped with, else the planned one; `null`
+    /// when no service ships from its facility to the destination.
     pub carrier: Option<String>,
     /// Tracking number, once shipped.
     pub tracking: Option<String>,
     /// Lines.
     pub lines: Vec<LineView>,
+    /// The planned carrier service, the ship plan below.
+    #[serde(flatten)]
+    pub ship: ShipPlanView,
+}
+
+/// A fulfillment's ship plan, as answered: every field `null` (and
+/// `service_level_met` false) when no carrier service ships from its
+/// facility to the destination.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct ShipPlanView {
+    /// Service id within the carrier (`ground`).
+    pub service: Option<String>,
+    /// Price of the parcel, rounded to cents.
+    pub shipping_cost: Option<f64>,
+    /// RFC 3339: the pickup cutoff it must be ready by.
+    pub ship_by: Option<String>,
+    /// `YYYY-MM-DD` (UTC) promised to the customer.
+    pub promised_delivery_date: Option<String>,
+    /// Whether that date meets the order's service level.
+    #[serde(default)]
+    pub service_level_met: bool,
 }
 
 /// One timeline entry, as answered.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TimelineView {
     /// RFC 3339.
     pub at: String,
@@ -181,10 +202,16 @@ pub struct TimelineView {
     /// Which scan, if one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub event_id: Option<String>,
+    /// The carrier chosen then (routing, backorder fill, a re-rating ship).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub carrier: Option<String>,
+    /// The ship plan chosen then, with `carrier`.
+    #[serde(flatten, default)]
+    pub ship: Option<ShipPlanView>,
 }
 
 /// An order, as answered by place, cancel and status.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct OrderView {
     /// Client order id.
     pub order_id: String,
@@ -207,7 +234,7 @@ pub struct OrderView {
 }
 
 /// The answer to a placement: the order, and whether it was a replay.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Placed {
     /// The order.
     pub order: OrderView,

@@ -5,13 +5,15 @@ use std::sync::Arc;
 
 use orch_actors::facility::Wave;
 use orch_actors::order::OrderState;
+use orch_actors::shipping::{date_string, ShipPlan};
 use orch_actors::FacilityIdx;
 use orch_config::Millis;
 
 use crate::catalog::Catalog;
 use crate::clock::rfc3339;
 use crate::dto::{
-    FacilityView, FulfillmentView, LineView, OrderView, PickTaskView, TimelineView, WaveView,
+    FacilityView, FulfillmentView, LineView, OrderView, PickTaskView, ShipPlanView, TimelineView,
+    WaveView,
 };
 use crate::view::FacilityBoard;
 
@@ -33,8 +35,13 @@ pub fn order_view(catalog: &Catalog, s: &OrderState, timeline: bool) -> OrderVie
                 facility_id: catalog.facility_config(f.facility).id.clone(),
                 status: f.status.as_str().into(),
                 wave_id: f.wave_id.as_deref().map(str::to_string),
-                carrier: f.carrier.as_deref().map(str::to_string),
+                carrier: f
+                    .carrier
+                    .as_deref()
+                    .or(f.ship.as_ref().map(|p| &*p.carrier))
+                    .map(str::to_string),
                 tracking: f.tracking.as_deref().map(str::to_string),
+                ship: ship_plan_view(f.ship.as_ref()),
                 lines: f
                     .lines
                     .iter()
@@ -64,12 +71,25 @@ pub fn order_view(catalog: &Catalog, s: &OrderState, timeline: bool) -> OrderVie
                     event: t.what.to_string(),
                     fulfillment_id: t.fulfillment.map(fid),
                     event_id: t.event_id.as_deref().map(str::to_string),
+                    carrier: t.ship.as_ref().map(|p| p.carrier.to_string()),
+                    ship: t.ship.as_ref().map(|p| ship_plan_view(Some(p))),
                 })
                 .collect()
         } else {
             Vec::new()
         },
     }
+}
+
+/// A ship plan as the API answers it (all `null` for none).
+pub fn ship_plan_view(plan: Option<&ShipPlan>) -> ShipPlanView {
+    plan.map_or_else(ShipPlanView::default, |p| ShipPlanView {
+        service: Some(p.service.to_string()),
+        shipping_cost: Some((p.shipping_cost * 100.0).round() / 100.0),
+        ship_by: Some(rfc3339(p.ship_by)),
+        promised_delivery_date: Some(date_string(p.delivery_day)),
+        service_level_met: p.service_level_met,
+    })
 }
 
 /// A facility as the API answers it, from its published board.

@@ -133,7 +133,7 @@ impl Shared {
             catalog,
             view,
             boards,
-            router: Router::new(&cfg.routing, &cfg.network.facilities),
+            router: Router::new(&cfg.routing, &cfg.network.facilities, &cfg.carriers),
             facility_infos,
             limits: cfg.limits,
             mailbox_capacity: cfg.runtime.mailbox_capacity.max(16) as usize,

@@ -666,3 +666,147 @@ fn assert_each_refused(t: &TestServer, path: &str, cases: &[(String, &str)]) {
         );
     }
 }
+
+/// Places `id` and walks fulfillment 1 to packed; returns (order view, facility).
+fn packed(t: &TestServer, id: &str, lat: f64, lon: f64) -> (serde_json::Value, String) {
+    let r = t.post("/v1/orders", &order(id, lat, lon, &[(SKU, 1)]));
+    assert_eq!(r.status, 201, "{}", r.text());
+    let fac = r.json()["fulfillments"][0]["facility_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let r = t.post_empty(&format!("/v1/facilities/{fac}/waves/release"));
+    assert_eq!(r.status, 200, "{}", r.text());
+    let ev = |e: &str, kind: &str| json!({"event_id": format!("{id}-{e}"), "kind": kind, "order_id": id, "fulfillment_id": format!("{id}/1"), "facility_id": fac});
+    let mut pick = ev("pick", "pick");
+    pick["sku"] = json!(SKU);
+    pick["qty"] = json!(1);
+    let r = t.post("/v1/scans", &json!({"events": [pick, ev("pack", "pack")]}));
+    let res = r.json()["results"].clone();
+    assert_eq!(res[0]["result"], "applied", "{res}");
+    assert_eq!(res[1]["result"], "applied", "{res}");
+    (t.get(&format!("/v1/orders/{id}")).json(), fac)
+}
+
+fn ship_scan(id: &str, fac: &str, extra: serde_json::Value) -> serde_json::Value {
+    let mut s = json!({"event_id": format!("{id}-ship"), "kind": "ship", "order_id": id,
+                       "fulfillment_id": format!("{id}/1"), "facility_id": fac});
+    for (k, v) in extra.as_object().unwrap() {
+        s[k] = v.clone();
+    }
+    s
+}
+
+#[test]
+fn fulfillments_carry_their_ship_plan_and_ship_scans_get_tracking_numbers() {
+    let t = TestServer::start();
+    let (_, lat, lon) = t.stocked(SKU, 3).expect("a stocked facility");
+    let promise = t
+        .get(&format!("/v1/promise?sku={SKU}&qty=1&lat={lat}&lon={lon}"))
+        .json();
+    let standard = promise["promises"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["service_level"] == "standard")
+        .expect("standard is promised")["delivery_date"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let (o, fac) = packed(&t, "o-plan", lat, lon);
+    let f = &o["fulfillments"][0];
+    let carrier = f["carrier"]
+        .as_str()
+        .expect("a planned carrier")
+        .to_string();
+    assert!(["NWP", "BBP", "MTC"].contains(&carrier.as_str()), "{f}");
+    assert!(!f["service"].as_str().unwrap().is_empty(), "{f}");
+    assert!(f["shipping_cost"].as_f64().unwrap() > 0.0, "{f}");
+    assert_eq!(f["service_level_met"], true, "{f}");
+    let date = f["promised_delivery_date"].as_str().unwrap();
+    assert_eq!(date.len(), 10, "{date}");
+    assert!(
+        *date >= *standard.as_str(),
+        "never earlier than promised: {date} < {standard}"
+    );
+    let ship_by = f["ship_by"].as_str().unwrap();
+    assert!(
+        ship_by.ends_with('Z') && ship_by[..10] <= *date,
+        "{ship_by} after {date}"
+    );
+    assert!(f["tracking"].is_null(), "{f}");
+    // The routing entry of the timeline names the same plan.
+    let routed = o["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["event"] == "routed")
+        .unwrap()
+        .clone();
+    for k in [
+        "carrier",
+        "service",
+        "shipping_cost",
+        "ship_by",
+        "promised_delivery_date",
+    ] {
+        assert_eq!(routed[k], f[k], "{k}: {routed}");
+    }
+
+    // A bad carrier is refused naming the field, and changes nothing.
+    let r = t.post(
+        "/v1/scans",
+        &json!({"events": [ship_scan("o-plan", &fac, json!({"carrier": ""}))]}),
+    );
+    let res = r.json()["results"][0].clone();
+    assert_eq!(res["result"], "rejected", "{res}");
+    assert!(res["reason"].as_str().unwrap().contains("carrier"), "{res}");
+    // Neither carrier nor tracking: the planned carrier, an issued number.
+    let r = t.post(
+        "/v1/scans",
+        &json!({"events": [ship_scan("o-plan", &fac, json!({}))]}),
+    );
+    assert_eq!(r.json()["results"][0]["result"], "applied", "{}", r.text());
+    let shipped = t.get("/v1/orders/o-plan").json()["fulfillments"][0].clone();
+    assert_eq!(shipped["status"], "shipped");
+    assert_eq!(shipped["carrier"], carrier.as_str());
+    let tracking = shipped["tracking"].as_str().unwrap().to_string();
+    assert!(
+        tracking.starts_with(&format!("{carrier}1C")) && tracking.len() == carrier.len() + 18,
+        "{tracking}"
+    );
+    assert_eq!(shipped["shipping_cost"], f["shipping_cost"], "as planned");
+
+    // Another order, shipped naming the other parcel carrier without
+    // tracking: re-rated for it, with a number of its own.
+    let (o2, fac2) = packed(&t, "o-rerate", lat, lon);
+    let planned = o2["fulfillments"][0]["carrier"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let other = if planned == "NWP" { "BBP" } else { "NWP" };
+    let r = t.post(
+        "/v1/scans",
+        &json!({"events": [ship_scan("o-rerate", &fac2, json!({"carrier": other}))]}),
+    );
+    assert_eq!(r.json()["results"][0]["result"], "applied", "{}", r.text());
+    let o2 = t.get("/v1/orders/o-rerate").json();
+    let f2 = &o2["fulfillments"][0];
+    assert_eq!(f2["carrier"], other, "{f2}");
+    let t2 = f2["tracking"].as_str().unwrap();
+    assert!(t2.starts_with(&format!("{other}1C")), "{t2}");
+    assert_ne!(t2, tracking, "unique per fulfillment");
+    let ship_entry = o2["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["event"] == "ship")
+        .unwrap()
+        .clone();
+    assert_eq!(ship_entry["carrier"], other, "{ship_entry}");
+    assert_eq!(
+        ship_entry["shipping_cost"], f2["shipping_cost"],
+        "{ship_entry}"
+    );
+    assert!(f2["shipping_cost"].as_f64().unwrap() > 0.0);
+}

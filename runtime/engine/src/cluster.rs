@@ -109,7 +109,11 @@ impl Cluster {
     pub fn new(cfg: &Config, options: ClusterOptions, now: Millis) -> Cluster {
         let own = Ownership::new(options.shards);
         let n = own.shards();
-        let router = Arc::new(Router::new(&cfg.routing, &cfg.network.facilities));
+        let router = Arc::new(Router::new(
+            &cfg.routing,
+            &cfg.network.facilities,
+            &cfg.carriers,
+        ));
         let shards: Vec<Shard> = (0..n)
             .map(|i| Shard::new(cfg, own, i, router.clone(), options.limits, now))
             .collect();

@@ -116,6 +116,7 @@ pub fn first_choice(
             channel: &req.channel,
         },
         infos,
+        now,
         |_, _| 0,
     );
     plan.candidates.first().map(|c| c.facility)

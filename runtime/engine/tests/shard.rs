@@ -110,7 +110,11 @@ fn cluster(shards: usize, seed: u64) -> Cluster {
 fn a_full_inbox_answers_overloaded_and_queues_nothing() {
     let cfg = config();
     let own = Ownership::new(1);
-    let router = std::sync::Arc::new(Router::new(&cfg.routing, &cfg.network.facilities));
+    let router = std::sync::Arc::new(Router::new(
+        &cfg.routing,
+        &cfg.network.facilities,
+        &cfg.carriers,
+    ));
     let limits = ShardLimits {
         inbox_max: 2,
         tick_max: 8,

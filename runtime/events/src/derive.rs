@@ -12,6 +12,7 @@
 use std::sync::Arc;
 
 use orch_actors::order::{Disposition, Fulfillment, OrderEvent, OrderState, ScanKind};
+use orch_actors::shipping::{date_string, ShipPlan};
 use orch_actors::{FacilityIdx, SkuIdx};
 use orch_config::Millis;
 use serde_json::{json, Value};
@@ -48,6 +49,7 @@ pub fn order_drafts(order: &OrderState, event: &OrderEvent, names: &impl Names) 
             backordered,
             rejected,
             at,
+            ..
         } => {
             let routed =
                 &order.fulfillments()[..fulfillments.len().min(order.fulfillments().len())];
@@ -103,7 +105,7 @@ pub fn order_drafts(order: &OrderState, event: &OrderEvent, names: &impl Names) 
             })
             .into_iter()
             .collect(),
-        OrderEvent::Scanned(scan) => {
+        OrderEvent::Scanned(scan) | OrderEvent::ShippedRerated { scan, .. } => {
             let Some(f) = fulfillment(scan.fulfillment) else {
                 return Vec::new();
             };
@@ -117,6 +119,8 @@ pub fn order_drafts(order: &OrderState, event: &OrderEvent, names: &impl Names) 
                 ScanKind::Pick => return Vec::new(),
                 ScanKind::Pack => EventType::FulfillmentPacked,
                 ScanKind::Ship => {
+                    // The plan it ships on (re-rated when the carrier changed).
+                    ship_plan_fields(&mut data, f.ship.as_ref());
                     data["carrier"] = opt_str(&f.carrier);
                     data["tracking"] = opt_str(&f.tracking);
                     EventType::FulfillmentShipped
@@ -182,7 +186,41 @@ fn fulfillment_json(order_id: &str, f: &Fulfillment, names: &impl Names) -> Valu
         .iter()
         .map(|l| json!({"sku": names.sku(l.sku), "qty": l.qty}))
         .collect();
+    ship_plan_fields(&mut v, f.ship.as_ref());
     v
+}
+
+/// The ship plan's API fields (`carrier`, `service`, `shipping_cost`,
+/// `ship_by`, `promised_delivery_date`, `service_level_met`) into `v`; all
+/// null (and `service_level_met` false) when no service ships.
+fn ship_plan_fields(v: &mut Value, plan: Option<&ShipPlan>) {
+    match plan {
+        Some(p) => {
+            v["carrier"] = Value::from(&*p.carrier);
+            v["service"] = Value::from(&*p.service);
+            v["shipping_cost"] = Value::from(cents(p.shipping_cost));
+            v["ship_by"] = Value::from(rfc3339(p.ship_by));
+            v["promised_delivery_date"] = Value::from(date_string(p.delivery_day));
+            v["service_level_met"] = Value::from(p.service_level_met);
+        }
+        None => {
+            for k in [
+                "carrier",
+                "service",
+                "shipping_cost",
+                "ship_by",
+                "promised_delivery_date",
+            ] {
+                v[k] = Value::Null;
+            }
+            v["service_level_met"] = Value::from(false);
+        }
+    }
+}
+
+/// A price rounded to cents.
+fn cents(x: f64) -> f64 {
+    (x * 100.0).round() / 100.0
 }
 
 fn backorder_lines(order: &OrderState, lines: &[u16], names: &impl Names) -> Vec<Value> {

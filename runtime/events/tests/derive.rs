@@ -7,7 +7,9 @@ use orch_actors::order::{
     Disposition, OrderEvent, OrderLine, OrderState, PlaceRequest, Scan, ScanDecision, ScanKind,
 };
 use orch_actors::placement::PlacementOutcome;
+use orch_actors::shipping::Rates;
 use orch_actors::{FacilityIdx, OrderNo, SkuIdx};
+use orch_config::carriers::{CarrierConfig, Carriers, RateBand, ServiceConfig, WEEKDAYS};
 use orch_config::ServiceLevel;
 use orch_events::derive::{facility_status_draft, order_drafts, Names};
 use orch_events::{Draft, EventType};
@@ -22,6 +24,28 @@ impl Names for Ids {
     fn sku(&self, s: SkuIdx) -> &str {
         ["SKU-0", "SKU-1", "SKU-2"][s.0 as usize]
     }
+}
+
+/// One carrier, `NWP` ground: 6.50 + 0.50 a unit, 2 weekdays, picked up
+/// at 18:00 UTC at both facilities (DC-01 in New Jersey, DC-02 in Ohio).
+fn rates() -> Rates {
+    let carriers = Carriers {
+        carriers: vec![CarrierConfig {
+            id: "NWP".into(),
+            services: vec![ServiceConfig {
+                id: "ground".into(),
+                bands: vec![RateBand {
+                    km_max: 5_000.0,
+                    base: 6.5,
+                    per_unit: 0.5,
+                    transit_days: 2,
+                }],
+                delivery_days: WEEKDAYS,
+                cutoffs: vec![Some(18 * 60), Some(18 * 60)],
+            }],
+        }],
+    };
+    Rates::from_sites(&carriers, vec![(40.5, -74.3), (40.0, -83.0)])
 }
 
 fn request(lines: &[(u32, u32)]) -> PlaceRequest {
@@ -68,7 +92,7 @@ fn scan(
         disposition: (kind == ScanKind::ReturnReceived).then_some(Disposition::Restock),
         at: 5_000,
     };
-    match order.decide_scan(&s).expect("the scan fits") {
+    match order.decide_scan(&s, &rates()).expect("the scan fits") {
         ScanDecision::Apply { event, .. } => event,
         ScanDecision::Duplicate => panic!("not a duplicate"),
     }
@@ -90,7 +114,7 @@ fn a_whole_life_reports_one_event_per_change_in_order() {
         backordered: vec![2],
         rejected: None,
     };
-    let (routed, _) = o.decide_routed(outcome, 1_001);
+    let (routed, _) = o.decide_routed(outcome, 1_001, &rates());
     let d = step(&mut o, routed);
     assert_eq!(
         kinds(&d),
@@ -104,18 +128,28 @@ fn a_whole_life_reports_one_event_per_change_in_order() {
     assert_eq!(
         d[0].data["fulfillments"],
         json!([{"fulfillment_id": "o-1001/1", "facility_id": "DC-01",
-                "lines": [{"sku": "SKU-0", "qty": 2}, {"sku": "SKU-1", "qty": 1}]}])
+                "lines": [{"sku": "SKU-0", "qty": 2}, {"sku": "SKU-1", "qty": 1}],
+                // Thursday 1970-01-01: the 18:00 pickup, Friday and Monday in transit.
+                "carrier": "NWP", "service": "ground", "shipping_cost": 8.0,
+                "ship_by": "1970-01-01T18:00:00Z",
+                "promised_delivery_date": "1970-01-05", "service_level_met": true}])
+    );
+    assert_eq!(
+        d[1].data, d[0].data["fulfillments"][0],
+        "fulfillment.routed says the same"
     );
     assert_eq!(d[2].data["lines"], json!([{"sku": "SKU-2", "qty": 1}]));
     assert!(d
         .iter()
         .all(|d| d.order_id.as_deref() == Some("o-1001") && d.at == 1_001));
 
-    let (filled, _) = o.decide_fill(2, FacilityIdx(1), 2_000).unwrap();
+    let (filled, _) = o.decide_fill(2, FacilityIdx(1), 2_000, &rates()).unwrap();
     let d = step(&mut o, filled);
     assert_eq!(kinds(&d), [EventType::FulfillmentRouted]);
     assert_eq!(d[0].data["fulfillment_id"], "o-1001/2");
     assert_eq!(d[0].data["facility_id"], "DC-02");
+    assert_eq!(d[0].data["shipping_cost"], 7.0, "one unit");
+    assert_eq!(d[0].data["promised_delivery_date"], "1970-01-05");
 
     let wave = o.decide_wave(1, Arc::from("DC-01-w1"), 3_000).unwrap();
     let d = step(&mut o, wave);
@@ -168,6 +202,7 @@ fn cancel_and_rejection_report_too() {
             rejected: None,
         },
         1_000,
+        &Rates::default(),
     );
     assert_eq!(
         kinds(&step(&mut o, routed)),
@@ -189,6 +224,7 @@ fn cancel_and_rejection_report_too() {
             rejected: Some("no stock and allow_backorder is false".into()),
         },
         1_000,
+        &Rates::default(),
     );
     let d = step(&mut r, routed);
     assert_eq!(kinds(&d), [EventType::OrderPlaced]);

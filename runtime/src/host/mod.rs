@@ -121,7 +121,11 @@ impl std::fmt::Debug for Host {
 /// Fresh shards with the configured network and stock at the clock's now.
 pub fn fresh_shards(cfg: &Config, options: &HostOptions, now: orch_config::Millis) -> Vec<Shard> {
     let own = Ownership::new(options.shards);
-    let router = Arc::new(Router::new(&cfg.routing, &cfg.network.facilities));
+    let router = Arc::new(Router::new(
+        &cfg.routing,
+        &cfg.network.facilities,
+        &cfg.carriers,
+    ));
     (0..own.shards())
         .map(|i| Shard::new(cfg, own, i, router.clone(), options.limits, now))
         .collect()
@@ -190,7 +194,11 @@ impl Host {
             })
             .collect();
         let published = Arc::new(PublishedView::new(cells, &boards));
-        let router = Arc::new(Router::new(&cfg.routing, &cfg.network.facilities));
+        let router = Arc::new(Router::new(
+            &cfg.routing,
+            &cfg.network.facilities,
+            &cfg.carriers,
+        ));
         let numbering = Numbering::new(
             own,
             router,

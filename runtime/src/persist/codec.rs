@@ -7,8 +7,9 @@
 
 use orch_actors::log::LogEntry;
 
-/// Version of the payload encoding written by this build.
-pub const CODEC_VERSION: u8 = 1;
+/// Version of the payload encoding written by this build. 2: order events
+/// carry each fulfillment's ship plan (version 1 payloads are refused).
+pub const CODEC_VERSION: u8 = 2;
 
 /// Encodes the entries of one journal record.
 pub fn encode(entries: &[LogEntry]) -> Vec<u8> {

@@ -86,7 +86,7 @@ impl Actor for OrderActor {
             async move {
                 let now = now_ms();
                 let outcome = place(&shared, &state, now).await;
-                let (event, effects) = state.decide_routed(outcome, now);
+                let (event, effects) = state.decide_routed(outcome, now, shared.router.rates());
                 let mut state = state;
                 state.apply(&event);
                 // After the reservations (they only take stock away), before
@@ -127,6 +127,7 @@ async fn place(
             channel: &r.channel,
         },
         &infos,
+        now,
         |sku, facility| shared.view.available(sku, facility),
     );
     crate::metrics::route_duration(routing_started.elapsed());
@@ -309,7 +310,7 @@ impl Handler<ApplyScan> for OrderActor {
         let shared = self.shared.clone();
         AtomicResponse::new(Box::pin(
             async move {
-                let outcome = match state.decide_scan(&msg.0) {
+                let outcome = match state.decide_scan(&msg.0, shared.router.rates()) {
                     Ok(ScanDecision::Duplicate) => ScanOutcome::Duplicate,
                     Err(e) => ScanOutcome::Rejected(e.to_string()),
                     Ok(ScanDecision::Apply { event, effects }) => {
@@ -415,7 +416,7 @@ impl Handler<Fill> for OrderActor {
         AtomicResponse::new(Box::pin(
             async move {
                 let now = now_ms();
-                match state.decide_fill(msg.line, msg.facility, now) {
+                match state.decide_fill(msg.line, msg.facility, now, shared.router.rates()) {
                     Ok((event, effects)) => {
                         state.apply(&event);
                         log(&shared, state.no(), event);

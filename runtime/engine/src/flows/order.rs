@@ -62,7 +62,7 @@ impl Shard {
                 }
             }
             Msg::Scan { scan, reply } => {
-                let answer = match actor.state.decide_scan(&scan) {
+                let answer = match actor.state.decide_scan(&scan, self.router.rates()) {
                     Ok(ScanDecision::Duplicate) => ScanAnswer::Duplicate,
                     Ok(ScanDecision::Apply { event, effects }) => {
                         actor.state.apply(&event);
@@ -199,6 +199,7 @@ impl Shard {
                 channel,
             },
             &infos,
+            now,
             |sku, facility| self.available(CellKey { sku, facility }, view),
         );
         self.infos = infos;
@@ -324,7 +325,10 @@ impl Shard {
                         }
                     }
                     let actor = self.orders.get_mut(&no).expect("placing order exists");
-                    let (event, effects) = actor.state.decide_routed(outcome, self.now);
+                    let (event, effects) =
+                        actor
+                            .state
+                            .decide_routed(outcome, self.now, self.router.rates());
                     actor.state.apply(&event);
                     self.journal(LogEntry::Order(no, p.placed));
                     self.journal(LogEntry::Order(no, event));
@@ -355,7 +359,10 @@ impl Shard {
 
     fn fill(&mut self, no: OrderNo, line: u16, sku: SkuIdx, facility: FacilityIdx) {
         let actor = self.orders.get_mut(&no).expect("checked by the caller");
-        match actor.state.decide_fill(line, facility, self.now) {
+        match actor
+            .state
+            .decide_fill(line, facility, self.now, self.router.rates())
+        {
             Ok((event, effects)) => {
                 actor.state.apply(&event);
                 self.journal(LogEntry::Order(no, event));
