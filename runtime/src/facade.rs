@@ -349,10 +349,6 @@ impl Orchestrator {
         validate::sku(&self.shared.catalog, field, id)
     }
 
-    fn facility_idx(&self, field: &str, id: &str) -> Result<FacilityIdx, ApiError> {
-        validate::facility(&self.shared.catalog, field, id)
-    }
-
     fn known_facility(&self, id: &str) -> Result<FacilityIdx, ApiError> {
         self.shared.catalog.facility(id).ok_or_else(|| {
             ApiError::not_found(
@@ -479,6 +475,7 @@ impl Orchestrator {
         Ok(Placed {
             order: order_view(&self.shared.catalog, &state, false),
             replay: !fresh,
+            hold: None,
         })
     }
 
@@ -728,16 +725,8 @@ impl Orchestrator {
         let limits = &self.shared.limits;
         let mut checked = Vec::with_capacity(receipts.len());
         for (i, r) in receipts.iter().enumerate() {
-            check_id(
-                &format!("receipts[{i}].receipt_id"),
-                &r.receipt_id,
-                limits.id_len_max,
-            )?;
-            let sku = self.sku(&format!("receipts[{i}].sku"), &r.sku)?;
-            let facility =
-                self.facility_idx(&format!("receipts[{i}].facility_id"), &r.facility_id)?;
-            let qty = check_qty(&format!("receipts[{i}].qty"), r.qty, limits.qty_max)?;
-            checked.push((r.receipt_id.as_str(), sku, facility, qty));
+            let (key, qty) = validate::receipt(&self.shared.catalog, limits, i, r)?;
+            checked.push((r.receipt_id.as_str(), key.sku, key.facility, qty));
         }
         let mut out = Vec::with_capacity(checked.len());
         for (id, sku, facility, qty) in checked {
@@ -793,28 +782,8 @@ impl Orchestrator {
         let limits = &self.shared.limits;
         let mut checked = Vec::with_capacity(items.len());
         for (i, a) in items.iter().enumerate() {
-            check_id(
-                &format!("adjustments[{i}].adjustment_id"),
-                &a.adjustment_id,
-                limits.id_len_max,
-            )?;
-            let sku = self.sku(&format!("adjustments[{i}].sku"), &a.sku)?;
-            let facility =
-                self.facility_idx(&format!("adjustments[{i}].facility_id"), &a.facility_id)?;
-            if a.on_hand < 0 || a.on_hand > i64::from(limits.qty_max) {
-                return Err(invalid(
-                    "invalid_quantity",
-                    format!(
-                        "adjustments[{i}].on_hand: must be 0 to {}, got {}",
-                        limits.qty_max, a.on_hand
-                    ),
-                ));
-            }
-            checked.push((
-                a.adjustment_id.as_str(),
-                CellKey { sku, facility },
-                a.on_hand as u32,
-            ));
+            let (key, on_hand) = validate::adjustment(&self.shared.catalog, limits, i, a)?;
+            checked.push((a.adjustment_id.as_str(), key, on_hand));
         }
         let mut out = Vec::with_capacity(checked.len());
         for (id, key, on_hand) in checked {
@@ -901,13 +870,8 @@ impl Orchestrator {
         radius_km: f64,
     ) -> Result<AvailabilityAnswer, ApiError> {
         let sku = self.sku("sku", sku_id)?;
-        check_point(lat, lon)?;
-        if !(radius_km >= 0.0 && radius_km.is_finite()) {
-            return Err(invalid(
-                "invalid_radius",
-                format!("radius_km: must be a number >= 0, got {radius_km}"),
-            ));
-        }
+        validate::point(lat, lon)?;
+        validate::radius(radius_km)?;
         let mut network = 0u64;
         let mut nearby = 0u64;
         let mut facilities = Vec::new();
@@ -959,7 +923,7 @@ impl Orchestrator {
         now: orch_config::Millis,
     ) -> Result<PromiseAnswer, ApiError> {
         let sku = self.sku("sku", sku_id)?;
-        check_point(lat, lon)?;
+        validate::point(lat, lon)?;
         if qty == 0 {
             return Err(invalid(
                 "invalid_quantity",
@@ -1071,12 +1035,7 @@ impl Orchestrator {
         let f = self.known_facility(id)?;
         self.shared.durability.check_writable()?;
         let until = match &input.until {
-            Some(t) => Some(parse_rfc3339(t).ok_or_else(|| {
-                invalid(
-                    "invalid_time",
-                    format!("until: {} is not an RFC 3339 time with an offset", quote(t)),
-                )
-            })?),
+            Some(t) => Some(validate::time("until", t)?),
             None => None,
         };
         crate::metrics::sending(crate::metrics::ActorKind::Facility);
@@ -1252,21 +1211,4 @@ impl Orchestrator {
         ]
         .map(WaveTrigger::as_str)
     }
-}
-
-/// `lat` and `lon` of a point in a query, each named when out of range.
-fn check_point(lat: f64, lon: f64) -> Result<(), ApiError> {
-    if !(-90.0..=90.0).contains(&lat) {
-        return Err(invalid(
-            "invalid_point",
-            format!("lat: must be -90 to 90, got {lat}"),
-        ));
-    }
-    if !(-180.0..=180.0).contains(&lon) {
-        return Err(invalid(
-            "invalid_point",
-            format!("lon: must be -180 to 180, got {lon}"),
-        ));
-    }
-    Ok(())
 }

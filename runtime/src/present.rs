@@ -1,10 +1,11 @@
 //! Turns states into the API's answers (ids back to strings, times to RFC 3339).
 
 use std::sync::atomic::Ordering;
+use std::sync::Arc;
 
-use orch_actors::facility::Wave;
+use orch_actors::facility::{FacilityState, Wave};
 use orch_actors::order::OrderState;
-use orch_actors::FacilityIdx;
+use orch_actors::{FacilityIdx, OrderNo};
 use orch_config::Millis;
 
 use crate::catalog::Catalog;
@@ -92,7 +93,19 @@ pub fn facility_view(shared: &Shared, f: FacilityIdx, now: Millis) -> FacilityVi
 
 /// A released wave (or none) as the API answers it.
 pub fn wave_view(shared: &Shared, f: FacilityIdx, wave: Option<&Wave>) -> WaveView {
-    let catalog = &shared.catalog;
+    wave_view_named(&shared.catalog, f, wave, &|no| {
+        shared.order_names.get(&no).map(|n| n.clone())
+    })
+}
+
+/// A released wave (or none) as the API answers it, the client id of each
+/// order from `name` (`?` when it has none).
+pub fn wave_view_named(
+    catalog: &Catalog,
+    f: FacilityIdx,
+    wave: Option<&Wave>,
+    name: &dyn Fn(OrderNo) -> Option<Arc<str>>,
+) -> WaveView {
     let Some(w) = wave else {
         return WaveView {
             wave_id: None,
@@ -103,7 +116,7 @@ pub fn wave_view(shared: &Shared, f: FacilityIdx, wave: Option<&Wave>) -> WaveVi
     };
     let zones = &catalog.facility_config(f).zones;
     let fid = |r: &orch_actors::FulfillmentRef| {
-        let name = shared.order_names.get(&r.order).map(|n| n.clone());
+        let name = name(r.order);
         format!("{}/{}", name.as_deref().unwrap_or("?"), r.n)
     };
     WaveView {
@@ -121,5 +134,22 @@ pub fn wave_view(shared: &Shared, f: FacilityIdx, wave: Option<&Wave>) -> WaveVi
                 fulfillment_id: fid(&t.fulfillment),
             })
             .collect(),
+    }
+}
+
+/// A facility as the API answers it, from its state (the engine host).
+pub fn facility_state_view(catalog: &Catalog, s: &FacilityState, now: Millis) -> FacilityView {
+    let cfg = catalog.facility_config(s.idx());
+    FacilityView {
+        facility_id: cfg.id.clone(),
+        kind: cfg.kind.as_str().into(),
+        lat: cfg.lat,
+        lon: cfg.lon,
+        enabled: s.enabled_at(now),
+        disabled_until: s.disabled_until().filter(|&u| u > now).map(rfc3339),
+        queued_fulfillments: u32::try_from(s.queued()).unwrap_or(u32::MAX),
+        open_waves: u32::try_from(s.open_waves()).unwrap_or(u32::MAX),
+        released_today: s.released_today(),
+        capacity_left: s.capacity_left(),
     }
 }
