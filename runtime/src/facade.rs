@@ -15,13 +15,13 @@ use actix::prelude::*;
 use futures::future::join_all;
 use orch_actors::audit::{audit, AuditReport};
 use orch_actors::facility::WaveTrigger;
-use orch_actors::order::{Disposition, OrderState, PlaceRequest, Scan, ScanKind};
+use orch_actors::order::{OrderState, PlaceRequest, Scan};
 use orch_actors::sim::ScanOutcome;
 use orch_actors::{CellKey, FacilityIdx, SkuIdx};
 use orch_config::{geo::haversine_km, Config};
 use tokio::sync::oneshot;
 
-use crate::clock::{now_ms, parse_rfc3339};
+use crate::clock::now_ms;
 use crate::dto::*;
 use crate::error::{quote, ApiError};
 use crate::idempotency::{Claim, Keys};
@@ -130,7 +130,7 @@ pub struct RecoveryInfo {
     pub duration: Duration,
 }
 
-use crate::validate::{self, check_id, check_qty, invalid};
+use crate::validate::{self, invalid};
 
 impl Orchestrator {
     /// Starts the core: opens the journal, replays it (recovery), then
@@ -540,96 +540,14 @@ impl Orchestrator {
     }
 
     fn resolve_scan(&self, s: &ScanInput) -> Result<(orch_actors::OrderNo, Scan), String> {
-        let limits = &self.shared.limits;
-        let id_ok = |v: &str| check_id("", v, limits.id_len_max).is_ok();
-        if !id_ok(&s.event_id) {
-            return Err(
-                "event_id: must be 1 to 128 characters of letters, digits, '-', '_', '.', ':'"
-                    .into(),
-            );
-        }
-        let kind = ScanKind::parse(&s.kind)
-            .ok_or_else(|| format!("kind: unknown kind {}", quote(&s.kind)))?;
-        if s.order_id.is_empty() {
-            return Err("order_id: missing".into());
-        }
-        let no = *self
-            .shared
-            .order_ids
-            .get(s.order_id.as_str())
-            .ok_or_else(|| format!("order_id: unknown order {}", quote(&s.order_id)))?;
-        let n = s
-            .fulfillment_id
-            .strip_prefix(s.order_id.as_str())
-            .and_then(|r| r.strip_prefix('/'))
-            .and_then(|r| r.parse::<u16>().ok())
-            .ok_or_else(|| {
-                format!(
-                    "fulfillment_id: {} is not a fulfillment of order {}",
-                    quote(&s.fulfillment_id),
-                    quote(&s.order_id)
-                )
-            })?;
-        let facility = self
-            .shared
-            .catalog
-            .facility(&s.facility_id)
-            .ok_or_else(|| format!("facility_id: unknown facility {}", quote(&s.facility_id)))?;
-        let sku = match &s.sku {
-            Some(id) => Some(
-                self.shared
-                    .catalog
-                    .sku(id)
-                    .ok_or_else(|| format!("sku: unknown SKU {}", quote(id)))?,
-            ),
-            None => None,
-        };
-        let qty = match s.qty {
-            Some(q) => Some(check_qty("qty", q, limits.qty_max).map_err(|e| e.message)?),
-            None => None,
-        };
-        let at = match &s.at {
-            Some(t) => parse_rfc3339(t).ok_or_else(|| {
-                format!("at: {} is not an RFC 3339 time with an offset", quote(t))
-            })?,
-            None => now_ms(),
-        };
-        let disposition = match s.disposition.as_deref() {
-            None => None,
-            Some("restock") => Some(Disposition::Restock),
-            Some("dispose") => Some(Disposition::Dispose),
-            Some(d) => {
-                return Err(format!(
-                    "disposition: must be restock or dispose, got {}",
-                    quote(d)
-                ))
-            }
-        };
-        let short = |v: &Option<String>, f: &str| -> Result<Option<Arc<str>>, String> {
-            match v {
-                Some(x) if x.is_empty() || x.len() > 256 => {
-                    Err(format!("{f}: must be 1 to 256 characters"))
-                }
-                Some(x) => Ok(Some(Arc::from(x.as_str()))),
-                None => Ok(None),
-            }
-        };
-        Ok((
-            no,
-            Scan {
-                event_id: Arc::from(s.event_id.as_str()),
-                kind,
-                fulfillment: n,
-                facility,
-                sku,
-                qty,
-                carrier: short(&s.carrier, "carrier")?,
-                tracking: short(&s.tracking, "tracking")?,
-                reason: short(&s.reason, "reason")?,
-                disposition,
-                at,
-            },
-        ))
+        let order_no = |id: &str| self.shared.order_ids.get(id).map(|n| *n);
+        validate::scan(
+            &self.shared.catalog,
+            &self.shared.limits,
+            s,
+            order_no,
+            now_ms,
+        )
     }
 
     /// Applies scan events (`POST /v1/scans`); when the journal cannot

@@ -4,12 +4,13 @@
 
 use std::sync::Arc;
 
-use orch_actors::order::{validate_request, OrderLine, PlaceRequest};
-use orch_actors::{CellKey, FacilityIdx, SkuIdx};
-use orch_config::{Limits, ServiceLevel};
+use orch_actors::order::{validate_request, Disposition, OrderLine, PlaceRequest, Scan, ScanKind};
+use orch_actors::{CellKey, FacilityIdx, OrderNo, SkuIdx};
+use orch_config::{Limits, Millis, ServiceLevel};
 
 use crate::catalog::Catalog;
-use crate::dto::{AdjustmentInput, PlaceOrder, ReceiptInput};
+use crate::clock::parse_rfc3339;
+use crate::dto::{AdjustmentInput, PlaceOrder, ReceiptInput, ScanInput};
 use crate::error::{quote, ApiError, ErrorKind};
 
 /// A 422 with its code and message.
@@ -212,4 +213,97 @@ pub fn radius(radius_km: f64) -> Result<(), ApiError> {
             format!("radius_km: must be a number >= 0, got {radius_km}"),
         ))
     }
+}
+
+/// Resolves one scan event: its order (`order_no` maps client ids), the
+/// fulfillment, facility, SKU and times (`now` when it gives none). The
+/// error is the event's rejection reason, naming the field.
+pub fn scan(
+    catalog: &Catalog,
+    limits: &Limits,
+    s: &ScanInput,
+    order_no: impl Fn(&str) -> Option<OrderNo>,
+    now: impl FnOnce() -> Millis,
+) -> Result<(OrderNo, Scan), String> {
+    let id_ok = |v: &str| check_id("", v, limits.id_len_max).is_ok();
+    if !id_ok(&s.event_id) {
+        return Err(
+            "event_id: must be 1 to 128 characters of letters, digits, '-', '_', '.', ':'".into(),
+        );
+    }
+    let kind =
+        ScanKind::parse(&s.kind).ok_or_else(|| format!("kind: unknown kind {}", quote(&s.kind)))?;
+    if s.order_id.is_empty() {
+        return Err("order_id: missing".into());
+    }
+    let no = order_no(s.order_id.as_str())
+        .ok_or_else(|| format!("order_id: unknown order {}", quote(&s.order_id)))?;
+    let n = s
+        .fulfillment_id
+        .strip_prefix(s.order_id.as_str())
+        .and_then(|r| r.strip_prefix('/'))
+        .and_then(|r| r.parse::<u16>().ok())
+        .ok_or_else(|| {
+            format!(
+                "fulfillment_id: {} is not a fulfillment of order {}",
+                quote(&s.fulfillment_id),
+                quote(&s.order_id)
+            )
+        })?;
+    let facility = catalog
+        .facility(&s.facility_id)
+        .ok_or_else(|| format!("facility_id: unknown facility {}", quote(&s.facility_id)))?;
+    let sku = match &s.sku {
+        Some(id) => Some(
+            catalog
+                .sku(id)
+                .ok_or_else(|| format!("sku: unknown SKU {}", quote(id)))?,
+        ),
+        None => None,
+    };
+    let qty = match s.qty {
+        Some(q) => Some(check_qty("qty", q, limits.qty_max).map_err(|e| e.message)?),
+        None => None,
+    };
+    let at = match &s.at {
+        Some(t) => parse_rfc3339(t)
+            .ok_or_else(|| format!("at: {} is not an RFC 3339 time with an offset", quote(t)))?,
+        None => now(),
+    };
+    let disposition = match s.disposition.as_deref() {
+        None => None,
+        Some("restock") => Some(Disposition::Restock),
+        Some("dispose") => Some(Disposition::Dispose),
+        Some(d) => {
+            return Err(format!(
+                "disposition: must be restock or dispose, got {}",
+                quote(d)
+            ))
+        }
+    };
+    let short = |v: &Option<String>, f: &str| -> Result<Option<Arc<str>>, String> {
+        match v {
+            Some(x) if x.is_empty() || x.len() > 256 => {
+                Err(format!("{f}: must be 1 to 256 characters"))
+            }
+            Some(x) => Ok(Some(Arc::from(x.as_str()))),
+            None => Ok(None),
+        }
+    };
+    Ok((
+        no,
+        Scan {
+            event_id: Arc::from(s.event_id.as_str()),
+            kind,
+            fulfillment: n,
+            facility,
+            sku,
+            qty,
+            carrier: short(&s.carrier, "carrier")?,
+            tracking: short(&s.tracking, "tracking")?,
+            reason: short(&s.reason, "reason")?,
+            disposition,
+            at,
+        },
+    ))
 }

@@ -13,7 +13,8 @@ use orch_config::{
 use orch_engine::ShardLimits;
 use orch_journal::{JournalOptions, Mode};
 use orch_runtime::dto::{
-    AdjustmentInput, FacilityStatusInput, HoldInput, LineInput, PlaceOrder, ReceiptInput, ShipTo,
+    AdjustmentInput, FacilityStatusInput, HoldInput, LineInput, PlaceOrder, ReceiptInput,
+    ScanInput, ShipTo,
 };
 use orch_runtime::host::{Clock, Host, HostOptions, ManualClock};
 use orch_runtime::hosted::HostedCore;
@@ -527,5 +528,52 @@ async fn availability_and_promise_read_the_published_view() {
     assert_eq!((a.network_available, a.nearby_available), (4, 1));
     let p = core.promise("SKU-0", 3, 40.7, -74.0).unwrap();
     assert!(p.promises.iter().all(|l| l.facility_id == "DC-02"), "{p:?}");
+    core.host().shutdown();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scans_apply_in_order_once_and_reject_naming_the_field() {
+    let dir = tempfile::tempdir().unwrap();
+    let (core, _hand) = core(dir.path()).await;
+    let placed = core.place(&order("o-1", 1)).await.unwrap();
+    let f = placed.order.fulfillments[0].clone();
+    core.release_wave(&f.facility_id).await.unwrap();
+    let ev = |id: &str, kind: &str| ScanInput {
+        event_id: id.into(),
+        kind: kind.into(),
+        order_id: "o-1".into(),
+        fulfillment_id: f.fulfillment_id.clone(),
+        facility_id: f.facility_id.clone(),
+        ..Default::default()
+    };
+    let mut pick = ev("p1", "pick");
+    pick.sku = Some("SKU-0".into());
+    pick.qty = Some(2);
+    let unknown = ScanInput {
+        order_id: "o-none".into(),
+        ..ev("k0", "pack")
+    };
+    let r = core
+        .scans(&[pick.clone(), ev("k1", "frobnicate"), unknown])
+        .await;
+    assert!(r.iter().all(|x| x.result == "rejected"), "{r:?}");
+    assert!(
+        r[1].reason.as_deref().unwrap().starts_with("kind:"),
+        "{r:?}"
+    );
+    assert!(
+        r[2].reason.as_deref().unwrap().starts_with("order_id:"),
+        "{r:?}"
+    );
+    pick.qty = Some(1);
+    // In array order: the pick before the pack, the repeat a duplicate.
+    let r = core
+        .try_scans(&[pick.clone(), ev("k2", "pack"), pick])
+        .await
+        .unwrap();
+    let results: Vec<_> = r.iter().map(|x| x.result.as_str()).collect();
+    assert_eq!(results, ["applied", "applied", "duplicate"], "{r:?}");
+    let order = core.order("o-1").await.unwrap();
+    assert_eq!(order.fulfillments[0].status, "packed", "{order:?}");
     core.host().shutdown();
 }

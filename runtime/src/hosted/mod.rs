@@ -17,6 +17,7 @@
 mod facilities;
 pub mod holds;
 mod reads;
+mod scans;
 mod stock;
 mod views;
 
