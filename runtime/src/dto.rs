@@ -276,6 +276,9 @@ pub struct CellView {
     pub on_hand: u32,
     /// Reserved.
     pub reserved: u32,
+    /// Held by active holds (the engine host answers it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub held: Option<u32>,
     /// Available.
     pub available: u32,
 }

@@ -755,6 +755,7 @@ impl Orchestrator {
                     facility_id: f.id.clone(),
                     on_hand: c.on_hand,
                     reserved: c.reserved,
+                    held: None,
                     available: c.available,
                 });
             }

@@ -577,3 +577,36 @@ async fn scans_apply_in_order_once_and_reject_naming_the_field() {
     assert_eq!(order.fulfillments[0].status, "packed", "{order:?}");
     core.host().shutdown();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn inventory_shows_on_hand_reserved_and_held_per_facility() {
+    let dir = tempfile::tempdir().unwrap();
+    let (core, _hand) = core(dir.path()).await;
+    core.create_hold(&hold("h-1", 2)).await.unwrap();
+    let placed = core.place(&order("o-1", 1)).await.unwrap();
+    assert_eq!(placed.order.fulfillments[0].facility_id, "DC-01");
+    let inv = core.inventory("SKU-0").await.unwrap();
+    let rows: Vec<_> = inv
+        .facilities
+        .iter()
+        .map(|c| {
+            let counts = (c.on_hand, c.reserved, c.held, c.available);
+            (c.facility_id.as_str(), counts)
+        })
+        .collect();
+    assert_eq!(
+        rows,
+        [("DC-01", (3, 1, Some(2), 0)), ("DC-02", (3, 0, Some(0), 3))]
+    );
+    assert_eq!(inv.network_available, 3);
+    core.release_hold("h-1").await.unwrap();
+    let inv = core.inventory("SKU-0").await.unwrap();
+    assert_eq!(
+        (inv.facilities[0].held, inv.network_available),
+        (Some(0), 5)
+    );
+    assert!(core.inventory("SKU-1").await.unwrap().facilities.is_empty());
+    let e = core.inventory("SKU-X").await.unwrap_err();
+    assert_eq!((e.kind, e.code), (ErrorKind::NotFound, "sku_not_found"));
+    core.host().shutdown();
+}
