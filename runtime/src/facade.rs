@@ -879,21 +879,7 @@ impl Orchestrator {
 
     /// The catalog, paged in id order (`GET /v1/skus`).
     pub fn skus(&self, limit: usize, after: Option<&str>) -> (Vec<String>, Option<String>) {
-        let all = self.shared.catalog.skus();
-        let start = match after {
-            Some(a) => all.partition_point(|s| &**s <= a),
-            None => 0,
-        };
-        let limit = limit.clamp(1, 1000);
-        let page: Vec<String> = all[start..]
-            .iter()
-            .take(limit)
-            .map(|s| s.to_string())
-            .collect();
-        let next = (start + page.len() < all.len())
-            .then(|| page.last().cloned())
-            .flatten();
-        (page, next)
+        crate::present::sku_page(&self.shared.catalog, limit, after)
     }
 
     /// Every facility (`GET /v1/facilities`).

@@ -153,3 +153,28 @@ pub fn facility_state_view(catalog: &Catalog, s: &FacilityState, now: Millis) ->
         capacity_left: s.capacity_left(),
     }
 }
+
+/// A page of the catalog in id order (`GET /v1/skus`): up to `limit`
+/// (1 to 1000) ids after `after`, and the id to ask after next (`None`
+/// on the last page).
+pub fn sku_page(
+    catalog: &Catalog,
+    limit: usize,
+    after: Option<&str>,
+) -> (Vec<String>, Option<String>) {
+    let all = catalog.skus();
+    let start = match after {
+        Some(a) => all.partition_point(|s| &**s <= a),
+        None => 0,
+    };
+    let limit = limit.clamp(1, 1000);
+    let page: Vec<String> = all[start..]
+        .iter()
+        .take(limit)
+        .map(|s| s.to_string())
+        .collect();
+    let next = (start + page.len() < all.len())
+        .then(|| page.last().cloned())
+        .flatten();
+    (page, next)
+}

@@ -610,3 +610,53 @@ async fn inventory_shows_on_hand_reserved_and_held_per_facility() {
     assert_eq!((e.kind, e.code), (ErrorKind::NotFound, "sku_not_found"));
     core.host().shutdown();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_catalog_pages_in_id_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let (core, _hand) = core(dir.path()).await;
+    assert_eq!(
+        core.skus(1, None),
+        (vec!["SKU-0".into()], Some("SKU-0".into()))
+    );
+    assert_eq!(core.skus(1, Some("SKU-0")), (vec!["SKU-1".into()], None));
+    assert_eq!(core.skus(0, None).0.len(), 1, "a limit of 0 reads 1");
+    core.host().shutdown();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_shard_answers_429_and_queues_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let (clock, _hand) = Clock::manual(T0);
+    let tight = HostOptions {
+        in_flight_max: 1,
+        ..options()
+    };
+    let host = Host::start(&config(), tight, journal(dir.path()), clock, None).unwrap();
+    let core = HostedCore::over(host, &config()).await.unwrap();
+    // Offered in one poll: the first is admitted, the others find the
+    // shard with its one request unanswered.
+    let ids: Vec<String> = (0..20).map(|i| format!("r-{i}")).collect();
+    let bodies: Vec<[ReceiptInput; 1]> = ids.iter().map(|id| [receipt(id, "DC-01", 1)]).collect();
+    let answers = futures::future::join_all(bodies.iter().map(|b| core.receive(b))).await;
+    let refused: Vec<&String> = ids
+        .iter()
+        .zip(&answers)
+        .filter_map(|(id, a)| match a {
+            Err(e) => {
+                assert_eq!((e.kind, e.code), (ErrorKind::Busy, "overloaded"));
+                Some(id)
+            }
+            Ok(r) => {
+                assert_eq!(r[0].result, "applied");
+                None
+            }
+        })
+        .collect();
+    assert!(!refused.is_empty(), "in_flight_max 1 refuses some of 20");
+    for id in refused {
+        let r = core.receive(&[receipt(id, "DC-01", 1)]).await.unwrap();
+        assert_eq!(r[0].result, "applied", "{id} was not queued when refused");
+    }
+    core.host().shutdown();
+}

@@ -1,11 +1,20 @@
-//! The application over the engine host: what the API asks (placements,
-//! order reads, cancels, holds), answered by the shards
-//! ([`crate::host::Host`]) instead of the actix shells. Not served yet:
-//! the HTTP layer still runs [`crate::Orchestrator`]; this grows until it
-//! answers every route, then replaces it.
+//! The application over the engine host: what the API asks, answered by
+//! the shards ([`crate::host::Host`]) instead of the actix shells. Not
+//! served yet: the HTTP layer still runs [`crate::Orchestrator`]; this
+//! grows until it answers every route, then replaces it.
 //!
-//! - [`holds`]: create, read, extend and release holds.
+//! Served here (same DTOs and error codes as the Orchestrator):
+//! - this module: placements (one, naming a hold, or a batch), order
+//!   reads and cancels;
+//! - [`holds`]: create, read, extend and release holds;
+//! - `scans`: scan events, per event applied, duplicate or rejected;
+//! - `stock`: receipts and cycle counts;
+//! - `reads`: the SKU catalog, inventory (read on the shards),
+//!   availability and promise (from the published view);
+//! - `facilities`: facility boards, manual waves, routing status;
 //! - `views`: holds as the API answers them.
+//!
+//! Not yet: the event feed, metrics and the operations routes.
 //!
 //! Client ids (`order_id`, `hold_id`) map to the engine's numbers through
 //! [`crate::idempotency::Keys`]: a request with an id still in flight waits

@@ -112,6 +112,11 @@ impl HostedCore {
 }
 
 impl HostedCore {
+    /// The catalog, paged in id order (`GET /v1/skus`).
+    pub fn skus(&self, limit: usize, after: Option<&str>) -> (Vec<String>, Option<String>) {
+        crate::present::sku_page(&self.catalog, limit, after)
+    }
+
     /// Inventory of a SKU by facility (`GET /v1/inventory/{sku}`): on
     /// hand, reserved, held and available, in configuration order, read
     /// on the shards that own the cells once what they report is durable.
