@@ -660,3 +660,56 @@ async fn a_full_shard_answers_429_and_queues_nothing() {
     }
     core.host().shutdown();
 }
+
+#[test]
+fn the_published_view_learns_cells_created_after_start() {
+    use orch_actors::{CellKey, FacilityIdx, SkuIdx};
+    use orch_engine::view::{Board, ViewUpdate};
+    use orch_runtime::host::PublishedView;
+    let stocked = CellKey {
+        sku: SkuIdx(0),
+        facility: FacilityIdx(0),
+    };
+    let late = CellKey {
+        sku: SkuIdx(1),
+        facility: FacilityIdx(0),
+    };
+    let board = Board {
+        enabled: true,
+        disabled_until: None,
+        capacity_used: 0.0,
+    };
+    let view = PublishedView::new([(stocked, 3)], &[board]);
+    assert_eq!(view.available(late), None);
+    let update = ViewUpdate {
+        cells: vec![(stocked, 3), (late, 5)],
+        boards: vec![],
+    };
+    let changed = view.apply(&update);
+    assert_eq!(changed.cells, vec![(late, 5)], "only what changed");
+    assert_eq!((view.available(late), view.cells()), (Some(5), 2));
+    assert_eq!(view.to_view().available(late), 5);
+    assert!(view.apply(&update).cells.is_empty(), "published already");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stock_received_where_none_was_stocked_is_available() {
+    let dir = tempfile::tempdir().unwrap();
+    let (core, _hand) = core(dir.path()).await;
+    let r = ReceiptInput {
+        sku: "SKU-1".into(),
+        ..receipt("r-1", "DC-02", 5)
+    };
+    assert_eq!(core.receive(&[r]).await.unwrap()[0].result, "applied");
+    let read = || core.availability("SKU-1", 41.9, -87.6, 10.0).unwrap();
+    let mut a = read();
+    for _ in 0..200 {
+        if a.nearby_available == 5 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        a = read();
+    }
+    assert_eq!((a.network_available, a.nearby_available), (5, 5));
+    core.host().shutdown();
+}
