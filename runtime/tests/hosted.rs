@@ -479,6 +479,10 @@ async fn facilities_read_close_reopen_and_release_waves() {
     let fid = &placed.order.fulfillments[0].fulfillment_id;
     assert_eq!(wave.fulfillment_ids, vec![fid.clone()]);
     assert_eq!(wave.pick_list.len(), 1);
+    // Once it answers, the wave's orders know their wave.
+    let o2 = core.order("o-2").await.unwrap();
+    assert_eq!(o2.fulfillments[0].wave_id, wave.wave_id);
+    assert_eq!(o2.fulfillments[0].status, "released");
     let after = core.facility("DC-01").await.unwrap();
     assert_eq!((after.queued_fulfillments, after.open_waves), (0, 1));
     let none = core.release_wave("DC-01").await.unwrap();
