@@ -48,7 +48,9 @@ impl InProcessDriver {
     /// A released wave as the floor sees it (ids, SKU names, pick order).
     pub fn released(&self, ann: &WaveAnnouncement) -> Vec<ReleasedFulfillment> {
         let shared = self.core.shared();
-        let view = wave_view(shared, ann.facility, Some(&ann.wave));
+        let view = wave_view(&shared.catalog, ann.facility, Some(&ann.wave), |no| {
+            shared.order_name(no)
+        });
         let facility_id = &shared.catalog.facility_config(ann.facility).id;
         released_fulfillments(facility_id, &view)
     }

@@ -52,6 +52,47 @@ pub struct PlaceOrder {
     pub allow_backorder: Option<bool>,
 }
 
+/// The result of one receipt or adjustment.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ItemResult {
+    /// The receipt or adjustment id.
+    pub id: String,
+    /// applied, duplicate or rejected.
+    pub result: String,
+    /// Why rejected.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// Backordered lines served by a receipt.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub backorders_served: Option<usize>,
+}
+
+impl ItemResult {
+    fn with(id: &str, result: &str, reason: Option<String>, served: Option<usize>) -> ItemResult {
+        ItemResult {
+            id: id.into(),
+            result: result.into(),
+            reason,
+            backorders_served: served,
+        }
+    }
+
+    /// Seen before: nothing changed.
+    pub fn duplicate(id: &str) -> ItemResult {
+        ItemResult::with(id, "duplicate", None, None)
+    }
+
+    /// Applied (a receipt says how many waiting lines it served).
+    pub fn applied(id: &str, served: Option<usize>) -> ItemResult {
+        ItemResult::with(id, "applied", None, served)
+    }
+
+    /// Refused with the reason: nothing changed.
+    pub fn rejected(id: &str, reason: String) -> ItemResult {
+        ItemResult::with(id, "rejected", Some(reason), None)
+    }
+}
+
 /// `POST /v1/holds` body: a cart reservation with an expiry.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

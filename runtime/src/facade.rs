@@ -24,9 +24,11 @@ use tokio::sync::oneshot;
 use crate::clock::now_ms;
 use crate::dto::*;
 use crate::error::{quote, ApiError};
+use crate::events_out::tail::{Tail, TailThread};
+use crate::events_out::Events;
 use crate::idempotency::{Claim, Keys};
 use crate::persist::checkpoint::{checkpoint, Checkpointer, SnapshotInfo};
-use crate::persist::recovery::recover;
+use crate::persist::recovery::recover_into;
 use crate::persist::snapshot::SnapshotStore;
 use crate::persist::Durability;
 use crate::present::{facility_view, order_view, wave_view};
@@ -36,46 +38,7 @@ use crate::shell::desk::{ArriveAt, GetDesk};
 use crate::shell::facility::{FacilityActor, GetFacility, ReleaseNow, SetStatus};
 use crate::shell::order::{ApplyScan, Cancel, GetOrder, OrderActor};
 
-/// The result of one receipt or adjustment.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct ItemResult {
-    /// The receipt or adjustment id.
-    pub id: String,
-    /// applied, duplicate or rejected.
-    pub result: String,
-    /// Why rejected.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub reason: Option<String>,
-    /// Backordered lines served by a receipt.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub backorders_served: Option<usize>,
-}
-
-impl ItemResult {
-    fn with(id: &str, result: &str, reason: Option<String>, served: Option<usize>) -> ItemResult {
-        ItemResult {
-            id: id.into(),
-            result: result.into(),
-            reason,
-            backorders_served: served,
-        }
-    }
-
-    /// Seen before: nothing changed.
-    fn duplicate(id: &str) -> ItemResult {
-        ItemResult::with(id, "duplicate", None, None)
-    }
-
-    /// Applied (a receipt says how many waiting lines it served).
-    fn applied(id: &str, served: Option<usize>) -> ItemResult {
-        ItemResult::with(id, "applied", None, served)
-    }
-
-    /// Refused with the reason: nothing changed.
-    fn rejected(id: &str, reason: String) -> ItemResult {
-        ItemResult::with(id, "rejected", Some(reason), None)
-    }
-}
+pub use crate::dto::ItemResult;
 
 /// The actix system and the thread that runs it.
 type SystemThread = (System, std::thread::JoinHandle<()>);
@@ -91,6 +54,8 @@ pub struct Orchestrator {
     cfg: Arc<Config>,
     store: Arc<std::sync::Mutex<Option<SnapshotStore>>>,
     checkpointer: Arc<std::sync::Mutex<Option<Checkpointer>>>,
+    events: Arc<Events>,
+    tail: Arc<std::sync::Mutex<Option<TailThread>>>,
 }
 
 /// Every actor's state at one quiescent point (tests, audits).
@@ -190,7 +155,19 @@ impl Orchestrator {
                 &std::path::Path::new(&cfg.durability.data_dir).join("snapshots"),
             )?)
         };
-        let recovered = recover(cfg, &durability, store.as_ref(), now)?;
+        // The events tail rebuilds its feed from the records recovery
+        // replays, then takes the journal's durable batches.
+        let mut tail = Tail::new(
+            Arc::new(crate::catalog::Catalog::new(&cfg.network)),
+            orch_events::feed::Retention::default(),
+        );
+        let recovered = recover_into(cfg, &durability, store.as_ref(), now, Some(&mut tail))?;
+        let events = tail.events().clone();
+        let intake = durability
+            .events_intake()
+            .attach()
+            .ok_or("the journal's events intake was attached already")?;
+        let tail = TailThread::start(tail, intake)?;
         tracing::info!(
             snapshot_seq = recovered.snapshot_seq,
             records = recovered.records,
@@ -298,6 +275,8 @@ impl Orchestrator {
             cfg: Arc::new(cfg.clone()),
             store: Arc::new(std::sync::Mutex::new(store)),
             checkpointer: Arc::new(std::sync::Mutex::new(checkpointer)),
+            events,
+            tail: Arc::new(std::sync::Mutex::new(Some(tail))),
             shared,
             receipts: Arc::new(receipts),
             adjustments: Arc::new(adjustments),
@@ -328,6 +307,15 @@ impl Orchestrator {
             system.stop();
             let _ = thread.join();
         }
+        // After the actors: every record they had acknowledged is taken.
+        if let Some(mut t) = self.tail.lock().ok().and_then(|mut g| g.take()) {
+            t.stop();
+        }
+    }
+
+    /// The event feed (`GET /v1/events`), built from durable records only.
+    pub fn events(&self) -> &Arc<Events> {
+        &self.events
     }
 
     /// What the last start replayed.
@@ -356,6 +344,11 @@ impl Orchestrator {
                 format!("facility {} does not exist", quote(id)),
             )
         })
+    }
+
+    fn facility_view(&self, f: FacilityIdx) -> FacilityView {
+        let board = &self.shared.boards[usize::from(f.0)];
+        facility_view(&self.shared.catalog, board, f, now_ms())
     }
 
     /// Checks a placement and turns it into the state machine's request.
@@ -445,11 +438,14 @@ impl Orchestrator {
                 self.shared.order_names.insert(no, id.clone());
                 let addr = OrderActor::start_in_arbiter(self.shared.arbiter_for(&no), move |ctx| {
                     ctx.set_mailbox_capacity(cap);
+                    // Before it runs: its placement may fill a wave at once
+                    // (on another thread), and the facility must find it.
+                    shared.orders.insert(no, ctx.address());
                     OrderActor::placing(state, placed_event, tx, shared)
                 });
-                // In the registry before its id is: whoever finds the id
-                // finds the actor (its mailbox takes messages at once, and
-                // they wait there until it has started).
+                // And in the registry before its id is: whoever finds the
+                // id finds the actor, started or not (messages wait in its
+                // mailbox).
                 self.shared.orders.insert(no, addr);
                 v.insert(no);
                 fresh = true;
@@ -885,14 +881,14 @@ impl Orchestrator {
     /// Every facility (`GET /v1/facilities`).
     pub fn facilities(&self) -> Vec<FacilityView> {
         (0..self.shared.catalog.facilities().len())
-            .map(|i| facility_view(&self.shared, FacilityIdx(i as u16), now_ms()))
+            .map(|i| self.facility_view(FacilityIdx(i as u16)))
             .collect()
     }
 
     /// One facility (`GET /v1/facilities/{id}`).
     pub fn facility(&self, id: &str) -> Result<FacilityView, ApiError> {
         let f = self.known_facility(id)?;
-        Ok(facility_view(&self.shared, f, now_ms()))
+        Ok(self.facility_view(f))
     }
 
     /// Releases a wave now (`POST /v1/facilities/{id}/waves/release`). Once
@@ -928,7 +924,9 @@ impl Orchestrator {
             join_all(pings).await;
             self.shared.durability.barrier().await?;
         }
-        Ok(wave_view(&self.shared, f, wave.as_ref()))
+        Ok(wave_view(&self.shared.catalog, f, wave.as_ref(), |no| {
+            self.shared.order_name(no)
+        }))
     }
 
     /// Enables or disables a facility for routing (`PUT /v1/facilities/{id}/status`).
@@ -955,7 +953,7 @@ impl Orchestrator {
         {
             Ok(Ok(())) => {
                 self.shared.durability.barrier().await?;
-                Ok(facility_view(&self.shared, f, now_ms()))
+                Ok(self.facility_view(f))
             }
             Ok(Err(e)) => Err(invalid("invalid_status", format!("until: {e}"))),
             Err(e) => Err(ApiError::unavailable(e.to_string())),

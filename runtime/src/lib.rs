@@ -10,6 +10,7 @@ pub mod catalog;
 pub mod clock;
 pub mod dto;
 pub mod error;
+pub mod events_out;
 pub mod facade;
 pub mod host;
 pub mod hosted;

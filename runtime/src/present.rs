@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use orch_actors::facility::{FacilityState, Wave};
 use orch_actors::order::OrderState;
-use orch_actors::{FacilityIdx, OrderNo};
+use orch_actors::FacilityIdx;
 use orch_config::Millis;
 
 use crate::catalog::Catalog;
@@ -13,7 +13,7 @@ use crate::clock::rfc3339;
 use crate::dto::{
     FacilityView, FulfillmentView, LineView, OrderView, PickTaskView, TimelineView, WaveView,
 };
-use crate::shared::Shared;
+use crate::view::FacilityBoard;
 
 /// An order as the API answers it; `timeline` only when asked.
 pub fn order_view(catalog: &Catalog, s: &OrderState, timeline: bool) -> OrderView {
@@ -73,9 +73,13 @@ pub fn order_view(catalog: &Catalog, s: &OrderState, timeline: bool) -> OrderVie
 }
 
 /// A facility as the API answers it, from its published board.
-pub fn facility_view(shared: &Shared, f: FacilityIdx, now: Millis) -> FacilityView {
-    let cfg = shared.catalog.facility_config(f);
-    let b = &shared.boards[usize::from(f.0)];
+pub fn facility_view(
+    catalog: &Catalog,
+    b: &FacilityBoard,
+    f: FacilityIdx,
+    now: Millis,
+) -> FacilityView {
+    let cfg = catalog.facility_config(f);
     let until = b.disabled_until.load(Ordering::Acquire);
     FacilityView {
         facility_id: cfg.id.clone(),
@@ -91,20 +95,13 @@ pub fn facility_view(shared: &Shared, f: FacilityIdx, now: Millis) -> FacilityVi
     }
 }
 
-/// A released wave (or none) as the API answers it.
-pub fn wave_view(shared: &Shared, f: FacilityIdx, wave: Option<&Wave>) -> WaveView {
-    wave_view_named(&shared.catalog, f, wave, &|no| {
-        shared.order_names.get(&no).map(|n| n.clone())
-    })
-}
-
-/// A released wave (or none) as the API answers it, the client id of each
-/// order from `name` (`?` when it has none).
-pub fn wave_view_named(
+/// A released wave (or none) as the API answers it; `order_id` names the
+/// orders of its fulfillments.
+pub fn wave_view(
     catalog: &Catalog,
     f: FacilityIdx,
     wave: Option<&Wave>,
-    name: &dyn Fn(OrderNo) -> Option<Arc<str>>,
+    order_id: impl Fn(orch_actors::OrderNo) -> Option<Arc<str>>,
 ) -> WaveView {
     let Some(w) = wave else {
         return WaveView {
@@ -116,7 +113,7 @@ pub fn wave_view_named(
     };
     let zones = &catalog.facility_config(f).zones;
     let fid = |r: &orch_actors::FulfillmentRef| {
-        let name = name(r.order);
+        let name = order_id(r.order);
         format!("{}/{}", name.as_deref().unwrap_or("?"), r.n)
     };
     WaveView {

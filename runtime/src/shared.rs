@@ -281,6 +281,11 @@ impl Shared {
             .collect()
     }
 
+    /// The client id of order `no`, when it is known here.
+    pub fn order_name(&self, no: OrderNo) -> Option<Arc<str>> {
+        self.order_names.get(&no).map(|n| n.clone())
+    }
+
     /// Lines waiting for `sku`.
     pub fn waiting(&self, sku: SkuIdx) -> usize {
         self.desk_waiting.get(&sku).map_or(0, |w| *w)

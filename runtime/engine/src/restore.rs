@@ -95,7 +95,11 @@ impl Shard {
         self.holds.clear();
         self.expiries.clear();
         for (no, h) in world.holds.iter().filter(|(no, _)| own.hold(**no) == idx) {
-            if h.status() == HoldStatus::Active {
+            #[cfg(feature = "sim-bugs")]
+            let forget = crate::bugs::active(crate::bugs::Bug::ForgetHoldExpiry);
+            #[cfg(not(feature = "sim-bugs"))]
+            let forget = false;
+            if h.status() == HoldStatus::Active && !forget {
                 // Expired while down: the first tick's timers release it.
                 self.expiries.insert((h.expires_at(), *no));
             }

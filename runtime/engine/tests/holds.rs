@@ -302,6 +302,32 @@ fn refused_creations_and_an_expired_hold_does_not_fail_the_order() {
     check_replay(&c);
 }
 
+/// Found by the simulator (orch-sim seeds 14 and 24): a hold covering
+/// every line of its order left nothing to route, and the plan's facility
+/// became a second fulfillment without lines (an anomaly, or a panic once
+/// its facility queued it).
+#[test]
+fn a_hold_covering_every_line_converts_into_no_empty_fulfillment() {
+    // SKU 2 is only at DC-02; the ship-to is next to DC-01.
+    let mut c = cluster(2, 3);
+    c.create_hold(hold_req("h-1", 900, &[(2, 1)], true))
+        .unwrap()
+        .unwrap();
+    let no = c
+        .place_with_hold(order_req("o-1", &[(2, 1)], true), "h-1")
+        .unwrap()
+        .unwrap();
+    let o = c.order(no).unwrap();
+    assert_eq!(o.fulfillments().len(), 1, "{o:?}");
+    assert!(
+        o.fulfillments().iter().all(|f| !f.lines.is_empty()),
+        "{o:?}"
+    );
+    assert!(c.anomalies().is_empty(), "{:?}", c.anomalies());
+    check(&c);
+    check_replay(&c);
+}
+
 #[test]
 fn released_units_go_to_waiting_backorders_first() {
     let mut c = cluster(2, 5);

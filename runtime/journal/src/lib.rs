@@ -219,6 +219,31 @@ pub struct JournalOptions {
     /// segment, and before the records it covers are acknowledged, its
     /// durable length is recorded here. `None` in production.
     pub durable_log: Option<Arc<DurableLog>>,
+    /// Called with every batch's non-empty records once they are durable
+    /// in the configured [`Mode`] (see [`DurableHook`]).
+    pub on_durable: Option<DurableHook>,
+}
+
+/// A callback for the records of each batch once durable: `(seq, payload)`
+/// in sequence order, empty payloads (barriers) left out.
+///
+/// Runs on the writer thread after the write (and fdatasync in
+/// [`Mode::Fsync`]) and before the batch's tickets are completed, so a
+/// record reaches it exactly when it is acknowledged, never earlier. It may
+/// block (a bounded channel that is full): that holds the writer back,
+/// which is the journal's ordinary back-pressure. In [`Mode::None`] it runs
+/// on the appending thread at once; appends from different threads may
+/// then reach it out of sequence order (one thread's appends stay in order).
+#[derive(Clone)]
+pub struct DurableHook(pub Arc<dyn Fn(DurableRecords) + Send + Sync>);
+
+/// Records handed to a [`DurableHook`]: `(seq, payload)`, in order.
+pub type DurableRecords = Vec<(u64, Vec<u8>)>;
+
+impl std::fmt::Debug for DurableHook {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("DurableHook")
+    }
 }
 
 /// A callback for each written batch: (write + sync time, records).
@@ -250,6 +275,7 @@ impl Default for JournalOptions {
             retry_failed_batches: false,
             on_batch: None,
             durable_log: None,
+            on_durable: None,
         }
     }
 }
@@ -379,6 +405,8 @@ pub struct Journal {
     shared: Arc<Shared>,
     /// Last sequence number handed out, in [`Mode::None`].
     none_seq: AtomicU64,
+    /// [`JournalOptions::on_durable`], called at append in [`Mode::None`].
+    none_hook: Option<DurableHook>,
 }
 
 impl fmt::Debug for Journal {
@@ -436,6 +464,7 @@ impl Journal {
             writer: None,
             shared: Arc::new(Shared::default()),
             none_seq: AtomicU64::new(0),
+            none_hook: opts.on_durable.clone(),
         };
         let mut recovery = Recovery {
             mode: opts.mode,
@@ -515,6 +544,7 @@ impl Journal {
             retry: opts.retry_failed_batches,
             on_batch: opts.on_batch,
             durable_log: opts.durable_log,
+            on_durable: opts.on_durable,
         };
         let writer = Writer::new(cfg, rx, journal.shared.clone(), segment, found.last_seq + 1);
         let handle = std::thread::Builder::new()
@@ -564,6 +594,22 @@ impl Journal {
         self.none_seq.fetch_add(records, Ordering::AcqRel) + records
     }
 
+    /// Mode none: numbers `payloads` and hands them to the durable hook.
+    fn none_append(&self, payloads: Vec<Vec<u8>>, bytes: usize) -> u64 {
+        let last = self.none_assign(payloads.len() as u64, bytes);
+        if let Some(hook) = &self.none_hook {
+            let first = last + 1 - payloads.len() as u64;
+            let records: Vec<(u64, Vec<u8>)> = (first..)
+                .zip(payloads)
+                .filter(|(_, p)| !p.is_empty())
+                .collect();
+            if !records.is_empty() {
+                (hook.0)(records);
+            }
+        }
+        last
+    }
+
     fn too_large(len: usize) -> JournalError {
         JournalError::TooLarge {
             len,
@@ -582,7 +628,7 @@ impl Journal {
         }
         let bytes = encoded_len(payload.len());
         if self.mode == Mode::None {
-            return Ticket::ready(Ok(self.none_assign(1, bytes)));
+            return Ticket::ready(Ok(self.none_append(vec![payload], bytes)));
         }
         let (tx, rx) = oneshot::channel();
         let msg = Msg::Append {
@@ -604,7 +650,7 @@ impl Journal {
         }
         let bytes: usize = payloads.iter().map(|p| encoded_len(p.len())).sum();
         if self.mode == Mode::None {
-            return Ticket::ready(Ok(self.none_assign(payloads.len() as u64, bytes)));
+            return Ticket::ready(Ok(self.none_append(payloads, bytes)));
         }
         let (tx, rx) = oneshot::channel();
         let msg = Msg::Append {
@@ -630,7 +676,7 @@ impl Journal {
         }
         let bytes = encoded_len(payload.len());
         if self.mode == Mode::None {
-            return done(Ok(self.none_assign(1, bytes)));
+            return done(Ok(self.none_append(vec![payload], bytes)));
         }
         let msg = Msg::Append {
             payloads: Payloads::One(payload),

@@ -64,6 +64,8 @@ impl Done {
 pub(crate) enum Payloads {
     One(Vec<u8>),
     Many(Vec<Vec<u8>>),
+    /// Handed to the durable hook already; this many records.
+    Taken(u64),
 }
 
 impl Payloads {
@@ -71,6 +73,7 @@ impl Payloads {
         match self {
             Payloads::One(_) => 1,
             Payloads::Many(v) => v.len() as u64,
+            Payloads::Taken(n) => *n,
         }
     }
 }
@@ -130,6 +133,8 @@ pub(crate) struct WriterConfig {
     pub(crate) on_batch: Option<crate::BatchHook>,
     /// Where durable lengths are recorded (power-loss tests).
     pub(crate) durable_log: Option<Arc<crate::DurableLog>>,
+    /// Handed each batch's records once durable.
+    pub(crate) on_durable: Option<crate::DurableHook>,
 }
 
 pub(crate) struct Writer {
@@ -244,6 +249,9 @@ impl Writer {
                             self.next_seq += 1;
                         }
                     }
+
+                    // Only after a successful commit; never written again.
+                    Payloads::Taken(_) => {}
                 },
                 Msg::Flush { .. } => has_flush = true,
             }
@@ -294,6 +302,33 @@ impl Writer {
                 }
                 if (records > 0 || synced) && shared.unhealthy.swap(false, Ordering::AcqRel) {
                     tracing::info!(last_seq = last, "journal: writes succeed again; healthy");
+                }
+                if let Some(hook) = &self.cfg.on_durable {
+                    // Before any ticket completes: a record reaches the hook
+                    // exactly when it is acknowledged.
+                    let mut seq = start_seq;
+                    let mut durable = Vec::new();
+                    for m in batch.iter_mut() {
+                        if let Msg::Append { payloads, .. } = m {
+                            let taken = std::mem::replace(payloads, Payloads::Taken(0));
+                            let n = taken.count();
+                            let ps = match taken {
+                                Payloads::One(p) => vec![p],
+                                Payloads::Many(ps) => ps,
+                                Payloads::Taken(_) => Vec::new(),
+                            };
+                            *payloads = Payloads::Taken(n);
+                            for p in ps {
+                                if !p.is_empty() {
+                                    durable.push((seq, p));
+                                }
+                                seq += 1;
+                            }
+                        }
+                    }
+                    if !durable.is_empty() {
+                        (hook.0)(durable);
+                    }
                 }
                 let mut seq = start_seq - 1;
                 for m in batch.drain(..) {

@@ -815,3 +815,45 @@ fn acknowledged_records_are_recorded_durable_before_the_ack() {
     );
     drop(j);
 }
+
+/// The durable hook sees every non-empty record once, with its sequence
+/// number, before the ticket that covers it resolves; in every mode.
+#[test]
+fn durable_hook_sees_each_record_once_before_its_ticket() {
+    use std::sync::{Arc, Mutex};
+    for mode in [Mode::Fsync, Mode::Os, Mode::None] {
+        let dir = tempfile::tempdir().unwrap();
+        let seen: Arc<Mutex<orch_journal::DurableRecords>> = Arc::default();
+        let sink = seen.clone();
+        let o = orch_journal::JournalOptions {
+            on_durable: Some(orch_journal::DurableHook(Arc::new(move |records| {
+                sink.lock().unwrap().extend(records)
+            }))),
+            ..opts(mode, 1 << 20)
+        };
+        let (j, _) = Journal::open(dir.path(), o).unwrap();
+        let mut want = Vec::new();
+        for i in 1..=20u64 {
+            let last = if i % 4 == 0 {
+                // A barrier: numbered, but not handed to the hook.
+                j.append(Vec::new()).wait().unwrap()
+            } else if i % 3 == 0 {
+                j.append_batch(vec![payload(i), Vec::new(), payload(i + 100)])
+                    .wait()
+                    .unwrap()
+            } else {
+                j.append(payload(i)).wait().unwrap()
+            };
+            if i % 4 == 0 {
+            } else if i % 3 == 0 {
+                want.push((last - 2, payload(i)));
+                want.push((last, payload(i + 100)));
+            } else {
+                want.push((last, payload(i)));
+            }
+            // The ticket resolved: its records were handed over already.
+            assert_eq!(*seen.lock().unwrap(), want, "{mode}: after append {i}");
+        }
+        drop(j);
+    }
+}

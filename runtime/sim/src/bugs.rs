@@ -15,16 +15,20 @@ pub enum Bug {
     ServeTwice,
     /// A failed all-or-nothing reservation keeps what it got (engine hook).
     SkipRelease,
+    /// Restore forgets the expiry timers of the holds it brings back
+    /// (engine hook).
+    ForgetHoldExpiry,
 }
 
 impl Bug {
     /// Every bug.
-    pub const ALL: [Bug; 5] = [
+    pub const ALL: [Bug; 6] = [
         Bug::AckBeforeDurable,
         Bug::ReceiptTwiceOnReplay,
         Bug::DropMessage,
         Bug::ServeTwice,
         Bug::SkipRelease,
+        Bug::ForgetHoldExpiry,
     ];
 
     /// The command-line name.
@@ -35,6 +39,7 @@ impl Bug {
             Bug::DropMessage => "drop-message",
             Bug::ServeTwice => "serve-twice",
             Bug::SkipRelease => "skip-release",
+            Bug::ForgetHoldExpiry => "forget-hold-expiry",
         }
     }
 
@@ -59,6 +64,7 @@ impl Bug {
             set(match bug {
                 Some(Bug::ServeTwice) => Some(E::ServeTwice),
                 Some(Bug::SkipRelease) => Some(E::SkipRelease),
+                Some(Bug::ForgetHoldExpiry) => Some(E::ForgetHoldExpiry),
                 _ => None,
             });
         }

@@ -5,16 +5,40 @@
 //! power-loss crashes, and checks the invariants from its own book of what
 //! it sent and had acknowledged.
 //!
+//! The workload: placements (single and batches, some invalid), cancels,
+//! scans (next steps, duplicates, out of order), receipts and cycle counts
+//! (some repeated), facility status changes, manual waves, clock jumps
+//! (short, past wave timers, hours, and across hold expiries, sometimes
+//! with a power loss), and holds: creates (some asking more than any cell
+//! has, some with an invalid TTL, repeats of a `hold_id` with the same or
+//! another request), reads, extends, releases, orders converting them,
+//! and holds left to expire.
+//!
+//! The checks, at quiescent points and after every restart, come from
+//! the book ([`book`], [`holds`]): stock on hand and conservation per SKU,
+//! reservations and backorders of live acknowledged orders only, statuses
+//! only forward, held + reserved <= on hand, units held only for active
+//! acknowledged holds within their expiry + [`holds::RELEASE_BOUND_MS`],
+//! converted holds' units in their order, and every acknowledged order and
+//! hold present after a restart, nothing refused.
+//!
+//! The deliberate bugs ([`Bug::ALL`]): acknowledging an fsync before it is
+//! durable, replaying receipts twice, losing a cross-shard batch, serving
+//! a backorder twice, keeping a failed reservation, forgetting the expiry
+//! of holds restored after a restart.
+//!
 //! - [`options`]: what a seed chooses.
 //! - [`network`]: the network and stock a seed chooses.
 //! - [`disk`]: the simulated journal file: records, fsync, torn tails.
 //! - [`book`]: what the simulator sent and had acknowledged.
+//! - [`holds`]: the book of holds and the hold checks.
 //! - [`run`]: one seed's run and its checks.
 //! - [`bugs`]: the deliberate bugs (their hooks need feature `bugs`).
 
 pub mod book;
 pub mod bugs;
 pub mod disk;
+pub mod holds;
 pub mod network;
 pub mod options;
 pub mod run;

@@ -17,7 +17,7 @@ pub struct SimOptions {
     /// Workload steps before faults stop.
     pub steps: usize,
     /// Weights of the operations, in the order of [`OPS`].
-    pub mix: [u32; 9],
+    pub mix: [u32; 10],
     /// Chance per step that a write to the journal fails (retried).
     pub write_fail: f64,
     /// Most steps an fsync takes.
@@ -27,19 +27,20 @@ pub struct SimOptions {
 }
 
 /// The operations of the mix, by name.
-pub const OPS: [&str; 9] = [
-    "place", "batch", "cancel", "scan", "receipt", "adjust", "status", "wave", "clock",
+pub const OPS: [&str; 10] = [
+    "place", "batch", "cancel", "scan", "receipt", "adjust", "status", "wave", "clock", "hold",
 ];
 
 impl SimOptions {
     /// The options seed `seed` chooses.
     pub fn from_seed(seed: u64) -> SimOptions {
         let mut r = ChaCha8Rng::seed_from_u64(seed ^ 0x0005_eed0_f0b7_1005);
-        let mut mix = [0; 9];
+        let mut mix = [0; 10];
         for (i, w) in mix.iter_mut().enumerate() {
             *w = match i {
                 0 | 3 => r.random_range(4..12),
                 8 => r.random_range(2..6),
+                9 => r.random_range(2..8),
                 _ => r.random_range(1..5),
             };
         }

@@ -7,13 +7,15 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
 
 use orch_actors::facility::WaveTrigger;
+use orch_actors::hold::{HoldRefusal, HoldRequest, HoldState, TTL_S_CEILING};
 use orch_actors::order::{
-    Disposition, FulfillmentStatus, OrderLine, OrderStatus, PlaceRequest, Scan, ScanKind,
+    validate_request, Disposition, FulfillmentStatus, OrderLine, OrderStatus, PlaceRequest, Scan,
+    ScanKind,
 };
 use orch_actors::{CellKey, FacilityIdx, LineRef, OrderNo, SkuIdx};
 use orch_config::{Config, Millis, ServiceLevel};
 use orch_engine::cluster::{ClusterOptions, PlaceRefusal};
-use orch_engine::msg::{ScanAnswer, StockAnswer};
+use orch_engine::msg::{HoldError, ScanAnswer, StockAnswer};
 use orch_engine::{ActorRef, Answer, Cluster, Msg, RequestId, ShardLimits};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -21,6 +23,7 @@ use rand_chacha::ChaCha8Rng;
 use crate::book::{forward, Book};
 use crate::bugs::Bug;
 use crate::disk::Disk;
+use crate::holds::{Fate, HoldBook};
 use crate::network;
 use crate::options::SimOptions;
 
@@ -58,7 +61,22 @@ enum Pending {
     Scan(OrderNo, Scan, Option<(CellKey, i64)>),
     Receive(Arc<str>, CellKey, u32),
     Adjust(Arc<str>, CellKey, u32),
+    /// A hold request about this client hold id.
+    Hold(Arc<str>, HoldOp),
+    /// A placement naming a hold: order id, lines, hold id, order number.
+    PlaceHold(Arc<str>, Vec<OrderLine>, Arc<str>, OrderNo),
     Other,
+}
+
+/// A hold request in flight.
+#[derive(Debug, Clone)]
+enum HoldOp {
+    /// A create: the request, and whether its id was new.
+    Create(HoldRequest, bool),
+    Read,
+    /// An extend by this TTL.
+    Extend(u32),
+    Release,
 }
 
 struct Sim {
@@ -70,6 +88,9 @@ struct Sim {
     cluster: Cluster,
     disk: Disk,
     book: Book,
+    holds: HoldBook,
+    /// Orders numbered by the simulator (conversions) so far.
+    conversions: u64,
     pending: BTreeMap<RequestId, Pending>,
     busy: BTreeSet<CellKey>,
     /// Orders with a cancel or a stock-moving scan in flight.
@@ -167,6 +188,8 @@ impl Sim {
             cluster,
             disk: Disk::default(),
             book,
+            holds: HoldBook::default(),
+            conversions: 0,
             pending: BTreeMap::new(),
             busy: BTreeSet::new(),
             busy_orders: BTreeSet::new(),
@@ -290,6 +313,7 @@ impl Sim {
             4 => self.receive(),
             5 => self.adjust(),
             6 => self.status(),
+            9 => self.hold(),
             7 => {
                 let f = FacilityIdx(self.r.random_range(0..self.opt.facilities));
                 self.log(format!("wave {}", f.0));
@@ -350,6 +374,204 @@ impl Sim {
             }
             Err(PlaceRefusal::Overloaded(_)) => self.log(format!("place {id} overloaded")),
         }
+    }
+
+    fn ship_to(&mut self) -> (f64, f64, ServiceLevel) {
+        (
+            self.r.random_range(30.0..45.0),
+            self.r.random_range(-120.0..-75.0),
+            [
+                ServiceLevel::SameDay,
+                ServiceLevel::NextDay,
+                ServiceLevel::Standard,
+            ][self.r.random_range(0..3)],
+        )
+    }
+
+    /// A hold request: a new hold (sometimes asking more than any cell
+    /// has, or an invalid TTL), a duplicate of an acknowledged one (the
+    /// same request or another), a read, an extend, a release, or an
+    /// order converting it. Holds nobody touches again expire.
+    fn hold(&mut self) {
+        let choice = self.r.random_range(0..10);
+        let known = self.holds.pick(self.r.random_range(0..usize::MAX));
+        match (choice, known) {
+            (4, Some(id)) => {
+                let mut req = self.holds.holds[&id].request.clone();
+                let same = self.r.random_bool(0.5);
+                if !same {
+                    req.ttl_s = req.ttl_s % 7_200 + 1;
+                }
+                self.log(format!("hold {id} again (same request: {same})"));
+                self.send_hold(id, HoldOp::Create(req, false));
+            }
+            (5, known) => {
+                let id = match (known, self.r.random_range(0..5)) {
+                    (_, 0) => self.fresh("h"),
+                    (_, 1) if !self.holds.refused.is_empty() => {
+                        let i = self.r.random_range(0..self.holds.refused.len());
+                        self.holds.refused.iter().nth(i).cloned().expect("in range")
+                    }
+                    (Some(id), _) => id,
+                    (None, _) => return,
+                };
+                self.log(format!("read hold {id}"));
+                self.send_hold(id, HoldOp::Read);
+            }
+            (6, Some(id)) => {
+                let ttl = self.ttl();
+                self.log(format!("extend hold {id} by {ttl} s"));
+                self.send_hold(id, HoldOp::Extend(ttl));
+            }
+            (7, Some(id)) => {
+                self.log(format!("release hold {id}"));
+                self.send_hold(id, HoldOp::Release);
+            }
+            (8 | 9, Some(id)) => self.convert(id),
+            _ => {
+                let id = self.fresh("h");
+                let n = self.r.random_range(1..=3);
+                let mut skus: Vec<u32> = (0..self.opt.skus).collect();
+                let mut lines = Vec::new();
+                for _ in 0..n.min(skus.len()) {
+                    let s = skus.swap_remove(self.r.random_range(0..skus.len()));
+                    let qty = if self.r.random_bool(0.1) {
+                        self.r.random_range(20..60)
+                    } else {
+                        self.r.random_range(1..=3)
+                    };
+                    lines.push(OrderLine {
+                        sku: SkuIdx(s),
+                        qty,
+                    });
+                }
+                let (lat, lon, service_level) = self.ship_to();
+                let req = HoldRequest {
+                    hold_id: id.clone(),
+                    lat,
+                    lon,
+                    service_level,
+                    ttl_s: self.ttl(),
+                    lines,
+                    allow_partial: self.r.random_bool(0.6),
+                };
+                let desc: Vec<String> = req
+                    .lines
+                    .iter()
+                    .map(|l| format!("{}x{}", l.sku.0, l.qty))
+                    .collect();
+                self.log(format!(
+                    "hold {id} [{}] ttl {} s partial {}",
+                    desc.join(" "),
+                    req.ttl_s,
+                    req.allow_partial
+                ));
+                self.send_hold(id, HoldOp::Create(req, true));
+            }
+        }
+    }
+
+    /// A TTL: mostly within the limit, sometimes 0 or over it.
+    fn ttl(&mut self) -> u32 {
+        let max = self.cfg.limits.hold_ttl_s_max.min(TTL_S_CEILING);
+        match self.r.random_range(0..20) {
+            0 => 0,
+            1 => max + 1,
+            2 => max,
+            3..=9 => self.r.random_range(1..60),
+            _ => self.r.random_range(60..7_200),
+        }
+    }
+
+    fn send_hold(&mut self, id: Arc<str>, op: HoldOp) {
+        let no = self.holds.number(&id);
+        let make = |reply| match &op {
+            HoldOp::Create(req, _) => Msg::CreateHold {
+                req: req.clone(),
+                reply,
+            },
+            HoldOp::Read => Msg::ReadHold { reply },
+            HoldOp::Extend(ttl_s) => Msg::ExtendHold {
+                ttl_s: *ttl_s,
+                reply,
+            },
+            HoldOp::Release => Msg::ReleaseHold { reply },
+        };
+        let msg_for = make;
+        let p = Pending::Hold(id, op.clone());
+        self.offer(ActorRef::Hold(no), msg_for, p);
+    }
+
+    /// An order naming acknowledged hold `id`: some of its lines (at most
+    /// what it holds) and perhaps another. The simulator numbers it, in a
+    /// block per restart the cluster's own numbering never reaches.
+    fn convert(&mut self, id: Arc<str>) {
+        let hold = self.holds.holds[&id].request.clone();
+        let mut lines = Vec::new();
+        for l in &hold.lines {
+            if self.r.random_bool(0.7) {
+                lines.push(OrderLine {
+                    sku: l.sku,
+                    qty: self.r.random_range(1..=l.qty),
+                });
+            }
+        }
+        if lines.is_empty() {
+            lines.push(hold.lines[0]);
+        }
+        if self.r.random_bool(0.3) {
+            let sku = SkuIdx(self.r.random_range(0..self.opt.skus));
+            if lines.iter().all(|l| l.sku != sku) {
+                lines.push(OrderLine {
+                    sku,
+                    qty: self.r.random_range(1..=3),
+                });
+            }
+        }
+        let order_id = self.fresh("o");
+        let (lat, lon, service_level) = self.ship_to();
+        let req = PlaceRequest {
+            order_id: order_id.clone(),
+            channel: "web".into(),
+            lat,
+            lon,
+            service_level,
+            lines: lines.clone(),
+            allow_backorder: self.r.random_bool(0.8),
+        };
+        let limits = &self.cfg.limits;
+        if validate_request(&req, limits.order_lines_max as usize, limits.qty_max).is_err() {
+            return;
+        }
+        self.conversions += 1;
+        let shard = self.r.random_range(0..self.opt.shards);
+        let k = ((u64::from(self.restarts) + 1) << 32) + self.conversions;
+        let no = self.cluster.ownership().order_no(shard, k);
+        let hold_no = self.holds.number(&id);
+        let desc: Vec<String> = lines
+            .iter()
+            .map(|l| format!("{}x{}", l.sku.0, l.qty))
+            .collect();
+        self.log(format!(
+            "place {order_id} [{}] with hold {id} as {}",
+            desc.join(" "),
+            no.0
+        ));
+        self.holds
+            .holds
+            .get_mut(&id)
+            .expect("picked from the book")
+            .orders
+            .push(no);
+        self.offer(
+            ActorRef::Hold(hold_no),
+            |reply| Msg::ConvertHold {
+                order: no,
+                req,
+                reply,
+            },
+            Pending::PlaceHold(order_id, lines, id, no),
+        );
     }
 
     fn known_order(&mut self) -> Option<OrderNo> {
@@ -663,16 +885,33 @@ impl Sim {
             .map(|f| f.wave.wait_ms_max)
             .max()
             .unwrap_or(1_000);
-        let dt = match self.r.random_range(0..10) {
+        let active: Vec<Millis> = self
+            .holds
+            .holds
+            .values()
+            .filter(|h| h.fate == Fate::Active && h.expires_at > self.now)
+            .map(|h| h.expires_at)
+            .collect();
+        let dt = match self.r.random_range(0..12) {
             0..=6 => self.r.random_range(0..3_000),
             7 | 8 => wait_max + self.r.random_range(1..20_000),
-            _ => self.r.random_range(3_600_000..26 * 3_600_000),
+            9 => self.r.random_range(3_600_000..26 * 3_600_000),
+            // Just past (or just short of) an active hold's expiry.
+            _ if !active.is_empty() => {
+                let at = active[self.r.random_range(0..active.len())];
+                (at - self.now + self.r.random_range(0..2_000)).saturating_sub(500)
+            }
+            _ => self.r.random_range(0..3_000),
         };
         self.now += dt;
         self.log(format!("clock +{dt} ms"));
         // The timers fire in the ticks the schedule runs next, interleaved
         // with whatever is in flight.
         self.cluster.set_now(self.now);
+        // Sometimes the power goes as the clock crosses expiries.
+        if self.opt.crash > 0.0 && !active.is_empty() && self.r.random_bool(0.1) {
+            self.crash()?;
+        }
         Ok(())
     }
 
@@ -705,12 +944,12 @@ impl Sim {
             };
             self.acked += 1;
             self.log(format!("  ack {p:?} -> {answer:?}", p = short(&p)));
-            self.apply(p, answer)?;
+            self.apply(p, answer, id)?;
         }
         Ok(())
     }
 
-    fn apply(&mut self, p: Pending, answer: Answer) -> Result<(), String> {
+    fn apply(&mut self, p: Pending, answer: Answer, rid: RequestId) -> Result<(), String> {
         match (p, answer) {
             (Pending::Place(id, lines), Answer::Placed(Ok(no))) => {
                 self.book.orders.insert(no, (id, lines));
@@ -767,8 +1006,92 @@ impl Sim {
             (Pending::Cancel(no), Answer::Cancelled(_)) => {
                 self.busy_orders.remove(&no);
             }
+            (Pending::Hold(id, op), Answer::Hold(a)) => self.hold_answered(id, op, a, rid)?,
+            (Pending::PlaceHold(oid, lines, hid, no), Answer::Placed(a)) => {
+                match a {
+                    Ok(got) if got != no => {
+                        return Err(format!("order {oid} numbered {} placed as {}", no.0, got.0))
+                    }
+                    Ok(_) => {
+                        self.book.orders.insert(no, (oid, lines));
+                    }
+                    Err(_) => {
+                        self.book.refused.insert(oid);
+                    }
+                }
+                // The hold was converted or had ended: read which.
+                self.holds.learn(&hid, Fate::Ended, rid, self.next_req)?;
+                self.log(format!("read hold {hid}"));
+                self.send_hold(hid, HoldOp::Read);
+            }
             (Pending::Other, _) => {}
             (p, a) => return Err(format!("{p:?} answered {a:?}", p = short(&p))),
+        }
+        Ok(())
+    }
+
+    /// The answer `a` to hold request `op` about `id` (request `rid`).
+    fn hold_answered(
+        &mut self,
+        id: Arc<str>,
+        op: HoldOp,
+        a: Result<Box<HoldState>, HoldError>,
+        rid: RequestId,
+    ) -> Result<(), String> {
+        let sent = self.next_req;
+        let known = self.holds.holds.contains_key(&id);
+        let ttl_ok = |t: u32| (1..=self.cfg.limits.hold_ttl_s_max.min(TTL_S_CEILING)).contains(&t);
+        let bad = |what: &str, a: &dyn std::fmt::Debug| {
+            Err(format!("{what} of hold {id} answered {a:?}"))
+        };
+        match (op, a) {
+            (HoldOp::Create(req, true), Ok(s)) => self.holds.created(&id, &req, &s)?,
+            (HoldOp::Create(req, true), Err(e)) => {
+                let expected = match &e {
+                    HoldError::Refused(HoldRefusal::Ttl { .. }) => !ttl_ok(req.ttl_s),
+                    HoldError::Refused(HoldRefusal::InsufficientStock) => true,
+                    HoldError::Overloaded => true,
+                    _ => false,
+                };
+                if !expected {
+                    return bad("create", &e);
+                }
+                self.holds.refused.insert(id);
+            }
+            (HoldOp::Create(req, false), a) => {
+                let same = self.holds.holds[&id].request == req;
+                match a {
+                    Ok(s) if same => self.holds.observe(&id, &s, rid, sent)?,
+                    Err(HoldError::Conflict) if !same => {}
+                    a => return bad("a repeated create", &a),
+                }
+            }
+            (HoldOp::Read, Ok(s)) if known => self.holds.observe(&id, &s, rid, sent)?,
+            (HoldOp::Read, Err(HoldError::Unknown)) if !known => {}
+            (HoldOp::Extend(_), Ok(s)) if s.status() == orch_actors::hold::HoldStatus::Active => {
+                self.holds.observe(&id, &s, rid, sent)?;
+                let h = self.holds.holds.get_mut(&id).expect("known");
+                h.expires_at = s.expires_at();
+            }
+            (HoldOp::Extend(t), Err(HoldError::Refused(HoldRefusal::Ttl { .. }))) if !ttl_ok(t) => {
+            }
+            (HoldOp::Extend(t), Err(HoldError::Refused(HoldRefusal::NotActive(st))))
+                if ttl_ok(t) =>
+            {
+                let seen = match st {
+                    "expired" => Fate::Expired,
+                    "released" => Fate::Released,
+                    _ => Fate::Ended,
+                };
+                self.holds.learn(&id, seen, rid, sent)?;
+            }
+            (HoldOp::Release, Ok(s)) if s.status() != orch_actors::hold::HoldStatus::Active => {
+                self.holds.observe(&id, &s, rid, sent)?;
+            }
+            (HoldOp::Release, Err(HoldError::Refused(HoldRefusal::Converted))) => {
+                self.holds.learn(&id, Fate::Ended, rid, sent)?;
+            }
+            (op, a) => return bad(&format!("{op:?}"), &a),
         }
         Ok(())
     }
@@ -810,6 +1133,8 @@ impl Sim {
         self.disk = Disk::with(self.cluster.journal());
         self.ack_to = self.cluster.journaled();
         self.check_restart()?;
+        // The first ticks run the timers (holds that expired while down).
+        self.quiesce()?;
         self.check_quiescent()
     }
 
@@ -893,9 +1218,12 @@ impl Sim {
                 return Err(format!("unacknowledged order {id} appeared after restart"));
             }
         }
+        let (now, sent) = (self.now, self.next_req);
+        self.holds.check_restart(self.cluster.holds(), now, sent)?;
         self.log(format!(
-            "restart checked: {} orders, {} receipts, {} counts",
+            "restart checked: {} orders, {} holds, {} receipts, {} counts",
             self.book.orders.len(),
+            self.holds.holds.len(),
             self.book.receipts.len(),
             self.book.adjustments.len()
         ));
@@ -1054,6 +1382,15 @@ impl Sim {
                 return Err(format!("fulfillment {n} of {} disappeared", no.0));
             }
         }
+        // Holds: from the book's on hand and acknowledged holds.
+        let mut cells: Vec<_> = self.cluster.cells().collect();
+        cells.sort_by_key(|c| c.0);
+        let (now, sent) = (self.now, self.next_req);
+        self.holds
+            .check_cells(&cells, &self.book.on_hand, now, sent)?;
+        let cluster = &self.cluster;
+        self.holds
+            .check_conversions(&self.book.orders, |no| cluster.order(no))?;
         let report = self.cluster.audit();
         if !report.passed() {
             // Names and counts only: the examples depend on map order.
@@ -1149,6 +1486,8 @@ fn short(p: &Pending) -> String {
         Pending::Scan(no, s, _) => format!("scan {} {}", no.0, s.event_id),
         Pending::Receive(id, _, _) => format!("receipt {id}"),
         Pending::Adjust(id, _, _) => format!("adjust {id}"),
+        Pending::Hold(id, op) => format!("hold {id} {op:?}"),
+        Pending::PlaceHold(id, _, h, _) => format!("place {id} with hold {h}"),
         Pending::Other => "status/wave".into(),
     }
 }

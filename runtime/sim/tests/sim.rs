@@ -29,6 +29,23 @@ fn the_ci_seed_set_passes() {
     );
 }
 
+/// Seeds that found a real engine bug: an order whose hold covered every
+/// line got a second fulfillment without lines (an engine anomaly; on
+/// seed 24 a panic once its facility queued it).
+const EMPTY_FULFILLMENT_SEEDS: [u64; 2] = [14, 24];
+
+#[test]
+fn a_conversion_covering_every_line_adds_no_empty_fulfillment() {
+    for seed in EMPTY_FULFILLMENT_SEEDS {
+        let out = run_seed(seed, None);
+        assert!(
+            out.trace.iter().any(|l| l.contains(" with hold ")),
+            "seed {seed} converts a hold"
+        );
+        assert_eq!(out.failure, None, "seed {seed}");
+    }
+}
+
 #[test]
 fn the_same_seed_gives_the_same_run() {
     let a = run_seed(11, None);
@@ -82,4 +99,10 @@ fn catches_a_backorder_served_twice() {
 #[test]
 fn catches_a_skipped_release_after_a_failed_reservation() {
     assert_caught(Bug::SkipRelease);
+}
+
+#[cfg(feature = "bugs")]
+#[test]
+fn catches_hold_expiries_forgotten_after_a_restart() {
+    assert_caught(Bug::ForgetHoldExpiry);
 }

@@ -12,7 +12,7 @@ use orch_engine::{ActorRef, Answer, Msg};
 use super::{durable, overloaded, unexpected, HostedCore};
 use crate::dto::{FacilityStatusInput, FacilityView, WaveView};
 use crate::error::{quote, ApiError};
-use crate::present::{facility_state_view, wave_view_named};
+use crate::present::{facility_state_view, wave_view};
 use crate::validate;
 
 impl HostedCore {
@@ -51,7 +51,7 @@ impl HostedCore {
             Some(w) => self.order_names(w).await?,
             None => BTreeMap::new(),
         };
-        Ok(wave_view_named(&self.catalog, f, wave.as_ref(), &|no| {
+        Ok(wave_view(&self.catalog, f, wave.as_ref(), |no| {
             names.get(&no).cloned()
         }))
     }

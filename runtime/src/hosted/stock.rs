@@ -11,9 +11,8 @@ use orch_engine::msg::StockAnswer;
 use orch_engine::{ActorRef, Answer, Msg};
 
 use super::{durable, overloaded, unexpected, HostedCore};
-use crate::dto::{AdjustmentInput, ReceiptInput};
+use crate::dto::{AdjustmentInput, ItemResult, ReceiptInput};
 use crate::error::ApiError;
-use crate::facade::ItemResult;
 use crate::validate;
 
 /// One item's result from the engine's answer.

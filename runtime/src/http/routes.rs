@@ -57,6 +57,8 @@ pub enum Op {
     ReleaseWave,
     /// `PUT /v1/facilities/{facility_id}/status`.
     FacilityStatus,
+    /// `GET /v1/events`.
+    Events,
 }
 
 /// One route: method, path template, what it does, and what the OpenAPI
@@ -268,7 +270,22 @@ pub const ROUTES: &[RouteSpec] = &[
         query: false,
         statuses: &[200, 400, 404, 413, 415, 422],
     },
+    RouteSpec {
+        method: "GET",
+        path: "/v1/events",
+        op: Op::Events,
+        operation_id: "listEvents",
+        summary: "Order status events after a cursor, from durable records only; long-polls up to wait_s; 410 when the cursor is older than what is kept.",
+        body: None,
+        query: true,
+        statuses: &[200, 400, 410, 422],
+    },
 ];
+
+/// `GET /v1/events/stream` (Server-Sent Events). Served, but not in
+/// [`ROUTES`] and so not in the OpenAPI document: the answer never ends,
+/// which a generated-request fuzzer cannot check (see docs/api.md).
+pub const EVENT_STREAM_PATH: &str = "/v1/events/stream";
 
 /// The distinct path templates, in table order.
 pub fn paths() -> Vec<&'static str> {
@@ -304,6 +321,15 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         }
         cfg.service(res.default_service(web::to(method_not_allowed)));
     }
+    cfg.service(
+        web::resource(EVENT_STREAM_PATH)
+            .name(EVENT_STREAM_PATH)
+            .route(web::get().to(event_stream))
+            .default_service(web::to(|req: HttpRequest| async move {
+                HttpError::method_not_allowed(req.method().as_str(), req.path(), "GET".into())
+                    .error_response()
+            })),
+    );
 }
 
 fn route(r: &RouteSpec) -> Route {
@@ -329,6 +355,7 @@ fn route(r: &RouteSpec) -> Route {
         Op::Facility => m.to(facility),
         Op::ReleaseWave => m.to(release_wave),
         Op::FacilityStatus => m.to(facility_status),
+        Op::Events => m.to(events),
     }
 }
 
@@ -650,4 +677,83 @@ async fn facility_status(
     known_shape(&st, "facility_id", &id, "facility_not_found", "facility")?;
     let input: FacilityStatusInput = parse_checked(&bytes, &st.schemas.facility_status)?;
     Ok(HttpResponse::Ok().json(st.core.set_facility_status(&id, &input).await?))
+}
+
+/// `types=a,b`: the set named (every type when absent); 422 naming
+/// `types` for an unknown one.
+fn event_types(q: &HashMap<String, String>) -> Result<orch_events::TypeSet, HttpError> {
+    match q.get("types") {
+        None => Ok(orch_events::TypeSet::ALL),
+        Some(v) => orch_events::TypeSet::parse(v.split(',')).map_err(|bad| {
+            HttpError::invalid(
+                "invalid_field",
+                format!("types: unknown event type {}", quote(&bad)),
+            )
+        }),
+    }
+}
+
+fn int_param(q: &HashMap<String, String>, name: &str) -> Option<u64> {
+    q.get(name).and_then(|v| v.parse::<u64>().ok())
+}
+
+fn gone(oldest_after: u64) -> HttpError {
+    HttpError::new(
+        StatusCode::GONE,
+        "gone",
+        format!("after: older than the events kept; the oldest cursor served is {oldest_after}"),
+    )
+}
+
+async fn events(st: web::Data<AppState>, req: HttpRequest) -> Answer {
+    let q = query(&req, &st.schemas.events)?;
+    let types = event_types(&q)?;
+    let after = int_param(&q, "after");
+    let limit = int_param(&q, "limit").map_or(100, |l| l as usize);
+    let wait = std::time::Duration::from_secs(int_param(&q, "wait_s").unwrap_or(0));
+    let page = st
+        .core
+        .events()
+        .wait_page(after, limit, types, wait)
+        .await
+        .map_err(|orch_events::feed::FeedError::Gone { oldest_after }| gone(oldest_after))?;
+    let mut body = Vec::with_capacity(64 + page.events.len() * 256);
+    body.extend_from_slice(b"{\"events\":[");
+    for (i, e) in page.events.iter().enumerate() {
+        if i > 0 {
+            body.push(b',');
+        }
+        body.extend(e.to_json());
+    }
+    body.extend(format!("],\"next\":{}}}", page.next).into_bytes());
+    Ok(HttpResponse::Ok()
+        .content_type("application/json")
+        .body(body))
+}
+
+async fn event_stream(st: web::Data<AppState>, req: HttpRequest) -> Answer {
+    let q = query(&req, &st.schemas.event_stream)?;
+    let types = event_types(&q)?;
+    let mut after = int_param(&q, "after");
+    if let Some(v) = req.headers().get("last-event-id") {
+        let id = v.to_str().ok().and_then(|s| s.trim().parse::<u64>().ok());
+        match id {
+            Some(id) => after = Some(id),
+            None => {
+                return Err(HttpError::invalid(
+                    "invalid_field",
+                    "Last-Event-ID: must be the seq of an event (an integer from 0)",
+                ))
+            }
+        }
+    }
+    let events = st.core.events().clone();
+    // Refused before the stream starts, with the same 410 as the feed.
+    events
+        .page(after, 1, types)
+        .map_err(|orch_events::feed::FeedError::Gone { oldest_after }| gone(oldest_after))?;
+    Ok(HttpResponse::Ok()
+        .content_type("text/event-stream")
+        .insert_header((header::CACHE_CONTROL, "no-cache"))
+        .streaming(crate::events_out::stream::sse(events, after, types)))
 }

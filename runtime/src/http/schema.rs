@@ -82,6 +82,8 @@ pub enum Text {
     },
     /// One of these words.
     OneOf(&'static [&'static str]),
+    /// One or more of these words, comma-separated (`a,b`).
+    ListOf(&'static [&'static str]),
     /// A strict RFC 3339 time with an offset.
     Time,
 }
@@ -550,6 +552,55 @@ pub fn promise_query(limits: &Limits) -> Vec<Param> {
     params
 }
 
+/// Every event type's name (`order.placed`, ...), in the contract's order.
+fn event_type_names() -> &'static [&'static str] {
+    static NAMES: std::sync::OnceLock<Vec<&'static str>> = std::sync::OnceLock::new();
+    NAMES.get_or_init(|| {
+        orch_events::EventType::ALL
+            .iter()
+            .map(|t| t.as_str())
+            .collect()
+    })
+}
+
+/// `GET /v1/events` (`stream`: `GET /v1/events/stream`, which takes no
+/// `limit` or `wait_s`).
+pub fn events_query(stream: bool) -> Vec<Param> {
+    let int = |min: i64, max: i64| Schema::Int {
+        min,
+        max,
+        code: "invalid_field",
+    };
+    let mut params = vec![
+        Param {
+            name: "after",
+            required: false,
+            schema: int(0, i64::MAX),
+        },
+        Param {
+            name: "types",
+            required: false,
+            schema: Schema::Str {
+                text: Text::ListOf(event_type_names()),
+                code: "invalid_field",
+            },
+        },
+    ];
+    if !stream {
+        params.push(Param {
+            name: "limit",
+            required: false,
+            schema: int(1, orch_events::feed::PAGE_LIMIT_MAX as i64),
+        });
+        params.push(Param {
+            name: "wait_s",
+            required: false,
+            schema: int(0, crate::events_out::WAIT_MAX.as_secs() as i64),
+        });
+    }
+    params
+}
+
 /// Every schema the routes check with, built once from the limits.
 #[derive(Debug, Clone)]
 pub struct Schemas {
@@ -573,6 +624,10 @@ pub struct Schemas {
     pub availability: Vec<Param>,
     /// `GET /v1/promise`.
     pub promise: Vec<Param>,
+    /// `GET /v1/events`.
+    pub events: Vec<Param>,
+    /// `GET /v1/events/stream`.
+    pub event_stream: Vec<Param>,
     /// An order id in a path.
     pub order_id: Schema,
 }
@@ -591,6 +646,8 @@ impl Schemas {
             skus: skus_query(),
             availability: availability_query(),
             promise: promise_query(limits),
+            events: events_query(false),
+            event_stream: events_query(true),
             order_id: id(limits),
         }
     }
@@ -614,6 +671,7 @@ impl Schemas {
             "listSkus" => &self.skus,
             "getAvailability" => &self.availability,
             "getPromise" => &self.promise,
+            "listEvents" => &self.events,
             _ => &[],
         }
     }
@@ -734,6 +792,17 @@ pub fn text_ok(text: &Text, s: &str) -> Result<(), String> {
             } else {
                 Err(format!(
                     "must be one of {}, got {}",
+                    words.join(", "),
+                    quote(s)
+                ))
+            }
+        }
+        Text::ListOf(words) => {
+            if s.split(',').all(|w| words.contains(&w)) {
+                Ok(())
+            } else {
+                Err(format!(
+                    "must be a comma-separated list of {}, got {}",
                     words.join(", "),
                     quote(s)
                 ))
@@ -948,6 +1017,14 @@ impl Schema {
                     s
                 }
                 Text::OneOf(words) => json!({"type": "string", "enum": words}),
+                Text::ListOf(words) => {
+                    let one = words
+                        .iter()
+                        .map(|w| w.replace('.', "\\."))
+                        .collect::<Vec<_>>()
+                        .join("|");
+                    json!({"type": "string", "pattern": format!("^({one})(,({one}))*$")})
+                }
                 Text::Time => json!({"type": "string", "format": "date-time"}),
             },
             Schema::Int { min, max, .. } => {

@@ -125,6 +125,12 @@ pub const OPERATION_DURATION: &str = "orchestrator_operation_duration_seconds";
 pub const HTTP_REQUEST_DURATION: &str = "orchestrator_http_request_duration_seconds";
 /// Journal batch write + fsync.
 pub const JOURNAL_BATCH_DURATION: &str = "orchestrator_journal_batch_duration_seconds";
+/// Feed events appended, by type.
+pub const EVENTS_EMITTED: &str = "orchestrator_events_emitted_total";
+/// Events kept in the feed.
+pub const EVENTS_FEED_EVENTS: &str = "orchestrator_events_feed_events";
+/// JSON bytes of the events kept in the feed.
+pub const EVENTS_FEED_BYTES: &str = "orchestrator_events_feed_bytes";
 /// Journal records per batch.
 pub const JOURNAL_BATCH_RECORDS: &str = "orchestrator_journal_batch_records";
 /// Snapshot duration.
@@ -232,6 +238,7 @@ pub const CATALOG: &[MetricSpec] = &[
     counter(JOURNAL_RECORDS, &[], "Journal records acknowledged since the journal opened."),
     counter(JOURNAL_BYTES, &[], "Encoded journal bytes acknowledged since the journal opened."),
     counter(JOURNAL_FSYNCS, &[], "Journal fdatasync calls that succeeded since the journal opened."),
+    counter(EVENTS_EMITTED, &["type"], "Order status events appended to the feed from durable journal records, by type (order.placed, fulfillment.shipped, ...); counts the replay at start-up too."),
     histogram(PLACE_DURATION, &[], "Time to answer one placement at the facade (validation, routing, reservations, enqueue).", LATENCY_BUCKETS),
     histogram(RESERVE_DURATION, &[], "Time for one reservation request to a stock cell, as the order sees it (mailbox wait included).", LATENCY_BUCKETS),
     histogram(ROUTE_DURATION, &[], "Time to plan the route of one order from the availability view.", LATENCY_BUCKETS),
@@ -258,6 +265,8 @@ pub const CATALOG: &[MetricSpec] = &[
     gauge(RECOVERY_EVENTS_REPLAYED, &[], "Journal events replayed by the last start-up recovery."),
     gauge(READY, &[], "1 when the core takes traffic (/readyz answers 200), 0 before and while stopping."),
     gauge(HTTP_REQUESTS_INFLIGHT, &[], "/v1 HTTP requests in flight (bounded by limits.inflight_requests_max)."),
+    gauge(EVENTS_FEED_EVENTS, &[], "Events kept in the event feed (GET /v1/events), within its retention."),
+    gauge(EVENTS_FEED_BYTES, &[], "JSON bytes of the events kept in the event feed (bounded by the retention's byte budget)."),
 ];
 
 /// The catalog entry of a name, if any.

@@ -30,9 +30,8 @@ use std::time::Duration;
 use ::metrics::{counter, describe_counter, describe_gauge, describe_histogram, gauge, histogram};
 use orch_actors::order::ScanKind;
 
-use crate::dto::{OrderView, PlaceOrder, Placed, ScanInput, ScanResult};
+use crate::dto::{ItemResult, OrderView, PlaceOrder, Placed, ScanInput, ScanResult};
 use crate::error::{ApiError, ErrorKind};
-use crate::facade::ItemResult;
 use catalog::*;
 
 pub use gauges::Sampler;
@@ -347,6 +346,19 @@ static RECOVERY_SECS_BITS: AtomicU64 = AtomicU64::new(0);
 static RECOVERY_EVENTS: AtomicU64 = AtomicU64::new(0);
 static LAST_SNAPSHOT_MS: AtomicU64 = AtomicU64::new(0);
 static JOURNAL: Mutex<Option<JournalSource>> = Mutex::new(None);
+
+// ---- events out ----------------------------------------------------------
+
+/// One event appended to the feed (the type is a bounded label).
+pub fn event_emitted(kind: orch_events::EventType) {
+    counter!(EVENTS_EMITTED, "type" => kind.as_str()).increment(1);
+}
+
+/// The feed's size after an append or a trim.
+pub fn events_feed_size(events: usize, bytes: u64) {
+    gauge!(EVENTS_FEED_EVENTS).set(events as f64);
+    gauge!(EVENTS_FEED_BYTES).set(bytes as f64);
+}
 
 /// One journal batch written and (in fsync mode) synced. Once this is
 /// called, the sampler stops deriving the batch histograms from the

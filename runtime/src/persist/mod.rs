@@ -37,6 +37,8 @@ pub struct Durability {
     mode: DurabilityMode,
     dir: PathBuf,
     journal: Journal,
+    /// Where the journal hands durable records to the events tail.
+    events: crate::events_out::Intake,
 }
 
 impl Durability {
@@ -60,16 +62,20 @@ impl Durability {
                 crate::metrics::journal_batch,
             ))),
             durable_log: durable::durable_log()?,
+            on_durable: None,
         };
         Self::open_with(cfg.mode, dir, opts)
     }
 
-    /// Opens with explicit journal options (tests inject faults here).
+    /// Opens with explicit journal options (tests inject faults here). The
+    /// events hook is installed here (`opts.on_durable` is replaced).
     pub fn open_with(
         mode: DurabilityMode,
         dir: PathBuf,
-        opts: JournalOptions,
+        mut opts: JournalOptions,
     ) -> Result<(Durability, orch_journal::Recovery), String> {
+        let events = crate::events_out::Intake::new();
+        opts.on_durable = Some(events.hook());
         if mode != DurabilityMode::None {
             std::fs::create_dir_all(&dir).map_err(|e| {
                 format!(
@@ -79,7 +85,15 @@ impl Durability {
             })?;
         }
         let (journal, recovery) = Journal::open(&dir, opts).map_err(|e| e.to_string())?;
-        Ok((Durability { mode, dir, journal }, recovery))
+        Ok((
+            Durability {
+                mode,
+                dir,
+                journal,
+                events,
+            },
+            recovery,
+        ))
     }
 
     /// The configured mode.
@@ -92,10 +106,17 @@ impl Durability {
         &self.dir
     }
 
+    /// Where the events tail attaches to the journal's durable records.
+    pub fn events_intake(&self) -> &crate::events_out::Intake {
+        &self.events
+    }
+
     /// Hands entries to the journal, in the order of the calls. Never
     /// blocks unless the journal's queue is full (back-pressure).
+    /// In mode `none` entries are encoded only while an events tail is
+    /// attached (the journal hands them to it at append).
     pub fn log(&self, entries: &[LogEntry]) {
-        if self.mode == DurabilityMode::None || entries.is_empty() {
+        if entries.is_empty() || (self.mode == DurabilityMode::None && !self.events.attached()) {
             return;
         }
         drop(self.journal.append(codec::encode(entries)));

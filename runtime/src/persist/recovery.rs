@@ -101,9 +101,35 @@ fn restore_holds(world: &mut World, holds: Vec<HoldState>) {
     }
 }
 
+/// What else a replay feeds: the events tail rebuilds its feed from the
+/// same records recovery applies (see `crate::events_out`).
+pub trait ReplaySink {
+    /// The orders as the snapshot holds them (every order, before any
+    /// record is replayed); `snapshot_seq` 0 when there is no snapshot.
+    fn snapshot(
+        &mut self,
+        orders: &mut dyn Iterator<Item = &orch_actors::order::OrderState>,
+        snapshot_seq: u64,
+        now: Millis,
+    );
+    /// One replayed record's entries, in journal order.
+    fn record(&mut self, seq: u64, entries: &[LogEntry], now: Millis);
+}
+
 /// Replays journal records after `r.last_seq` (up to `upto`, inclusive,
 /// when given) onto `r`.
 pub fn replay(r: &mut Recovered, dir: &Path, upto: Option<u64>) -> Result<(), String> {
+    replay_into(r, dir, upto, None, 0)
+}
+
+/// [`replay`], handing each record to `sink` too (dated `now`).
+fn replay_into(
+    r: &mut Recovered,
+    dir: &Path,
+    upto: Option<u64>,
+    mut sink: Option<&mut dyn ReplaySink>,
+    now: Millis,
+) -> Result<(), String> {
     let started = Instant::now();
     let reader = orch_journal::read_from(dir, r.last_seq + 1).map_err(|e| e.to_string())?;
     for record in reader {
@@ -128,6 +154,9 @@ pub fn replay(r: &mut Recovered, dir: &Path, upto: Option<u64>) -> Result<(), St
                 .replay(entry)
                 .map_err(|e| format!("{}: journal record {seq}: {e}", dir.display()))?;
         }
+        if let Some(sink) = sink.as_deref_mut() {
+            sink.record(seq, &entries, now);
+        }
         r.records += 1;
         r.entries += entries.len() as u64;
         r.last_seq = seq;
@@ -143,9 +172,24 @@ pub fn recover(
     store: Option<&SnapshotStore>,
     now: Millis,
 ) -> Result<Recovered, String> {
+    recover_into(cfg, durability, store, now, None)
+}
+
+/// [`recover`], feeding `sink` the snapshot's orders and every record
+/// replayed (the events tail).
+pub fn recover_into(
+    cfg: &Config,
+    durability: &Durability,
+    store: Option<&SnapshotStore>,
+    now: Millis,
+    mut sink: Option<&mut dyn ReplaySink>,
+) -> Result<Recovered, String> {
     let mut r = base(cfg, store, now)?;
+    if let Some(sink) = sink.as_deref_mut() {
+        sink.snapshot(&mut r.world.orders.values(), r.snapshot_seq, now);
+    }
     if durability.mode() != DurabilityMode::None {
-        replay(&mut r, durability.dir(), None)?;
+        replay_into(&mut r, durability.dir(), None, sink, now)?;
     }
     Ok(r)
 }

@@ -474,6 +474,9 @@ fn with_taken(
     for (_, lines) in fulfillments.iter_mut() {
         lines.sort_unstable();
     }
+    // A hold that covers every line leaves nothing to route: the plan's
+    // facility must not become a fulfillment without lines.
+    fulfillments.retain(|(_, lines)| !lines.is_empty());
     outcome.fulfillments = fulfillments;
     outcome
 }

@@ -17,6 +17,7 @@ pub fn opts(mode: Mode, segment_bytes_max: u64) -> JournalOptions {
         retry_failed_batches: false,
         on_batch: None,
         durable_log: None,
+        on_durable: None,
     }
 }
 

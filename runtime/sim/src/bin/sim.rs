@@ -24,8 +24,8 @@ struct Args {
     #[arg(long)]
     trace: bool,
     /// Plant a deliberate bug (ack-before-durable, receipt-twice-on-replay,
-    /// drop-message, serve-twice, skip-release; the last three need the
-    /// `bugs` feature).
+    /// drop-message, serve-twice, skip-release, forget-hold-expiry; the last
+    /// four need the `bugs` feature).
     #[arg(long)]
     bug: Option<String>,
 }
