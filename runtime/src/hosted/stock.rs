@@ -4,6 +4,11 @@
 //! the engine: a facility's cells remember the receipt and adjustment ids
 //! they applied (the last `seen_ids_max`), and answer a repeat
 //! `Duplicate` without changing anything.
+//!
+//! Unlike the Orchestrator: an id is remembered per facility (the same
+//! `receipt_id` at another facility applies), only the last
+//! `seen_ids_max` ids are, and a receipt's `backorders_served` is absent
+//! (the engine's `StockAnswer::Applied` does not count them).
 
 use std::sync::Arc;
 
