@@ -240,6 +240,18 @@ pub struct Placed {
     pub order: OrderView,
     /// True when the same order was placed before with the same body.
     pub replay: bool,
+    /// The hold the placement named, as it stands after it (`None` when
+    /// it named none, or one that does not exist).
+    pub hold: Option<PlacedHold>,
+}
+
+/// The hold a placement named (`"hold": {"hold_id", "status"}`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlacedHold {
+    /// Client hold id.
+    pub hold_id: String,
+    /// converted when the order took it, else its status (expired, ...).
+    pub status: String,
 }
 
 /// One scan event, as sent.
@@ -332,6 +344,9 @@ pub struct CellView {
     pub on_hand: u32,
     /// Reserved.
     pub reserved: u32,
+    /// Held by active holds (the engine host answers it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub held: Option<u32>,
     /// Available.
     pub available: u32,
 }

@@ -15,13 +15,13 @@ use actix::prelude::*;
 use futures::future::join_all;
 use orch_actors::audit::{audit, AuditReport};
 use orch_actors::facility::WaveTrigger;
-use orch_actors::order::{Disposition, OrderState, PlaceRequest, Scan, ScanKind};
+use orch_actors::order::{OrderState, PlaceRequest, Scan};
 use orch_actors::sim::ScanOutcome;
 use orch_actors::{CellKey, FacilityIdx, SkuIdx};
 use orch_config::{geo::haversine_km, Config};
 use tokio::sync::oneshot;
 
-use crate::clock::{now_ms, parse_rfc3339};
+use crate::clock::now_ms;
 use crate::dto::*;
 use crate::error::{quote, ApiError};
 use crate::events_out::tail::{Tail, TailThread};
@@ -95,7 +95,7 @@ pub struct RecoveryInfo {
     pub duration: Duration,
 }
 
-use crate::validate::{self, check_id, check_qty, invalid};
+use crate::validate::{self, invalid};
 
 impl Orchestrator {
     /// Starts the core: opens the journal, replays it (recovery), then
@@ -340,10 +340,6 @@ impl Orchestrator {
         validate::sku(&self.shared.catalog, field, id)
     }
 
-    fn facility_idx(&self, field: &str, id: &str) -> Result<FacilityIdx, ApiError> {
-        validate::facility(&self.shared.catalog, field, id)
-    }
-
     fn known_facility(&self, id: &str) -> Result<FacilityIdx, ApiError> {
         self.shared.catalog.facility(id).ok_or_else(|| {
             ApiError::not_found(
@@ -478,6 +474,7 @@ impl Orchestrator {
         Ok(Placed {
             order: order_view(&self.shared.catalog, &state, false),
             replay: !fresh,
+            hold: None,
         })
     }
 
@@ -542,96 +539,14 @@ impl Orchestrator {
     }
 
     fn resolve_scan(&self, s: &ScanInput) -> Result<(orch_actors::OrderNo, Scan), String> {
-        let limits = &self.shared.limits;
-        let id_ok = |v: &str| check_id("", v, limits.id_len_max).is_ok();
-        if !id_ok(&s.event_id) {
-            return Err(
-                "event_id: must be 1 to 128 characters of letters, digits, '-', '_', '.', ':'"
-                    .into(),
-            );
-        }
-        let kind = ScanKind::parse(&s.kind)
-            .ok_or_else(|| format!("kind: unknown kind {}", quote(&s.kind)))?;
-        if s.order_id.is_empty() {
-            return Err("order_id: missing".into());
-        }
-        let no = *self
-            .shared
-            .order_ids
-            .get(s.order_id.as_str())
-            .ok_or_else(|| format!("order_id: unknown order {}", quote(&s.order_id)))?;
-        let n = s
-            .fulfillment_id
-            .strip_prefix(s.order_id.as_str())
-            .and_then(|r| r.strip_prefix('/'))
-            .and_then(|r| r.parse::<u16>().ok())
-            .ok_or_else(|| {
-                format!(
-                    "fulfillment_id: {} is not a fulfillment of order {}",
-                    quote(&s.fulfillment_id),
-                    quote(&s.order_id)
-                )
-            })?;
-        let facility = self
-            .shared
-            .catalog
-            .facility(&s.facility_id)
-            .ok_or_else(|| format!("facility_id: unknown facility {}", quote(&s.facility_id)))?;
-        let sku = match &s.sku {
-            Some(id) => Some(
-                self.shared
-                    .catalog
-                    .sku(id)
-                    .ok_or_else(|| format!("sku: unknown SKU {}", quote(id)))?,
-            ),
-            None => None,
-        };
-        let qty = match s.qty {
-            Some(q) => Some(check_qty("qty", q, limits.qty_max).map_err(|e| e.message)?),
-            None => None,
-        };
-        let at = match &s.at {
-            Some(t) => parse_rfc3339(t).ok_or_else(|| {
-                format!("at: {} is not an RFC 3339 time with an offset", quote(t))
-            })?,
-            None => now_ms(),
-        };
-        let disposition = match s.disposition.as_deref() {
-            None => None,
-            Some("restock") => Some(Disposition::Restock),
-            Some("dispose") => Some(Disposition::Dispose),
-            Some(d) => {
-                return Err(format!(
-                    "disposition: must be restock or dispose, got {}",
-                    quote(d)
-                ))
-            }
-        };
-        let short = |v: &Option<String>, f: &str| -> Result<Option<Arc<str>>, String> {
-            match v {
-                Some(x) if x.is_empty() || x.len() > 256 => {
-                    Err(format!("{f}: must be 1 to 256 characters"))
-                }
-                Some(x) => Ok(Some(Arc::from(x.as_str()))),
-                None => Ok(None),
-            }
-        };
-        Ok((
-            no,
-            Scan {
-                event_id: Arc::from(s.event_id.as_str()),
-                kind,
-                fulfillment: n,
-                facility,
-                sku,
-                qty,
-                carrier: short(&s.carrier, "carrier")?,
-                tracking: short(&s.tracking, "tracking")?,
-                reason: short(&s.reason, "reason")?,
-                disposition,
-                at,
-            },
-        ))
+        let order_no = |id: &str| self.shared.order_ids.get(id).map(|n| *n);
+        validate::scan(
+            &self.shared.catalog,
+            &self.shared.limits,
+            s,
+            order_no,
+            now_ms,
+        )
     }
 
     /// Applies scan events (`POST /v1/scans`); when the journal cannot
@@ -727,16 +642,8 @@ impl Orchestrator {
         let limits = &self.shared.limits;
         let mut checked = Vec::with_capacity(receipts.len());
         for (i, r) in receipts.iter().enumerate() {
-            check_id(
-                &format!("receipts[{i}].receipt_id"),
-                &r.receipt_id,
-                limits.id_len_max,
-            )?;
-            let sku = self.sku(&format!("receipts[{i}].sku"), &r.sku)?;
-            let facility =
-                self.facility_idx(&format!("receipts[{i}].facility_id"), &r.facility_id)?;
-            let qty = check_qty(&format!("receipts[{i}].qty"), r.qty, limits.qty_max)?;
-            checked.push((r.receipt_id.as_str(), sku, facility, qty));
+            let (key, qty) = validate::receipt(&self.shared.catalog, limits, i, r)?;
+            checked.push((r.receipt_id.as_str(), key.sku, key.facility, qty));
         }
         let mut out = Vec::with_capacity(checked.len());
         for (id, sku, facility, qty) in checked {
@@ -792,28 +699,8 @@ impl Orchestrator {
         let limits = &self.shared.limits;
         let mut checked = Vec::with_capacity(items.len());
         for (i, a) in items.iter().enumerate() {
-            check_id(
-                &format!("adjustments[{i}].adjustment_id"),
-                &a.adjustment_id,
-                limits.id_len_max,
-            )?;
-            let sku = self.sku(&format!("adjustments[{i}].sku"), &a.sku)?;
-            let facility =
-                self.facility_idx(&format!("adjustments[{i}].facility_id"), &a.facility_id)?;
-            if a.on_hand < 0 || a.on_hand > i64::from(limits.qty_max) {
-                return Err(invalid(
-                    "invalid_quantity",
-                    format!(
-                        "adjustments[{i}].on_hand: must be 0 to {}, got {}",
-                        limits.qty_max, a.on_hand
-                    ),
-                ));
-            }
-            checked.push((
-                a.adjustment_id.as_str(),
-                CellKey { sku, facility },
-                a.on_hand as u32,
-            ));
+            let (key, on_hand) = validate::adjustment(&self.shared.catalog, limits, i, a)?;
+            checked.push((a.adjustment_id.as_str(), key, on_hand));
         }
         let mut out = Vec::with_capacity(checked.len());
         for (id, key, on_hand) in checked {
@@ -867,6 +754,7 @@ impl Orchestrator {
                     facility_id: f.id.clone(),
                     on_hand: c.on_hand,
                     reserved: c.reserved,
+                    held: None,
                     available: c.available,
                 });
             }
@@ -900,13 +788,8 @@ impl Orchestrator {
         radius_km: f64,
     ) -> Result<AvailabilityAnswer, ApiError> {
         let sku = self.sku("sku", sku_id)?;
-        check_point(lat, lon)?;
-        if !(radius_km >= 0.0 && radius_km.is_finite()) {
-            return Err(invalid(
-                "invalid_radius",
-                format!("radius_km: must be a number >= 0, got {radius_km}"),
-            ));
-        }
+        validate::point(lat, lon)?;
+        validate::radius(radius_km)?;
         let mut network = 0u64;
         let mut nearby = 0u64;
         let mut facilities = Vec::new();
@@ -958,7 +841,7 @@ impl Orchestrator {
         now: orch_config::Millis,
     ) -> Result<PromiseAnswer, ApiError> {
         let sku = self.sku("sku", sku_id)?;
-        check_point(lat, lon)?;
+        validate::point(lat, lon)?;
         if qty == 0 {
             return Err(invalid(
                 "invalid_quantity",
@@ -995,21 +878,7 @@ impl Orchestrator {
 
     /// The catalog, paged in id order (`GET /v1/skus`).
     pub fn skus(&self, limit: usize, after: Option<&str>) -> (Vec<String>, Option<String>) {
-        let all = self.shared.catalog.skus();
-        let start = match after {
-            Some(a) => all.partition_point(|s| &**s <= a),
-            None => 0,
-        };
-        let limit = limit.clamp(1, 1000);
-        let page: Vec<String> = all[start..]
-            .iter()
-            .take(limit)
-            .map(|s| s.to_string())
-            .collect();
-        let next = (start + page.len() < all.len())
-            .then(|| page.last().cloned())
-            .flatten();
-        (page, next)
+        crate::present::sku_page(&self.shared.catalog, limit, after)
     }
 
     /// Every facility (`GET /v1/facilities`).
@@ -1072,12 +941,7 @@ impl Orchestrator {
         let f = self.known_facility(id)?;
         self.shared.durability.check_writable()?;
         let until = match &input.until {
-            Some(t) => Some(parse_rfc3339(t).ok_or_else(|| {
-                invalid(
-                    "invalid_time",
-                    format!("until: {} is not an RFC 3339 time with an offset", quote(t)),
-                )
-            })?),
+            Some(t) => Some(validate::time("until", t)?),
             None => None,
         };
         crate::metrics::sending(crate::metrics::ActorKind::Facility);
@@ -1253,21 +1117,4 @@ impl Orchestrator {
         ]
         .map(WaveTrigger::as_str)
     }
-}
-
-/// `lat` and `lon` of a point in a query, each named when out of range.
-fn check_point(lat: f64, lon: f64) -> Result<(), ApiError> {
-    if !(-90.0..=90.0).contains(&lat) {
-        return Err(invalid(
-            "invalid_point",
-            format!("lat: must be -90 to 90, got {lat}"),
-        ));
-    }
-    if !(-180.0..=180.0).contains(&lon) {
-        return Err(invalid(
-            "invalid_point",
-            format!("lon: must be -180 to 180, got {lon}"),
-        ));
-    }
-    Ok(())
 }

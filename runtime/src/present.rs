@@ -3,7 +3,7 @@
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
-use orch_actors::facility::Wave;
+use orch_actors::facility::{FacilityState, Wave};
 use orch_actors::order::OrderState;
 use orch_actors::shipping::{date_string, ShipPlan};
 use orch_actors::FacilityIdx;
@@ -152,4 +152,46 @@ pub fn wave_view(
             })
             .collect(),
     }
+}
+
+/// A facility as the API answers it, from its state (the engine host).
+pub fn facility_state_view(catalog: &Catalog, s: &FacilityState, now: Millis) -> FacilityView {
+    let cfg = catalog.facility_config(s.idx());
+    FacilityView {
+        facility_id: cfg.id.clone(),
+        kind: cfg.kind.as_str().into(),
+        lat: cfg.lat,
+        lon: cfg.lon,
+        enabled: s.enabled_at(now),
+        disabled_until: s.disabled_until().filter(|&u| u > now).map(rfc3339),
+        queued_fulfillments: u32::try_from(s.queued()).unwrap_or(u32::MAX),
+        open_waves: u32::try_from(s.open_waves()).unwrap_or(u32::MAX),
+        released_today: s.released_today(),
+        capacity_left: s.capacity_left(),
+    }
+}
+
+/// A page of the catalog in id order (`GET /v1/skus`): up to `limit`
+/// (1 to 1000) ids after `after`, and the id to ask after next (`None`
+/// on the last page).
+pub fn sku_page(
+    catalog: &Catalog,
+    limit: usize,
+    after: Option<&str>,
+) -> (Vec<String>, Option<String>) {
+    let all = catalog.skus();
+    let start = match after {
+        Some(a) => all.partition_point(|s| &**s <= a),
+        None => 0,
+    };
+    let limit = limit.clamp(1, 1000);
+    let page: Vec<String> = all[start..]
+        .iter()
+        .take(limit)
+        .map(|s| s.to_string())
+        .collect();
+    let next = (start + page.len() < all.len())
+        .then(|| page.last().cloned())
+        .flatten();
+    (page, next)
 }

@@ -1,11 +1,12 @@
 //! The view published for readers outside the shards: availability per
 //! cell and a board per facility, written by the owning shard once per
-//! tick and read lock-free (atomics) by routing at admission and by the
-//! availability API. Like the engine's view it may lag the cells by a
+//! tick and read lock-free (atomics; cells created after start behind a
+//! lock) by routing at admission and by the availability API. Like the engine's view it may lag the cells by a
 //! tick; the cells' answers are the truth.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use std::sync::RwLock;
 
 use orch_actors::{CellKey, FacilityIdx};
 use orch_engine::view::{Board, View, ViewUpdate};
@@ -52,15 +53,19 @@ impl BoardSlot {
 /// Availability and boards as the shards last published them.
 #[derive(Debug)]
 pub struct PublishedView {
-    /// Dense slot of every cell that exists (fixed at start).
+    /// Dense slot of every cell that existed at start.
     index: HashMap<CellKey, usize>,
     available: Vec<AtomicU32>,
+    /// Cells created after start (a receipt or count at a cell the
+    /// network did not stock), behind a lock: rare, and read only when a
+    /// key is not in `index`.
+    late: RwLock<HashMap<CellKey, u32>>,
     boards: Vec<BoardSlot>,
 }
 
 impl PublishedView {
-    /// A view of these cells and boards (the cells are every cell that
-    /// exists; no cell is added later).
+    /// A view of these cells and boards (every cell that exists now;
+    /// cells created later are published as they appear).
     pub fn new(cells: impl IntoIterator<Item = (CellKey, u32)>, boards: &[Board]) -> PublishedView {
         let mut index = HashMap::new();
         let mut available = Vec::new();
@@ -71,15 +76,22 @@ impl PublishedView {
         PublishedView {
             index,
             available,
+            late: RwLock::new(HashMap::new()),
             boards: boards.iter().map(BoardSlot::new).collect(),
         }
     }
 
     /// Units available at a cell as last published (`None`: no such cell).
     pub fn available(&self, key: CellKey) -> Option<u32> {
-        self.index
-            .get(&key)
-            .map(|&i| self.available[i].load(Ordering::Acquire))
+        match self.index.get(&key) {
+            Some(&i) => Some(self.available[i].load(Ordering::Acquire)),
+            None => self.late_cells().get(&key).copied(),
+        }
+    }
+
+    fn late_cells(&self) -> std::sync::RwLockReadGuard<'_, HashMap<CellKey, u32>> {
+        // A writer never panics holding the lock; a poisoned map is whole.
+        self.late.read().unwrap_or_else(|e| e.into_inner())
     }
 
     /// A facility's board as last published (`None`: unknown index).
@@ -94,7 +106,7 @@ impl PublishedView {
 
     /// Number of cells.
     pub fn cells(&self) -> usize {
-        self.available.len()
+        self.available.len() + self.late_cells().len()
     }
 
     /// The engine's view of everything published (a shard's replica).
@@ -103,7 +115,9 @@ impl PublishedView {
         let cells = self
             .index
             .iter()
-            .map(|(k, &i)| (*k, self.available[i].load(Ordering::Acquire)));
+            .map(|(k, &i)| (*k, self.available[i].load(Ordering::Acquire)))
+            .chain(self.late_cells().iter().map(|(k, &a)| (*k, a)))
+            .collect::<Vec<_>>();
         View::new(boards, cells)
     }
 
@@ -113,10 +127,15 @@ impl PublishedView {
     pub fn apply(&self, update: &ViewUpdate) -> ViewUpdate {
         let mut changed = ViewUpdate::default();
         for &(k, a) in &update.cells {
-            if let Some(&i) = self.index.get(&k) {
-                if self.available[i].swap(a, Ordering::AcqRel) != a {
-                    changed.cells.push((k, a));
+            let before = match self.index.get(&k) {
+                Some(&i) => Some(self.available[i].swap(a, Ordering::AcqRel)),
+                None => {
+                    let mut late = self.late.write().unwrap_or_else(|e| e.into_inner());
+                    late.insert(k, a)
                 }
+            };
+            if before != Some(a) {
+                changed.cells.push((k, a));
             }
         }
         for &(f, b) in &update.boards {

@@ -187,7 +187,7 @@ impl HostedCore {
         self.holds.get(hold_id).ok_or_else(|| not_found(hold_id))
     }
 
-    async fn hold_call(
+    pub(super) async fn hold_call(
         &self,
         no: HoldNo,
         hold_id: &str,

@@ -1,11 +1,20 @@
-//! The application over the engine host: what the API asks (placements,
-//! order reads, cancels, holds), answered by the shards
-//! ([`crate::host::Host`]) instead of the actix shells. Not served yet:
-//! the HTTP layer still runs [`crate::Orchestrator`]; this grows until it
-//! answers every route, then replaces it.
+//! The application over the engine host: what the API asks, answered by
+//! the shards ([`crate::host::Host`]) instead of the actix shells. Not
+//! served yet: the HTTP layer still runs [`crate::Orchestrator`]; this
+//! grows until it answers every route, then replaces it.
 //!
-//! - [`holds`]: create, read, extend and release holds.
+//! Served here (same DTOs and error codes as the Orchestrator):
+//! - this module: placements (one, naming a hold, or a batch), order
+//!   reads and cancels;
+//! - [`holds`]: create, read, extend and release holds;
+//! - `scans`: scan events, per event applied, duplicate or rejected;
+//! - `stock`: receipts and cycle counts;
+//! - `reads`: the SKU catalog, inventory (read on the shards),
+//!   availability and promise (from the published view);
+//! - `facilities`: facility boards, manual waves, routing status;
 //! - `views`: holds as the API answers them.
+//!
+//! Not yet: the event feed, metrics and the operations routes.
 //!
 //! Client ids (`order_id`, `hold_id`) map to the engine's numbers through
 //! [`crate::idempotency::Keys`]: a request with an id still in flight waits
@@ -14,19 +23,26 @@
 //! Every answer is let out by the host only once what it reports is
 //! durable; an `Overloaded` shard answers 429 and queues nothing.
 
+mod facilities;
 pub mod holds;
+mod reads;
+mod scans;
+mod stock;
 mod views;
 
 use std::sync::Arc;
 
+use futures::future::join_all;
+
 use orch_actors::hold::HoldNo;
 use orch_actors::order::OrderState;
 use orch_actors::OrderNo;
+use orch_config::carriers::Carriers;
 use orch_config::{Config, Limits};
 use orch_engine::{ActorRef, Answer, Msg};
 
 use crate::catalog::Catalog;
-use crate::dto::{OrderView, PlaceOrder, Placed};
+use crate::dto::{OrderView, PlaceOrder, Placed, PlacedHold};
 use crate::error::{cancel_refused, quote, ApiError, ErrorKind};
 use crate::host::{Host, Pending, PlaceRefusal};
 use crate::idempotency::{Claim, Keys};
@@ -38,6 +54,7 @@ pub struct HostedCore {
     host: Host,
     catalog: Arc<Catalog>,
     limits: Limits,
+    carriers: Arc<Carriers>,
     orders: Keys<OrderNo>,
     holds: Keys<HoldNo>,
 }
@@ -86,6 +103,7 @@ impl HostedCore {
         Ok(HostedCore {
             catalog: Arc::new(Catalog::new(&cfg.network)),
             limits: cfg.limits,
+            carriers: Arc::new(cfg.carriers.clone()),
             orders: Keys::seen_with(orders.into_iter().flatten()),
             holds: Keys::seen_with(holds.into_iter().flatten()),
             host,
@@ -101,7 +119,24 @@ impl HostedCore {
     /// same body answers the order again (`replay`), another body is a
     /// conflict. Answers once the placement is durable.
     pub async fn place(&self, o: &PlaceOrder) -> Result<Placed, ApiError> {
+        self.place_holding(o, None).await
+    }
+
+    /// Places an order that may name a hold (`"hold_id"` in the body):
+    /// the hold converts and the order takes its units where they are
+    /// held. A hold that is unknown or no longer active does not fail the
+    /// order: it is placed as usual. The answer carries the hold's id and
+    /// status after the placement (`None` for an unknown hold).
+    pub async fn place_holding(
+        &self,
+        o: &PlaceOrder,
+        hold_id: Option<&str>,
+    ) -> Result<Placed, ApiError> {
         let req = validate::order(&self.catalog, &self.limits, o)?;
+        if let Some(h) = hold_id {
+            validate::check_id("hold_id", h, self.limits.id_len_max)?;
+        }
+        let hold_no = hold_id.and_then(|h| self.holds.get(h));
         let claim = match self.orders.claim(req.order_id.clone()).await {
             Claim::Seen(no) => {
                 let state = self.order_state(no).await?;
@@ -114,11 +149,16 @@ impl HostedCore {
                         ),
                     ));
                 }
-                return Ok(self.placed(&state, true));
+                let hold = self.placed_hold(hold_id, hold_no).await?;
+                return Ok(self.placed(&state, true, hold));
             }
             Claim::Mine(claim) => claim,
         };
-        let (no, pending) = self.host.place(req).map_err(|r| match r {
+        let admitted = match hold_no {
+            Some(h) => self.host.place_with_hold(req, h),
+            None => self.host.place(req),
+        };
+        let (no, pending) = admitted.map_err(|r| match r {
             PlaceRefusal::Invalid(why) => ApiError::invalid("invalid_order", why),
             PlaceRefusal::Overloaded => overloaded(),
         })?;
@@ -128,13 +168,38 @@ impl HostedCore {
             other => return Err(unexpected("placement", &other)),
         }
         let state = self.order_state(no).await?;
-        Ok(self.placed(&state, false))
+        let hold = self.placed_hold(hold_id, hold_no).await?;
+        Ok(self.placed(&state, false, hold))
     }
 
-    fn placed(&self, state: &OrderState, replay: bool) -> Placed {
+    /// Places many orders concurrently; one answer per order, in order.
+    pub async fn place_batch(&self, orders: &[PlaceOrder]) -> Vec<Result<Placed, ApiError>> {
+        join_all(orders.iter().map(|o| self.place(o))).await
+    }
+
+    /// The named hold as it stands, for a placement's answer.
+    async fn placed_hold(
+        &self,
+        hold_id: Option<&str>,
+        no: Option<HoldNo>,
+    ) -> Result<Option<PlacedHold>, ApiError> {
+        let (Some(hold_id), Some(no)) = (hold_id, no) else {
+            return Ok(None);
+        };
+        let state = self
+            .hold_call(no, hold_id, |reply| Msg::ReadHold { reply })
+            .await?;
+        Ok(Some(PlacedHold {
+            hold_id: hold_id.to_string(),
+            status: state.status().as_str().into(),
+        }))
+    }
+
+    fn placed(&self, state: &OrderState, replay: bool, hold: Option<PlacedHold>) -> Placed {
         Placed {
             order: order_view(&self.catalog, state, false),
             replay,
+            hold,
         }
     }
 
