@@ -92,6 +92,11 @@ fn dec<T: for<'de> Deserialize<'de>>(bytes: &[u8], what: &str) -> Result<T, Stri
         .map_err(|e| format!("snapshot {what} does not decode: {e}"))
 }
 
+/// The layout and encoding of the values this build writes. 1: before
+/// the `format` key; 2: hold records, and fulfillments carry their ship
+/// plan.
+pub const SNAPSHOT_FORMAT: u32 = 2;
+
 /// Cells per sled value.
 const CELL_CHUNK: usize = 8192;
 /// Order numbers per sled value (an order is found by `no / ORDER_CHUNK`).
@@ -150,11 +155,25 @@ impl SnapshotStore {
     }
 
     /// The current generation's meta record, if any snapshot exists.
+    ///
+    /// A store written in another format ([`SNAPSHOT_FORMAT`]) is an
+    /// error: its values would not decode, or worse, decode wrong.
     pub fn meta(&self) -> Result<Option<SnapshotMeta>, String> {
-        match self.db.get("current").map_err(err)? {
-            Some(v) => dec(&v, "meta").map(Some),
-            None => Ok(None),
+        let Some(v) = self.db.get("current").map_err(err)? else {
+            return Ok(None);
+        };
+        let format = match self.db.get("format").map_err(err)? {
+            Some(f) => dec::<u32>(&f, "format")?,
+            None => 1,
+        };
+        if format != SNAPSHOT_FORMAT {
+            return Err(format!(
+                "{}: snapshot format {format}, this build reads format {SNAPSHOT_FORMAT} \
+                 (move the data directory aside to start empty)",
+                self.dir.display()
+            ));
         }
+        dec(&v, "meta").map(Some)
     }
 
     /// Loads the current snapshot.
@@ -282,6 +301,9 @@ impl SnapshotStore {
             taken_at,
         };
         let _switching = self.switch.write().unwrap_or_else(|p| p.into_inner());
+        self.db
+            .insert("format", enc(&SNAPSHOT_FORMAT))
+            .map_err(err)?;
         self.db.insert("current", enc(&meta)).map_err(err)?;
         if let Some(old) = previous {
             for part in PARTS {
@@ -346,5 +368,37 @@ mod cell_layout_tests {
         let back: CellState = dec(&before, "cells").unwrap();
         assert_eq!(back, plain);
         assert_eq!(back.held(), 0);
+    }
+}
+
+#[cfg(test)]
+mod format_tests {
+    use super::*;
+
+    /// A store written in another format is refused by name, never read.
+    #[test]
+    fn a_store_in_another_format_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SnapshotStore::open(dir.path()).unwrap();
+        let cfg = orch_config::Config::with_network(orch_config::Network {
+            facilities: Vec::new(),
+            skus: Vec::new(),
+            stock: Vec::new(),
+        });
+        let world = World::new(&cfg, 0);
+        store.write(&world, &[], &[], 7, 0).unwrap();
+        assert_eq!(store.meta().unwrap().map(|m| m.seq), Some(7));
+        for older in [Some(1u32), None] {
+            match older {
+                Some(f) => store.db.insert("format", enc(&f)).unwrap(),
+                None => store.db.remove("format").unwrap(),
+            };
+            let e = store.meta().unwrap_err();
+            assert!(
+                e.contains("snapshot format 1, this build reads format 2"),
+                "{e}"
+            );
+            assert!(store.load().is_err());
+        }
     }
 }
