@@ -1432,8 +1432,10 @@ impl Sim {
     }
 
     /// Faults have stopped: within [`LIVENESS_BOUND_MS`] of simulated time
-    /// every order is final or waits (for stock, or for the warehouse's
-    /// scans after its wave), and no actor is stuck.
+    /// (counted from when the last active hold has lapsed, since a line
+    /// may wait for the units a hold keeps) every order is final or waits
+    /// (for stock, or for the warehouse's scans after its wave), and no
+    /// actor is stuck.
     fn liveness(&mut self) -> Result<(), String> {
         for f in 0..self.opt.facilities {
             self.offer(
@@ -1447,7 +1449,20 @@ impl Sim {
             );
         }
         self.quiesce()?;
-        let deadline = self.now + LIVENESS_BOUND_MS;
+        // A line may wait for stock an active hold keeps until it lapses
+        // (up to the longest TTL from an extend the book may not have seen
+        // acknowledged): the bound starts once every such hold has gone.
+        let holds_end = if self.holds.holds.values().any(|h| h.fate == Fate::Active) {
+            let ttl_max = self.cfg.limits.hold_ttl_s_max.min(TTL_S_CEILING);
+            let latest = self.holds.holds.values().map(|h| h.expires_at).max();
+            latest
+                .unwrap_or(0)
+                .max(self.now + Millis::from(ttl_max) * 1_000)
+                + crate::holds::RELEASE_BOUND_MS
+        } else {
+            self.now
+        };
+        let deadline = holds_end.max(self.now) + LIVENESS_BOUND_MS;
         while self.now < deadline {
             self.now += 60_000;
             self.cluster.set_now(self.now);

@@ -46,6 +46,20 @@ fn a_conversion_covering_every_line_adds_no_empty_fulfillment() {
     }
 }
 
+/// Seeds whose liveness check ran out while a hold still kept the stock a
+/// backordered line waited for: the line was filled when the hold lapsed,
+/// at the very end of the bound, and its wave was not due yet. The bound
+/// now starts once every active hold has lapsed.
+const HOLD_OUTLASTS_BOUND_SEEDS: [u64; 4] = [5072, 6755, 6822, 7327];
+
+#[test]
+fn liveness_waits_for_the_holds_that_keep_stock() {
+    for seed in HOLD_OUTLASTS_BOUND_SEEDS {
+        let out = run_seed(seed, None);
+        assert_eq!(out.failure, None, "seed {seed}");
+    }
+}
+
 #[test]
 fn the_same_seed_gives_the_same_run() {
     let a = run_seed(11, None);
