@@ -7,7 +7,8 @@
 #   4. runs a real Prometheus on loopback scraping it every second during a
 #      short load, and asserts through the query API that the placement rate
 #      is above zero and that the place latency p99 (and the journal batch
-#      p99, and the fill-ratio recording rule) is a number.
+#      p99, and the fill-ratio and shipping-cost recording rules) is a number
+#      and that the carrier-mix shares add up to 1.
 # Needs: bash, curl, cargo. Leaves nothing running; its files go to a temp
 # directory removed at exit (kept with KEEP_TMP=1).
 set -euo pipefail
@@ -179,8 +180,13 @@ p99=$(query 'histogram_quantile(0.99, sum by (le) (rate(orchestrator_place_durat
 is_number "$p99" || fail "place p99 is not a number: '$p99'"
 fill=$(query 'orchestrator:fill_ratio:rate5m')
 is_number "$fill" || fail "the fill-ratio recording rule gave no number: '$fill'"
+cost=$(query 'orchestrator:shipping_cost_per_order:avg1h')
+is_number "$cost" || fail "the shipping-cost recording rule gave no number: '$cost'"
+mix=$(query 'sum(orchestrator:carrier_mix_share:rate1h)')
+is_number "$mix" || fail "the carrier-mix recording rule gave no number: '$mix'"
+awk -v m="$mix" 'BEGIN { exit !(m > 0.999 && m < 1.001) }' || fail "carrier shares do not add up to 1: $mix"
 # The embedded default journals with fsync: batches are written.
 jp99=$(query 'histogram_quantile(0.99, sum by (le) (rate(orchestrator_journal_batch_duration_seconds_bucket[30s])))')
 is_number "$jp99" || fail "journal batch p99 is not a number: '$jp99'"
-log "placement rate ${rate}/s, place p99 ${p99}s, fill ratio $fill, journal batch p99 ${jp99}s (through Prometheus' query API)"
+log "placement rate ${rate}/s, place p99 ${p99}s, fill ratio $fill, shipping cost per order $cost, journal batch p99 ${jp99}s (through Prometheus' query API)"
 log "OK"

@@ -631,6 +631,15 @@ impl OrderState {
         &self.timeline
     }
 
+    /// Whether a fulfillment delivered at `at` kept its promise: `Some(false)`
+    /// when the UTC day of `at` is after its plan's promised delivery day,
+    /// `None` when it has no ship plan (nothing was promised) or does not
+    /// exist. Decided from the scan's time, never the wall clock.
+    pub fn promise_kept(&self, fulfillment: u16, at: Millis) -> Option<bool> {
+        let plan = self.fulfillment(fulfillment)?.ship.as_ref()?;
+        Some(day_of(at) <= plan.delivery_day)
+    }
+
     /// Backorder priority: lower is served first (same day first).
     pub fn priority(&self) -> u8 {
         match self.request.service_level {
@@ -1235,6 +1244,17 @@ impl OrderState {
                     Some(scan.event_id.clone()),
                     replan.cloned(),
                 );
+                // Derived from the journaled scan alone, so replay agrees.
+                if scan.kind == ScanKind::Delivered
+                    && self.promise_kept(scan.fulfillment, scan.at) == Some(false)
+                {
+                    self.note(
+                        scan.at,
+                        "promise_missed",
+                        Some(scan.fulfillment),
+                        Some(scan.event_id.clone()),
+                    );
+                }
             }
         }
     }
@@ -2478,6 +2498,66 @@ mod tests {
             (f.carrier.as_deref(), f.tracking.as_deref()),
             (Some("NWP"), Some("T-1"))
         );
+    }
+
+    /// A shipped fulfillment (its plan cleared unless `with_plan`).
+    fn shipped(with_plan: bool) -> OrderState {
+        let mut o = packed_with_a_plan();
+        decide_and_apply(&mut o, &scan("s1", ScanKind::Ship, 1));
+        if !with_plan {
+            o.fulfillments[0].ship = None;
+        }
+        o
+    }
+
+    /// [`shipped`], then delivered by scan `d1` at `at`; answers the order
+    /// and the timeline entries the delivery added.
+    fn delivered_at(at: Millis, with_plan: bool) -> (OrderState, Vec<TimelineEntry>) {
+        let mut o = shipped(with_plan);
+        let before = o.timeline().len();
+        let event = decide_and_apply(
+            &mut o,
+            &Scan {
+                at,
+                ..scan("d1", ScanKind::Delivered, 1)
+            },
+        );
+        // Replaying the journaled event gives the same timeline.
+        let mut replayed = shipped(with_plan);
+        replayed.apply(&event);
+        assert_eq!(replayed.timeline(), o.timeline(), "replay agrees");
+        let after = o.timeline()[before..].to_vec();
+        (o, after)
+    }
+
+    #[test]
+    fn a_delivery_after_the_promised_day_records_promise_missed() {
+        let promised = packed_with_a_plan().fulfillment(1).unwrap().ship.clone();
+        let day = promised.expect("a plan").delivery_day;
+        let last_ms_of = |d: u64| (d + 1) * crate::shipping::DAY_MS - 1;
+        let whats = |t: &[TimelineEntry]| t.iter().map(|e| e.what.to_string()).collect::<Vec<_>>();
+
+        // On time: the last millisecond of the promised day.
+        let (o, t) = delivered_at(last_ms_of(day), true);
+        assert_eq!(whats(&t), ["delivered"]);
+        assert_eq!(o.promise_kept(1, last_ms_of(day)), Some(true));
+
+        // One day late: the first millisecond of the next day.
+        let late = (day + 1) * crate::shipping::DAY_MS;
+        let (o, t) = delivered_at(late, true);
+        assert_eq!(whats(&t), ["delivered", "promise_missed"]);
+        assert_eq!(
+            (t[1].at, t[1].fulfillment, t[1].event_id.as_deref()),
+            (late, Some(1), Some("d1")),
+            "the miss is the scan's"
+        );
+        assert_eq!(o.promise_kept(1, late), Some(false));
+        assert_eq!(o.status(), OrderStatus::Delivered);
+
+        // No plan: nothing was promised, nothing is missed.
+        let (o, t) = delivered_at(late + 10 * crate::shipping::DAY_MS, false);
+        assert_eq!(whats(&t), ["delivered"]);
+        assert_eq!(o.promise_kept(1, late), None);
     }
 
     #[test]

@@ -15,7 +15,7 @@ use actix::prelude::*;
 use futures::future::join_all;
 use orch_actors::audit::{audit, AuditReport};
 use orch_actors::facility::WaveTrigger;
-use orch_actors::order::{OrderState, PlaceRequest, Scan};
+use orch_actors::order::{OrderState, PlaceRequest, Scan, ScanKind};
 use orch_actors::sim::ScanOutcome;
 use orch_actors::{CellKey, FacilityIdx, SkuIdx};
 use orch_config::{geo::haversine_km, Config};
@@ -593,14 +593,27 @@ impl Orchestrator {
         }
         let runs = groups.into_iter().map(|(no, scans)| async move {
             let mut out = Vec::with_capacity(scans.len());
+            let mut delivered = Vec::new();
             for (i, scan) in scans {
                 let (kind, started) = (scan.kind, std::time::Instant::now());
+                let (fulfillment, at) = (scan.fulfillment, scan.at);
                 let outcome = self
                     .ask_order(no, ApplyScan(scan))
                     .await
                     .unwrap_or_else(|e| ScanOutcome::Rejected(e.message));
                 crate::metrics::scan_applied(kind, started.elapsed());
+                if kind == ScanKind::Delivered && matches!(outcome, ScanOutcome::Applied) {
+                    delivered.push((fulfillment, at));
+                }
                 out.push((i, outcome));
+            }
+            // Promise kept or missed, from the order as the scans left it.
+            if !delivered.is_empty() {
+                if let Ok(state) = self.ask_order(no, GetOrder).await {
+                    for (fulfillment, at) in delivered {
+                        crate::metrics::delivered(&state, fulfillment, at);
+                    }
+                }
             }
             out
         });

@@ -67,6 +67,12 @@ pub const CYCLE_BUCKETS: &[f64] = &[
 pub const WAVE_BUCKETS: &[f64] = &[
     1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0, 200.0, 500.0, 1000.0, 2000.0, 5000.0,
 ];
+/// Shipping cost of an order's fulfillments at placement, in the carriers'
+/// currency: 1 to 500.
+pub const SHIPPING_COST_BUCKETS: &[f64] = &[
+    1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 8.0, 10.0, 12.5, 15.0, 20.0, 25.0, 30.0, 40.0, 50.0, 75.0, 100.0,
+    200.0, 500.0,
+];
 
 // Counters.
 /// Placements by channel and outcome.
@@ -87,6 +93,10 @@ pub const OVERSELL: &str = "orchestrator_oversell_total";
 pub const ROUTING_DECISIONS: &str = "orchestrator_routing_decisions_total";
 /// Fulfillments routed to each facility at placement.
 pub const FULFILLMENTS_ROUTED: &str = "orchestrator_fulfillments_routed_total";
+/// Fulfillments routed at placement, by planned carrier and service.
+pub const FULFILLMENTS_PLANNED: &str = "orchestrator_fulfillments_planned_total";
+/// Delivered fulfillments by service level and whether the promise was kept.
+pub const DELIVERIES: &str = "orchestrator_deliveries_total";
 /// Waves released by facility and trigger.
 pub const WAVES_RELEASED: &str = "orchestrator_waves_released_total";
 /// Scan events by kind and result.
@@ -137,6 +147,8 @@ pub const JOURNAL_BATCH_RECORDS: &str = "orchestrator_journal_batch_records";
 pub const SNAPSHOT_DURATION: &str = "orchestrator_snapshot_duration_seconds";
 /// Placed to shipped / delivered, per fulfillment.
 pub const ORDER_CYCLE_DURATION: &str = "orchestrator_order_cycle_duration_seconds";
+/// Shipping cost per order at placement.
+pub const SHIPPING_COST: &str = "orchestrator_shipping_cost";
 /// Fulfillments per released wave.
 pub const WAVE_FULFILLMENTS: &str = "orchestrator_wave_fulfillments";
 
@@ -227,6 +239,8 @@ pub const CATALOG: &[MetricSpec] = &[
     counter(OVERSELL, &[], "Stock cells seen with more reserved than on hand. Must stay zero: anything else is an oversell bug."),
     counter(ROUTING_DECISIONS, &["fulfillments"], "New placements by number of fulfillments (0 when nothing was routed, 5+ capped); split shipments have 2 or more."),
     counter(FULFILLMENTS_ROUTED, &["facility"], "Fulfillments routed to each facility at placement."),
+    counter(FULFILLMENTS_PLANNED, &["carrier", "service"], "Fulfillments routed at placement, by the carrier and service of their ship plan (none, none when no service ships from the facility to the destination): the carrier mix."),
+    counter(DELIVERIES, &["service_level", "promise"], "Delivered scans applied to fulfillments with a ship plan, by the order's service level (same_day, next_day, standard) and promise (kept: delivered by the promised UTC day; missed: later)."),
     counter(WAVES_RELEASED, &["facility", "trigger"], "Pick waves released by facility and trigger (size, max_wait, cutoff, manual)."),
     counter(SCANS, &["kind", "result"], "Scan events by kind (pick, pack, ship, in_transit, out_for_delivery, delivered, delivery_exception, return_received, invalid) and result (applied, duplicate, rejected)."),
     counter(CANCELLATIONS, &["result"], "Cancel requests by result (cancelled, refused, not_found, error)."),
@@ -249,6 +263,7 @@ pub const CATALOG: &[MetricSpec] = &[
     histogram(JOURNAL_BATCH_RECORDS, &[], "Records per journal batch (group commit size).", BATCH_RECORD_BUCKETS),
     histogram(SNAPSHOT_DURATION, &[], "Time to write one snapshot of every actor.", SNAPSHOT_BUCKETS),
     histogram(ORDER_CYCLE_DURATION, &["until"], "Time from placement to a fulfillment's ship or delivery scan (until: shipped, delivered).", CYCLE_BUCKETS),
+    histogram(SHIPPING_COST, &[], "Shipping cost of one order at placement: the sum of its fulfillments' planned shipping costs (orders with no planned service are not recorded; backorder fills later are not added).", SHIPPING_COST_BUCKETS),
     histogram(WAVE_FULFILLMENTS, &[], "Fulfillments per released pick wave.", WAVE_BUCKETS),
     gauge(RESIDENT_ACTORS, &["kind"], "Actors in memory by kind (order, cell, desk, facility)."),
     gauge(MAILBOX_DEPTH_MAX, &["kind"], "Messages waiting in the mailboxes of all actors of a kind (sent, not yet handled), highest since the previous sample."),
@@ -285,6 +300,15 @@ pub fn channel_label(channel: &str) -> &'static str {
         .find(|c| **c == channel)
         .copied()
         .unwrap_or("other")
+}
+
+/// The `promise` label of a delivery: `kept` or `missed`.
+pub fn promise_label(kept: bool) -> &'static str {
+    if kept {
+        "kept"
+    } else {
+        "missed"
+    }
 }
 
 /// The `fulfillments` label of a routing decision.

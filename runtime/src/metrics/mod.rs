@@ -29,7 +29,8 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use ::metrics::{counter, describe_counter, describe_gauge, describe_histogram, gauge, histogram};
-use orch_actors::order::ScanKind;
+use orch_actors::order::{OrderState, ScanKind};
+use orch_config::Millis;
 
 use crate::dto::{ItemResult, OrderView, PlaceOrder, Placed, ScanInput, ScanResult};
 use crate::error::{ApiError, ErrorKind};
@@ -61,6 +62,13 @@ pub(crate) fn describe_all() {
     }
     for r in ["reserved", "short", "refused"] {
         counter!(RESERVATIONS, "result" => r).absolute(0);
+    }
+    // Both sides of the promise ratio exist from the start, per level.
+    for level in orch_config::ServiceLevel::ALL {
+        for kept in [true, false] {
+            counter!(DELIVERIES, "service_level" => level.as_str(), "promise" => promise_label(kept))
+                .absolute(0);
+        }
     }
     publish_kept();
 }
@@ -110,6 +118,37 @@ fn new_order(o: &PlaceOrder, order: &OrderView) {
         .increment(1);
     for f in &order.fulfillments {
         counter!(FULFILLMENTS_ROUTED, "facility" => f.facility_id.clone()).increment(1);
+    }
+    shipping_plans(order);
+}
+
+/// The carrier mix and the shipping cost of a new order, from the ship plans
+/// it was answered with. Carrier and service ids come from the network
+/// config (bounded); a fulfillment without a plan counts as `none`.
+fn shipping_plans(order: &OrderView) {
+    let mut cost = None;
+    for f in &order.fulfillments {
+        let carrier = f.carrier.clone().unwrap_or_else(|| "none".into());
+        let service = f.ship.service.clone().unwrap_or_else(|| "none".into());
+        counter!(FULFILLMENTS_PLANNED, "carrier" => carrier, "service" => service).increment(1);
+        if let Some(c) = f.ship.shipping_cost {
+            *cost.get_or_insert(0.0) += c;
+        }
+    }
+    if let Some(c) = cost {
+        histogram!(SHIPPING_COST).record(c);
+    }
+}
+
+/// A `delivered` scan applied to fulfillment `fulfillment` of `order` at
+/// `at` (the order as it stood after the scan): counts the delivery as
+/// promise kept or missed for the order's service level; a fulfillment
+/// with no ship plan promised nothing and is not counted.
+pub fn delivered(order: &OrderState, fulfillment: u16, at: Millis) {
+    if let Some(kept) = order.promise_kept(fulfillment, at) {
+        let level = order.request().service_level.as_str();
+        counter!(DELIVERIES, "service_level" => level, "promise" => promise_label(kept))
+            .increment(1);
     }
 }
 
