@@ -805,6 +805,28 @@ impl OrderState {
         }
     }
 
+    /// The tracking number the core issues when `f` ships with `carrier`:
+    /// one order's fulfillments released in one wave at one facility are
+    /// one parcel, so they share the number (that of a sibling already
+    /// shipped with this carrier, else the one issued for the parcel's
+    /// lowest fulfillment number).
+    fn parcel_tracking(&self, f: &Fulfillment, carrier: &Arc<str>) -> Arc<str> {
+        let parcel: Vec<&Fulfillment> = self
+            .fulfillments
+            .iter()
+            .filter(|g| g.facility == f.facility && g.wave_id.is_some() && g.wave_id == f.wave_id)
+            .collect();
+        if let Some(t) = parcel
+            .iter()
+            .find(|g| g.carrier.as_ref() == Some(carrier) && g.tracking.is_some())
+            .and_then(|g| g.tracking.clone())
+        {
+            return t;
+        }
+        let n = parcel.iter().map(|g| g.n).min().unwrap_or(f.n).min(f.n);
+        Arc::from(tracking_number(carrier, self.no.0, n))
+    }
+
     /// Decide a scan: duplicate, refused with a reason, or an event to apply.
     ///
     /// A `ship` scan may leave out `carrier` (the planned carrier applies)
@@ -888,7 +910,7 @@ impl OrderState {
                 let tracking = scan
                     .tracking
                     .clone()
-                    .unwrap_or_else(|| Arc::from(tracking_number(&carrier, self.no.0, f.n)));
+                    .unwrap_or_else(|| self.parcel_tracking(f, &carrier));
                 let replan = if planned.is_some_and(|p| p.carrier == carrier) {
                     None
                 } else {
@@ -2469,6 +2491,46 @@ mod tests {
         assert_eq!(f.carrier.as_deref(), Some("NWP"));
         assert_eq!(f.tracking.as_deref(), Some(issued.as_str()));
         assert_eq!(f.ship, plan, "the plan stands");
+    }
+
+    #[test]
+    fn fulfillments_of_one_wave_at_one_facility_ship_as_one_parcel() {
+        // Fulfillment 1 (A at F0) and a backorder fill (B at F0, fulfillment 2).
+        let mut o = routed(&[(A, 1), (B, 4)], vec![(F0, vec![0])], vec![1]);
+        let (event, _) = o.decide_fill(1, F0, T + 5, &nwp()).unwrap();
+        o.apply(&event);
+        let bare = |id: &str, n| Scan {
+            carrier: Some("NWP".into()),
+            tracking: None,
+            ..scan(id, ScanKind::Ship, n)
+        };
+        let mut other_wave = o.clone();
+        release(&mut o, 1);
+        release(&mut o, 2);
+        for (n, sku, qty) in [(1, A, 1), (2, B, 4)] {
+            must_apply(&mut o, &pick(&format!("p{n}"), n, sku, qty));
+            must_apply(&mut o, &scan(&format!("k{n}"), ScanKind::Pack, n));
+        }
+        decide_and_apply(&mut o, &bare("s2", 2));
+        decide_and_apply(&mut o, &bare("s1", 1));
+        let t = |o: &OrderState, n| o.fulfillment(n).unwrap().tracking.clone();
+        assert_eq!(t(&o, 1), t(&o, 2), "one parcel, one number");
+        assert_eq!(
+            t(&o, 1).as_deref(),
+            Some(tracking_number("NWP", NO.0, 1).as_str())
+        );
+        // Released in different waves: two parcels.
+        release(&mut other_wave, 1);
+        let e = other_wave
+            .decide_wave(2, "DC-W000002".into(), T + 6)
+            .unwrap();
+        other_wave.apply(&e);
+        for (n, sku, qty) in [(1, A, 1), (2, B, 4)] {
+            must_apply(&mut other_wave, &pick(&format!("p{n}"), n, sku, qty));
+            must_apply(&mut other_wave, &scan(&format!("k{n}"), ScanKind::Pack, n));
+            decide_and_apply(&mut other_wave, &bare(&format!("s{n}"), n));
+        }
+        assert_ne!(t(&other_wave, 1), t(&other_wave, 2));
     }
 
     #[test]
