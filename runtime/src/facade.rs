@@ -18,7 +18,7 @@ use orch_actors::facility::WaveTrigger;
 use orch_actors::order::{OrderState, PlaceRequest, Scan, ScanKind};
 use orch_actors::sim::ScanOutcome;
 use orch_actors::{CellKey, FacilityIdx, SkuIdx};
-use orch_config::{geo::haversine_km, Config};
+use orch_config::Config;
 use tokio::sync::oneshot;
 
 use crate::clock::now_ms;
@@ -334,10 +334,6 @@ impl Orchestrator {
     /// The shared state (views, registry), for metrics and tests.
     pub fn shared(&self) -> &Arc<Shared> {
         &self.shared
-    }
-
-    fn sku(&self, field: &str, id: &str) -> Result<SkuIdx, ApiError> {
-        validate::sku(&self.shared.catalog, field, id)
     }
 
     fn known_facility(&self, id: &str) -> Result<FacilityIdx, ApiError> {
@@ -800,32 +796,15 @@ impl Orchestrator {
         lon: f64,
         radius_km: f64,
     ) -> Result<AvailabilityAnswer, ApiError> {
-        let sku = self.sku("sku", sku_id)?;
-        validate::point(lat, lon)?;
-        validate::radius(radius_km)?;
-        let mut network = 0u64;
-        let mut nearby = 0u64;
-        let mut facilities = Vec::new();
-        for (i, f) in self.shared.catalog.facilities().iter().enumerate() {
-            let available = self.shared.view.available(sku, FacilityIdx(i as u16));
-            network += u64::from(available);
-            let d = haversine_km(f.lat, f.lon, lat, lon);
-            if d <= radius_km {
-                nearby += u64::from(available);
-                facilities.push(NearbyView {
-                    facility_id: f.id.clone(),
-                    available,
-                    distance_km: (d * 10.0).round() / 10.0,
-                });
-            }
-        }
-        facilities.sort_by(|a, b| a.distance_km.total_cmp(&b.distance_km));
-        Ok(AvailabilityAnswer {
-            sku: sku_id.into(),
-            network_available: network,
-            nearby_available: nearby,
-            facilities,
-        })
+        let view = &self.shared.view;
+        crate::nearby::availability(
+            &self.shared.catalog,
+            sku_id,
+            lat,
+            lon,
+            radius_km,
+            |sku, i| view.available(sku, FacilityIdx(i as u16)),
+        )
     }
 
     /// The delivery promise (`GET /v1/promise`) for `qty` units to a point,
@@ -853,40 +832,17 @@ impl Orchestrator {
         lon: f64,
         now: orch_config::Millis,
     ) -> Result<PromiseAnswer, ApiError> {
-        let sku = self.sku("sku", sku_id)?;
-        validate::point(lat, lon)?;
-        if qty == 0 {
-            return Err(invalid(
-                "invalid_quantity",
-                "qty: must be at least 1, got 0".to_string(),
-            ));
-        }
-        let facilities = self.shared.catalog.facilities();
-        let candidates: Vec<(usize, f64)> = facilities
-            .iter()
-            .enumerate()
-            .filter(|(i, _)| self.shared.view.available(sku, FacilityIdx(*i as u16)) >= qty)
-            .map(|(i, f)| (i, haversine_km(f.lat, f.lon, lat, lon)))
-            .collect();
-        let carriers = &self.cfg.carriers;
-        let promises = orch_actors::shipping::promise(carriers, &candidates, qty, now)
-            .into_iter()
-            .map(|p| {
-                let carrier = &carriers.carriers[p.quote.carrier];
-                LevelPromiseView {
-                    service_level: p.level,
-                    delivery_date: orch_actors::shipping::date_string(p.quote.delivery_day),
-                    facility_id: facilities[p.facility].id.to_string(),
-                    carrier: carrier.id.clone(),
-                    service: carrier.services[p.quote.service].id.clone(),
-                    shipping_cost: (p.quote.cost * 100.0).round() / 100.0,
-                }
-            })
-            .collect();
-        Ok(PromiseAnswer {
-            sku: sku_id.into(),
-            promises,
-        })
+        let view = &self.shared.view;
+        crate::nearby::promise(
+            &self.shared.catalog,
+            &self.cfg.carriers,
+            sku_id,
+            qty,
+            lat,
+            lon,
+            now,
+            |sku, i| view.available(sku, FacilityIdx(i as u16)),
+        )
     }
 
     /// The catalog, paged in id order (`GET /v1/skus`).

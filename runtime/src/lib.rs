@@ -17,6 +17,7 @@ pub mod hosted;
 pub mod http;
 pub mod idempotency;
 pub mod metrics;
+pub mod nearby;
 pub mod persist;
 pub mod present;
 pub mod sampler;

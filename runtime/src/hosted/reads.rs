@@ -7,14 +7,10 @@
 use std::collections::BTreeMap;
 
 use orch_actors::{CellKey, FacilityIdx, SkuIdx};
-use orch_config::geo::haversine_km;
 
 use super::{overloaded, HostedCore};
-use crate::dto::{
-    AvailabilityAnswer, CellView, InventoryView, LevelPromiseView, NearbyView, PromiseAnswer,
-};
+use crate::dto::{AvailabilityAnswer, CellView, InventoryView, PromiseAnswer};
 use crate::error::{quote, ApiError};
-use crate::validate;
 
 impl HostedCore {
     /// Units available at a cell as last published (0: no such cell).
@@ -35,31 +31,8 @@ impl HostedCore {
         lon: f64,
         radius_km: f64,
     ) -> Result<AvailabilityAnswer, ApiError> {
-        let sku = validate::sku(&self.catalog, "sku", sku_id)?;
-        validate::point(lat, lon)?;
-        validate::radius(radius_km)?;
-        let mut network = 0u64;
-        let mut nearby = 0u64;
-        let mut facilities = Vec::new();
-        for (i, f) in self.catalog.facilities().iter().enumerate() {
-            let available = self.published(sku, i);
-            network += u64::from(available);
-            let d = haversine_km(f.lat, f.lon, lat, lon);
-            if d <= radius_km {
-                nearby += u64::from(available);
-                facilities.push(NearbyView {
-                    facility_id: f.id.clone(),
-                    available,
-                    distance_km: (d * 10.0).round() / 10.0,
-                });
-            }
-        }
-        facilities.sort_by(|a, b| a.distance_km.total_cmp(&b.distance_km));
-        Ok(AvailabilityAnswer {
-            sku: sku_id.into(),
-            network_available: network,
-            nearby_available: nearby,
-            facilities,
+        crate::nearby::availability(&self.catalog, sku_id, lat, lon, radius_km, |sku, i| {
+            self.published(sku, i)
         })
     }
 
@@ -73,41 +46,17 @@ impl HostedCore {
         lat: f64,
         lon: f64,
     ) -> Result<PromiseAnswer, ApiError> {
-        let sku = validate::sku(&self.catalog, "sku", sku_id)?;
-        validate::point(lat, lon)?;
-        if qty == 0 {
-            return Err(validate::invalid(
-                "invalid_quantity",
-                "qty: must be at least 1, got 0",
-            ));
-        }
-        let facilities = self.catalog.facilities();
-        let candidates: Vec<(usize, f64)> = facilities
-            .iter()
-            .enumerate()
-            .filter(|(i, _)| self.published(sku, *i) >= qty)
-            .map(|(i, f)| (i, haversine_km(f.lat, f.lon, lat, lon)))
-            .collect();
-        let carriers = &self.carriers;
         let now = self.host.clock().now();
-        let promises = orch_actors::shipping::promise(carriers, &candidates, qty, now)
-            .into_iter()
-            .map(|p| {
-                let carrier = &carriers.carriers[p.quote.carrier];
-                LevelPromiseView {
-                    service_level: p.level,
-                    delivery_date: orch_actors::shipping::date_string(p.quote.delivery_day),
-                    facility_id: facilities[p.facility].id.to_string(),
-                    carrier: carrier.id.clone(),
-                    service: carrier.services[p.quote.service].id.clone(),
-                    shipping_cost: (p.quote.cost * 100.0).round() / 100.0,
-                }
-            })
-            .collect();
-        Ok(PromiseAnswer {
-            sku: sku_id.into(),
-            promises,
-        })
+        crate::nearby::promise(
+            &self.catalog,
+            &self.carriers,
+            sku_id,
+            qty,
+            lat,
+            lon,
+            now,
+            |sku, i| self.published(sku, i),
+        )
     }
 }
 
