@@ -23,6 +23,27 @@ function common.templates(path)
    return out
 end
 
+-- Rotating GETs for wrk's init() and request(): one path per `SKU LAT LON`
+-- line of the reads file (init's first argument; BF-1 product-page reads
+-- that `wrk_bodies` writes), formatted by `fmt` from the SKU, latitude and
+-- longitude. Threads start at different points of the list.
+function common.reads(fmt)
+   local paths, n = {}, 0
+   local function init(args)
+      for line in io.lines(args[1]) do
+         local sku, lat, lon = line:match("^(%S+) (%S+) (%S+)$")
+         paths[#paths + 1] = string.format(fmt, sku, tonumber(lat), tonumber(lon))
+      end
+      assert(#paths > 0, "no reads in " .. args[1])
+      n = (tid - 1) * 997
+   end
+   local function request()
+      n = n + 1
+      return wrk.format("GET", paths[(n % #paths) + 1])
+   end
+   return init, request
+end
+
 function common.json_post()
    wrk.method = "POST"
    wrk.headers["Content-Type"] = "application/json"
