@@ -12,36 +12,15 @@ use orch_actors::cell::CellState;
 use orch_actors::facility::WaveTrigger;
 use orch_actors::order::{OrderLine, OrderState, PlaceRequest, Scan, ScanKind};
 use orch_actors::{CellKey, FacilityIdx, OrderNo, SkuIdx};
-use orch_config::{
-    Config, DurabilityMode, FacilityConfig, FacilityKind, Millis, Network, ServiceLevel,
-    StockEntry, WavePolicy,
-};
+use orch_config::{Config, DurabilityMode, Network, ServiceLevel, StockEntry};
 use orch_engine::msg::{ScanAnswer, StockAnswer};
 use orch_engine::{ActorRef, Answer, Msg, ShardLimits};
 use orch_journal::{FaultInjector, JournalOptions, Mode};
 use orch_runtime::host::{Answered, Clock, Host, HostOptions, ManualClock, Pending, PlaceRefusal};
 use orch_runtime::persist::Durability;
 
-/// Midnight UTC, 2026-11-27.
-const T0: Millis = 1_795_737_600_000;
-
-fn facility(id: &str, lat: f64, lon: f64) -> FacilityConfig {
-    FacilityConfig {
-        id: id.into(),
-        kind: FacilityKind::Dc,
-        lat,
-        lon,
-        capacity_per_hour: 1_000,
-        cost_per_fulfillment: 1.0,
-        zones: vec!["A".into()],
-        wave: WavePolicy {
-            size_max: 100,
-            wait_ms_max: 1_000,
-        },
-        cutoffs: vec![],
-        enabled: true,
-    }
-}
+mod host_common;
+use host_common::{facility, faulty_journal, T0};
 
 /// DC-01 (New York, shard 0 of 2) holds 5 of SKU 1 and none of SKU 0;
 /// DC-02 (Chicago, shard 1 of 2) holds 5 of each.
@@ -54,8 +33,8 @@ fn config() -> Config {
     };
     Config::with_network(Network {
         facilities: vec![
-            facility("DC-01", 40.7, -74.0),
-            facility("DC-02", 41.9, -87.6),
+            facility("DC-01", 40.7, -74.0, 1_000),
+            facility("DC-02", 41.9, -87.6, 1_000),
         ],
         skus: vec!["SKU-0".into(), "SKU-1".into()],
         stock: vec![stock(0, 1), stock(1, 0), stock(1, 1)],
@@ -89,18 +68,6 @@ fn memory_journal() -> Arc<Durability> {
             .unwrap()
             .0,
     )
-}
-
-/// An fsync journal in `dir` whose writes fail while `fault` says so.
-fn faulty_journal(dir: &std::path::Path, fault: &FaultInjector) -> Arc<Durability> {
-    let opts = JournalOptions {
-        mode: Mode::Fsync,
-        fault: Some(fault.clone()),
-        retry_failed_batches: true,
-        ..JournalOptions::default()
-    };
-    let d = Durability::open_with(DurabilityMode::Fsync, dir.join("journal"), opts);
-    Arc::new(d.unwrap().0)
 }
 
 fn options(shards: usize) -> HostOptions {

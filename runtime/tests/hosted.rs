@@ -7,11 +7,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use orch_config::{
-    Config, DurabilityMode, FacilityConfig, FacilityKind, Millis, Network, StockEntry, WavePolicy,
-};
+use orch_config::{Config, Network, StockEntry};
 use orch_engine::ShardLimits;
-use orch_journal::{JournalOptions, Mode};
+use orch_journal::FaultInjector;
 use orch_runtime::dto::{
     AdjustmentInput, FacilityStatusInput, HoldInput, LineInput, PlaceOrder, ReceiptInput,
     ScanInput, ShipTo,
@@ -21,26 +19,8 @@ use orch_runtime::hosted::HostedCore;
 use orch_runtime::persist::Durability;
 use orch_runtime::ErrorKind;
 
-/// Midnight UTC, 2026-11-27.
-const T0: Millis = 1_795_737_600_000;
-
-fn facility(id: &str, lat: f64, lon: f64) -> FacilityConfig {
-    FacilityConfig {
-        id: id.into(),
-        kind: FacilityKind::Dc,
-        lat,
-        lon,
-        capacity_per_hour: 1_000,
-        cost_per_fulfillment: 1.0,
-        zones: vec!["A".into()],
-        wave: WavePolicy {
-            size_max: 100,
-            wait_ms_max: 3_600_000,
-        },
-        cutoffs: vec![],
-        enabled: true,
-    }
-}
+mod host_common;
+use host_common::{facility, faulty_journal, T0};
 
 /// DC-01 (New York) and DC-02 (Chicago) hold 3 units of SKU-0 each.
 fn config() -> Config {
@@ -52,8 +32,8 @@ fn config() -> Config {
     };
     Config::with_network(Network {
         facilities: vec![
-            facility("DC-01", 40.7, -74.0),
-            facility("DC-02", 41.9, -87.6),
+            facility("DC-01", 40.7, -74.0, 3_600_000),
+            facility("DC-02", 41.9, -87.6, 3_600_000),
         ],
         skus: vec!["SKU-0".into(), "SKU-1".into()],
         stock: vec![stock(0), stock(1)],
@@ -61,12 +41,7 @@ fn config() -> Config {
 }
 
 fn journal(dir: &std::path::Path) -> Arc<Durability> {
-    let opts = JournalOptions {
-        mode: Mode::Fsync,
-        ..JournalOptions::default()
-    };
-    let d = Durability::open_with(DurabilityMode::Fsync, dir.join("journal"), opts);
-    Arc::new(d.unwrap().0)
+    faulty_journal(dir, &FaultInjector::new())
 }
 
 fn options() -> HostOptions {

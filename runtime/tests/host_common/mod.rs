@@ -1,0 +1,43 @@
+//! What the tests of the engine host (`host.rs`) and of the application
+//! over it (`hosted.rs`) build alike: the instant they start at, a
+//! facility, and an fsync journal whose writes fail while told to.
+
+use std::sync::Arc;
+
+use orch_config::{DurabilityMode, FacilityConfig, FacilityKind, Millis, WavePolicy};
+use orch_journal::{FaultInjector, JournalOptions, Mode};
+use orch_runtime::persist::Durability;
+
+/// Midnight UTC, 2026-11-27.
+pub const T0: Millis = 1_795_737_600_000;
+
+/// A DC at a point, waves of up to 100 after at most `wait_ms_max`.
+pub fn facility(id: &str, lat: f64, lon: f64, wait_ms_max: u64) -> FacilityConfig {
+    FacilityConfig {
+        id: id.into(),
+        kind: FacilityKind::Dc,
+        lat,
+        lon,
+        capacity_per_hour: 1_000,
+        cost_per_fulfillment: 1.0,
+        zones: vec!["A".into()],
+        wave: WavePolicy {
+            size_max: 100,
+            wait_ms_max,
+        },
+        cutoffs: vec![],
+        enabled: true,
+    }
+}
+
+/// An fsync journal in `dir` whose writes fail while `fault` says so.
+pub fn faulty_journal(dir: &std::path::Path, fault: &FaultInjector) -> Arc<Durability> {
+    let opts = JournalOptions {
+        mode: Mode::Fsync,
+        fault: Some(fault.clone()),
+        retry_failed_batches: true,
+        ..JournalOptions::default()
+    };
+    let d = Durability::open_with(DurabilityMode::Fsync, dir.join("journal"), opts);
+    Arc::new(d.unwrap().0)
+}
