@@ -6,6 +6,7 @@
 //! Architecture invariant: only this crate touches actix, the disk and the
 //! network; the decisions stay in `orch_actors`.
 
+pub mod app;
 pub mod catalog;
 pub mod clock;
 pub mod dto;
@@ -27,5 +28,6 @@ pub mod shell;
 pub mod validate;
 pub mod view;
 
+pub use app::Core;
 pub use error::{ApiError, ErrorKind};
 pub use facade::Orchestrator;
