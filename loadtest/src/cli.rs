@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
-use orch_config::DurabilityMode;
+use orch_config::{DurabilityMode, EngineKind};
 
 use crate::knee::{self, KneeOptions};
 use crate::profile::Profile;
@@ -38,6 +38,14 @@ fn parse_duration(s: &str) -> Result<Duration, String> {
     humantime::parse_duration(s).map_err(|e| format!("'{s}' is not a duration like 20s or 5m: {e}"))
 }
 
+fn parse_engine(s: &str) -> Result<EngineKind, String> {
+    match s {
+        "host" => Ok(EngineKind::Host),
+        "shells" => Ok(EngineKind::Shells),
+        _ => Err(format!("'{s}': must be host or shells")),
+    }
+}
+
 fn parse_durability(s: &str) -> Result<DurabilityMode, String> {
     DurabilityMode::parse(s).ok_or_else(|| format!("'{s}': must be fsync, os or none"))
 }
@@ -63,6 +71,10 @@ pub struct Common {
     /// Journal durability of the embedded core: fsync, os or none.
     #[arg(long, default_value = "fsync", value_parser = parse_durability)]
     pub durability: DurabilityMode,
+    /// What runs the embedded core's flows: host (the shard engine) or
+    /// shells (one actix actor per order, cell, facility and desk).
+    #[arg(long, default_value = "host", value_parser = parse_engine)]
+    pub engine: EngineKind,
     /// Journal directory of the embedded core (default: a temporary one,
     /// removed at the end).
     #[arg(long)]
@@ -240,6 +252,7 @@ fn options(
     o.target = c.target.clone();
     o.network_seed = c.network_seed;
     o.durability = c.durability;
+    o.engine = c.engine;
     o.data_dir = c.data_dir.clone();
     o.report_dir = c.report.clone();
     o.reads_per_order = c.reads_per_order;

@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use orch_runtime::Orchestrator;
+use orch_runtime::Core;
 use serde::Serialize;
 
 use crate::audit::AuditOutcome;
@@ -128,7 +128,7 @@ pub struct Memory {
     pub bytes_per_resident_actor: Option<u64>,
 }
 
-/// `journal`: from `Orchestrator::journal_stats` (in-process only).
+/// `journal`: from `Core::journal_stats` (in-process only).
 #[derive(Debug, Clone, Serialize, Default)]
 pub struct JournalFigures {
     /// Records acknowledged per second over the run.
@@ -165,7 +165,7 @@ pub struct JournalRaw {
 }
 
 /// Reads the embedded core's journal counters.
-pub fn journal_stats(core: &Orchestrator) -> Option<JournalRaw> {
+pub fn journal_stats(core: &Core) -> Option<JournalRaw> {
     let s = core.journal_stats();
     let mode = match format!("{:?}", s.mode).as_str() {
         "Fsync" => "fsync",

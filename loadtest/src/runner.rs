@@ -12,9 +12,9 @@ use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use orch_config::bf1::{generate, Bf1Params};
-use orch_config::{Config, DurabilityMode, Network};
+use orch_config::{Config, DurabilityMode, EngineKind, Network};
 use orch_runtime::dto::{AdjustmentInput, PlaceOrder};
-use orch_runtime::Orchestrator;
+use orch_runtime::Core;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use tokio::task::JoinSet;
@@ -52,6 +52,8 @@ pub struct RunOptions {
     pub network_seed: u64,
     /// Durability mode passed to the embedded core.
     pub durability: DurabilityMode,
+    /// What runs the embedded core's flows (the shard engine by default).
+    pub engine: EngineKind,
     /// Journal directory of the embedded core; a temporary one when `None`.
     pub data_dir: Option<PathBuf>,
     /// Where report.json, report.md and chart.svg go.
@@ -112,6 +114,7 @@ impl RunOptions {
             target: None,
             network_seed: 42,
             durability: DurabilityMode::None,
+            engine: EngineKind::default(),
             data_dir: None,
             report_dir: None,
             reads_per_order: 20,
@@ -131,7 +134,7 @@ impl RunOptions {
 /// What the run set up, kept until the end.
 struct Setup {
     driver: Driver,
-    core: Option<Orchestrator>,
+    core: Option<Core>,
     _data_dir: Option<tempfile::TempDir>,
     data_dir: Option<String>,
     net: Network,
@@ -168,7 +171,8 @@ async fn setup(
                 }
             };
             cfg.durability.data_dir = dir.clone();
-            let core = Orchestrator::start(&cfg);
+            cfg.runtime.engine = opts.engine;
+            let core = Core::try_start(&cfg)?;
             Ok((
                 Setup {
                     driver: Driver::InProcess(InProcessDriver::new(core.clone())),
@@ -518,7 +522,7 @@ async fn run_on(
         }
     }
     let core_audit = match &setup.core {
-        Some(core) => Some(core.audit().await),
+        Some(core) => core.audit().await,
         None => None,
     };
     let mut checks = audit(AuditInput {
@@ -557,7 +561,7 @@ async fn run_on(
     pb.finish_and_clear();
 
     let resident = match &driver {
-        Driver::InProcess(d) => Some(d.resident_actors()),
+        Driver::InProcess(d) => Some(d.resident_actors().await),
         Driver::Http(_) | Driver::Custom(_) => None,
     };
     let report = report::build(report::Inputs {
@@ -685,13 +689,13 @@ fn spawn_wave_feed(
                             // registered the client id of an order placed a
                             // moment ago (its fulfillment shows as "?/n"):
                             // look again shortly.
-                            let mut fs = d.released(&ann);
+                            let mut fs = d.released(&ann).await;
                             for _ in 0..200 {
                                 if !fs.iter().any(|f| f.order_id == "?") {
                                     break;
                                 }
                                 tokio::time::sleep(Duration::from_millis(5)).await;
-                                fs = d.released(&ann);
+                                fs = d.released(&ann).await;
                             }
                             let _ = tx.send(SimInput::Released(fs));
                         }
