@@ -89,6 +89,9 @@ pub struct FulfillmentTrack {
     pub returned: bool,
     /// Its ship plan, once the book heard it (placement answer or a read).
     pub plan: Option<PlanTrack>,
+    /// The book heard from an answer of the core whether it has a plan
+    /// (false: it knows the fulfillment only from a wave).
+    pub plan_heard: bool,
     /// Where and how late the floor delivered it (a delivery with a plan).
     pub delivered_on: Option<DeliveredOn>,
 }
@@ -247,6 +250,7 @@ impl Book {
             delivered: false,
             returned: false,
             plan: None,
+            plan_heard: false,
             delivered_on: None,
         }
     }
@@ -275,12 +279,15 @@ impl Book {
 
     /// The plan the book knows for a fulfillment.
     pub fn plan_of(&self, order_id: &str, fulfillment_id: &str) -> Option<PlanTrack> {
+        self.plan_heard(order_id, fulfillment_id).flatten()
+    }
+
+    /// The plan of a fulfillment if the book heard from the core whether it
+    /// has one (`Some(None)`: it has none); `None` when it did not.
+    pub fn plan_heard(&self, order_id: &str, fulfillment_id: &str) -> Option<Option<PlanTrack>> {
         let orders = self.orders.lock().expect("book lock");
-        orders
-            .get(order_id)?
-            .fulfillment(fulfillment_id)?
-            .plan
-            .clone()
+        let f = orders.get(order_id)?.fulfillment(fulfillment_id)?;
+        f.plan_heard.then(|| f.plan.clone())
     }
 
     /// An order read: the book learns the plans (and the service level) of
@@ -296,8 +303,9 @@ impl Book {
         }
         for f in &v.fulfillments {
             if let Some(k) = t.fulfillment_mut(&f.fulfillment_id) {
-                if k.plan.is_none() {
+                if !k.plan_heard {
                     k.plan = PlanTrack::of(f);
+                    k.plan_heard = true;
                 }
             }
         }
@@ -316,6 +324,7 @@ impl Book {
                     f.lines.iter().map(|l| (l.sku.clone(), l.qty)).collect();
                 FulfillmentTrack {
                     plan: PlanTrack::of(f),
+                    plan_heard: true,
                     ..self.track_of(&f.fulfillment_id, &f.facility_id, &lines)
                 }
             })
@@ -336,7 +345,10 @@ impl Book {
                 None => t.fulfillments.push(f),
                 // A wave overtook the answer: keep what the floor did, learn
                 // the plan.
-                Some(k) if k.plan.is_none() => k.plan = f.plan,
+                Some(k) if !k.plan_heard => {
+                    k.plan = f.plan;
+                    k.plan_heard = true;
+                }
                 Some(_) => {}
             }
         }
@@ -610,6 +622,61 @@ mod tests {
         b.cancelled("o");
         assert_eq!(b.received_units(&sku), 5);
         assert_eq!(b.restocked_units(&sku), 1);
+    }
+
+    #[test]
+    fn plans_come_from_the_answers_and_delivery_days_judge_the_promise() {
+        let net = generate(&Bf1Params {
+            scale: 0.01,
+            seed: 3,
+        });
+        let b = Book::new(&net);
+        let e = &net.stock[0];
+        let (sku, fac) = (
+            net.skus[e.sku as usize].clone(),
+            net.facilities[e.facility as usize].id.clone(),
+        );
+        let mut v = routed("o", &sku, &fac, 2);
+        v.fulfillments[0].carrier = Some("NWP".into());
+        v.fulfillments[0].ship = orch_runtime::dto::ShipPlanView {
+            service: Some("ground".into()),
+            shipping_cost: Some(7.35),
+            ship_by: None,
+            promised_delivery_date: Some("2026-12-07".into()),
+            service_level_met: true,
+        };
+        // A fulfillment known only from a wave: nothing heard of its plan.
+        b.released(&ReleasedFulfillment {
+            order_id: "o".into(),
+            fulfillment_id: "o/2".into(),
+            facility_id: fac.clone(),
+            lines: vec![(sku.clone(), 1)],
+        });
+        b.acknowledged(&v);
+        let p = b.plan_of("o", "o/1").expect("the answer's plan");
+        assert_eq!((p.carrier.as_str(), p.cost_cents), ("NWP", 735));
+        assert_eq!(p.promised_day, crate::transit::parse_date("2026-12-07"));
+        assert_eq!(b.plan_heard("o", "o/2"), None, "only a wave named it");
+        let t = &b.orders()[0].1;
+        assert_eq!((t.placed_fulfillments, t.placed_cost_cents), (1, Some(735)));
+        assert_eq!(t.service_level, "standard");
+
+        let day = p.promised_day.unwrap();
+        let on = |d: u64| DeliveredOn {
+            day: d,
+            late_days: 0,
+            late_pickup: false,
+        };
+        b.delivered("o", "o/1", Some(on(day)));
+        assert_eq!(
+            b.orders()[0].1.fulfillment("o/1").unwrap().promise_kept(),
+            Some(true)
+        );
+        b.delivered("o", "o/1", Some(on(day + 1)));
+        assert_eq!(
+            b.orders()[0].1.fulfillment("o/1").unwrap().promise_kept(),
+            Some(false)
+        );
     }
 
     #[test]

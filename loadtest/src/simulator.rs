@@ -831,34 +831,36 @@ fn finish_step(
         return;
     }
     let next = match step {
+        Step::Pack
+            if shared
+                .book
+                .plan_heard(&work.order_id, &work.fulfillment_id)
+                .is_none() =>
+        {
+            // The book knows this fulfillment only from a wave (a
+            // backordered line served later): before it ships, the core's
+            // answer says which carrier service it planned.
+            let (shared, spec, tx, work) = (shared.clone(), spec.clone(), tx.clone(), work.clone());
+            let driver = driver.clone();
+            tokio::spawn(async move {
+                if let Ok(Some(v)) = driver.order(work.order_id.clone()).await {
+                    shared.book.learn_plans(&v);
+                }
+                let at = Instant::now() + spec.delay(&work.fulfillment_id, Step::Ship);
+                let _ = tx.send(SimInput::Later(
+                    at,
+                    JobBox(Job::Step {
+                        work,
+                        step: Step::Ship,
+                        attempt: 0,
+                    }),
+                ));
+            });
+            return;
+        }
         Step::Ship => {
-            let shipped_at = now_ms();
             if let Some(p) = shared.book.plan_of(&work.order_id, &work.fulfillment_id) {
-                remember_delivery(shared, spec, work, &p, shipped_at);
-            } else {
-                // The book has no plan for it (a backordered line served
-                // later, or no service ships there): the core's answer says.
-                let (shared, spec, tx, work) =
-                    (shared.clone(), spec.clone(), tx.clone(), work.clone());
-                let driver = driver.clone();
-                tokio::spawn(async move {
-                    if let Ok(Some(v)) = driver.order(work.order_id.clone()).await {
-                        shared.book.learn_plans(&v);
-                    }
-                    if let Some(p) = shared.book.plan_of(&work.order_id, &work.fulfillment_id) {
-                        remember_delivery(&shared, &spec, &work, &p, shipped_at);
-                    }
-                    let at = Instant::now() + spec.delay(&work.fulfillment_id, Step::InTransit);
-                    let _ = tx.send(SimInput::Later(
-                        at,
-                        JobBox(Job::Step {
-                            work,
-                            step: Step::InTransit,
-                            attempt: 0,
-                        }),
-                    ));
-                });
-                return;
+                remember_delivery(shared, spec, work, &p, now_ms());
             }
             Some(Step::InTransit)
         }
