@@ -207,8 +207,8 @@ pub fn promises_match(t: &OrderTrack, v: &OrderView) -> Vec<String> {
             out.push(format!(
                 "{}: delivered on {} (promised {}): the book says {}, the core {}",
                 f.fulfillment_id,
-                crate::transit::rfc3339(day * crate::transit::DAY_MS),
-                crate::transit::rfc3339(promised * crate::transit::DAY_MS),
+                crate::transit::date(day),
+                crate::transit::date(promised),
                 if kept { "kept" } else { "missed" },
                 if core_missed {
                     "recorded promise_missed"

@@ -67,6 +67,13 @@ pub fn rfc3339(at_ms: u64) -> String {
     humantime::format_rfc3339_seconds(t).to_string()
 }
 
+/// `YYYY-MM-DD` of a day since the epoch.
+pub fn date(day: u64) -> String {
+    let mut s = rfc3339(day.saturating_mul(DAY_MS));
+    s.truncate(10);
+    s
+}
+
 /// The share of deliveries 1, 2, 3, ... days late (the rest on time).
 #[derive(Debug, Clone, PartialEq)]
 pub struct LatenessSpec {
@@ -336,6 +343,7 @@ mod tests {
         assert_eq!(parse_date("2026-13-01"), None);
         assert_eq!(parse_date("2026-12"), None);
         assert_eq!(parse_date("x"), None);
+        assert_eq!(date(FRI), "2026-12-04");
         assert_eq!(
             rfc3339(FRI * DAY_MS + DELIVERED_AT_MS),
             "2026-12-04T15:00:00Z"
