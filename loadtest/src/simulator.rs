@@ -973,6 +973,27 @@ mod tests {
     }
 
     #[test]
+    fn the_ship_scan_names_the_planned_carrier_and_delivered_its_simulated_date() {
+        let f = work();
+        let day = crate::transit::parse_date("2026-12-07").unwrap();
+        let at = day * crate::transit::DAY_MS + crate::transit::DELIVERED_AT_MS;
+        let mut ship = step_events(&f, Step::Ship, false).remove(0);
+        dress(&mut ship, Some("NWP"), Some(at));
+        assert_eq!(ship.carrier.as_deref(), Some("NWP"));
+        assert_eq!(ship.at, None, "the ship scan keeps the core's now");
+        let mut unplanned = step_events(&f, Step::Ship, false).remove(0);
+        dress(&mut unplanned, None, None);
+        assert!(unplanned.carrier.is_some(), "a carrier is still named");
+        let mut delivered = step_events(&f, Step::Delivered, false).remove(0);
+        dress(&mut delivered, Some("NWP"), Some(at));
+        assert_eq!(delivered.at.as_deref(), Some("2026-12-07T15:00:00Z"));
+        assert_eq!(delivered.carrier, None);
+        let mut pick = step_events(&f, Step::Pick, false).remove(0);
+        dress(&mut pick, Some("NWP"), Some(at));
+        assert_eq!((pick.carrier, pick.at), (None, None));
+    }
+
+    #[test]
     fn floor_shares_match_workload_md() {
         let s = FloorSpec::bf1(5);
         let n = 100_000;
