@@ -29,7 +29,8 @@ use crate::histo::{Counters, Metrics};
 use crate::profile::Profile;
 use crate::report::{self, Report};
 use crate::schedule::Schedule;
-use crate::simulator::{FloorSpec, SimInput, Simulator};
+use crate::simulator::{FloorSpec, SimInput, Simulator, SIM_DAY_MS_DEFAULT};
+use crate::transit::{LatenessSpec, Transit};
 use crate::workload::Zipf;
 
 /// Everything a run needs to know.
@@ -82,6 +83,10 @@ pub struct RunOptions {
     /// HTTP mode: measure the driver alone against a trivial local endpoint
     /// for this long before the run, for the report's notes.
     pub driver_calibration: Option<Duration>,
+    /// How late the floor's carriers deliver (seeded per fulfillment).
+    pub lateness: LatenessSpec,
+    /// Compressed time per simulated day of transit.
+    pub sim_day: Duration,
 }
 
 /// Default `--max-in-flight`. The tester's own cost of one outstanding
@@ -127,6 +132,8 @@ impl RunOptions {
             late_tolerance: Duration::from_millis(50),
             server_pid: None,
             driver_calibration: None,
+            lateness: LatenessSpec::default(),
+            sim_day: Duration::from_secs_f64(SIM_DAY_MS_DEFAULT / 1000.0),
         }
     }
 }
@@ -320,6 +327,13 @@ fn check_options(opts: &RunOptions) -> Result<(), String> {
     if opts.slo.is_zero() {
         return Err("--slo-ms: must be > 0".into());
     }
+    opts.lateness.check()?;
+    if opts.sim_day > Duration::from_secs(60) {
+        return Err(format!(
+            "--sim-day-ms: must be 0 to 60000, got {}",
+            opts.sim_day.as_millis()
+        ));
+    }
     Ok(())
 }
 
@@ -393,7 +407,12 @@ async fn run_on(
     }
     let sim = Simulator::start(
         driver.clone(),
-        FloorSpec::bf1(opts.seed),
+        FloorSpec {
+            lateness: opts.lateness.clone(),
+            sim_day: opts.sim_day,
+            ..FloorSpec::bf1(opts.seed)
+        },
+        Transit::bf1(&net),
         metrics.clone(),
         book.clone(),
     );
@@ -559,6 +578,11 @@ async fn run_on(
         },
     });
     pb.finish_and_clear();
+    let shipping = crate::delivery::figures(
+        &book.orders(),
+        opts.lateness.describe(),
+        opts.sim_day.as_secs_f64() * 1000.0,
+    );
 
     let resident = match &driver {
         Driver::InProcess(d) => Some(d.resident_actors().await),
@@ -576,6 +600,7 @@ async fn run_on(
         total_s: drained.saturating_duration_since(start).as_secs_f64(),
         journal: setup.core.as_ref().and_then(report::journal_stats),
         notes,
+        shipping,
     });
     if let Some(core) = &setup.core {
         core.shutdown();
@@ -605,6 +630,9 @@ impl Flow {
             return;
         }
         let batch = std::mem::take(pending);
+        for (_, o) in &batch {
+            self.book.ship_to(&o.order_id, o.ship_to.lat, o.ship_to.lon);
+        }
         self.in_flight.fetch_add(batch.len(), Ordering::AcqRel);
         let d = self.driver.clone();
         let m = self.metrics.clone();
