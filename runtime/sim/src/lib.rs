@@ -30,6 +30,9 @@
 //! - [`options`]: what a seed chooses.
 //! - [`network`]: the network and stock a seed chooses.
 //! - [`disk`]: the simulated journal file: records, fsync, torn tails.
+//! - [`files`]: a simulated file with power-loss semantics.
+//! - [`snapshot`]: snapshots and the `current` mark on the simulated disk.
+//! - [`checkpoint`]: the checkpoint's steps, in order.
 //! - [`book`]: what the simulator sent and had acknowledged.
 //! - [`holds`]: the book of holds and the hold checks.
 //! - [`run`]: one seed's run and its checks.
@@ -37,11 +40,14 @@
 
 pub mod book;
 pub mod bugs;
+pub mod checkpoint;
 pub mod disk;
+pub mod files;
 pub mod holds;
 pub mod network;
 pub mod options;
 pub mod run;
+pub mod snapshot;
 
 pub use bugs::Bug;
 pub use options::SimOptions;

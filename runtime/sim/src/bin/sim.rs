@@ -24,8 +24,8 @@ struct Args {
     #[arg(long)]
     trace: bool,
     /// Plant a deliberate bug (ack-before-durable, receipt-twice-on-replay,
-    /// drop-message, serve-twice, skip-release, forget-hold-expiry; the last
-    /// four need the `bugs` feature).
+    /// drop-message, serve-twice, skip-release, forget-hold-expiry,
+    /// delete-journal-early; the last five need the `bugs` feature).
     #[arg(long)]
     bug: Option<String>,
 }
@@ -72,11 +72,15 @@ fn main() -> ExitCode {
     std::panic::set_hook(Box::new(|_| {}));
     let start = Instant::now();
     let (mut failed, mut crashes, mut acked, mut runs) = (0u64, 0u64, 0u64, 0u64);
+    let (mut snapshots, mut from_snapshot, mut cut) = (0u64, 0u64, 0u64);
     for seed in seeds {
         let out = run_seed(seed, bug);
         runs += 1;
         crashes += u64::from(out.crashes);
         acked += out.acked;
+        snapshots += u64::from(out.snapshots);
+        from_snapshot += u64::from(out.snapshot_restarts);
+        cut += u64::from(out.checkpoint_crashes);
         if args.trace || out.failure.is_some() {
             for line in &out.trace {
                 println!("{line}");
@@ -93,7 +97,9 @@ fn main() -> ExitCode {
     }
     let secs = start.elapsed().as_secs_f64();
     println!(
-        "{runs} seeds, {failed} failed, {crashes} power losses, {acked} acknowledged requests, {secs:.1} s, {:.1} seeds/s",
+        "{runs} seeds, {failed} failed, {crashes} power losses, {acked} acknowledged requests, \
+         {snapshots} snapshots taken, {from_snapshot} restarts from a snapshot, \
+         {cut} checkpoints cut by a power loss, {secs:.1} s, {:.1} seeds/s",
         runs as f64 / secs
     );
     if failed > 0 {
