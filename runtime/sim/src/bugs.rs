@@ -22,11 +22,14 @@ pub enum Bug {
     /// the snapshot is durable and marked current (the checkpoint order;
     /// needs feature `bugs`).
     DeleteJournalEarly,
+    /// A checkpoint marks its snapshot current, and deletes the journal
+    /// prefix, before it fsyncs the snapshot (needs feature `bugs`).
+    MarkBeforeFsync,
 }
 
 impl Bug {
     /// Every bug.
-    pub const ALL: [Bug; 7] = [
+    pub const ALL: [Bug; 8] = [
         Bug::AckBeforeDurable,
         Bug::ReceiptTwiceOnReplay,
         Bug::DropMessage,
@@ -34,6 +37,7 @@ impl Bug {
         Bug::SkipRelease,
         Bug::ForgetHoldExpiry,
         Bug::DeleteJournalEarly,
+        Bug::MarkBeforeFsync,
     ];
 
     /// The command-line name.
@@ -46,6 +50,7 @@ impl Bug {
             Bug::SkipRelease => "skip-release",
             Bug::ForgetHoldExpiry => "forget-hold-expiry",
             Bug::DeleteJournalEarly => "delete-journal-early",
+            Bug::MarkBeforeFsync => "mark-before-fsync",
         }
     }
 

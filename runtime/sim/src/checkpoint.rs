@@ -39,6 +39,16 @@ pub const DELETE_EARLY: [Step; 5] = [
     Step::FsyncMark,
 ];
 
+/// The order of the deliberate bug `mark-before-fsync`: the snapshot is
+/// named current, and the journal prefix deleted, before it is fsynced.
+pub const MARK_EARLY: [Step; 5] = [
+    Step::Write,
+    Step::Mark,
+    Step::FsyncMark,
+    Step::DeleteJournal,
+    Step::Fsync,
+];
+
 /// A checkpoint in progress.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Checkpoint {

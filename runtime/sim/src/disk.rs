@@ -276,4 +276,28 @@ mod tests {
             assert_eq!(Disk::with(0, &back).bytes, d.bytes, "the torn tail is cut");
         }
     }
+
+    /// After a checkpoint deletes the prefix it covers, the file starts
+    /// there; appends, fsyncs and power losses count positions as before.
+    #[test]
+    fn a_deleted_prefix_moves_the_start_not_the_positions() {
+        for seed in 0..50 {
+            let mut r = ChaCha8Rng::seed_from_u64(seed);
+            let journal: Vec<LogEntry> = (0..12).map(entry).collect();
+            let mut d = Disk::with(0, &journal[..6]);
+            assert!(d.delete_before(7).is_err(), "only durable entries go");
+            d.delete_before(4).unwrap();
+            assert_eq!((d.first(), d.durable()), (4, 6));
+            assert_eq!(d.durable_entries().unwrap(), journal[4..6]);
+            let mut durable = 6;
+            for n in 7..=journal.len() {
+                if let Some(k) = d.step(&journal[2..n], 2, &mut r, 0.3, 2, false) {
+                    durable = k;
+                }
+            }
+            d.power_loss(&mut r);
+            let (first, back) = d.recover().unwrap();
+            assert_eq!((first, &back[..]), (4, &journal[4..durable]), "seed {seed}");
+        }
+    }
 }

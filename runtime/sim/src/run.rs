@@ -56,8 +56,9 @@ pub struct Outcome {
     pub snapshots: u32,
     /// Restarts that loaded a snapshot.
     pub snapshot_restarts: u32,
-    /// Power losses in the middle of a checkpoint.
-    pub checkpoint_crashes: u32,
+    /// Power losses in the middle of a checkpoint, by the step they came
+    /// before (indexed by [`Step`] as `usize`).
+    pub checkpoint_cuts: [u32; 5],
 }
 
 /// A request in flight.
@@ -126,7 +127,7 @@ struct Sim {
     ckpt: Option<Checkpoint>,
     snapshots: u32,
     snapshot_restarts: u32,
-    checkpoint_crashes: u32,
+    checkpoint_cuts: [u32; 5],
 }
 
 /// Runs seed `seed`, with `bug` planted (if any).
@@ -165,7 +166,7 @@ pub fn run_seed(seed: u64, bug: Option<Bug>) -> Outcome {
         acked: sim.acked,
         snapshots: sim.snapshots,
         snapshot_restarts: sim.snapshot_restarts,
-        checkpoint_crashes: sim.checkpoint_crashes,
+        checkpoint_cuts: sim.checkpoint_cuts,
     }
 }
 
@@ -232,7 +233,7 @@ impl Sim {
             ckpt: None,
             snapshots: 0,
             snapshot_restarts: 0,
-            checkpoint_crashes: 0,
+            checkpoint_cuts: [0; 5],
         }
     }
 
@@ -1022,6 +1023,11 @@ impl Sim {
             (Pending::Receive(id, cell, qty), Answer::Stock(a)) => {
                 self.busy.remove(&cell);
                 if a == StockAnswer::Applied {
+                    // A receipt id is applied once, across restarts too
+                    // (the snapshot carries the ids it covers).
+                    if self.book.receipts.iter().any(|r| r.0 == id) {
+                        return Err(format!("receipt {id} applied twice"));
+                    }
                     self.book
                         .moved(cell, i64::from(qty), |f| f.received += i64::from(qty));
                     self.book.receipts.push((id, cell, qty));
@@ -1030,6 +1036,9 @@ impl Sim {
             (Pending::Adjust(id, cell, to), Answer::Stock(a)) => {
                 self.busy.remove(&cell);
                 if a == StockAnswer::Applied {
+                    if self.book.adjustments.iter().any(|r| r.0 == id) {
+                        return Err(format!("adjustment {id} applied twice"));
+                    }
                     let have = self.book.on_hand.get(&cell).copied().unwrap_or(0);
                     let delta = i64::from(to) - have;
                     self.book.moved(cell, delta, |f| f.adjusted += delta);
@@ -1141,12 +1150,11 @@ impl Sim {
             self.pending.len()
         ));
         if let Some(c) = self.ckpt.take() {
-            self.checkpoint_crashes += 1;
+            let next = c.next().expect("a checkpoint in progress has a step left");
+            self.checkpoint_cuts[next as usize] += 1;
             self.log(format!(
                 "  checkpoint of generation {} (seq {}) cut before {:?}",
-                c.generation,
-                c.seq,
-                c.next()
+                c.generation, c.seq, next
             ));
         }
         self.snaps.cut_torn();
@@ -1157,8 +1165,14 @@ impl Sim {
         let end = first + entries.len();
         let from = found.snapshot.as_ref().map_or(0, |s| s.seq as usize);
         if from < first || from > end {
+            // As the production journal reader refuses a start before its
+            // first segment (`JournalError::Missing`).
             return Err(format!(
-                "restart failed: the snapshot covers the journal up to {from}, the journal holds {first}..{end} (records missing)"
+                "restart failed: journal records missing: the restart needs the journal from {from} ({}), it holds {first}..{end}",
+                match &found.snapshot {
+                    Some(s) => format!("after snapshot generation {}", s.generation),
+                    None => "no snapshot".into(),
+                }
             ));
         }
         let mut replay = entries[from - first..].to_vec();
@@ -1311,10 +1325,10 @@ impl Sim {
         let generation = self.snaps.next_generation();
         let snap = Snapshot::of(&base, generation, upto as u64, self.now);
         self.snaps.write(&snap);
-        let order = if self.bug == Some(Bug::DeleteJournalEarly) {
-            checkpoint::DELETE_EARLY
-        } else {
-            checkpoint::ORDER
+        let order = match self.bug {
+            Some(Bug::DeleteJournalEarly) => checkpoint::DELETE_EARLY,
+            Some(Bug::MarkBeforeFsync) => checkpoint::MARK_EARLY,
+            _ => checkpoint::ORDER,
         };
         self.ckpt = Some(Checkpoint::started(
             generation,

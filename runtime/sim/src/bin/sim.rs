@@ -8,6 +8,7 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use clap::Parser;
+use orch_sim::checkpoint::Step;
 use orch_sim::{run_seed, Bug};
 
 /// Deterministic simulation of the shard engine with disk faults and
@@ -25,7 +26,8 @@ struct Args {
     trace: bool,
     /// Plant a deliberate bug (ack-before-durable, receipt-twice-on-replay,
     /// drop-message, serve-twice, skip-release, forget-hold-expiry,
-    /// delete-journal-early; the last five need the `bugs` feature).
+    /// delete-journal-early, mark-before-fsync; the last six need the
+    /// `bugs` feature).
     #[arg(long)]
     bug: Option<String>,
 }
@@ -72,7 +74,8 @@ fn main() -> ExitCode {
     std::panic::set_hook(Box::new(|_| {}));
     let start = Instant::now();
     let (mut failed, mut crashes, mut acked, mut runs) = (0u64, 0u64, 0u64, 0u64);
-    let (mut snapshots, mut from_snapshot, mut cut) = (0u64, 0u64, 0u64);
+    let (mut snapshots, mut from_snapshot) = (0u64, 0u64);
+    let mut cut = [0u64; 5];
     for seed in seeds {
         let out = run_seed(seed, bug);
         runs += 1;
@@ -80,7 +83,9 @@ fn main() -> ExitCode {
         acked += out.acked;
         snapshots += u64::from(out.snapshots);
         from_snapshot += u64::from(out.snapshot_restarts);
-        cut += u64::from(out.checkpoint_crashes);
+        for (all, n) in cut.iter_mut().zip(out.checkpoint_cuts) {
+            *all += u64::from(n);
+        }
         if args.trace || out.failure.is_some() {
             for line in &out.trace {
                 println!("{line}");
@@ -99,7 +104,12 @@ fn main() -> ExitCode {
     println!(
         "{runs} seeds, {failed} failed, {crashes} power losses, {acked} acknowledged requests, \
          {snapshots} snapshots taken, {from_snapshot} restarts from a snapshot, \
-         {cut} checkpoints cut by a power loss, {secs:.1} s, {:.1} seeds/s",
+         checkpoints cut by a power loss before fsync/mark/fsync of the mark/journal delete \
+         {}/{}/{}/{}, {secs:.1} s, {:.1} seeds/s",
+        cut[Step::Fsync as usize],
+        cut[Step::Mark as usize],
+        cut[Step::FsyncMark as usize],
+        cut[Step::DeleteJournal as usize],
         runs as f64 / secs
     );
     if failed > 0 {
