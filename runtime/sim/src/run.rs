@@ -1398,7 +1398,7 @@ impl Sim {
             ),
         };
         let upto = self.disk.durable();
-        if upto == from {
+        if upto <= from {
             return Ok(None);
         }
         let first = self.disk.first();
