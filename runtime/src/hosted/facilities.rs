@@ -16,13 +16,14 @@ use crate::present::{facility_state_view, wave_view};
 use crate::validate;
 
 impl HostedCore {
-    /// Every facility (`GET /v1/facilities`), in configuration order.
+    /// Every facility (`GET /v1/facilities`), in configuration order, read
+    /// on their shards concurrently.
     pub async fn facilities(&self) -> Result<Vec<FacilityView>, ApiError> {
-        let mut out = Vec::with_capacity(self.catalog.facilities().len());
-        for i in 0..self.catalog.facilities().len() {
-            out.push(self.facility_at(FacilityIdx(i as u16)).await?);
-        }
-        Ok(out)
+        let n = self.catalog.facilities().len();
+        futures::future::join_all((0..n).map(|i| self.facility_at(FacilityIdx(i as u16))))
+            .await
+            .into_iter()
+            .collect()
     }
 
     /// One facility (`GET /v1/facilities/{id}`); 404 when unknown.
