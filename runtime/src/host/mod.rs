@@ -78,6 +78,9 @@ pub struct HostStats {
     pub in_flight: Vec<usize>,
     /// Requests refused `Overloaded` since start.
     pub overloaded: u64,
+    /// Requests and peer batches waiting in each shard's channels, not yet
+    /// taken by its loop.
+    pub queued: Vec<usize>,
 }
 
 struct Running {
@@ -444,6 +447,9 @@ impl Host {
                 .map(|s| self.inner.waiters.in_flight(s))
                 .collect(),
             overloaded: self.inner.overloaded.load(Ordering::Relaxed),
+            queued: (0..self.inner.own.shards())
+                .map(|s| self.inner.requests[s].len() + self.inner.peers[s].len())
+                .collect(),
         }
     }
 

@@ -8,20 +8,37 @@ use orch_actors::audit::{audit, AuditReport};
 use super::HostedCore;
 
 impl HostedCore {
-    /// Waits until nothing moves: no request in flight on any shard and no
-    /// message taken by any shard over three polls 5 ms apart.
+    /// Waits until nothing moves, over three polls 5 ms apart: no request
+    /// in flight on any shard, nothing waiting in a shard's channels or
+    /// inbox (peer batches included), and no message taken since the
+    /// previous poll. A shard thread the machine has not scheduled for a
+    /// while still shows its waiting batches, so a loaded machine cannot
+    /// pass for a quiet one.
     pub async fn quiesce(&self) {
         let mut calm = 0;
         let mut last = self.host.stats().taken;
         while calm < 3 {
             tokio::time::sleep(Duration::from_millis(5)).await;
             let s = self.host.stats();
-            if s.in_flight.iter().all(|n| *n == 0) && s.taken == last {
+            let idle = s.in_flight.iter().all(|n| *n == 0)
+                && s.queued.iter().all(|n| *n == 0)
+                && s.taken == last;
+            let backlog: usize = if idle {
+                self.host
+                    .read_all(|sh| sh.backlog())
+                    .await
+                    .map_or(1, |b| b.iter().sum())
+            } else {
+                1
+            };
+            let after = self.host.stats().taken;
+            // The read itself is taken by each shard: compare from here.
+            if idle && backlog == 0 {
                 calm += 1;
             } else {
                 calm = 0;
             }
-            last = s.taken;
+            last = after;
         }
     }
 
