@@ -37,6 +37,8 @@ use crate::shell::cell::{Adjust, GetCell};
 use crate::shell::desk::{ArriveAt, GetDesk};
 use crate::shell::facility::{FacilityActor, GetFacility, ReleaseNow, SetStatus};
 use crate::shell::order::{ApplyScan, Cancel, GetOrder, OrderActor};
+use crate::webhooks::deliver::DeliveryThread;
+use crate::webhooks::Webhooks;
 
 pub use crate::dto::ItemResult;
 
@@ -56,6 +58,8 @@ pub struct Orchestrator {
     checkpointer: Arc<std::sync::Mutex<Option<Checkpointer>>>,
     events: Arc<Events>,
     tail: Arc<std::sync::Mutex<Option<TailThread>>>,
+    webhooks: Arc<Webhooks>,
+    delivery: Arc<std::sync::Mutex<Option<DeliveryThread>>>,
 }
 
 /// Every actor's state at one quiescent point (tests, audits).
@@ -168,6 +172,12 @@ impl Orchestrator {
             .attach()
             .ok_or("the journal's events intake was attached already")?;
         let tail = TailThread::start(tail, intake)?;
+        let webhooks = Arc::new(Webhooks::open(
+            &cfg.durability,
+            events.clone(),
+            orch_events::delivery::DeliveryLimits::default(),
+        )?);
+        let delivery = DeliveryThread::start(webhooks.clone())?;
         tracing::info!(
             snapshot_seq = recovered.snapshot_seq,
             records = recovered.records,
@@ -280,6 +290,8 @@ impl Orchestrator {
             checkpointer: Arc::new(std::sync::Mutex::new(checkpointer)),
             events,
             tail: Arc::new(std::sync::Mutex::new(Some(tail))),
+            webhooks,
+            delivery: Arc::new(std::sync::Mutex::new(Some(delivery))),
             shared,
             receipts: Arc::new(receipts),
             adjustments: Arc::new(adjustments),
@@ -314,11 +326,20 @@ impl Orchestrator {
         if let Some(mut t) = self.tail.lock().ok().and_then(|mut g| g.take()) {
             t.stop();
         }
+        // Writes the webhook cursors a last time.
+        if let Some(mut d) = self.delivery.lock().ok().and_then(|mut g| g.take()) {
+            d.stop();
+        }
     }
 
     /// The event feed (`GET /v1/events`), built from durable records only.
     pub fn events(&self) -> &Arc<Events> {
         &self.events
+    }
+
+    /// The webhook registrations and their delivery (`/v1/webhooks`).
+    pub fn webhooks(&self) -> &Arc<Webhooks> {
+        &self.webhooks
     }
 
     /// What the last start replayed.

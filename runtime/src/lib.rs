@@ -26,6 +26,7 @@ pub mod shared;
 pub mod shell;
 pub mod validate;
 pub mod view;
+pub mod webhooks;
 
 pub use error::{ApiError, ErrorKind};
 pub use facade::Orchestrator;

@@ -141,6 +141,16 @@ pub const EVENTS_EMITTED: &str = "orchestrator_events_emitted_total";
 pub const EVENTS_FEED_EVENTS: &str = "orchestrator_events_feed_events";
 /// JSON bytes of the events kept in the feed.
 pub const EVENTS_FEED_BYTES: &str = "orchestrator_events_feed_bytes";
+/// Webhook delivery attempts by result.
+pub const WEBHOOK_DELIVERIES: &str = "orchestrator_webhook_deliveries_total";
+/// Events a webhook endpoint missed because the feed no longer kept them.
+pub const WEBHOOK_EVENTS_SKIPPED: &str = "orchestrator_webhook_events_skipped_total";
+/// Age of the oldest event a webhook endpoint has not delivered.
+pub const WEBHOOK_DELIVERY_LAG: &str = "orchestrator_webhook_delivery_lag_seconds";
+/// Webhook endpoints by status.
+pub const WEBHOOK_ENDPOINTS: &str = "orchestrator_webhook_endpoints";
+/// Webhook endpoints disabled after an event failed its last attempt.
+pub const WEBHOOK_ENDPOINTS_DISABLED: &str = "orchestrator_webhook_endpoints_disabled";
 /// Journal records per batch.
 pub const JOURNAL_BATCH_RECORDS: &str = "orchestrator_journal_batch_records";
 /// Snapshot duration.
@@ -282,6 +292,11 @@ pub const CATALOG: &[MetricSpec] = &[
     gauge(HTTP_REQUESTS_INFLIGHT, &[], "/v1 HTTP requests in flight (bounded by limits.inflight_requests_max)."),
     gauge(EVENTS_FEED_EVENTS, &[], "Events kept in the event feed (GET /v1/events), within its retention."),
     gauge(EVENTS_FEED_BYTES, &[], "JSON bytes of the events kept in the event feed (bounded by the retention's byte budget)."),
+    counter(WEBHOOK_DELIVERIES, &["result"], "Webhook delivery attempts by result (delivered, http_error, timeout, connect_error); retries count again."),
+    counter(WEBHOOK_EVENTS_SKIPPED, &[], "Events webhook endpoints missed because the feed no longer kept them when they read on (behind the retention, or renumbered by a restart from a snapshot)."),
+    gauge(WEBHOOK_DELIVERY_LAG, &["webhook_id"], "Seconds since the oldest event a webhook endpoint has not delivered was created; 0 when caught up (at most 100 endpoints)."),
+    gauge(WEBHOOK_ENDPOINTS, &["status"], "Registered webhook endpoints by status (active, paused_pending_limit, disabled_after_failures, off)."),
+    gauge(WEBHOOK_ENDPOINTS_DISABLED, &[], "Webhook endpoints disabled because an event failed its last attempt; a PUT of the registration enables one again."),
 ];
 
 /// The catalog entry of a name, if any.
