@@ -443,3 +443,68 @@ fn a_restart_keeps_the_registration_and_cursor_and_delivers_what_was_missed() {
         .collect();
     assert!(ids(&first).is_subset(&seen));
 }
+
+#[test]
+fn a_receiver_that_never_answers_is_cut_off_at_the_timeout_and_others_go_on() {
+    orch_runtime::metrics::render();
+    let t = TestServer::with(quiet_config());
+    // Accepts connections and reads nothing, answers nothing.
+    let silent = TcpListener::bind("127.0.0.1:0").unwrap();
+    let silent_url = format!("http://{}/hook", silent.local_addr().unwrap());
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for conn in silent.incoming() {
+            match conn {
+                Ok(c) => held.push(c),
+                Err(_) => return,
+            }
+        }
+    });
+    let rx = Receiver::start();
+    let start = Instant::now();
+    let hook = |url: &str| json!({"url": url, "secret": SECRET});
+    assert_eq!(
+        t.put("/v1/webhooks/wh-silent", &hook(&silent_url)).status,
+        201
+    );
+    assert_eq!(t.put("/v1/webhooks/wh-ok", &hook(&rx.url())).status, 201);
+    place(&t, "o-1", "SKU-000000");
+    place(&t, "o-2", "SKU-000001");
+    let events = feed_after(&t, 0);
+    check_deliveries(&rx.wait_for(&ids(&events)));
+    let silent_state = |t: &TestServer| {
+        t.get("/v1/webhooks").json()["webhooks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|h| h["webhook_id"] == "wh-silent")
+            .cloned()
+            .unwrap()
+    };
+    assert_eq!(
+        silent_state(&t)["failures_in_row"],
+        0,
+        "the other endpoint was served before the silent one timed out"
+    );
+    let deadline = start + Duration::from_secs(30);
+    let h = loop {
+        let h = silent_state(&t);
+        if h["failures_in_row"].as_u64() >= Some(1) {
+            break h;
+        }
+        assert!(Instant::now() < deadline, "never timed out: {h}");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let waited = start.elapsed();
+    assert!(
+        waited >= Duration::from_millis(4_900),
+        "cut off after {waited:?}"
+    );
+    assert_eq!(h["status"], "active", "retried, not disabled: {h}");
+    assert_eq!(h["cursor"], 0);
+    let metrics = orch_runtime::metrics::render();
+    assert!(
+        metrics.contains("orchestrator_webhook_deliveries_total{result=\"timeout\"}"),
+        "{metrics}"
+    );
+}
