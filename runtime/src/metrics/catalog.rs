@@ -143,8 +143,8 @@ pub const EVENTS_FEED_EVENTS: &str = "orchestrator_events_feed_events";
 pub const EVENTS_FEED_BYTES: &str = "orchestrator_events_feed_bytes";
 /// Webhook delivery attempts by result.
 pub const WEBHOOK_DELIVERIES: &str = "orchestrator_webhook_deliveries_total";
-/// Events a webhook endpoint missed because the feed no longer kept them.
-pub const WEBHOOK_EVENTS_SKIPPED: &str = "orchestrator_webhook_events_skipped_total";
+/// Webhook endpoints resumed at the oldest kept event (their next ones were gone).
+pub const WEBHOOK_CURSOR_RESETS: &str = "orchestrator_webhook_cursor_resets_total";
 /// Age of the oldest event a webhook endpoint has not delivered.
 pub const WEBHOOK_DELIVERY_LAG: &str = "orchestrator_webhook_delivery_lag_seconds";
 /// Webhook endpoints by status.
@@ -293,7 +293,7 @@ pub const CATALOG: &[MetricSpec] = &[
     gauge(EVENTS_FEED_EVENTS, &[], "Events kept in the event feed (GET /v1/events), within its retention."),
     gauge(EVENTS_FEED_BYTES, &[], "JSON bytes of the events kept in the event feed (bounded by the retention's byte budget)."),
     counter(WEBHOOK_DELIVERIES, &["result"], "Webhook delivery attempts by result (delivered, http_error, timeout, connect_error); retries count again."),
-    counter(WEBHOOK_EVENTS_SKIPPED, &[], "Events webhook endpoints missed because the feed no longer kept them when they read on (behind the retention, or renumbered by a restart from a snapshot)."),
+    counter(WEBHOOK_CURSOR_RESETS, &[], "Times a webhook endpoint resumed at the oldest kept event because the feed no longer held its next events (behind the retention, or renumbered by a restart from a snapshot): events were missed."),
     gauge(WEBHOOK_DELIVERY_LAG, &["webhook_id"], "Seconds since the oldest event a webhook endpoint has not delivered was created; 0 when caught up (at most 100 endpoints)."),
     gauge(WEBHOOK_ENDPOINTS, &["status"], "Registered webhook endpoints by status (active, paused_pending_limit, disabled_after_failures, off)."),
     gauge(WEBHOOK_ENDPOINTS_DISABLED, &[], "Webhook endpoints disabled because an event failed its last attempt; a PUT of the registration enables one again."),

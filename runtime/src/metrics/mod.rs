@@ -404,9 +404,9 @@ pub fn webhook_delivery(result: &'static str) {
     counter!(WEBHOOK_DELIVERIES, "result" => result).increment(1);
 }
 
-/// A webhook endpoint resumed past `n` events the feed no longer kept.
-pub fn webhook_skipped(n: u64) {
-    counter!(WEBHOOK_EVENTS_SKIPPED).increment(n);
+/// A webhook endpoint resumed at the oldest kept event.
+pub fn webhook_cursor_reset() {
+    counter!(WEBHOOK_CURSOR_RESETS).increment(1);
 }
 
 /// A webhook endpoint's delivery lag.

@@ -115,10 +115,12 @@ async fn run(w: Arc<Webhooks>, stop: Arc<AtomicBool>) {
             let (jobs, news) = h.step(w.events(), now);
             (jobs, news, h.next_wake())
         });
-        for (id, n) in news.skipped {
-            tracing::error!(webhook_id = %id, skipped = n,
-                "webhook fell behind the events kept; it resumes at the oldest kept event");
-            crate::metrics::webhook_skipped(n);
+        for (id, from, to) in news.resets {
+            tracing::error!(webhook_id = %id, cursor = from, resumes_after = to,
+                "webhook: the feed no longer holds the events after its cursor (behind the \
+                 retention, or renumbered by a restart from a snapshot); they are missed and it \
+                 resumes at the oldest kept event");
+            crate::metrics::webhook_cursor_reset();
         }
         for job in jobs {
             let (client, tx) = (client.clone(), tx.clone());

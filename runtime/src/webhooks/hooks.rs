@@ -131,8 +131,10 @@ struct Hook {
 /// What one step did that the metrics and logs should know.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct StepNews {
-    /// Endpoints that fell behind the feed's retention: (id, events skipped).
-    pub skipped: Vec<(Arc<str>, u64)>,
+    /// Endpoints whose next events the feed no longer held: (id, the
+    /// position it had read to, the position it resumes after). Across a
+    /// renumbering the difference is no count of events.
+    pub resets: Vec<(Arc<str>, u64, u64)>,
 }
 
 /// Every endpoint.
@@ -254,7 +256,7 @@ impl Hooks {
     /// attempts due at `now`. An endpoint whose next events the feed no
     /// longer keeps (it fell behind the retention, or a restart from a
     /// snapshot renumbered the feed) resumes at the oldest kept event;
-    /// [`StepNews::skipped`] says how many it missed, never silently.
+    /// [`StepNews::resets`] names it, never silently.
     pub fn step(&mut self, events: &Events, now: Millis) -> (Vec<Job>, StepNews) {
         let mut news = StepNews::default();
         let mut jobs = Vec::new();
@@ -262,8 +264,7 @@ impl Hooks {
             while let Some((after, room)) = h.endpoint.wants() {
                 match events.page(Some(after), room.min(READ_PAGE), TypeSet::ALL) {
                     Err(FeedError::Gone { oldest_after }) => {
-                        news.skipped
-                            .push((h.id.clone(), oldest_after.saturating_sub(after)));
+                        news.resets.push((h.id.clone(), after, oldest_after));
                         self.generations += 1;
                         h.generation = self.generations;
                         let types = TypeSet::parse(h.reg.types.iter().map(String::as_str))
@@ -342,11 +343,15 @@ impl Hooks {
         out
     }
 
-    /// Each endpoint's id and cursor (for the lag gauge).
-    pub fn cursors(&self) -> Vec<(Arc<str>, u64)> {
+    /// Each endpoint's id, cursor, and whether it is on (not `off`), for
+    /// the lag gauge.
+    pub fn cursors(&self) -> Vec<(Arc<str>, u64, bool)> {
         self.map
             .values()
-            .map(|h| (h.id.clone(), h.endpoint.cursor()))
+            .map(|h| {
+                let on = h.endpoint.status() != EndpointStatus::Off;
+                (h.id.clone(), h.endpoint.cursor(), on)
+            })
             .collect()
     }
 }
@@ -537,7 +542,7 @@ mod tests {
         events.with_feed(|f| f.trim(5_000));
         hooks.put("h", reg(), 0);
         let (jobs, news) = hooks.step(&events, 5_000);
-        assert_eq!(news.skipped, vec![(Arc::from("h"), 2)]);
+        assert_eq!(news.resets, vec![(Arc::from("h"), 0, 2)]);
         assert_eq!(seqs(&jobs), [(3, 1)]);
     }
 }

@@ -205,12 +205,16 @@ impl Webhooks {
     }
 
     /// The lag gauge's figure for each endpoint: seconds since the oldest
-    /// event it has not delivered was created (0 when it is caught up).
+    /// event it has not delivered was created (0 when it is caught up, and
+    /// for an endpoint turned off: nobody waits on it).
     pub fn lags(&self, now: Millis) -> Vec<(Arc<str>, f64)> {
         let cursors = self.lock().cursors();
         cursors
             .into_iter()
-            .map(|(id, cursor)| {
+            .map(|(id, cursor, on)| {
+                if !on {
+                    return (id, 0.0);
+                }
                 let oldest = self
                     .events
                     .page(Some(cursor), 1, TypeSet::ALL)
@@ -267,4 +271,114 @@ fn check(input: WebhookInput) -> Result<Registration, ApiError> {
         types,
         enabled: input.enabled.unwrap_or(true),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use orch_config::DurabilityMode;
+    use orch_events::feed::{Feed, Retention};
+    use orch_events::{Draft, EventType};
+
+    fn webhooks() -> Webhooks {
+        let cfg = DurabilityConfig {
+            mode: DurabilityMode::None,
+            ..DurabilityConfig::default()
+        };
+        let events = Arc::new(Events::new(Feed::new(Retention::default(), 1)));
+        Webhooks::open(&cfg, events, DeliveryLimits::default()).unwrap()
+    }
+
+    fn input(url: &str, secret: &str, types: &[&str]) -> WebhookInput {
+        WebhookInput {
+            url: url.into(),
+            secret: secret.into(),
+            types: Some(types.iter().map(|t| t.to_string()).collect()),
+            enabled: None,
+        }
+    }
+
+    #[test]
+    fn lag_is_the_age_of_the_oldest_undelivered_event_and_zero_when_off() {
+        let w = webhooks();
+        let at = 1_795_771_702_000;
+        w.events().with_feed(|f| {
+            f.append(
+                Draft {
+                    kind: EventType::OrderPlaced,
+                    order_id: Some(Arc::from("o-1")),
+                    at,
+                    data: serde_json::json!({}),
+                },
+                Some(1),
+            )
+        });
+        w.with_hooks(|h| {
+            let reg = check(input("http://127.0.0.1:9/", "s", &[])).unwrap();
+            h.put("behind", reg.clone(), 0);
+            h.put("caught-up", reg.clone(), 1);
+            h.put(
+                "off",
+                Registration {
+                    enabled: false,
+                    ..reg
+                },
+                0,
+            );
+        });
+        let lags: Vec<(String, f64)> = w
+            .lags(at + 5_000)
+            .into_iter()
+            .map(|(id, l)| (id.to_string(), l))
+            .collect();
+        assert_eq!(
+            lags,
+            [
+                ("behind".into(), 5.0),
+                ("caught-up".into(), 0.0),
+                ("off".into(), 0.0)
+            ]
+        );
+    }
+
+    #[test]
+    fn a_new_registration_starts_at_the_feeds_end_and_bad_fields_are_named() {
+        let w = webhooks();
+        w.events().with_feed(|f| {
+            f.append(
+                Draft {
+                    kind: EventType::OrderPlaced,
+                    order_id: None,
+                    at: 0,
+                    data: serde_json::json!({}),
+                },
+                None,
+            )
+        });
+        let (v, new) = w
+            .put("h", input("http://h/", "s", &["order.placed"]))
+            .unwrap();
+        assert!(new);
+        assert_eq!(v.cursor, 1, "only events created after it");
+        assert!(!w.put("h", input("http://h/", "s", &[])).unwrap().1);
+        for (bad, field) in [
+            (input("https://h/", "s", &[]), "url:"),
+            (input("http://h/", "", &[]), "secret:"),
+            (
+                input("http://h/", &"x".repeat(SECRET_LEN_MAX + 1), &[]),
+                "secret:",
+            ),
+            (
+                input("http://h/", "s", &["order.placed", "nope"]),
+                "types[1]:",
+            ),
+        ] {
+            let e = w.put("h2", bad).unwrap_err();
+            assert!(e.message.starts_with(field), "{}", e.message);
+        }
+        assert_eq!(w.list().len(), 1);
+        assert_eq!(w.delete("nope").unwrap_err().code, "webhook_not_found");
+        w.delete("h").unwrap();
+        assert!(w.list().is_empty());
+    }
 }
