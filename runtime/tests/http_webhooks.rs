@@ -508,3 +508,45 @@ fn a_receiver_that_never_answers_is_cut_off_at_the_timeout_and_others_go_on() {
         "{metrics}"
     );
 }
+
+/// A figure, not a check: `cargo test -p orch-runtime --test http_webhooks
+/// -- --ignored --nocapture throughput`. Orders placed in batches of 100
+/// with one webhook to a local receiver; prints events delivered per second
+/// from the first placement to the last delivery.
+#[test]
+#[ignore]
+fn throughput() {
+    let orders: usize = std::env::var("WEBHOOK_ORDERS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(2_000);
+    let mut cfg = quiet_config();
+    cfg.network = orch_config::bf1::generate(&orch_config::bf1::Bf1Params {
+        scale: 0.1,
+        seed: 7,
+    });
+    let t = TestServer::with(cfg);
+    let rx = Receiver::start();
+    let body = json!({"url": rx.url(), "secret": SECRET});
+    assert_eq!(t.put("/v1/webhooks/wh-1", &body).status, 201);
+    let (_f, lat, lon) = t.stocked("SKU-000000", 1).expect("a stocked facility");
+    let start = Instant::now();
+    for b in 0..orders.div_ceil(100) {
+        let batch: Vec<Value> = (0..100.min(orders - b * 100))
+            .map(|i| order(&format!("o-{b}-{i}"), lat, lon, &[("SKU-000002", 1)]))
+            .collect();
+        let r = t.post("/v1/orders/batch", &json!({ "orders": batch }));
+        assert_eq!(r.status, 200, "{}", r.text());
+    }
+    let placed = start.elapsed();
+    let events = feed_after(&t, 0);
+    let got = rx.wait_for(&ids(&events));
+    let all = start.elapsed();
+    check_deliveries(&got);
+    println!(
+        "webhooks: {orders} orders placed in {placed:?}, {} events delivered ({} requests) in {all:?}: {:.0} events/s",
+        events.len(),
+        got.len(),
+        events.len() as f64 / all.as_secs_f64()
+    );
+}
