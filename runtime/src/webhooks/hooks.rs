@@ -318,10 +318,13 @@ impl Hooks {
         }
     }
 
-    /// When the next retry falls due, over every endpoint.
+    /// When the next attempt falls due, over every endpoint that has room
+    /// for one (an endpoint at its in-flight limit waits for a result, which
+    /// wakes the delivery thread anyway; counting it would spin).
     pub fn next_wake(&self) -> Option<Millis> {
         self.map
             .values()
+            .filter(|h| h.endpoint.backlog().1 < self.limits.in_flight_max)
             .filter_map(|h| h.endpoint.next_wake())
             .min()
     }
@@ -503,6 +506,8 @@ mod tests {
         }
         let (jobs, _) = hooks.step(&events, 0);
         assert_eq!(seqs(&jobs), [(1, 1)], "one in flight at most");
+        // Event 2 is due, but there is no room: no wake-up until a result.
+        assert_eq!(hooks.next_wake(), None);
         assert_eq!(hooks.views(None)[0].status, "paused_pending_limit");
         let mut delivered = Vec::new();
         let mut job = jobs[0].clone();
