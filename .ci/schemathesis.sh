@@ -36,6 +36,7 @@ python=${python:-python3}
 cargo build --quiet -p orch-runtime --bin orchestrator
 target=${CARGO_TARGET_DIR:-target}
 "$target/debug/orchestrator" serve --config "$here/config.toml" \
+    --engine "${ST_ENGINE:-host}" \
     --data-dir "$work/data" --listen "127.0.0.1:$port" > "$work/server.log" 2>&1 &
 server_pid=$!
 for _ in $(seq 1 100); do

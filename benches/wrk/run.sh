@@ -13,7 +13,8 @@
 #
 # Environment: PORT (18080), DURATION (10s), THREADS (2), CONNS (50; the
 # batch1000c4 run uses 4), wrk timeout 30 s so slow batches are counted,
-# TEMPLATES (20000 BF-1 orders), SCAN_SEED_ORDERS (60000), ONLY, KEEP=1 to
+# TEMPLATES (20000 BF-1 orders), SCAN_SEED_ORDERS (60000), ONLY, ENGINE (host;
+# shells for the actix shells), KEEP=1 to
 # keep the work dir (logs, wrk outputs, bodies).
 set -euo pipefail
 
@@ -46,7 +47,7 @@ trap cleanup EXIT
 "$TARGET/release/wrk_bodies" "$WORK" "$TEMPLATES" 0.1
 
 start_server() { # name
-    "$BIN" serve --listen "127.0.0.1:$PORT" --data-dir "$WORK/data-$1" >"$WORK/server-$1.log" 2>&1 &
+    "$BIN" serve --engine "${ENGINE:-host}" --listen "127.0.0.1:$PORT" --data-dir "$WORK/data-$1" >"$WORK/server-$1.log" 2>&1 &
     SERVER_PID=$!
     for _ in $(seq 1 300); do
         if curl -sf "$BASE/readyz" >/dev/null 2>&1; then

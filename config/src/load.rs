@@ -67,6 +67,7 @@
 //! workers = 0                  # 0 = one per core
 //! mailbox_capacity = 1024
 //! wave_tick_ms = 100
+//! engine = "host"              # host (the shard engine, default) | shells
 //!
 //! [auth]
 //! token = "secret"             # default: none (open API)
@@ -107,9 +108,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::bf1::{self, Bf1Params};
 use crate::model::{
-    CarrierCutoff, Config, DurabilityConfig, DurabilityMode, FacilityConfig, FacilityKind, Limits,
-    ListenConfig, Network, RoutingOverride, RoutingRules, RoutingWeights, RuntimeConfig,
-    ServiceLevel, StockEntry, WavePolicy,
+    CarrierCutoff, Config, DurabilityConfig, DurabilityMode, EngineKind, FacilityConfig,
+    FacilityKind, Limits, ListenConfig, Network, RoutingOverride, RoutingRules, RoutingWeights,
+    RuntimeConfig, ServiceLevel, StockEntry, WavePolicy,
 };
 use crate::validate::validate;
 use spans::KeySpans;
@@ -551,6 +552,7 @@ struct RawRuntime {
     workers: u32,
     mailbox_capacity: u32,
     wave_tick_ms: u64,
+    engine: EngineKind,
 }
 
 impl Default for RawRuntime {
@@ -560,6 +562,7 @@ impl Default for RawRuntime {
             workers: r.workers,
             mailbox_capacity: r.mailbox_capacity,
             wave_tick_ms: r.wave_tick_ms,
+            engine: r.engine,
         }
     }
 }
@@ -803,6 +806,7 @@ impl RawConfig {
                 workers: runtime.workers,
                 mailbox_capacity: runtime.mailbox_capacity,
                 wave_tick_ms: runtime.wave_tick_ms,
+                engine: runtime.engine,
             },
             auth: crate::model::AuthConfig {
                 token: self.auth.unwrap_or_default().token,
@@ -857,6 +861,7 @@ impl RawConfig {
                 workers: cfg.runtime.workers,
                 mailbox_capacity: cfg.runtime.mailbox_capacity,
                 wave_tick_ms: cfg.runtime.wave_tick_ms,
+                engine: cfg.runtime.engine,
             }),
             auth: Some(RawAuth {
                 token: cfg.auth.token.clone(),

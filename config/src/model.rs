@@ -480,6 +480,33 @@ pub struct RuntimeConfig {
     pub mailbox_capacity: u32,
     /// How often facilities check their wave triggers, in milliseconds.
     pub wave_tick_ms: u64,
+    /// What runs the flows under the API: the shard engine host or the
+    /// per-actor shells.
+    #[serde(default)]
+    pub engine: EngineKind,
+}
+
+/// What runs the flows under the API (`runtime.engine`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EngineKind {
+    /// One actix actor per order, cell, facility and desk (`"shells"`).
+    Shells,
+    /// The shard engine: many actors per shard, one shard per core, bounded
+    /// inboxes, one journal batch per tick; serves holds (`"host"`, the
+    /// default).
+    #[default]
+    Host,
+}
+
+impl EngineKind {
+    /// The name used in config, logs and reports.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EngineKind::Shells => "shells",
+            EngineKind::Host => "host",
+        }
+    }
 }
 
 impl Default for RuntimeConfig {
@@ -489,6 +516,7 @@ impl Default for RuntimeConfig {
             workers: 0,
             mailbox_capacity: 1024,
             wave_tick_ms: 100,
+            engine: EngineKind::default(),
         }
     }
 }

@@ -101,6 +101,7 @@ inflight_requests_max = 8
 workers = 2
 mailbox_capacity = 16
 wave_tick_ms = 50
+engine = "host"
 
 [auth]
 token = "s3cret"
@@ -359,7 +360,8 @@ fn full_explicit_file() {
         RuntimeConfig {
             workers: 2,
             mailbox_capacity: 16,
-            wave_tick_ms: 50
+            wave_tick_ms: 50,
+            engine: EngineKind::Host,
         }
     );
     assert_eq!(cfg.auth.token.as_deref(), Some("s3cret"));
@@ -643,6 +645,7 @@ fn bad_files_name_the_key() {
             "routing.service_level.same_day.excluded_kinds[0]",
         ),
         ("bad durability mode", "[durability]\nmode = \"fsync-ish\"\n".into(), "durability.mode"),
+        ("bad engine", "[runtime]\nengine = \"actors\"\n".into(), "runtime.engine"),
         ("empty data_dir", "[durability]\ndata_dir = \"\"\n".into(), "durability.data_dir"),
         ("tiny batch", "[durability]\nbatch_bytes_max = 100\n".into(), "durability.batch_bytes_max"),
         ("bad listen address", "[listen]\nhttp = \"localhost\"\n".into(), "listen.http"),

@@ -39,6 +39,8 @@ pub enum ErrorKind {
     Busy,
     /// 503: not ready, or cannot make changes durable.
     Unavailable,
+    /// 501: the running engine does not serve this (a setting does).
+    NotSupported,
 }
 
 /// An error answered to a caller: nothing changed.

@@ -37,8 +37,7 @@ use crate::shell::cell::{Adjust, GetCell};
 use crate::shell::desk::{ArriveAt, GetDesk};
 use crate::shell::facility::{FacilityActor, GetFacility, ReleaseNow, SetStatus};
 use crate::shell::order::{ApplyScan, Cancel, GetOrder, OrderActor};
-use crate::webhooks::deliver::DeliveryThread;
-use crate::webhooks::Webhooks;
+use crate::webhooks::{Service as WebhookService, Webhooks};
 
 pub use crate::dto::ItemResult;
 
@@ -58,8 +57,7 @@ pub struct Orchestrator {
     checkpointer: Arc<std::sync::Mutex<Option<Checkpointer>>>,
     events: Arc<Events>,
     tail: Arc<std::sync::Mutex<Option<TailThread>>>,
-    webhooks: Arc<Webhooks>,
-    delivery: Arc<std::sync::Mutex<Option<DeliveryThread>>>,
+    webhooks: Arc<WebhookService>,
 }
 
 /// Every actor's state at one quiescent point (tests, audits).
@@ -172,12 +170,7 @@ impl Orchestrator {
             .attach()
             .ok_or("the journal's events intake was attached already")?;
         let tail = TailThread::start(tail, intake)?;
-        let webhooks = Arc::new(Webhooks::open(
-            &cfg.durability,
-            events.clone(),
-            orch_events::delivery::DeliveryLimits::default(),
-        )?);
-        let delivery = DeliveryThread::start(webhooks.clone())?;
+        let webhooks = Arc::new(WebhookService::start(&cfg.durability, events.clone())?);
         tracing::info!(
             snapshot_seq = recovered.snapshot_seq,
             records = recovered.records,
@@ -291,7 +284,6 @@ impl Orchestrator {
             events,
             tail: Arc::new(std::sync::Mutex::new(Some(tail))),
             webhooks,
-            delivery: Arc::new(std::sync::Mutex::new(Some(delivery))),
             shared,
             receipts: Arc::new(receipts),
             adjustments: Arc::new(adjustments),
@@ -327,9 +319,7 @@ impl Orchestrator {
             t.stop();
         }
         // Writes the webhook cursors a last time.
-        if let Some(mut d) = self.delivery.lock().ok().and_then(|mut g| g.take()) {
-            d.stop();
-        }
+        self.webhooks.stop();
     }
 
     /// The event feed (`GET /v1/events`), built from durable records only.
@@ -339,7 +329,7 @@ impl Orchestrator {
 
     /// The webhook registrations and their delivery (`/v1/webhooks`).
     pub fn webhooks(&self) -> &Arc<Webhooks> {
-        &self.webhooks
+        self.webhooks.webhooks()
     }
 
     /// What the last start replayed.

@@ -6,6 +6,7 @@
 //! Architecture invariant: only this crate touches actix, the disk and the
 //! network; the decisions stay in `orch_actors`.
 
+pub mod app;
 pub mod catalog;
 pub mod clock;
 pub mod dto;
@@ -28,5 +29,6 @@ pub mod validate;
 pub mod view;
 pub mod webhooks;
 
+pub use app::Core;
 pub use error::{ApiError, ErrorKind};
 pub use facade::Orchestrator;

@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use crate::facade::Orchestrator;
+use crate::app::Core;
 
 /// Options of `orchestrator serve`.
 #[derive(Debug, Clone, Default)]
@@ -16,6 +16,8 @@ pub struct ServeOptions {
     pub listen: Option<String>,
     /// JSON log lines.
     pub json_logs: bool,
+    /// Overrides `runtime.engine` (`shells` or `host`).
+    pub engine: Option<String>,
 }
 
 /// Sets up logging (`RUST_LOG` filters, default info).
@@ -45,6 +47,13 @@ pub fn load_config(opts: &ServeOptions) -> Result<orch_config::Config, String> {
         l.parse::<std::net::SocketAddr>()
             .map_err(|e| format!("--listen: '{l}' is not an address: {e}"))?;
         cfg.listen.http = l.clone();
+    }
+    if let Some(e) = &opts.engine {
+        cfg.runtime.engine = match e.as_str() {
+            "shells" => orch_config::EngineKind::Shells,
+            "host" => orch_config::EngineKind::Host,
+            other => return Err(format!("--engine: must be shells or host, got '{other}'")),
+        };
     }
     if let Ok(token) = std::env::var("ORCHESTRATOR_TOKEN") {
         if !token.is_empty() {
@@ -86,6 +95,7 @@ pub fn serve(opts: ServeOptions) -> Result<(), String> {
     tracing::info!(
         source = opts.config.as_ref().map_or("embedded BF-1 scale 0.1".to_string(), |p| p.display().to_string()),
         durability = cfg.durability.mode.as_str(),
+        engine = cfg.runtime.engine.as_str(),
         listen = %cfg.listen.http,
         auth = cfg.auth.token.is_some(),
         "starting"
@@ -94,7 +104,7 @@ pub fn serve(opts: ServeOptions) -> Result<(), String> {
     // everything else (/readyz included) 503 not_ready.
     let recovering = crate::http::recovering::start(&cfg.listen.http)
         .map_err(|e| format!("listen.http: cannot listen on '{}': {e}", cfg.listen.http))?;
-    let started = Orchestrator::try_start(&cfg);
+    let started = Core::try_start(&cfg);
     recovering.stop();
     let core = started?;
     let server = match crate::http::start_server_with(core.clone(), &cfg, &cfg.listen.http, false) {

@@ -38,6 +38,10 @@ enum Command {
         /// Log as JSON lines.
         #[arg(long)]
         json_logs: bool,
+        /// What runs the flows: `shells` or `host` (the shard engine, which
+        /// also serves holds); overrides `runtime.engine`.
+        #[arg(long)]
+        engine: Option<String>,
     },
     /// Check a configuration file; prints what is wrong and exits non-zero.
     CheckConfig {
@@ -70,11 +74,13 @@ fn main() -> ExitCode {
             data_dir,
             listen,
             json_logs,
+            engine,
         } => match serve(ServeOptions {
             config,
             data_dir,
             listen,
             json_logs,
+            engine,
         }) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {

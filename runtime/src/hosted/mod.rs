@@ -27,6 +27,7 @@ mod facilities;
 pub mod holds;
 mod reads;
 mod scans;
+pub mod start;
 mod stock;
 mod views;
 
@@ -236,7 +237,7 @@ impl HostedCore {
     }
 
     /// The order's state, read on its shard once what it reports is durable.
-    async fn order_state(&self, no: OrderNo) -> Result<OrderState, ApiError> {
+    pub(super) async fn order_state(&self, no: OrderNo) -> Result<OrderState, ApiError> {
         let shard = self.host.ownership().order(no);
         let rx = self
             .host

@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 
 use futures::future::join_all;
-use orch_actors::order::Scan;
+use orch_actors::order::{Scan, ScanKind};
 use orch_actors::OrderNo;
 use orch_engine::msg::ScanAnswer;
 use orch_engine::{ActorRef, Answer, Msg};
@@ -65,17 +65,33 @@ impl HostedCore {
         let runs = groups.into_iter().map(|(no, scans)| async move {
             let mut out = Vec::with_capacity(scans.len());
             let mut failed: Option<ApiError> = None;
+            let mut delivered = Vec::new();
             for (i, scan) in scans {
                 // After a failure, this order's later events are not sent.
                 if let Some(e) = &failed {
                     out.push((i, Err(e.clone())));
                     continue;
                 }
+                let (kind, fulfillment, at) = (scan.kind, scan.fulfillment, scan.at);
+                let started = std::time::Instant::now();
                 let answer = self.scan_call(no, scan).await;
-                if let Err(e) = &answer {
-                    failed = Some(e.clone());
+                crate::metrics::scan_applied(kind, started.elapsed());
+                match &answer {
+                    Err(e) => failed = Some(e.clone()),
+                    Ok(ScanAnswer::Applied) if kind == ScanKind::Delivered => {
+                        delivered.push((fulfillment, at))
+                    }
+                    Ok(_) => {}
                 }
                 out.push((i, answer));
+            }
+            // Promise kept or missed, from the order as the scans left it.
+            if !delivered.is_empty() {
+                if let Ok(state) = self.order_state(no).await {
+                    for (fulfillment, at) in delivered {
+                        crate::metrics::delivered(&state, fulfillment, at);
+                    }
+                }
             }
             out
         });

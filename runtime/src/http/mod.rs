@@ -30,6 +30,7 @@
 pub mod auth;
 pub mod errors;
 pub mod gate;
+pub mod holds;
 pub mod limits;
 pub mod listener;
 pub mod metrics;
@@ -49,12 +50,12 @@ use actix_web::middleware::from_fn;
 use actix_web::{web, App};
 use orch_config::{Config, Limits};
 
-use crate::facade::Orchestrator;
+use crate::app::Core;
 
 /// What every handler sees.
 pub struct AppState {
-    /// The core.
-    pub core: Orchestrator,
+    /// The core (the shells or the engine host).
+    pub core: Core,
     /// Request limits.
     pub limits: Limits,
     /// Bearer token for `/v1`, if any.
@@ -71,16 +72,13 @@ pub struct AppState {
 
 impl AppState {
     /// The state for a core under a configuration.
-    pub fn new(core: Orchestrator, cfg: &Config, ready: Arc<AtomicBool>) -> AppState {
+    pub fn new(core: impl Into<Core>, cfg: &Config, ready: Arc<AtomicBool>) -> AppState {
+        let core = core.into();
         let schemas = schema::Schemas::new(&cfg.limits);
         let catalog = schema::CatalogLists {
-            skus: (core.shared().catalog.skus().iter())
-                .map(|s| s.to_string())
-                .collect(),
-            facilities: core
-                .facilities()
-                .into_iter()
-                .map(|f| f.facility_id)
+            skus: cfg.network.skus.clone(),
+            facilities: (cfg.network.facilities.iter())
+                .map(|f| f.id.clone())
                 .collect(),
         };
         let doc = openapi::document(&schemas, &catalog);
@@ -166,7 +164,7 @@ impl RunningServer {
 /// Starts the HTTP server for a started core on `listen` (`127.0.0.1:0`
 /// picks a free port), already marked ready.
 pub fn start_server(
-    core: Orchestrator,
+    core: impl Into<Core>,
     cfg: &Config,
     listen: &str,
 ) -> std::io::Result<RunningServer> {
@@ -176,11 +174,12 @@ pub fn start_server(
 /// Starts the HTTP server; `ready` is the initial readiness (false while
 /// recovery runs; flip it with [`RunningServer::set_ready`]).
 pub fn start_server_with(
-    core: Orchestrator,
+    core: impl Into<Core>,
     cfg: &Config,
     listen: &str,
     ready: bool,
 ) -> std::io::Result<RunningServer> {
+    let core: Core = core.into();
     crate::metrics::install();
     crate::metrics::set_ready(ready);
     let ready = Arc::new(AtomicBool::new(ready));

@@ -37,6 +37,14 @@ fn links(r: &RouteSpec, code: u16) -> Option<Value> {
     };
     match (r.operation_id, code) {
         ("placeOrder", 200 | 201) => Some(order("$response.body#/order_id")),
+        ("createHold", 200 | 201) => {
+            let h = "$response.body#/hold_id";
+            Some(json!({
+                "GetHold": {"operationId": "getHold", "parameters": {"hold_id": h}},
+                "ExtendHold": {"operationId": "extendHold", "parameters": {"hold_id": h}},
+                "ReleaseHold": {"operationId": "releaseHold", "parameters": {"hold_id": h}},
+            }))
+        }
         ("listFacilities", 200) => {
             let f = "$response.body#/facilities/0/facility_id";
             Some(json!({
@@ -55,6 +63,9 @@ fn answer_schema(r: &RouteSpec) -> Value {
         "listFacilities" => json!({"type": "object", "required": ["facilities"], "properties": {
             "facilities": {"type": "array", "items": {"$ref": "#/components/schemas/Facility"}}}}),
         "getFacility" | "setFacilityStatus" => json!({"$ref": "#/components/schemas/Facility"}),
+        "createHold" | "getHold" | "extendHold" | "releaseHold" => {
+            json!({"$ref": "#/components/schemas/Hold"})
+        }
         "listSkus" => json!({"type": "object", "required": ["skus", "next"], "properties": {
             "skus": {"type": "array", "items": {"type": "string"}},
             "next": {"type": "string", "nullable": true}}}),
@@ -120,6 +131,8 @@ fn schemas(s: &Schemas, catalog: &CatalogLists) -> Value {
         "AdjustmentBatch",
         "FacilityStatus",
         "Webhook",
+        "HoldCreate",
+        "HoldExtend",
     ] {
         if let Some(b) = s.body(name) {
             out.insert(name.to_string(), b.to_openapi());
@@ -153,6 +166,11 @@ fn schemas(s: &Schemas, catalog: &CatalogLists) -> Value {
         "queued_fulfillments": {"type": "integer", "minimum": 0}, "open_waves": {"type": "integer", "minimum": 0},
         "released_today": {"type": "integer", "minimum": 0}, "capacity_left": {"type": "integer", "minimum": 0}}}));
     out.insert("WebhookView".into(), crate::webhooks::hooks::view_schema());
+    out.insert("Hold".into(), json!({"type": "object", "required": ["hold_id", "status", "expires_at", "holds", "unavailable"], "properties": {
+        "hold_id": {"type": "string"}, "status": {"type": "string", "enum": ["active", "converted", "released", "expired"]},
+        "expires_at": {"type": "string", "format": "date-time"},
+        "holds": {"type": "array", "items": {"type": "object", "required": ["facility_id", "lines"]}},
+        "unavailable": {"type": "array", "items": {"type": "object", "required": ["sku", "qty"]}}}}));
     Value::Object(out)
 }
 

@@ -11,7 +11,7 @@ use serde_json::{json, Value};
 use super::errors::quote;
 use super::errors::HttpError;
 use super::limits::{check_no_body, from_checked, parse_checked, read_body};
-use super::schema::{check_param, path_id_ok, Param};
+use super::schema::{check_param, path_id_ok, Param, Schema};
 use super::AppState;
 use crate::dto::{
     AdjustmentInput, FacilityStatusInput, PlaceOrder, ReceiptInput, ScanInput, ScanResult,
@@ -65,6 +65,14 @@ pub enum Op {
     PutWebhook,
     /// `DELETE /v1/webhooks/{webhook_id}`.
     DeleteWebhook,
+    /// `POST /v1/holds`.
+    CreateHold,
+    /// `GET /v1/holds/{hold_id}`.
+    GetHold,
+    /// `POST /v1/holds/{hold_id}/extend`.
+    ExtendHold,
+    /// `DELETE /v1/holds/{hold_id}`.
+    ReleaseHold,
 }
 
 /// One route: method, path template, what it does, and what the OpenAPI
@@ -316,6 +324,46 @@ pub const ROUTES: &[RouteSpec] = &[
         query: false,
         statuses: &[200, 404, 415],
     },
+    RouteSpec {
+        method: "POST",
+        path: "/v1/holds",
+        op: Op::CreateHold,
+        operation_id: "createHold",
+        summary: "Hold stock for a cart until ttl_s: 201 new, 200 replay, 409 another body (or not enough stock with allow_partial false); 501 on the shells engine.",
+        body: Some("HoldCreate"),
+        query: false,
+        statuses: &[200, 201, 400, 409, 413, 415, 422, 501],
+    },
+    RouteSpec {
+        method: "GET",
+        path: "/v1/holds/{hold_id}",
+        op: Op::GetHold,
+        operation_id: "getHold",
+        summary: "A hold: active, converted, released or expired.",
+        body: None,
+        query: false,
+        statuses: &[200, 404, 501],
+    },
+    RouteSpec {
+        method: "DELETE",
+        path: "/v1/holds/{hold_id}",
+        op: Op::ReleaseHold,
+        operation_id: "releaseHold",
+        summary: "Release a hold (its units go to waiting backorders first); 409 once converted.",
+        body: None,
+        query: false,
+        statuses: &[200, 404, 409, 415, 501],
+    },
+    RouteSpec {
+        method: "POST",
+        path: "/v1/holds/{hold_id}/extend",
+        op: Op::ExtendHold,
+        operation_id: "extendHold",
+        summary: "A new expires_at ttl_s from now; 409 unless active.",
+        body: Some("HoldExtend"),
+        query: false,
+        statuses: &[200, 400, 404, 409, 413, 415, 422, 501],
+    },
 ];
 
 /// `GET /v1/events/stream` (Server-Sent Events). Served, but not in
@@ -395,6 +443,10 @@ fn route(r: &RouteSpec) -> Route {
         Op::ListWebhooks => m.to(super::webhooks::list),
         Op::PutWebhook => m.to(super::webhooks::put),
         Op::DeleteWebhook => m.to(super::webhooks::delete),
+        Op::CreateHold => m.to(super::holds::create),
+        Op::GetHold => m.to(super::holds::read),
+        Op::ExtendHold => m.to(super::holds::extend),
+        Op::ReleaseHold => m.to(super::holds::release),
     }
 }
 
@@ -422,7 +474,7 @@ async fn readyz(st: web::Data<AppState>) -> Answer {
     if st.is_ready() {
         // Not ready either while the journal cannot write: changes would
         // only be refused.
-        st.core.shared().durability.check_writable()?;
+        st.core.durability().check_writable()?;
         Ok(HttpResponse::Ok().json(json!({"status": "ready"})))
     } else {
         Err(HttpError::not_ready())
@@ -457,8 +509,9 @@ fn known_shape(
 
 async fn place_order(st: web::Data<AppState>, req: HttpRequest, payload: web::Payload) -> Answer {
     let bytes = read_body(&req, payload, body_max(&st)).await?;
-    let order: PlaceOrder = parse_checked(&bytes, &st.schemas.place_order)?;
-    let placed = st.core.place(&order).await?;
+    let v: Value = parse_checked(&bytes, &st.schemas.place_order)?;
+    let (order, hold_id) = split_hold(v, "")?;
+    let placed = st.core.place(&order, hold_id.as_deref()).await?;
     let status = if placed.replay {
         StatusCode::OK
     } else {
@@ -469,7 +522,28 @@ async fn place_order(st: web::Data<AppState>, req: HttpRequest, payload: web::Pa
             header::LOCATION,
             format!("/v1/orders/{}", placed.order.order_id),
         ))
-        .json(&placed.order))
+        .json(placed_body(&placed)))
+}
+
+/// The order as answered, with `"hold"` when the placement named one.
+fn placed_body(p: &crate::dto::Placed) -> Value {
+    let mut v = serde_json::to_value(&p.order).unwrap_or(Value::Null);
+    if let (Some(h), Some(m)) = (&p.hold, v.as_object_mut()) {
+        m.insert(
+            "hold".into(),
+            json!({"hold_id": h.hold_id, "status": h.status}),
+        );
+    }
+    v
+}
+
+/// An order body checked against its schema, with its `hold_id` taken out.
+fn split_hold(mut v: Value, prefix: &str) -> Result<(PlaceOrder, Option<String>), HttpError> {
+    let hold = v
+        .as_object_mut()
+        .and_then(|m| m.remove("hold_id"))
+        .and_then(|h| h.as_str().map(str::to_string));
+    Ok((from_checked(v, &Schema::Any, prefix)?, hold))
 }
 
 #[derive(Deserialize)]
@@ -485,22 +559,26 @@ async fn place_batch(st: web::Data<AppState>, req: HttpRequest, payload: web::Pa
     let bytes = read_body(&req, payload, body_max(&st)).await?;
     let env: OrdersEnvelope = parse_checked(&bytes, &st.schemas.order_batch)?;
     let mut results: Vec<Option<Value>> = vec![None; env.orders.len()];
-    let mut valid: Vec<(usize, PlaceOrder)> = Vec::with_capacity(env.orders.len());
+    let mut valid: Vec<(usize, (PlaceOrder, Option<String>))> =
+        Vec::with_capacity(env.orders.len());
     for (i, v) in env.orders.into_iter().enumerate() {
         let id = v
             .get("order_id")
             .and_then(Value::as_str)
             .map_or(Value::Null, |s| Value::String(super::errors::clip(s, 128)));
-        match from_checked::<PlaceOrder>(v, &st.schemas.place_order, &format!("orders[{i}]")) {
+        let prefix = format!("orders[{i}]");
+        let checked = from_checked::<Value>(v, &st.schemas.place_order, &prefix)
+            .and_then(|v| split_hold(v, &prefix));
+        match checked {
             Ok(o) => valid.push((i, o)),
             Err(e) => results[i] = Some(error_item(id, &e)),
         }
     }
-    let orders: Vec<PlaceOrder> = valid.iter().map(|(_, o)| o.clone()).collect();
+    let orders: Vec<(PlaceOrder, Option<String>)> = valid.iter().map(|(_, o)| o.clone()).collect();
     let answers = st.core.place_batch(&orders).await;
-    for ((i, o), answer) in valid.into_iter().zip(answers) {
+    for ((i, (o, _)), answer) in valid.into_iter().zip(answers) {
         results[i] = Some(match answer {
-            Ok(p) => serde_json::to_value(&p.order).unwrap_or(Value::Null),
+            Ok(p) => placed_body(&p),
             Err(e) => {
                 let e = match e.kind {
                     ErrorKind::Invalid | ErrorKind::Conflict => ApiError {
@@ -624,7 +702,7 @@ async fn adjustments(st: web::Data<AppState>, req: HttpRequest, payload: web::Pa
 
 async fn inventory(st: web::Data<AppState>, sku: web::Path<String>) -> Answer {
     known_shape(&st, "sku", &sku, "sku_not_found", "SKU")?;
-    Ok(HttpResponse::Ok().json(st.core.inventory(&sku)?))
+    Ok(HttpResponse::Ok().json(st.core.inventory(&sku).await?))
 }
 
 /// The query string checked against the route's parameters: undecodable is
@@ -691,13 +769,13 @@ async fn promise(st: web::Data<AppState>, req: HttpRequest) -> Answer {
     Ok(HttpResponse::Ok().json(st.core.promise(sku, qty, lat, lon)?))
 }
 
-async fn facilities(st: web::Data<AppState>) -> HttpResponse {
-    HttpResponse::Ok().json(json!({ "facilities": st.core.facilities() }))
+async fn facilities(st: web::Data<AppState>) -> Answer {
+    Ok(HttpResponse::Ok().json(json!({ "facilities": st.core.facilities().await? })))
 }
 
 async fn facility(st: web::Data<AppState>, id: web::Path<String>) -> Answer {
     known_shape(&st, "facility_id", &id, "facility_not_found", "facility")?;
-    Ok(HttpResponse::Ok().json(st.core.facility(&id)?))
+    Ok(HttpResponse::Ok().json(st.core.facility(&id).await?))
 }
 
 async fn release_wave(st: web::Data<AppState>, req: HttpRequest, id: web::Path<String>) -> Answer {

@@ -255,30 +255,7 @@ pub fn place_order(limits: &Limits) -> Schema {
                     code: "invalid_channel",
                 },
             ),
-            req(
-                "ship_to",
-                Schema::Object {
-                    closed: true,
-                    fields: vec![
-                        req(
-                            "lat",
-                            Schema::Num {
-                                min: -90.0,
-                                max: 90.0,
-                                code: "invalid_order",
-                            },
-                        ),
-                        req(
-                            "lon",
-                            Schema::Num {
-                                min: -180.0,
-                                max: 180.0,
-                                code: "invalid_order",
-                            },
-                        ),
-                    ],
-                },
-            ),
+            req("ship_to", ship_to("invalid_order")),
             req(
                 "service_level",
                 Schema::Str {
@@ -286,23 +263,53 @@ pub fn place_order(limits: &Limits) -> Schema {
                     code: "invalid_service_level",
                 },
             ),
-            req(
-                "lines",
-                Schema::Array {
-                    min: 1,
-                    max: limits.order_lines_max as usize,
-                    code: "too_many_lines",
-                    items: Box::new(Schema::Object {
-                        closed: true,
-                        fields: vec![
-                            req("sku", catalog_id(Catalog::Sku)),
-                            req("qty", qty(limits)),
-                        ],
-                    }),
-                },
-            ),
+            req("lines", order_lines(limits)),
+            opt("hold_id", id(limits)),
             opt("allow_backorder", Schema::Bool),
         ],
+    }
+}
+
+/// `ship_to`: a point on Earth (orders and holds); `code` answers a
+/// coordinate out of range.
+pub fn ship_to(code: &'static str) -> Schema {
+    Schema::Object {
+        closed: true,
+        fields: vec![
+            req(
+                "lat",
+                Schema::Num {
+                    min: -90.0,
+                    max: 90.0,
+                    code,
+                },
+            ),
+            req(
+                "lon",
+                Schema::Num {
+                    min: -180.0,
+                    max: 180.0,
+                    code,
+                },
+            ),
+        ],
+    }
+}
+
+/// `lines`: 1 to `order_lines_max` lines of a catalog SKU and a quantity
+/// (orders and holds).
+pub fn order_lines(limits: &Limits) -> Schema {
+    Schema::Array {
+        min: 1,
+        max: limits.order_lines_max as usize,
+        code: "too_many_lines",
+        items: Box::new(Schema::Object {
+            closed: true,
+            fields: vec![
+                req("sku", catalog_id(Catalog::Sku)),
+                req("qty", qty(limits)),
+            ],
+        }),
     }
 }
 
@@ -670,6 +677,10 @@ pub struct Schemas {
     pub events: Vec<Param>,
     /// `GET /v1/events/stream`.
     pub event_stream: Vec<Param>,
+    /// `POST /v1/holds`.
+    pub hold_create: Schema,
+    /// `POST /v1/holds/{hold_id}/extend`.
+    pub hold_extend: Schema,
     /// An order id in a path.
     pub order_id: Schema,
 }
@@ -691,6 +702,8 @@ impl Schemas {
             promise: promise_query(limits),
             events: events_query(false),
             event_stream: events_query(true),
+            hold_create: super::holds::create_schema(limits),
+            hold_extend: super::holds::extend_schema(limits),
             order_id: id(limits),
         }
     }
@@ -705,6 +718,8 @@ impl Schemas {
             "AdjustmentBatch" => &self.adjustments,
             "FacilityStatus" => &self.facility_status,
             "Webhook" => &self.webhook,
+            "HoldCreate" => &self.hold_create,
+            "HoldExtend" => &self.hold_extend,
             _ => return None,
         })
     }
@@ -1015,6 +1030,11 @@ impl Schema {
                             None => {
                                 let mut s = s;
                                 s["nullable"] = json!(true);
+                                // OpenAPI 3.0: an enum lists null itself
+                                // for null to be valid.
+                                if let Some(Value::Array(e)) = s.get_mut("enum") {
+                                    e.push(Value::Null);
+                                }
                                 s
                             }
                         };

@@ -194,6 +194,18 @@ pub const RECOVERY_EVENTS_REPLAYED: &str = "orchestrator_recovery_events_replaye
 pub const READY: &str = "orchestrator_ready";
 /// `/v1` requests in flight.
 pub const HTTP_REQUESTS_INFLIGHT: &str = "orchestrator_http_requests_inflight";
+/// Counter: holds by outcome.
+pub const HOLDS: &str = "orchestrator_holds_total";
+/// Gauge: holds active.
+pub const HOLDS_ACTIVE: &str = "orchestrator_holds_active";
+/// Gauge: units held by active holds.
+pub const HOLDS_UNITS: &str = "orchestrator_held_units";
+/// Gauge: the configured hold limits.
+pub const HOLD_LIMITS: &str = "orchestrator_hold_limit";
+/// Gauge: requests admitted to the engine's shards, not yet answered.
+pub const SHARD_IN_FLIGHT: &str = "orchestrator_shard_requests_inflight";
+/// Counter: requests the engine's shards refused as overloaded.
+pub const SHARD_OVERLOADED: &str = "orchestrator_shard_overloaded_total";
 
 const fn counter(
     name: &'static str,
@@ -275,7 +287,7 @@ pub const CATALOG: &[MetricSpec] = &[
     histogram(ORDER_CYCLE_DURATION, &["until"], "Time from placement to a fulfillment's ship or delivery scan (until: shipped, delivered).", CYCLE_BUCKETS),
     histogram(SHIPPING_COST, &[], "Shipping cost of one order at placement: the sum of its fulfillments' planned shipping costs (orders with no planned service are not recorded; backorder fills later are not added).", SHIPPING_COST_BUCKETS),
     histogram(WAVE_FULFILLMENTS, &[], "Fulfillments per released pick wave.", WAVE_BUCKETS),
-    gauge(RESIDENT_ACTORS, &["kind"], "Actors in memory by kind (order, cell, desk, facility)."),
+    gauge(RESIDENT_ACTORS, &["kind"], "Actors in memory by kind (order, cell, desk, facility; hold on the shard engine)."),
     gauge(MAILBOX_DEPTH_MAX, &["kind"], "Messages waiting in the mailboxes of all actors of a kind (sent, not yet handled), highest since the previous sample."),
     gauge(MESSAGES_PENDING, &[], "Fire-and-forget messages between actors not yet handled (backorder fills, wave notices, drains)."),
     gauge(FACILITY_QUEUED, &["facility"], "Fulfillments queued for a wave, per facility (the facility backlog)."),
@@ -291,6 +303,12 @@ pub const CATALOG: &[MetricSpec] = &[
     gauge(READY, &[], "1 when the core takes traffic (/readyz answers 200), 0 before and while stopping."),
     gauge(HTTP_REQUESTS_INFLIGHT, &[], "/v1 HTTP requests in flight (bounded by limits.inflight_requests_max)."),
     gauge(EVENTS_FEED_EVENTS, &[], "Events kept in the event feed (GET /v1/events), within its retention."),
+    counter(HOLDS, &["outcome"], "Holds (cart reservations) by outcome: created (every hold created since start, counting those recovered), converted (an order took it), released, expired. Sampled from the engine's shards each second; runtime.engine = \"host\" only."),
+    gauge(HOLDS_ACTIVE, &[], "Holds active now (created, not yet converted, released or expired)."),
+    gauge(HOLDS_UNITS, &[], "Units held by active holds, network-wide (excluded from every availability read)."),
+    gauge(HOLD_LIMITS, &["limit"], "The configured hold limits: ttl_s_max (seconds), per_shard_max (active holds per shard), lines_max (lines per hold, as per order)."),
+    gauge(SHARD_IN_FLIGHT, &["shard"], "Requests admitted to an engine shard and not yet answered (bounded by its in-flight limit; past it, 429)."),
+    counter(SHARD_OVERLOADED, &[], "Requests the engine's shards refused as overloaded (answered 429, nothing queued)."),
     gauge(EVENTS_FEED_BYTES, &[], "JSON bytes of the events kept in the event feed (bounded by the retention's byte budget)."),
     counter(WEBHOOK_DELIVERIES, &["result"], "Webhook delivery attempts by result (delivered, http_error, timeout, connect_error); retries count again."),
     counter(WEBHOOK_CURSOR_RESETS, &[], "Times a webhook endpoint resumed at the oldest kept event because the feed no longer held its next events (behind the retention, or renumbered by a restart from a snapshot): events were missed."),

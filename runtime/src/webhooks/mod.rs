@@ -33,6 +33,38 @@ use crate::events_out::Events;
 use crate::persist::webhooks::WebhookStore;
 use hooks::{Hooks, Registration, WebhookView};
 
+/// The webhooks of a running core and their delivery thread (both
+/// engines start one over their event feed).
+pub struct Service {
+    webhooks: Arc<Webhooks>,
+    delivery: Mutex<Option<deliver::DeliveryThread>>,
+}
+
+impl Service {
+    /// Loads the registrations of `cfg`'s store and starts delivering `events`.
+    pub fn start(cfg: &DurabilityConfig, events: Arc<Events>) -> Result<Service, String> {
+        let webhooks = Arc::new(Webhooks::open(cfg, events, DeliveryLimits::default())?);
+        let delivery = deliver::DeliveryThread::start(webhooks.clone())?;
+        Ok(Service {
+            webhooks,
+            delivery: Mutex::new(Some(delivery)),
+        })
+    }
+
+    /// The registrations (`/v1/webhooks`).
+    pub fn webhooks(&self) -> &Arc<Webhooks> {
+        &self.webhooks
+    }
+
+    /// Stops delivering and writes the cursors a last time.
+    pub fn stop(&self) {
+        let thread = self.delivery.lock().ok().and_then(|mut g| g.take());
+        if let Some(mut d) = thread {
+            d.stop();
+        }
+    }
+}
+
 /// Most registrations at once.
 pub const WEBHOOKS_MAX: usize = 100;
 

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use orch_config::Config;
 use orch_runtime::http::{start_server, RunningServer};
-use orch_runtime::Orchestrator;
+use orch_runtime::{Core, Orchestrator};
 use serde_json::Value;
 
 /// A parsed response.
@@ -184,12 +184,17 @@ pub fn config() -> Config {
         seed: 7,
     }));
     cfg.runtime.workers = 2;
+    // The default engine (the shard host); ORCH_TEST_ENGINE=shells runs
+    // the HTTP suites on the actix shells.
+    if std::env::var("ORCH_TEST_ENGINE").as_deref() == Ok("shells") {
+        cfg.runtime.engine = orch_config::EngineKind::Shells;
+    }
     cfg
 }
 
 /// A core and a server on 127.0.0.1:0; stopped on drop.
 pub struct TestServer {
-    pub core: Orchestrator,
+    pub core: Core,
     pub server: Option<RunningServer>,
     pub addr: SocketAddr,
     pub token: Option<String>,
@@ -202,7 +207,7 @@ impl TestServer {
     }
 
     pub fn with(cfg: Config) -> TestServer {
-        let core = Orchestrator::start(&cfg);
+        let core = Core::try_start(&cfg).expect("start the core");
         let server =
             start_server(core.clone(), &cfg, "127.0.0.1:0").expect("start the HTTP server");
         let addr = server.addr;
@@ -298,11 +303,34 @@ pub fn order(id: &str, lat: f64, lon: f64, lines: &[(&str, i64)]) -> Value {
 /// The full core state at a quiet point: every cell, order, desk and
 /// facility as the actors hold them, and the idempotency tables (order,
 /// receipt and adjustment ids), as one comparable text.
-pub fn full_state(core: &Orchestrator) -> String {
+pub fn full_state(core: &Core) -> String {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_time()
         .build()
         .expect("a runtime for the snapshot");
+    let core: &Orchestrator = match core {
+        Core::Shells(o) => o,
+        // The shards' orders, cells, holds and desks (their facilities
+        // move with the wall clock's capacity windows).
+        Core::Host(h) => {
+            let shards = rt
+                .block_on(h.core().host().read_all(|s| {
+                    let mut orders: Vec<String> = s.orders().map(|o| format!("{o:?}")).collect();
+                    orders.sort();
+                    let mut cells: Vec<String> =
+                        s.cells().map(|(k, c)| format!("{k:?} {c:?}")).collect();
+                    cells.sort();
+                    let mut holds: Vec<String> = s.holds().map(|h| format!("{h:?}")).collect();
+                    holds.sort();
+                    let mut desks: Vec<String> =
+                        s.desks().map(|(k, d)| format!("{k:?} {d:?}")).collect();
+                    desks.sort();
+                    format!("orders {orders:?}\ncells {cells:?}\nholds {holds:?}\ndesks {desks:?}")
+                }))
+                .expect("read the shards");
+            return shards.join("\n");
+        }
+    };
     let s = rt.block_on(core.states());
     format!(
         "cells {:?}\norders {:?}\ndesks {:?}\nfacilities {:?}\nkeys {:?}",

@@ -18,8 +18,11 @@ use std::time::Duration;
 use ::metrics::{counter, gauge};
 use tokio::sync::broadcast::error::TryRecvError;
 
+use crate::app::Core;
 use crate::facade::Orchestrator;
 use crate::metrics::catalog::*;
+
+pub mod host;
 
 /// How often waves are drained from the broadcast.
 const TICK: Duration = Duration::from_millis(100);
@@ -37,13 +40,16 @@ pub struct Sampler {
 
 impl Sampler {
     /// Starts sampling `core` (installs the recorder if needed).
-    pub fn start(core: Orchestrator, inflight: Option<InflightFn>) -> std::io::Result<Sampler> {
+    pub fn start(core: Core, inflight: Option<InflightFn>) -> std::io::Result<Sampler> {
         crate::metrics::install();
         let stop = Arc::new(AtomicBool::new(false));
         let flag = stop.clone();
         let thread = std::thread::Builder::new()
             .name("orchestrator-metrics".into())
-            .spawn(move || run(core, inflight, &flag))?;
+            .spawn(move || match core {
+                Core::Shells(o) => run(o, inflight, &flag),
+                Core::Host(h) => host::run(h, inflight, &flag),
+            })?;
         Ok(Sampler {
             stop,
             thread: Some(thread),
@@ -105,7 +111,7 @@ fn run(core: Orchestrator, inflight: Option<InflightFn>, stop: &AtomicBool) {
         }
         if since_sample >= GAUGE_TICKS {
             sample(&core, &ids, inflight.as_deref());
-            journal.sample(&core);
+            journal.sample(&core.journal_stats());
             if let Some(s) = core.snapshot_info() {
                 if snapshot_generation != Some(s.meta.generation) {
                     snapshot_generation = Some(s.meta.generation);
@@ -145,16 +151,15 @@ fn sample(core: &Orchestrator, ids: &[String], inflight: Option<&(dyn Fn() -> us
 /// The journal's totals at the previous sample, for the derived batch
 /// histograms (see `metrics::journal_batches_derived`).
 #[derive(Default)]
-struct JournalTotals {
+pub(crate) struct JournalTotals {
     batches: u64,
     commit_ns: u64,
     records: u64,
 }
 
 impl JournalTotals {
-    fn sample(&mut self, core: &Orchestrator) {
-        let s = core.journal_stats();
-        crate::metrics::journal_stats(&s);
+    fn sample(&mut self, s: &orch_journal::JournalStats) {
+        crate::metrics::journal_stats(s);
         crate::metrics::journal_batches_derived(
             s.batches.saturating_sub(self.batches),
             s.commit_ns_total.saturating_sub(self.commit_ns),

@@ -1,0 +1,200 @@
+//! Starting and stopping the application over the engine host, as
+//! `orchestrator serve` does with `runtime.engine = "host"`: open the
+//! journal, replay the snapshot and the journal (feeding the events tail
+//! the same records), start the shards from what recovery rebuilt, then
+//! the checkpoint thread.
+//!
+//! The checkpoint thread reads the journal, not the shards, so it never
+//! sends a shard a message; the host keeps every order in memory (no
+//! passivation yet).
+
+use std::sync::{Arc, Mutex};
+
+use orch_actors::facility::Wave;
+use orch_config::{Config, DurabilityMode};
+
+use super::HostedCore;
+use crate::events_out::tail::{Tail, TailThread};
+use crate::events_out::Events;
+use crate::facade::RecoveryInfo;
+use crate::host::{restored_shards, Clock, Host, HostOptions, WaveSink};
+use crate::persist::checkpoint::{checkpoint, Checkpointer, SnapshotInfo};
+use crate::persist::recovery::recover_into;
+use crate::persist::snapshot::SnapshotStore;
+use crate::persist::Durability;
+use crate::webhooks::{Service as WebhookService, Webhooks};
+
+/// The running application over the host, with its journal, event feed
+/// and checkpoint thread.
+pub struct HostedRuntime {
+    core: HostedCore,
+    cfg: Config,
+    events: Arc<Events>,
+    durability: Arc<Durability>,
+    recovery: RecoveryInfo,
+    store: Mutex<Option<SnapshotStore>>,
+    checkpointer: Mutex<Option<Checkpointer>>,
+    tail: Mutex<Option<TailThread>>,
+    webhooks: WebhookService,
+}
+
+impl HostedRuntime {
+    /// Starts on the configured journal with the wall clock. A journal
+    /// that cannot be opened or replayed is an error naming the file, and
+    /// nothing starts.
+    pub fn try_start(cfg: &Config) -> Result<HostedRuntime, String> {
+        let (durability, _opened) = Durability::open(&cfg.durability)?;
+        HostedRuntime::start_with(
+            cfg,
+            HostOptions::from_config(cfg),
+            Arc::new(durability),
+            Clock::wall(),
+        )
+    }
+
+    /// Starts on an opened journal with the given shards' options and
+    /// clock (tests inject faults and time this way).
+    pub fn start_with(
+        cfg: &Config,
+        options: HostOptions,
+        durability: Arc<Durability>,
+        clock: Clock,
+    ) -> Result<HostedRuntime, String> {
+        let now = clock.now();
+        let store = if cfg.durability.mode == DurabilityMode::None {
+            None
+        } else {
+            Some(SnapshotStore::open(
+                &std::path::Path::new(&cfg.durability.data_dir).join("snapshots"),
+            )?)
+        };
+        let mut tail = Tail::new(
+            Arc::new(crate::catalog::Catalog::new(&cfg.network)),
+            orch_events::feed::Retention::default(),
+        );
+        let started = std::time::Instant::now();
+        let recovered = recover_into(cfg, &durability, store.as_ref(), now, Some(&mut tail))?;
+        let events = tail.events().clone();
+        let intake = durability
+            .events_intake()
+            .attach()
+            .ok_or("the journal's events intake was attached already")?;
+        let tail = TailThread::start(tail, intake)?;
+        let shards = restored_shards(cfg, &options, &recovered, now);
+        // Waves the shards' timers release, counted once durable (manual
+        // releases are counted where they are answered).
+        let waves: WaveSink = Arc::new(|w: Wave| {
+            let facility = w.wave_id.rsplit_once("-W").map_or("unknown", |(f, _)| f);
+            crate::metrics::wave_released(facility, w.trigger.as_str(), w.fulfillments.len());
+        });
+        let host = Host::start_with(cfg, options, durability.clone(), clock, Some(waves), shards)?;
+        let core = futures::executor::block_on(HostedCore::over(host.clone(), cfg));
+        let core = match core {
+            Ok(c) => c,
+            Err(e) => {
+                host.shutdown();
+                return Err(format!("cannot read the shards: {}", e.message));
+            }
+        };
+        tracing::info!(
+            engine = "host",
+            shards = options.shards,
+            snapshot_seq = recovered.snapshot_seq,
+            records = recovered.records,
+            orders = recovered.world.orders.len(),
+            ms = started.elapsed().as_millis() as u64,
+            "recovery finished"
+        );
+        let checkpointer = store
+            .clone()
+            .map(|st| Checkpointer::start(cfg.clone(), st, durability.clone(), |_idle| 0));
+        let webhooks = WebhookService::start(&cfg.durability, events.clone())?;
+        Ok(HostedRuntime {
+            core,
+            cfg: cfg.clone(),
+            events,
+            recovery: RecoveryInfo {
+                snapshot_seq: recovered.snapshot_seq,
+                records: recovered.records,
+                events: recovered.entries,
+                duration: recovered.duration,
+            },
+            durability,
+            store: Mutex::new(store),
+            checkpointer: Mutex::new(checkpointer),
+            tail: Mutex::new(Some(tail)),
+            webhooks,
+        })
+    }
+
+    /// The application.
+    pub fn core(&self) -> &HostedCore {
+        &self.core
+    }
+
+    /// The event feed, built from durable records only.
+    pub fn events(&self) -> &Arc<Events> {
+        &self.events
+    }
+
+    /// The journal.
+    pub fn durability(&self) -> &Arc<Durability> {
+        &self.durability
+    }
+
+    /// The webhook registrations and their delivery (`/v1/webhooks`).
+    pub fn webhooks(&self) -> &Arc<Webhooks> {
+        self.webhooks.webhooks()
+    }
+
+    /// What the start replayed.
+    pub fn recovery_info(&self) -> RecoveryInfo {
+        self.recovery
+    }
+
+    /// The facility ids, in configuration order.
+    pub fn facility_ids(&self) -> Vec<String> {
+        (self.cfg.network.facilities.iter())
+            .map(|f| f.id.clone())
+            .collect()
+    }
+
+    /// The request limits.
+    pub fn limits(&self) -> orch_config::Limits {
+        self.cfg.limits
+    }
+
+    /// What the checkpoint thread last did, if it ran.
+    pub fn snapshot_info(&self) -> Option<SnapshotInfo> {
+        self.checkpointer
+            .lock()
+            .ok()
+            .and_then(|c| c.as_ref().and_then(Checkpointer::last))
+    }
+
+    /// Makes a snapshot now (the checkpoint thread does this periodically).
+    pub fn checkpoint_now(&self) -> Result<SnapshotInfo, String> {
+        let store = self
+            .store
+            .lock()
+            .ok()
+            .and_then(|s| s.clone())
+            .ok_or("no snapshot store (durability none, or stopped)")?;
+        checkpoint(&self.cfg, &store, &self.durability).map(|(info, _)| info)
+    }
+
+    /// Stops the checkpoint thread, the shards (answering what they hold),
+    /// then the events tail once every acknowledged record reached it.
+    pub fn shutdown(&self) {
+        if let Some(mut c) = self.checkpointer.lock().ok().and_then(|mut g| g.take()) {
+            c.stop();
+        }
+        self.core.host().shutdown();
+        drop(self.store.lock().ok().and_then(|mut g| g.take()));
+        if let Some(mut t) = self.tail.lock().ok().and_then(|mut g| g.take()) {
+            t.stop();
+        }
+        // Writes the webhook cursors a last time.
+        self.webhooks.stop();
+    }
+}
