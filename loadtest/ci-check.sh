@@ -19,7 +19,8 @@ python3 - "$report/report.json" <<'PY'
 import json, sys
 r = json.load(open(sys.argv[1]))
 inv = r.get("invariants") or {}
-required = ["no_oversell", "inventory_matches_book", "conservation_per_sku", "no_lost_acknowledged_order", "doorbuster_exact"]
+required = ["no_oversell", "inventory_matches_book", "conservation_per_sku", "no_lost_acknowledged_order", "doorbuster_exact",
+            "promises_match_core"]
 missing = [n for n in required if n not in inv]
 failed = [n for n, c in inv.items() if not c.get("passed")]
 for n, c in sorted(inv.items()):
@@ -31,6 +32,8 @@ fields = {
                "orders_retried", "orders_shed", "orders_within_slo"],
     "memory": ["rss_peak_bytes", "tester_rss_peak_bytes", "core_rss_peak_bytes", "rss_note"],
     "config": ["max_in_flight", "max_tries", "load_average"],
+    "shipping": ["orders_placed", "orders_split", "split_ratio", "cost_per_order", "carrier_mix",
+                 "promise_by_service_level", "promise_total"],
 }
 absent = [f"{k}.{f}" for k, fs in fields.items() for f in fs if f not in (r.get(k) or {})]
 series = r.get("series") or []
@@ -47,6 +50,11 @@ if not absent:
         wrong.append("goodput above achieved")
     if n["orders_acknowledged"] + n["orders_dropped"] + n["orders_shed"] + n["orders_failed"] != n["orders_offered"]:
         wrong.append("acknowledged + dropped + shed + failed != offered")
+    sh = r["shipping"]
+    if sum(p["delivered"] for p in sh["promise_by_service_level"].values()) != sh["promise_total"]["delivered"]:
+        wrong.append("shipping: delivered by service level does not add up to promise_total")
+    if sh["promise_total"]["delivered"] == 0:
+        wrong.append("shipping: no delivery was judged against a promise")
 if missing or failed or absent or wrong:
     print(f"loadtest ci-check: missing {missing}, failed {failed}, absent fields {absent}, wrong {wrong}",
           file=sys.stderr)
@@ -55,7 +63,9 @@ g = r["generator"]
 print(f"loadtest ci-check: {len(inv)} invariants passed; offered {t['orders_offered_per_s']}/s, "
       f"achieved {t['orders_achieved_per_s']}/s, goodput {t['goodput_per_s']}/s (within {t['slo_ms']} ms), "
       f"dropped {n['orders_dropped']}, shed {n['orders_shed']}; generator late by {g['max_ms']} ms max, "
-      f"{g['mean_ms']} ms mean; place p99 {r['latency_ms']['place']['p99']} ms "
+      f"{g['mean_ms']} ms mean; place p99 {r['latency_ms']['place']['p99']} ms; "
+      f"promise kept {r['shipping']['promise_total']['kept_ratio']}, split ratio {r['shipping']['split_ratio']}, "
+      f"shipping cost per order p50 {r['shipping']['cost_per_order']['p50']} "
       f"({r['config']['cores']} cores, durability {r['config']['durability']}, "
       f"load average {r['config']['load_average']})")
 PY

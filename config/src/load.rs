@@ -62,6 +62,9 @@
 //! inflight_requests_max = 4096
 //! hold_ttl_s_max = 14400
 //! holds_per_shard_max = 1000000
+//! shard_inbox_max = 65536          # the shard engine's bounds per shard
+//! shard_in_flight_max = 65536
+//! seen_ids_max = 1000000
 //!
 //! [runtime]
 //! workers = 0                  # 0 = one per core
@@ -506,6 +509,9 @@ struct RawLimits {
     inflight_requests_max: u32,
     hold_ttl_s_max: u32,
     holds_per_shard_max: u32,
+    shard_inbox_max: u32,
+    shard_in_flight_max: u32,
+    seen_ids_max: u32,
 }
 
 impl Default for RawLimits {
@@ -526,6 +532,9 @@ impl From<Limits> for RawLimits {
             inflight_requests_max: l.inflight_requests_max,
             hold_ttl_s_max: l.hold_ttl_s_max,
             holds_per_shard_max: l.holds_per_shard_max,
+            shard_inbox_max: l.shard_inbox_max,
+            shard_in_flight_max: l.shard_in_flight_max,
+            seen_ids_max: l.seen_ids_max,
         }
     }
 }
@@ -542,6 +551,9 @@ impl From<RawLimits> for Limits {
             inflight_requests_max: l.inflight_requests_max,
             hold_ttl_s_max: l.hold_ttl_s_max,
             holds_per_shard_max: l.holds_per_shard_max,
+            shard_inbox_max: l.shard_inbox_max,
+            shard_in_flight_max: l.shard_in_flight_max,
+            seen_ids_max: l.seen_ids_max,
         }
     }
 }

@@ -442,6 +442,30 @@ pub struct Limits {
     /// it answers overloaded.
     #[serde(default = "holds_per_shard_max_default")]
     pub holds_per_shard_max: u32,
+    /// Most requests waiting in one shard's inbox of the shard engine; a
+    /// full inbox answers 429 and queues nothing.
+    #[serde(default = "shard_inbox_max_default")]
+    pub shard_inbox_max: u32,
+    /// Most requests admitted to one shard and not yet answered (waiting,
+    /// running or waiting for durability); past it, 429.
+    #[serde(default = "shard_in_flight_max_default")]
+    pub shard_in_flight_max: u32,
+    /// Receipt and adjustment ids one shard remembers (oldest forgotten
+    /// first): a retry older than this many newer ids applies again.
+    #[serde(default = "seen_ids_max_default")]
+    pub seen_ids_max: u32,
+}
+
+fn shard_inbox_max_default() -> u32 {
+    65_536
+}
+
+fn shard_in_flight_max_default() -> u32 {
+    65_536
+}
+
+fn seen_ids_max_default() -> u32 {
+    1_000_000
 }
 
 fn hold_ttl_s_max_default() -> u32 {
@@ -455,7 +479,9 @@ fn holds_per_shard_max_default() -> u32 {
 impl Default for Limits {
     /// 1 MiB bodies, 200 lines, 1000 orders per batch, 5000 scans per
     /// request, 128-character ids, quantities up to 1,000,000, 4096 in
-    /// flight, holds of up to 4 h, 1,000,000 holds per shard.
+    /// flight, holds of up to 4 h, 1,000,000 holds per shard, 65,536
+    /// requests waiting and 65,536 in flight per shard, 1,000,000 receipt
+    /// and adjustment ids remembered per shard.
     fn default() -> Self {
         Limits {
             body_bytes_max: 1024 * 1024,
@@ -467,6 +493,9 @@ impl Default for Limits {
             inflight_requests_max: 4096,
             hold_ttl_s_max: hold_ttl_s_max_default(),
             holds_per_shard_max: holds_per_shard_max_default(),
+            shard_inbox_max: shard_inbox_max_default(),
+            shard_in_flight_max: shard_in_flight_max_default(),
+            seen_ids_max: seen_ids_max_default(),
         }
     }
 }

@@ -65,8 +65,9 @@ pub const WORKERS_MAX: u32 = 1024;
 /// quantities may not exceed what the API contract lets any client send
 /// (1-128 characters, 1-1,000,000 units); bodies and batches are held
 /// whole in memory while they are validated; a hold lasts at most 4 h
-/// (the longest cart reservation the references allow).
-pub const LIMIT_RANGES: [(&str, u32, u32); 9] = [
+/// (the longest cart reservation the references allow); a shard's inbox,
+/// in-flight requests and remembered ids are held in memory.
+pub const LIMIT_RANGES: [(&str, u32, u32); 12] = [
     ("body_bytes_max", 1, 256 * 1024 * 1024),
     ("order_lines_max", 1, 10_000),
     ("batch_orders_max", 1, 10_000),
@@ -76,6 +77,9 @@ pub const LIMIT_RANGES: [(&str, u32, u32); 9] = [
     ("inflight_requests_max", 1, 1_000_000),
     ("hold_ttl_s_max", 1, 14_400),
     ("holds_per_shard_max", 1, 100_000_000),
+    ("shard_inbox_max", 1, 16_777_216),
+    ("shard_in_flight_max", 1, 16_777_216),
+    ("seen_ids_max", 1, 100_000_000),
 ];
 
 /// The range of `runtime.mailbox_capacity`: a bounded inbox must be bounded.
@@ -489,6 +493,9 @@ impl Checker<'_> {
             l.inflight_requests_max,
             l.hold_ttl_s_max,
             l.holds_per_shard_max,
+            l.shard_inbox_max,
+            l.shard_in_flight_max,
+            l.seen_ids_max,
         ];
         for ((name, min, max), value) in LIMIT_RANGES.into_iter().zip(values) {
             self.within(format!("limits.{name}"), value, (min, max))?;

@@ -353,6 +353,9 @@ fn full_explicit_file() {
             inflight_requests_max: 8,
             hold_ttl_s_max: 14_400,
             holds_per_shard_max: 1_000_000,
+            shard_inbox_max: 65_536,
+            shard_in_flight_max: 65_536,
+            seen_ids_max: 1_000_000,
         }
     );
     assert_eq!(
@@ -956,7 +959,7 @@ fn every_bounded_number_loads_at_its_top_and_fails_one_above() {
         "carriers[1].services[0].bands[2].transit_days",
         carriers::TRANSIT_DAYS_MAX.into(),
     );
-    assert_eq!(cases.len(), 9 + 6 + 3 + 3 + 3 + 2 + 1);
+    assert_eq!(cases.len(), 12 + 6 + 3 + 3 + 3 + 2 + 1);
 
     let mut failures = Vec::new();
     for (text, key, max) in &cases {

@@ -22,6 +22,10 @@
 //! - `released_fulfillments_pickable`: every fulfillment announced in a
 //!   wave could be picked: its order learned the wave (picks answered
 //!   "fulfillment is routed" are tried again for 3 s first);
+//! - `promises_match_core`: every fulfillment the floor delivered with a
+//!   promised date is kept or missed in the book (delivered on or before the
+//!   date, [`crate::book::FulfillmentTrack::promise_kept`]) exactly as the
+//!   core's timeline says (a `promise_missed` entry for it, or none);
 //! - in-process, the core's own audit as `core.*` (its ledgers; kept for
 //!   what it adds, never instead of the book).
 
@@ -330,6 +334,7 @@ pub async fn audit(input: AuditInput<'_>) -> AuditOutcome {
     let ids: Vec<String> = tracks.iter().map(|(id, _)| id.clone()).collect();
     let views = fetch_orders(input.driver, &ids).await;
     let mut lost = Vec::new();
+    let mut promises = Vec::new();
     let mut found: Vec<OrderView> = Vec::with_capacity(views.len());
     for ((id, t), v) in tracks.iter().zip(views) {
         match v {
@@ -337,6 +342,7 @@ pub async fn audit(input: AuditInput<'_>) -> AuditOutcome {
                 if let Err(e) = status_matches(t, &v) {
                     lost.push(e);
                 }
+                promises.extend(crate::delivery::promises_match(t, &v));
                 found.push(v);
             }
             Ok(None) => lost.push(format!("{id}: acknowledged, not found")),
@@ -347,6 +353,23 @@ pub async fn audit(input: AuditInput<'_>) -> AuditOutcome {
         "no_lost_acknowledged_order",
         &format!("{} acknowledged orders read back", tracks.len()),
         lost,
+    ));
+    let judged: usize = tracks
+        .iter()
+        .map(|(_, t)| {
+            t.fulfillments
+                .iter()
+                .filter(|f| f.promise_kept().is_some())
+                .count()
+        })
+        .sum();
+    checks.push(CheckResult::new(
+        "promises_match_core",
+        &format!(
+            "{judged} deliveries with a promised date: the book's kept/missed equals the core's \
+             promise_missed timeline entries"
+        ),
+        promises,
     ));
 
     // The doorbuster.
@@ -528,6 +551,7 @@ mod tests {
                 returned,
                 ..Default::default()
             }],
+            ..Default::default()
         }
     }
 

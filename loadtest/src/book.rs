@@ -7,6 +7,12 @@
 //! computes from this book alone what every cell and order must say, and
 //! compares it with the core's answers.
 //!
+//! Shipping too: each fulfillment's ship plan as the core answered it
+//! (carrier, service, cost, promised date), each order's ship-to and
+//! service level, and the day the floor scanned each parcel delivered, so
+//! the book says itself whether each promise was kept
+//! ([`FulfillmentTrack::promise_kept`]).
+//!
 //! SKUs and facilities are kept as indices of the network (a few bytes per
 //! line), so the book of a long run stays small.
 
@@ -17,6 +23,56 @@ use orch_config::Network;
 use orch_runtime::dto::OrderView;
 
 use crate::driver::ReleasedFulfillment;
+
+/// A fulfillment's ship plan, as the core answered it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PlanTrack {
+    /// Carrier id (`NWP`).
+    pub carrier: String,
+    /// Service id within the carrier (`ground`).
+    pub service: String,
+    /// Price of the parcel, in cents.
+    pub cost_cents: i64,
+    /// The promised delivery day (days since the epoch); `None` when the
+    /// answer named no date it could read.
+    pub promised_day: Option<u64>,
+    /// The core said the date meets the order's service level.
+    pub service_level_met: bool,
+}
+
+impl PlanTrack {
+    /// The plan of a fulfillment as answered; `None` when it has none
+    /// (no carrier service ships from its facility to the ship-to).
+    pub fn of(f: &orch_runtime::dto::FulfillmentView) -> Option<PlanTrack> {
+        let (Some(carrier), Some(service), Some(cost)) =
+            (&f.carrier, &f.ship.service, f.ship.shipping_cost)
+        else {
+            return None;
+        };
+        Some(PlanTrack {
+            carrier: carrier.clone(),
+            service: service.clone(),
+            cost_cents: (cost * 100.0).round() as i64,
+            promised_day: f
+                .ship
+                .promised_delivery_date
+                .as_deref()
+                .and_then(crate::transit::parse_date),
+            service_level_met: f.ship.service_level_met,
+        })
+    }
+}
+
+/// How the floor delivered a parcel.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DeliveredOn {
+    /// The delivered scan's day (days since the epoch).
+    pub day: u64,
+    /// Days late the carrier was drawn to be.
+    pub late_days: u32,
+    /// Shipped after the plan's pickup: the carrier took it a pickup later.
+    pub late_pickup: bool,
+}
 
 /// One fulfillment as the book knows it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -31,6 +87,25 @@ pub struct FulfillmentTrack {
     pub delivered: bool,
     /// The floor returned every line.
     pub returned: bool,
+    /// Its ship plan, once the book heard it (placement answer or a read).
+    pub plan: Option<PlanTrack>,
+    /// The book heard from an answer of the core whether it has a plan
+    /// (false: it knows the fulfillment only from a wave).
+    pub plan_heard: bool,
+    /// Where and how late the floor delivered it (a delivery with a plan).
+    pub delivered_on: Option<DeliveredOn>,
+}
+
+impl FulfillmentTrack {
+    /// Whether the floor delivered it on or before the promised day:
+    /// `None` while not delivered, or when nothing was promised.
+    pub fn promise_kept(&self) -> Option<bool> {
+        if !self.delivered {
+            return None;
+        }
+        let promised = self.plan.as_ref()?.promised_day?;
+        Some(self.delivered_on?.day <= promised)
+    }
 }
 
 /// What the load tester knows of one acknowledged order.
@@ -45,6 +120,13 @@ pub struct OrderTrack {
     pub cancelled: bool,
     /// Fulfillments the book learned (at ack, or when released).
     pub fulfillments: Vec<FulfillmentTrack>,
+    /// The order's service level, as answered.
+    pub service_level: String,
+    /// Fulfillments in the placement answer.
+    pub placed_fulfillments: u32,
+    /// Shipping cost of the placement answer's planned fulfillments, in
+    /// cents (`None`: none was planned).
+    pub placed_cost_cents: Option<i64>,
 }
 
 impl OrderTrack {
@@ -102,6 +184,7 @@ pub struct Book {
     facilities: Vec<String>,
     orders: Mutex<HashMap<String, OrderTrack>>,
     cells: Mutex<HashMap<(u32, u16), CellMoves>>,
+    ship_to: Mutex<HashMap<String, (f64, f64)>>,
 }
 
 impl Book {
@@ -131,6 +214,7 @@ impl Book {
             facilities: net.facilities.iter().map(|f| f.id.clone()).collect(),
             orders: Mutex::new(HashMap::new()),
             cells: Mutex::new(cells),
+            ship_to: Mutex::new(HashMap::new()),
         }
     }
 
@@ -165,6 +249,65 @@ impl Book {
                 .collect(),
             delivered: false,
             returned: false,
+            plan: None,
+            plan_heard: false,
+            delivered_on: None,
+        }
+    }
+
+    /// Facility index of an id, if the network has it.
+    pub fn facility_index(&self, id: &str) -> Option<u16> {
+        self.facility(id)
+    }
+
+    /// An order is about to be sent to this ship-to.
+    pub fn ship_to(&self, order_id: &str, lat: f64, lon: f64) {
+        self.ship_to
+            .lock()
+            .expect("book lock")
+            .insert(order_id.to_string(), (lat, lon));
+    }
+
+    /// Where an order ships to, if the book saw it sent.
+    pub fn ship_to_of(&self, order_id: &str) -> Option<(f64, f64)> {
+        self.ship_to
+            .lock()
+            .expect("book lock")
+            .get(order_id)
+            .copied()
+    }
+
+    /// The plan the book knows for a fulfillment.
+    pub fn plan_of(&self, order_id: &str, fulfillment_id: &str) -> Option<PlanTrack> {
+        self.plan_heard(order_id, fulfillment_id).flatten()
+    }
+
+    /// The plan of a fulfillment if the book heard from the core whether it
+    /// has one (`Some(None)`: it has none); `None` when it did not.
+    pub fn plan_heard(&self, order_id: &str, fulfillment_id: &str) -> Option<Option<PlanTrack>> {
+        let orders = self.orders.lock().expect("book lock");
+        let f = orders.get(order_id)?.fulfillment(fulfillment_id)?;
+        f.plan_heard.then(|| f.plan.clone())
+    }
+
+    /// An order read: the book learns the plans (and the service level) of
+    /// fulfillments it knows without one (a backordered line served later,
+    /// or a wave that overtook the placement answer).
+    pub fn learn_plans(&self, v: &OrderView) {
+        let mut orders = self.orders.lock().expect("book lock");
+        let Some(t) = orders.get_mut(&v.order_id) else {
+            return;
+        };
+        if t.service_level.is_empty() {
+            t.service_level = v.service_level.clone();
+        }
+        for f in &v.fulfillments {
+            if let Some(k) = t.fulfillment_mut(&f.fulfillment_id) {
+                if !k.plan_heard {
+                    k.plan = PlanTrack::of(f);
+                    k.plan_heard = true;
+                }
+            }
         }
     }
 
@@ -179,16 +322,34 @@ impl Book {
             .map(|f| {
                 let lines: Vec<(String, u32)> =
                     f.lines.iter().map(|l| (l.sku.clone(), l.qty)).collect();
-                self.track_of(&f.fulfillment_id, &f.facility_id, &lines)
+                FulfillmentTrack {
+                    plan: PlanTrack::of(f),
+                    plan_heard: true,
+                    ..self.track_of(&f.fulfillment_id, &f.facility_id, &lines)
+                }
             })
+            .collect();
+        let cost: Vec<i64> = tracks
+            .iter()
+            .filter_map(|f| f.plan.as_ref().map(|p| p.cost_cents))
             .collect();
         let mut orders = self.orders.lock().expect("book lock");
         let t = orders.entry(v.order_id.clone()).or_default();
         t.acknowledged = true;
         t.status_at_ack = v.status.clone();
+        t.service_level = v.service_level.clone();
+        t.placed_fulfillments = tracks.len() as u32;
+        t.placed_cost_cents = (!cost.is_empty()).then(|| cost.iter().sum());
         for f in tracks {
-            if t.fulfillment(&f.fulfillment_id).is_none() {
-                t.fulfillments.push(f);
+            match t.fulfillment_mut(&f.fulfillment_id) {
+                None => t.fulfillments.push(f),
+                // A wave overtook the answer: keep what the floor did, learn
+                // the plan.
+                Some(k) if !k.plan_heard => {
+                    k.plan = f.plan;
+                    k.plan_heard = true;
+                }
+                Some(_) => {}
             }
         }
     }
@@ -216,9 +377,12 @@ impl Book {
         }
     }
 
-    /// The floor delivered a fulfillment.
-    pub fn delivered(&self, order_id: &str, fulfillment_id: &str) {
-        self.with_fulfillment(order_id, fulfillment_id, |f| f.delivered = true);
+    /// The floor delivered a fulfillment (`on`: when, for one with a plan).
+    pub fn delivered(&self, order_id: &str, fulfillment_id: &str, on: Option<DeliveredOn>) {
+        self.with_fulfillment(order_id, fulfillment_id, |f| {
+            f.delivered = true;
+            f.delivered_on = on;
+        });
     }
 
     /// The floor returned every line of a fulfillment.
@@ -458,6 +622,61 @@ mod tests {
         b.cancelled("o");
         assert_eq!(b.received_units(&sku), 5);
         assert_eq!(b.restocked_units(&sku), 1);
+    }
+
+    #[test]
+    fn plans_come_from_the_answers_and_delivery_days_judge_the_promise() {
+        let net = generate(&Bf1Params {
+            scale: 0.01,
+            seed: 3,
+        });
+        let b = Book::new(&net);
+        let e = &net.stock[0];
+        let (sku, fac) = (
+            net.skus[e.sku as usize].clone(),
+            net.facilities[e.facility as usize].id.clone(),
+        );
+        let mut v = routed("o", &sku, &fac, 2);
+        v.fulfillments[0].carrier = Some("NWP".into());
+        v.fulfillments[0].ship = orch_runtime::dto::ShipPlanView {
+            service: Some("ground".into()),
+            shipping_cost: Some(7.35),
+            ship_by: None,
+            promised_delivery_date: Some("2026-12-07".into()),
+            service_level_met: true,
+        };
+        // A fulfillment known only from a wave: nothing heard of its plan.
+        b.released(&ReleasedFulfillment {
+            order_id: "o".into(),
+            fulfillment_id: "o/2".into(),
+            facility_id: fac.clone(),
+            lines: vec![(sku.clone(), 1)],
+        });
+        b.acknowledged(&v);
+        let p = b.plan_of("o", "o/1").expect("the answer's plan");
+        assert_eq!((p.carrier.as_str(), p.cost_cents), ("NWP", 735));
+        assert_eq!(p.promised_day, crate::transit::parse_date("2026-12-07"));
+        assert_eq!(b.plan_heard("o", "o/2"), None, "only a wave named it");
+        let t = &b.orders()[0].1;
+        assert_eq!((t.placed_fulfillments, t.placed_cost_cents), (1, Some(735)));
+        assert_eq!(t.service_level, "standard");
+
+        let day = p.promised_day.unwrap();
+        let on = |d: u64| DeliveredOn {
+            day: d,
+            late_days: 0,
+            late_pickup: false,
+        };
+        b.delivered("o", "o/1", Some(on(day)));
+        assert_eq!(
+            b.orders()[0].1.fulfillment("o/1").unwrap().promise_kept(),
+            Some(true)
+        );
+        b.delivered("o", "o/1", Some(on(day + 1)));
+        assert_eq!(
+            b.orders()[0].1.fulfillment("o/1").unwrap().promise_kept(),
+            Some(false)
+        );
     }
 
     #[test]

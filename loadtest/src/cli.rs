@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
-use orch_config::DurabilityMode;
+use orch_config::{DurabilityMode, EngineKind};
 
 use crate::knee::{self, KneeOptions};
 use crate::profile::Profile;
@@ -38,6 +38,14 @@ fn parse_duration(s: &str) -> Result<Duration, String> {
     humantime::parse_duration(s).map_err(|e| format!("'{s}' is not a duration like 20s or 5m: {e}"))
 }
 
+fn parse_engine(s: &str) -> Result<EngineKind, String> {
+    match s {
+        "host" => Ok(EngineKind::Host),
+        "shells" => Ok(EngineKind::Shells),
+        _ => Err(format!("'{s}': must be host or shells")),
+    }
+}
+
 fn parse_durability(s: &str) -> Result<DurabilityMode, String> {
     DurabilityMode::parse(s).ok_or_else(|| format!("'{s}': must be fsync, os or none"))
 }
@@ -63,6 +71,10 @@ pub struct Common {
     /// Journal durability of the embedded core: fsync, os or none.
     #[arg(long, default_value = "fsync", value_parser = parse_durability)]
     pub durability: DurabilityMode,
+    /// What runs the embedded core's flows: host (the shard engine) or
+    /// shells (one actix actor per order, cell, facility and desk).
+    #[arg(long, default_value = "host", value_parser = parse_engine)]
+    pub engine: EngineKind,
     /// Journal directory of the embedded core (default: a temporary one,
     /// removed at the end).
     #[arg(long)]
@@ -107,6 +119,17 @@ pub struct Common {
     /// this long before the run (0s: skip); the figure goes in the notes.
     #[arg(long, default_value = "2s", value_parser = parse_duration)]
     pub driver_calibration: Duration,
+    /// How late the floor's carriers deliver: comma-separated shares of
+    /// deliveries 1, 2, 3, ... days after the service's transit (the rest
+    /// on time), drawn per fulfillment from --seed. "0" for none late,
+    /// "0,0,1" for every parcel 3 days late.
+    #[arg(long, default_value = "0.07,0.02,0.01", value_parser = crate::transit::LatenessSpec::parse)]
+    pub lateness: crate::transit::LatenessSpec,
+    /// Compressed milliseconds per simulated day of transit (the floor
+    /// waits this per calendar day between ship and out for delivery; the
+    /// delivered scan carries the simulated date).
+    #[arg(long, default_value_t = crate::simulator::SIM_DAY_MS_DEFAULT)]
+    pub sim_day_ms: f64,
 }
 
 /// `loadtest run`.
@@ -240,6 +263,7 @@ fn options(
     o.target = c.target.clone();
     o.network_seed = c.network_seed;
     o.durability = c.durability;
+    o.engine = c.engine;
     o.data_dir = c.data_dir.clone();
     o.report_dir = c.report.clone();
     o.reads_per_order = c.reads_per_order;
@@ -251,6 +275,14 @@ fn options(
     o.max_in_flight = c.max_in_flight;
     o.max_tries = c.max_tries;
     o.server_pid = c.server_pid;
+    o.lateness = c.lateness.clone();
+    if !(0.0..=60_000.0).contains(&c.sim_day_ms) {
+        return Err(format!(
+            "--sim-day-ms: must be 0 to 60000, got {}",
+            c.sim_day_ms
+        ));
+    }
+    o.sim_day = Duration::from_secs_f64(c.sim_day_ms / 1000.0);
     o.driver_calibration = Some(c.driver_calibration);
     Ok(o)
 }
@@ -401,6 +433,7 @@ pub fn summary(r: &crate::report::Report) -> String {
         r.latency_ms.scan.p99,
         r.latency_ms.read.p99,
     );
+    s.push_str(&shipping_summary(&r.shipping));
     for (name, k) in &r.invariants {
         s.push_str(&format!(
             "\n  {name}: {} ({} violations)",
@@ -414,4 +447,41 @@ pub fn summary(r: &crate::report::Report) -> String {
         }
     }
     s
+}
+
+/// The shipping line of the terminal summary.
+pub fn shipping_summary(f: &crate::delivery::ShippingFigures) -> String {
+    let c = &f.cost_per_order;
+    let ratio = |r: Option<f64>| r.map_or("n/a".into(), |v| v.to_string());
+    let levels: Vec<String> = f
+        .promise_by_service_level
+        .iter()
+        .map(|(l, p)| format!("{l} {} ({}/{})", ratio(p.kept_ratio), p.kept, p.delivered))
+        .collect();
+    let mix: Vec<String> = f
+        .carrier_mix
+        .iter()
+        .map(|(k, m)| format!("{k} {}", m.fulfillments))
+        .collect();
+    format!(
+        "\n  shipping: cost per order mean {} p50 {} p99 {} ({} orders); split ratio {} ({}/{}); \
+         promise kept {} ({}/{}): {}; mix {}; lateness {}",
+        c.mean,
+        c.p50,
+        c.p99,
+        c.orders,
+        f.split_ratio,
+        f.orders_split,
+        f.orders_placed,
+        ratio(f.promise_total.kept_ratio),
+        f.promise_total.kept,
+        f.promise_total.delivered,
+        if levels.is_empty() {
+            "none delivered".to_string()
+        } else {
+            levels.join(", ")
+        },
+        mix.join(", "),
+        f.lateness
+    )
 }

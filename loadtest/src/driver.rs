@@ -233,7 +233,7 @@ impl Driver {
     /// Inventory of a SKU by facility.
     pub async fn inventory(&self, sku: String) -> Result<InventoryView, String> {
         match self {
-            Driver::InProcess(d) => d.core.inventory(&sku).map_err(|e| e.to_string()),
+            Driver::InProcess(d) => d.core.inventory(&sku).await.map_err(|e| e.to_string()),
             Driver::Http(d) => d.inventory(sku).await,
             Driver::Custom(d) => d.inventory(sku).await,
         }

@@ -1,13 +1,11 @@
 //! In-process mode: the core runs in this process and the load tester calls
-//! the `Orchestrator` facade directly. Released waves come from the core's
-//! wave broadcast, as the warehouse floor would hear them.
+//! it directly (`orch_runtime::Core`: the shard engine or the actix shells,
+//! `--engine`). Released waves come from the core's wave broadcast, as the
+//! warehouse floor would hear them.
 
-use std::sync::Arc;
-
+use orch_runtime::app::ReleasedWave;
 use orch_runtime::dto::PlaceOrder;
-use orch_runtime::present::wave_view;
-use orch_runtime::shared::WaveAnnouncement;
-use orch_runtime::Orchestrator;
+use orch_runtime::Core;
 
 use crate::driver::{
     released_fulfillments, PlaceAnswer, PlaceError, ReleasedFulfillment, RETRY_AFTER_DEFAULT,
@@ -17,20 +15,22 @@ use crate::driver::{
 #[derive(Clone)]
 pub struct InProcessDriver {
     /// The core.
-    pub core: Orchestrator,
+    pub core: Core,
 }
 
 impl InProcessDriver {
     /// Wraps a started core.
-    pub fn new(core: Orchestrator) -> InProcessDriver {
+    pub fn new(core: Core) -> InProcessDriver {
         InProcessDriver { core }
     }
 
-    /// Places orders concurrently through the facade; `Busy` (the facade's
+    /// Places orders concurrently through the core; `Busy` (the core's
     /// 429) is a refusal, anything else a failure.
     pub async fn place_batch(&self, orders: &[PlaceOrder]) -> Vec<PlaceAnswer> {
+        let orders: Vec<(PlaceOrder, Option<String>)> =
+            orders.iter().map(|o| (o.clone(), None)).collect();
         self.core
-            .place_batch(orders)
+            .place_batch(&orders)
             .await
             .into_iter()
             .map(|r| {
@@ -45,20 +45,17 @@ impl InProcessDriver {
             .collect()
     }
 
-    /// A released wave as the floor sees it (ids, SKU names, pick order).
-    pub fn released(&self, ann: &WaveAnnouncement) -> Vec<ReleasedFulfillment> {
-        let shared = self.core.shared();
-        let view = wave_view(&shared.catalog, ann.facility, Some(&ann.wave), |no| {
-            shared.order_name(no)
-        });
-        let facility_id = &shared.catalog.facility_config(ann.facility).id;
-        released_fulfillments(facility_id, &view)
+    /// A released wave as the floor sees it (ids, SKU names, pick order);
+    /// empty when the core cannot say.
+    pub async fn released(&self, w: &ReleasedWave) -> Vec<ReleasedFulfillment> {
+        match self.core.wave_view(w).await {
+            Ok((facility_id, view)) => released_fulfillments(&facility_id, &view),
+            Err(_) => Vec::new(),
+        }
     }
 
-    /// Actors resident in memory now: orders, activated cells and desks,
-    /// facilities (from the registry).
-    pub fn resident_actors(&self) -> u64 {
-        let s: &Arc<_> = self.core.shared();
-        (s.orders.len() + s.cells().len() + s.desks().len() + s.facilities().len()) as u64
+    /// Actors resident in memory now.
+    pub async fn resident_actors(&self) -> u64 {
+        self.core.resident_actors().await
     }
 }

@@ -7,8 +7,9 @@
 //! [`workload`] and [`demand`] say what they ask for; [`driver`] (with
 //! [`driver_inprocess`] and [`driver_http`]) talks to the system under test
 //! ([`http_bench`] measures the HTTP driver alone);
-//! [`simulator`] answers released waves; [`histo`] and [`book`] record what
-//! happened; [`runner`] runs it all; [`audit`] checks the invariants;
+//! [`simulator`] answers released waves, its carriers in [`transit`];
+//! [`histo`] and [`book`] record what happened ([`delivery`]: the shipping
+//! figures and promises kept); [`runner`] runs it all; [`audit`] checks the invariants;
 //! [`report`] and [`chart`] write the results; [`knee`] steps the rate up;
 //! [`cli`] is the command line.
 //!
@@ -21,6 +22,7 @@ pub mod audit;
 pub mod book;
 pub mod chart;
 pub mod cli;
+pub mod delivery;
 pub mod demand;
 pub mod driver;
 pub mod driver_http;
@@ -34,4 +36,5 @@ pub mod runner;
 pub mod schedule;
 pub mod seeded;
 pub mod simulator;
+pub mod transit;
 pub mod workload;

@@ -6,10 +6,11 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use orch_runtime::Orchestrator;
+use orch_runtime::Core;
 use serde::Serialize;
 
 use crate::audit::AuditOutcome;
+use crate::delivery::ShippingFigures;
 use crate::demand::DoorbusterPlan;
 use crate::histo::{Counters, Lateness, Metrics, Percentiles, SecondPoint};
 use crate::runner::RunOptions;
@@ -128,7 +129,7 @@ pub struct Memory {
     pub bytes_per_resident_actor: Option<u64>,
 }
 
-/// `journal`: from `Orchestrator::journal_stats` (in-process only).
+/// `journal`: from `Core::journal_stats` (in-process only).
 #[derive(Debug, Clone, Serialize, Default)]
 pub struct JournalFigures {
     /// Records acknowledged per second over the run.
@@ -165,7 +166,7 @@ pub struct JournalRaw {
 }
 
 /// Reads the embedded core's journal counters.
-pub fn journal_stats(core: &Orchestrator) -> Option<JournalRaw> {
+pub fn journal_stats(core: &Core) -> Option<JournalRaw> {
     let s = core.journal_stats();
     let mode = match format!("{:?}", s.mode).as_str() {
         "Fsync" => "fsync",
@@ -322,6 +323,9 @@ pub struct Report {
     pub total_s: f64,
     /// Notes on how to read the figures (e.g. the HTTP driver's own rate).
     pub notes: Vec<String>,
+    /// Shipping cost, split ratio, carrier mix and promises kept, from the
+    /// tester's book.
+    pub shipping: ShippingFigures,
     /// Per-second series (the chart's data).
     pub series: Vec<SecondPoint>,
 }
@@ -350,6 +354,8 @@ pub struct Inputs<'a> {
     pub journal: Option<JournalRaw>,
     /// Notes for the report.
     pub notes: Vec<String>,
+    /// Shipping figures from the book.
+    pub shipping: ShippingFigures,
 }
 
 /// Peak RSS of this process (VmHWM), in bytes.
@@ -558,6 +564,7 @@ pub fn build(i: Inputs<'_>) -> Report {
         arrivals_s: round(i.arrivals_s, 3),
         total_s: round(i.total_s, 3),
         notes: i.notes,
+        shipping: i.shipping,
         series,
     }
 }
@@ -758,6 +765,7 @@ pub fn markdown(r: &Report) -> String {
             n.doorbuster_units_sold.map_or("n/a".into(), |v| v.to_string()),
         ));
     }
+    s.push_str(&shipping_markdown(&r.shipping));
     if !r.notes.is_empty() {
         s.push_str("\n## Notes\n\n");
         for n in &r.notes {
@@ -781,6 +789,60 @@ pub fn markdown(r: &Report) -> String {
         opt(j.fsync_batch_mean),
         j.note.as_ref().map_or(String::new(), |n| format!(" ({n})")),
     ));
+    s
+}
+
+/// The shipping section of `report.md`.
+pub fn shipping_markdown(f: &ShippingFigures) -> String {
+    let c = &f.cost_per_order;
+    let mut s = format!(
+        "\n## Shipping and delivery promises (from the tester's book)\n\n\
+         Orders placed {}, split {} (split ratio {}). Shipping cost per order ({} orders with a plan): \
+         mean {}, p50 {}, p99 {}, max {}. Carriers: {} (`--lateness`), {} ms per simulated day \
+         (`--sim-day-ms`); {} delivered after the plan's pickup, {} delivered without a promise.\n\n",
+        f.orders_placed,
+        f.orders_split,
+        f.split_ratio,
+        c.orders,
+        c.mean,
+        c.p50,
+        c.p99,
+        c.max,
+        f.lateness,
+        f.sim_day_ms,
+        f.late_pickups,
+        f.delivered_without_promise
+    );
+    s.push_str("| service level | delivered | kept | missed | kept ratio |\n| --- | --- | --- | --- | --- |\n");
+    let ratio = |r: Option<f64>| r.map_or("n/a".into(), |v| v.to_string());
+    for (level, p) in f
+        .promise_by_service_level
+        .iter()
+        .chain(std::iter::once((&"all".to_string(), &f.promise_total)))
+    {
+        s.push_str(&format!(
+            "| {level} | {} | {} | {} | {} |\n",
+            p.delivered,
+            p.kept,
+            p.missed,
+            ratio(p.kept_ratio)
+        ));
+    }
+    s.push_str("\n| carrier/service | fulfillments | share |\n| --- | --- | --- |\n");
+    for (k, m) in &f.carrier_mix {
+        s.push_str(&format!("| {k} | {} | {} |\n", m.fulfillments, m.share));
+    }
+    let late: Vec<String> = f
+        .late_days
+        .iter()
+        .map(|(d, n)| format!("{d} d late: {n}"))
+        .collect();
+    if !late.is_empty() {
+        s.push_str(&format!(
+            "\nDeliveries by lateness drawn: {}.\n",
+            late.join(", ")
+        ));
+    }
     s
 }
 

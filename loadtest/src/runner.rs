@@ -12,9 +12,9 @@ use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use orch_config::bf1::{generate, Bf1Params};
-use orch_config::{Config, DurabilityMode, Network};
+use orch_config::{Config, DurabilityMode, EngineKind, Network};
 use orch_runtime::dto::{AdjustmentInput, PlaceOrder};
-use orch_runtime::Orchestrator;
+use orch_runtime::Core;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use tokio::task::JoinSet;
@@ -29,7 +29,8 @@ use crate::histo::{Counters, Metrics};
 use crate::profile::Profile;
 use crate::report::{self, Report};
 use crate::schedule::Schedule;
-use crate::simulator::{FloorSpec, SimInput, Simulator};
+use crate::simulator::{FloorSpec, SimInput, Simulator, SIM_DAY_MS_DEFAULT};
+use crate::transit::{LatenessSpec, Transit};
 use crate::workload::Zipf;
 
 /// Everything a run needs to know.
@@ -52,6 +53,8 @@ pub struct RunOptions {
     pub network_seed: u64,
     /// Durability mode passed to the embedded core.
     pub durability: DurabilityMode,
+    /// What runs the embedded core's flows (the shard engine by default).
+    pub engine: EngineKind,
     /// Journal directory of the embedded core; a temporary one when `None`.
     pub data_dir: Option<PathBuf>,
     /// Where report.json, report.md and chart.svg go.
@@ -80,6 +83,10 @@ pub struct RunOptions {
     /// HTTP mode: measure the driver alone against a trivial local endpoint
     /// for this long before the run, for the report's notes.
     pub driver_calibration: Option<Duration>,
+    /// How late the floor's carriers deliver (seeded per fulfillment).
+    pub lateness: LatenessSpec,
+    /// Compressed time per simulated day of transit.
+    pub sim_day: Duration,
 }
 
 /// Default `--max-in-flight`. The tester's own cost of one outstanding
@@ -112,6 +119,7 @@ impl RunOptions {
             target: None,
             network_seed: 42,
             durability: DurabilityMode::None,
+            engine: EngineKind::default(),
             data_dir: None,
             report_dir: None,
             reads_per_order: 20,
@@ -124,6 +132,8 @@ impl RunOptions {
             late_tolerance: Duration::from_millis(50),
             server_pid: None,
             driver_calibration: None,
+            lateness: LatenessSpec::default(),
+            sim_day: Duration::from_secs_f64(SIM_DAY_MS_DEFAULT / 1000.0),
         }
     }
 }
@@ -131,7 +141,7 @@ impl RunOptions {
 /// What the run set up, kept until the end.
 struct Setup {
     driver: Driver,
-    core: Option<Orchestrator>,
+    core: Option<Core>,
     _data_dir: Option<tempfile::TempDir>,
     data_dir: Option<String>,
     net: Network,
@@ -168,7 +178,8 @@ async fn setup(
                 }
             };
             cfg.durability.data_dir = dir.clone();
-            let core = Orchestrator::start(&cfg);
+            cfg.runtime.engine = opts.engine;
+            let core = Core::try_start(&cfg)?;
             Ok((
                 Setup {
                     driver: Driver::InProcess(InProcessDriver::new(core.clone())),
@@ -316,6 +327,13 @@ fn check_options(opts: &RunOptions) -> Result<(), String> {
     if opts.slo.is_zero() {
         return Err("--slo-ms: must be > 0".into());
     }
+    opts.lateness.check()?;
+    if opts.sim_day > Duration::from_secs(60) {
+        return Err(format!(
+            "--sim-day-ms: must be 0 to 60000, got {}",
+            opts.sim_day.as_millis()
+        ));
+    }
     Ok(())
 }
 
@@ -389,7 +407,12 @@ async fn run_on(
     }
     let sim = Simulator::start(
         driver.clone(),
-        FloorSpec::bf1(opts.seed),
+        FloorSpec {
+            lateness: opts.lateness.clone(),
+            sim_day: opts.sim_day,
+            ..FloorSpec::bf1(opts.seed)
+        },
+        Transit::bf1(&net),
         metrics.clone(),
         book.clone(),
     );
@@ -518,7 +541,7 @@ async fn run_on(
         }
     }
     let core_audit = match &setup.core {
-        Some(core) => Some(core.audit().await),
+        Some(core) => core.audit().await,
         None => None,
     };
     let mut checks = audit(AuditInput {
@@ -555,9 +578,14 @@ async fn run_on(
         },
     });
     pb.finish_and_clear();
+    let shipping = crate::delivery::figures(
+        &book.orders(),
+        opts.lateness.describe(),
+        opts.sim_day.as_secs_f64() * 1000.0,
+    );
 
     let resident = match &driver {
-        Driver::InProcess(d) => Some(d.resident_actors()),
+        Driver::InProcess(d) => Some(d.resident_actors().await),
         Driver::Http(_) | Driver::Custom(_) => None,
     };
     let report = report::build(report::Inputs {
@@ -572,6 +600,7 @@ async fn run_on(
         total_s: drained.saturating_duration_since(start).as_secs_f64(),
         journal: setup.core.as_ref().and_then(report::journal_stats),
         notes,
+        shipping,
     });
     if let Some(core) = &setup.core {
         core.shutdown();
@@ -601,6 +630,9 @@ impl Flow {
             return;
         }
         let batch = std::mem::take(pending);
+        for (_, o) in &batch {
+            self.book.ship_to(&o.order_id, o.ship_to.lat, o.ship_to.lon);
+        }
         self.in_flight.fetch_add(batch.len(), Ordering::AcqRel);
         let d = self.driver.clone();
         let m = self.metrics.clone();
@@ -685,13 +717,13 @@ fn spawn_wave_feed(
                             // registered the client id of an order placed a
                             // moment ago (its fulfillment shows as "?/n"):
                             // look again shortly.
-                            let mut fs = d.released(&ann);
+                            let mut fs = d.released(&ann).await;
                             for _ in 0..200 {
                                 if !fs.iter().any(|f| f.order_id == "?") {
                                     break;
                                 }
                                 tokio::time::sleep(Duration::from_millis(5)).await;
-                                fs = d.released(&ann);
+                                fs = d.released(&ann).await;
                             }
                             let _ = tx.send(SimInput::Released(fs));
                         }

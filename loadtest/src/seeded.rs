@@ -45,6 +45,8 @@ pub mod salt {
     pub const DUPLICATE: u64 = 4;
     /// Whether a scan is preceded by one out of order.
     pub const OUT_OF_ORDER: u64 = 5;
+    /// How many days late a carrier delivers.
+    pub const LATENESS: u64 = 6;
     /// Delays between steps (added to the step number).
     pub const DELAY: u64 = 100;
 }

@@ -9,6 +9,15 @@
 //! ship or in_transit, or a late pick, which must be `rejected`; the
 //! in-order scan follows and must apply).
 //!
+//! The carriers deliver with the planned service's transit
+//! ([`crate::transit`]): the ship scan names the carrier the core planned,
+//! the parcel leaves at that service's next pickup cutoff and arrives after
+//! its distance band's transit days (in its delivery days), plus a seeded
+//! lateness (`--lateness`). The floor waits one `--sim-day-ms` of
+//! compressed time per calendar day between ship and out for delivery, and
+//! the delivered scan carries the simulated day as its `at`, so the core
+//! judges the promise by it.
+//!
 //! A step starts only once the previous step of its fulfillment was
 //! answered, as on a real floor; steps of different fulfillments go out
 //! together, batched per wake-up, and no batch waits for another. Scan
@@ -23,10 +32,11 @@ use std::time::{Duration, Instant};
 use orch_runtime::dto::{OrderView, ReceiptInput, ScanInput};
 use tokio::sync::mpsc;
 
-use crate::book::Book;
+use crate::book::{Book, DeliveredOn, PlanTrack};
 use crate::driver::{Driver, ReleasedFulfillment};
 use crate::histo::{Counters, Metrics};
 use crate::seeded::{hash, millis_between, salt, unit};
+use crate::transit::{rfc3339, Delivery, LatenessSpec, Transit};
 
 /// Shares and delays of the simulated floor.
 #[derive(Debug, Clone, PartialEq)]
@@ -45,7 +55,15 @@ pub struct FloorSpec {
     pub out_of_order_share: f64,
     /// Multiplies every delay (1.0 = the compressed defaults below).
     pub delay_factor: f64,
+    /// How late the carriers deliver (seeded per fulfillment).
+    pub lateness: LatenessSpec,
+    /// Compressed time per simulated day between ship and out for delivery
+    /// (240 ms: a simulated hour is about 10 ms, like the floor's delays).
+    pub sim_day: Duration,
 }
+
+/// Default `--sim-day-ms`.
+pub const SIM_DAY_MS_DEFAULT: f64 = 240.0;
 
 impl FloorSpec {
     /// WORKLOAD.md's shares with this seed.
@@ -58,7 +76,38 @@ impl FloorSpec {
             duplicate_share: 0.001,
             out_of_order_share: 0.001,
             delay_factor: 1.0,
+            lateness: LatenessSpec::default(),
+            sim_day: Duration::from_secs_f64(SIM_DAY_MS_DEFAULT / 1000.0),
         }
+    }
+
+    /// The delivery of `work`, planned with `plan`, shipped at `shipped_at`
+    /// (ms since the epoch), with this spec's lateness; and whether an
+    /// on-time carrier would already be after the promised day (shipped
+    /// after the plan's pickup). `None` when the book lacks its ship-to or
+    /// the configuration the service.
+    pub fn delivery(
+        &self,
+        transit: &Transit,
+        book: &Book,
+        work: &ReleasedFulfillment,
+        plan: &PlanTrack,
+        shipped_at: u64,
+    ) -> Option<(Delivery, bool)> {
+        let facility = book.facility_index(&work.facility_id)?;
+        let ship_to = book.ship_to_of(&work.order_id)?;
+        let late = self.lateness.days(self.seed, &work.fulfillment_id);
+        let d = transit.delivery(
+            &plan.carrier,
+            &plan.service,
+            facility,
+            ship_to,
+            shipped_at,
+            late,
+            self.sim_day.mul_f64(self.delay_factor.max(0.0)),
+        )?;
+        let late_pickup = plan.promised_day.is_some_and(|p| d.leg.on_time_day > p);
+        Some((d, late_pickup))
     }
 
     /// Whether an order is one of those cancelled before pick.
@@ -224,6 +273,19 @@ pub struct SimShared {
     pub surprises: std::sync::Mutex<Vec<String>>,
     /// The first released fulfillments whose order never learned its wave.
     pub unheard: std::sync::Mutex<Vec<String>>,
+    /// The carriers.
+    pub transit: Transit,
+    /// Shipped parcels' deliveries (and late pickup), by fulfillment id.
+    pub deliveries: std::sync::Mutex<HashMap<String, (Delivery, bool)>>,
+}
+
+impl SimShared {
+    fn delivery_of(&self, fulfillment_id: &str) -> Option<(Delivery, bool)> {
+        self.deliveries
+            .lock()
+            .ok()
+            .and_then(|m| m.get(fulfillment_id).copied())
+    }
 }
 
 /// The handle the runner keeps.
@@ -236,10 +298,12 @@ pub struct Simulator {
 }
 
 impl Simulator {
-    /// Starts the floor on the current tokio runtime.
+    /// Starts the floor on the current tokio runtime; its carriers are
+    /// `transit`.
     pub fn start(
         driver: Driver,
         spec: FloorSpec,
+        transit: Transit,
         metrics: Arc<Metrics>,
         book: Arc<Book>,
     ) -> Simulator {
@@ -251,6 +315,8 @@ impl Simulator {
             abandoned: AtomicI64::new(0),
             surprises: std::sync::Mutex::new(Vec::new()),
             unheard: std::sync::Mutex::new(Vec::new()),
+            transit,
+            deliveries: std::sync::Mutex::new(HashMap::new()),
         });
         let floor = Floor {
             driver,
@@ -456,7 +522,20 @@ impl Floor {
                     attempt,
                 } => {
                     let dispose = self.spec.returns(&work.order_id) == Some(true);
-                    for e in step_events(&work, step, dispose) {
+                    let carrier = (step == Step::Ship)
+                        .then(|| {
+                            self.shared
+                                .book
+                                .plan_of(&work.order_id, &work.fulfillment_id)
+                        })
+                        .flatten()
+                        .map(|p| p.carrier);
+                    let delivered_at = (step == Step::Delivered)
+                        .then(|| self.shared.delivery_of(&work.fulfillment_id))
+                        .flatten()
+                        .map(|(d, _)| d.at);
+                    for mut e in step_events(&work, step, dispose) {
+                        dress(&mut e, carrier.as_deref(), delivered_at);
                         if unit(self.spec.seed, &e.event_id, salt::OUT_OF_ORDER)
                             < self.spec.out_of_order_share
                         {
@@ -492,7 +571,7 @@ impl Floor {
         let tx = self.tx.clone();
         tokio::spawn(async move {
             let answer = driver.scans(events.clone()).await;
-            settle(answer, events, plan, &shared, &spec, &tx);
+            settle(answer, events, plan, &shared, &spec, &tx, &driver);
         });
     }
 
@@ -539,6 +618,25 @@ impl Floor {
     }
 }
 
+/// The ship scan names the planned carrier (when the book knows it); the
+/// delivered scan carries the simulated delivery instant.
+pub fn dress(e: &mut ScanInput, carrier: Option<&str>, delivered_at: Option<u64>) {
+    if e.kind == "ship" {
+        if let Some(c) = carrier {
+            e.carrier = Some(c.to_string());
+        }
+    }
+    if e.kind == "delivered" {
+        e.at = delivered_at.map(rfc3339);
+    }
+}
+
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
 enum Sent {
     InOrder(Instant),
     Twin(Instant),
@@ -560,6 +658,7 @@ fn settle(
     shared: &Arc<SimShared>,
     spec: &FloorSpec,
     tx: &mpsc::UnboundedSender<SimInput>,
+    driver: &Driver,
 ) {
     let c = &shared.metrics.counts;
     let now = Instant::now();
@@ -582,7 +681,7 @@ fn settle(
                 step,
                 attempt,
             } => {
-                finish_step(work, *step, *attempt, step_ok, shared, spec, tx);
+                finish_step(work, *step, *attempt, step_ok, shared, spec, tx, driver);
                 step_ok = Outcome::Done;
                 continue;
             }
@@ -680,6 +779,7 @@ enum Outcome {
 /// Tries of one step before the floor gives up on its fulfillment.
 const STEP_ATTEMPTS_MAX: u32 = 150;
 
+#[allow(clippy::too_many_arguments)]
 fn finish_step(
     work: &Arc<ReleasedFulfillment>,
     step: Step,
@@ -688,6 +788,7 @@ fn finish_step(
     shared: &Arc<SimShared>,
     spec: &FloorSpec,
     tx: &mpsc::UnboundedSender<SimInput>,
+    driver: &Driver,
 ) {
     let c = &shared.metrics.counts;
     if outcome == Outcome::Retry && attempt + 1 < STEP_ATTEMPTS_MAX {
@@ -730,9 +831,54 @@ fn finish_step(
         return;
     }
     let next = match step {
+        Step::Pack
+            if shared
+                .book
+                .plan_heard(&work.order_id, &work.fulfillment_id)
+                .is_none() =>
+        {
+            // The book knows this fulfillment only from a wave (a
+            // backordered line served later): before it ships, the core's
+            // answer says which carrier service it planned.
+            let (shared, spec, tx, work) = (shared.clone(), spec.clone(), tx.clone(), work.clone());
+            let driver = driver.clone();
+            tokio::spawn(async move {
+                if let Ok(Some(v)) = driver.order(work.order_id.clone()).await {
+                    shared.book.learn_plans(&v);
+                }
+                let at = Instant::now() + spec.delay(&work.fulfillment_id, Step::Ship);
+                let _ = tx.send(SimInput::Later(
+                    at,
+                    JobBox(Job::Step {
+                        work,
+                        step: Step::Ship,
+                        attempt: 0,
+                    }),
+                ));
+            });
+            return;
+        }
+        Step::Ship => {
+            if let Some(p) = shared.book.plan_of(&work.order_id, &work.fulfillment_id) {
+                remember_delivery(shared, spec, work, &p, now_ms());
+            }
+            Some(Step::InTransit)
+        }
         Step::Delivered => {
             Counters::add(&c.delivered, 1);
-            shared.book.delivered(&work.order_id, &work.fulfillment_id);
+            let on = shared
+                .deliveries
+                .lock()
+                .ok()
+                .and_then(|mut m| m.remove(&work.fulfillment_id))
+                .map(|(d, late_pickup)| DeliveredOn {
+                    day: d.day,
+                    late_days: d.late_days,
+                    late_pickup,
+                });
+            shared
+                .book
+                .delivered(&work.order_id, &work.fulfillment_id, on);
             spec.returns(&work.order_id).map(|_| Step::Return)
         }
         Step::Return => {
@@ -758,7 +904,13 @@ fn finish_step(
     };
     match next {
         Some(n) => {
-            let at = Instant::now() + spec.delay(&work.fulfillment_id, n);
+            let mut at = Instant::now() + spec.delay(&work.fulfillment_id, n);
+            if n == Step::OutForDelivery {
+                // The days in transit, in compressed time.
+                if let Some((d, _)) = shared.delivery_of(&work.fulfillment_id) {
+                    at += d.wait;
+                }
+            }
             let _ = tx.send(SimInput::Later(
                 at,
                 JobBox(Job::Step {
@@ -770,6 +922,20 @@ fn finish_step(
         }
         None => {
             shared.active.fetch_sub(1, Ordering::AcqRel);
+        }
+    }
+}
+
+fn remember_delivery(
+    shared: &SimShared,
+    spec: &FloorSpec,
+    work: &ReleasedFulfillment,
+    plan: &PlanTrack,
+    shipped_at: u64,
+) {
+    if let Some(d) = spec.delivery(&shared.transit, &shared.book, work, plan, shipped_at) {
+        if let Ok(mut m) = shared.deliveries.lock() {
+            m.insert(work.fulfillment_id.clone(), d);
         }
     }
 }
@@ -804,6 +970,27 @@ mod tests {
             out_of_order_twin(&f, Step::Delivered, &picks[0]).kind,
             "pick"
         );
+    }
+
+    #[test]
+    fn the_ship_scan_names_the_planned_carrier_and_delivered_its_simulated_date() {
+        let f = work();
+        let day = crate::transit::parse_date("2026-12-07").unwrap();
+        let at = day * crate::transit::DAY_MS + crate::transit::DELIVERED_AT_MS;
+        let mut ship = step_events(&f, Step::Ship, false).remove(0);
+        dress(&mut ship, Some("NWP"), Some(at));
+        assert_eq!(ship.carrier.as_deref(), Some("NWP"));
+        assert_eq!(ship.at, None, "the ship scan keeps the core's now");
+        let mut unplanned = step_events(&f, Step::Ship, false).remove(0);
+        dress(&mut unplanned, None, None);
+        assert!(unplanned.carrier.is_some(), "a carrier is still named");
+        let mut delivered = step_events(&f, Step::Delivered, false).remove(0);
+        dress(&mut delivered, Some("NWP"), Some(at));
+        assert_eq!(delivered.at.as_deref(), Some("2026-12-07T15:00:00Z"));
+        assert_eq!(delivered.carrier, None);
+        let mut pick = step_events(&f, Step::Pick, false).remove(0);
+        dress(&mut pick, Some("NWP"), Some(at));
+        assert_eq!((pick.carrier, pick.at), (None, None));
     }
 
     #[test]

@@ -24,7 +24,7 @@ use orch_loadtest::driver_inprocess::InProcessDriver;
 use orch_loadtest::histo::Metrics;
 use orch_loadtest::workload::Bf1Stream;
 use orch_runtime::dto::{OrderView, ReceiptInput, ScanInput};
-use orch_runtime::Orchestrator;
+use orch_runtime::Core;
 
 const BOOK_CHECKS: [&str; 4] = [
     "no_oversell",
@@ -36,7 +36,7 @@ const BOOK_CHECKS: [&str; 4] = [
 /// A core, its network, the book, and a few orders placed, received,
 /// released and partly picked, every step recorded as the runner would.
 struct Bench {
-    core: Orchestrator,
+    core: Core,
     driver: Driver,
     net: Network,
     book: Book,
@@ -51,7 +51,7 @@ async fn bench() -> Bench {
     });
     let mut cfg = Config::with_network(net.clone());
     cfg.runtime.workers = 2;
-    let core = Orchestrator::start(&cfg);
+    let core = Core::try_start(&cfg).expect("start the core");
     let driver = Driver::InProcess(InProcessDriver::new(core.clone()));
     let book = Book::new(&net);
     let mut stream = Bf1Stream::new(&net, 4);
@@ -140,7 +140,7 @@ async fn run_audit(b: &Bench) -> AuditOutcome {
         book: &b.book,
         plan: None,
         hot_initial: &[],
-        core_audit: Some(b.core.audit().await),
+        core_audit: b.core.audit().await,
         skus: &b.net.skus,
         metrics: &Metrics::new(Instant::now()),
         abandoned: 0,

@@ -9,6 +9,7 @@ use orch_config::{Config, DurabilityMode};
 use orch_loadtest::profile::Profile;
 use orch_loadtest::report::Report;
 use orch_loadtest::runner::{run, RunOptions};
+use orch_loadtest::transit::LatenessSpec;
 use orch_runtime::Orchestrator;
 
 fn assert_passed(r: &Report) {
@@ -25,6 +26,7 @@ fn assert_passed(r: &Report) {
         "conservation_per_sku",
         "no_lost_acknowledged_order",
         "doorbuster_exact",
+        "promises_match_core",
     ] {
         assert!(r.invariants.contains_key(name), "{name} missing");
     }
@@ -53,9 +55,25 @@ async fn three_seconds_in_process_pass_every_invariant() {
         "journal",
         "counts",
         "invariants",
+        "shipping",
     ] {
         assert!(json.get(k).is_some(), "report.json has {k}");
     }
+    for k in [
+        "orders_placed",
+        "split_ratio",
+        "cost_per_order",
+        "carrier_mix",
+        "promise_by_service_level",
+        "promise_total",
+    ] {
+        assert!(
+            json["shipping"].get(k).is_some(),
+            "report.json has shipping.{k}"
+        );
+    }
+    let md = std::fs::read_to_string(dir.path().join("report.md")).unwrap();
+    assert!(md.contains("## Shipping and delivery promises"), "{md}");
     assert_eq!(json["config"]["mode"], "in_process");
     assert!(json["latency_ms"]["place"]["p99"].as_f64().unwrap() > 0.0);
     assert!(r.counts.orders_acknowledged > 200, "{:?}", r.counts);
@@ -101,4 +119,64 @@ async fn two_seconds_over_http_pass_every_invariant() {
         .unwrap()
         .unwrap();
     core.shutdown();
+}
+
+/// A short in-process run with `lateness`, its transit days 10 ms each.
+async fn run_with_lateness(lateness: LatenessSpec, seed: u64) -> Report {
+    let mut o = RunOptions::new(Profile::steady(), 0.01, 100.0, Duration::from_secs(2), seed);
+    o.durability = DurabilityMode::None;
+    o.progress = false;
+    o.reads_per_order = 0;
+    o.drain_timeout = Duration::from_secs(30);
+    o.lateness = lateness;
+    o.sim_day = Duration::from_millis(10);
+    run(&o).await.expect("the run completes")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_time_carriers_keep_every_promise_the_core_made() {
+    let r = run_with_lateness(LatenessSpec::none(), 11).await;
+    assert_passed(&r);
+    let s = &r.shipping;
+    assert!(s.promise_total.delivered > 50, "{s:?}");
+    // An on-time carrier misses only a parcel the floor shipped after the
+    // plan's pickup (a run across a cutoff): none otherwise.
+    assert_eq!(s.promise_total.missed, s.late_pickups, "{s:?}");
+    assert_eq!(s.late_days.keys().copied().collect::<Vec<u32>>(), [0]);
+    let judged = &r.invariants["promises_match_core"];
+    assert!(judged.passed, "{:?}", judged.examples);
+    // Consistent figures: levels add up, shares and ratios in range.
+    let levels: u64 = s
+        .promise_by_service_level
+        .values()
+        .map(|p| p.delivered)
+        .sum();
+    assert_eq!(levels, s.promise_total.delivered);
+    assert!(s.orders_placed > 0 && s.orders_split <= s.orders_placed);
+    assert!((0.0..=1.0).contains(&s.split_ratio));
+    assert!(s.cost_per_order.orders > 0);
+    assert!(s.cost_per_order.p50 > 0.0 && s.cost_per_order.p50 <= s.cost_per_order.p99);
+    let share: f64 = s.carrier_mix.values().map(|m| m.share).sum();
+    assert!((share - 1.0).abs() < 0.01, "{share}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn late_carriers_miss_every_promise_and_the_core_agrees() {
+    let r = run_with_lateness(LatenessSpec::always(2), 12).await;
+    assert_passed(&r);
+    let s = &r.shipping;
+    assert!(s.promise_total.delivered > 50, "{s:?}");
+    assert_eq!(s.promise_total.kept, 0, "{s:?}");
+    assert_eq!(s.promise_total.kept_ratio, Some(0.0));
+    assert_eq!(s.late_days.keys().copied().collect::<Vec<u32>>(), [2]);
+    // The audit compared every delivery with the core's promise_missed.
+    let judged = &r.invariants["promises_match_core"];
+    assert!(judged.passed, "{:?}", judged.examples);
+    assert!(
+        judged
+            .scope
+            .starts_with(&format!("{} deliveries", s.promise_total.delivered)),
+        "{}",
+        judged.scope
+    );
 }

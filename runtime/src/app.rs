@@ -21,6 +21,8 @@ use crate::hosted::holds::HoldAnswer;
 use crate::hosted::start::HostedRuntime;
 use crate::hosted::HostedCore;
 use crate::persist::Durability;
+use crate::shared::WaveAnnouncement;
+use orch_actors::facility::Wave;
 
 /// The core under the API.
 #[derive(Clone)]
@@ -29,6 +31,33 @@ pub enum Core {
     Shells(Orchestrator),
     /// The shard engine host.
     Host(Arc<HostedRuntime>),
+}
+
+/// The waves a core's timers release, by engine.
+pub enum WaveFeed {
+    /// The shells' broadcast.
+    Shells(tokio::sync::broadcast::Receiver<Arc<WaveAnnouncement>>),
+    /// The host's broadcast.
+    Host(tokio::sync::broadcast::Receiver<Arc<Wave>>),
+}
+
+/// One released wave, by engine.
+#[derive(Debug, Clone)]
+pub enum ReleasedWave {
+    /// Announced by a facility actor.
+    Shells(Arc<WaveAnnouncement>),
+    /// Released by a shard's timer.
+    Host(Arc<Wave>),
+}
+
+impl WaveFeed {
+    /// The next wave; `Lagged(n)` when `n` were missed.
+    pub async fn recv(&mut self) -> Result<ReleasedWave, tokio::sync::broadcast::error::RecvError> {
+        match self {
+            WaveFeed::Shells(rx) => rx.recv().await.map(ReleasedWave::Shells),
+            WaveFeed::Host(rx) => rx.recv().await.map(ReleasedWave::Host),
+        }
+    }
 }
 
 impl From<Orchestrator> for Core {
@@ -187,6 +216,19 @@ impl Core {
         }
     }
 
+    /// Scan events; one result per event, in order (an event the core
+    /// cannot take is `rejected` with the reason).
+    pub async fn scans(&self, events: &[ScanInput]) -> Vec<ScanResult> {
+        match self {
+            Core::Shells(c) => c.scans(events).await,
+            Core::Host(h) => {
+                let results = h.core().scans(events).await;
+                crate::metrics::scans(events, Some(&results));
+                results
+            }
+        }
+    }
+
     /// `POST /v1/scans`.
     pub async fn try_scans(&self, events: &[ScanInput]) -> Result<Vec<ScanResult>, ApiError> {
         match self {
@@ -319,6 +361,75 @@ impl Core {
         match self {
             Core::Shells(c) => c.set_facility_status(id, input).await,
             Core::Host(h) => h.core().set_facility_status(id, input).await,
+        }
+    }
+
+    /// Waits until nothing moves in the core (tests, the load tester).
+    pub async fn quiesce(&self) {
+        match self {
+            Core::Shells(o) => o.quiesce().await,
+            Core::Host(h) => h.core().quiesce().await,
+        }
+    }
+
+    /// The invariants over the core's own ledgers, once quiet (`None` when
+    /// they cannot be read).
+    pub async fn audit(&self) -> Option<orch_actors::audit::AuditReport> {
+        match self {
+            Core::Shells(o) => Some(o.audit().await),
+            Core::Host(h) => h.core().audit().await,
+        }
+    }
+
+    /// Releases what is queued at every facility now; how many waves.
+    pub async fn release_all_waves(&self) -> usize {
+        match self {
+            Core::Shells(o) => o.release_all_waves().await,
+            Core::Host(h) => h.core().release_all_waves().await,
+        }
+    }
+
+    /// Actors in memory now.
+    pub async fn resident_actors(&self) -> u64 {
+        match self {
+            Core::Shells(o) => {
+                let s = o.shared();
+                (s.orders.len() + s.cells().len() + s.desks().len() + s.facilities().len()) as u64
+            }
+            Core::Host(h) => h.core().resident_actors().await,
+        }
+    }
+
+    /// The journal's counters.
+    pub fn journal_stats(&self) -> orch_journal::JournalStats {
+        self.durability().stats()
+    }
+
+    /// The waves released by the core's own timers, as they become durable.
+    pub fn subscribe_waves(&self) -> WaveFeed {
+        match self {
+            Core::Shells(o) => WaveFeed::Shells(o.subscribe_waves()),
+            Core::Host(h) => WaveFeed::Host(h.subscribe_waves()),
+        }
+    }
+
+    /// A wave as the API answers it, with its facility's id. On the shells
+    /// an order placed a moment ago may not be named yet (`?/n`): ask again.
+    pub async fn wave_view(&self, w: &ReleasedWave) -> Result<(String, WaveView), ApiError> {
+        match (self, w) {
+            (Core::Shells(o), ReleasedWave::Shells(ann)) => {
+                let shared = o.shared();
+                let view = crate::present::wave_view(
+                    &shared.catalog,
+                    ann.facility,
+                    Some(&ann.wave),
+                    |no| shared.order_name(no),
+                );
+                let id = shared.catalog.facility_config(ann.facility).id.clone();
+                Ok((id, view))
+            }
+            (Core::Host(h), ReleasedWave::Host(w)) => h.core().timer_wave(w).await,
+            _ => Err(ApiError::unavailable("a wave of another engine")),
         }
     }
 

@@ -745,10 +745,51 @@ impl Cluster {
             world.replay(e).map_err(|err| format!("entry {i}: {err}"))?;
         }
         let mut c = Cluster::new(cfg, options, now);
-        let n = c.own.shards();
         for s in c.shards.iter_mut() {
             s.load(&world, &journal);
         }
+        c.adopt(&world, now, journal);
+        Ok(c)
+    }
+
+    /// A cluster restarted from a snapshot and the durable journal after
+    /// it, as the threaded host restarts: `world` is the state the snapshot
+    /// held (with `receipts` and `adjustments`, the ids it had applied),
+    /// the `journal` entries after it are replayed onto it by
+    /// `World::replay`, and each shard takes its part through
+    /// [`Shard::restore_from`]. The journal starts as those entries, all
+    /// durable.
+    pub fn restore_from_snapshot(
+        cfg: &Config,
+        options: ClusterOptions,
+        now: Millis,
+        mut world: orch_actors::sim::World,
+        mut receipts: Vec<Arc<str>>,
+        mut adjustments: Vec<Arc<str>>,
+        journal: Vec<LogEntry>,
+    ) -> Result<Cluster, String> {
+        for (i, e) in journal.iter().enumerate() {
+            match e {
+                LogEntry::Received { receipt_id, .. } => receipts.push(receipt_id.clone()),
+                LogEntry::Adjusted { adjustment_id, .. } => adjustments.push(adjustment_id.clone()),
+                _ => {}
+            }
+            world.replay(e).map_err(|err| format!("entry {i}: {err}"))?;
+        }
+        let mut c = Cluster::new(cfg, options, now);
+        for s in c.shards.iter_mut() {
+            s.restore_from(&world, &receipts, &adjustments);
+        }
+        c.adopt(&world, now, journal);
+        Ok(c)
+    }
+
+    /// The view, numbering and journal of a cluster whose shards were
+    /// loaded from `world`.
+    fn adopt(&mut self, world: &orch_actors::sim::World, now: Millis, journal: Vec<LogEntry>) {
+        let c = self;
+        let options = c.options;
+        let n = c.own.shards();
         let boards = (0..c.view.facilities())
             .map(|i| {
                 let s = &world.facilities[i];
@@ -774,7 +815,6 @@ impl Cluster {
         if options.keep_journal {
             c.journal = journal;
         }
-        Ok(c)
     }
 }
 

@@ -18,17 +18,26 @@ pub enum Bug {
     /// Restore forgets the expiry timers of the holds it brings back
     /// (engine hook).
     ForgetHoldExpiry,
+    /// A checkpoint deletes the journal prefix its snapshot covers before
+    /// the snapshot is durable and marked current (the checkpoint order;
+    /// needs feature `bugs`).
+    DeleteJournalEarly,
+    /// A checkpoint marks its snapshot current, and deletes the journal
+    /// prefix, before it fsyncs the snapshot (needs feature `bugs`).
+    MarkBeforeFsync,
 }
 
 impl Bug {
     /// Every bug.
-    pub const ALL: [Bug; 6] = [
+    pub const ALL: [Bug; 8] = [
         Bug::AckBeforeDurable,
         Bug::ReceiptTwiceOnReplay,
         Bug::DropMessage,
         Bug::ServeTwice,
         Bug::SkipRelease,
         Bug::ForgetHoldExpiry,
+        Bug::DeleteJournalEarly,
+        Bug::MarkBeforeFsync,
     ];
 
     /// The command-line name.
@@ -40,6 +49,8 @@ impl Bug {
             Bug::ServeTwice => "serve-twice",
             Bug::SkipRelease => "skip-release",
             Bug::ForgetHoldExpiry => "forget-hold-expiry",
+            Bug::DeleteJournalEarly => "delete-journal-early",
+            Bug::MarkBeforeFsync => "mark-before-fsync",
         }
     }
 

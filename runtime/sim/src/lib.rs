@@ -14,6 +14,15 @@
 //! another request), reads, extends, releases, orders converting them,
 //! and holds left to expire.
 //!
+//! Checkpoints ([`snapshot`], [`checkpoint`]): at seed-chosen steps the
+//! current snapshot plus the durable journal after it is written as the
+//! next snapshot file, fsynced, named in the `current` file, that fsynced,
+//! and only then the journal prefix it covers deleted, one step per
+//! scheduling step with a power loss possible after each. A restart loads
+//! the newest whole snapshot named current (a torn one is ignored) and
+//! replays the journal after it through the engine's
+//! `Cluster::restore_from_snapshot` (each shard's `Shard::restore_from`).
+//!
 //! The checks, at quiescent points and after every restart, come from
 //! the book ([`book`], [`holds`]): stock on hand and conservation per SKU,
 //! reservations and backorders of live acknowledged orders only, statuses
@@ -25,11 +34,16 @@
 //! The deliberate bugs ([`Bug::ALL`]): acknowledging an fsync before it is
 //! durable, replaying receipts twice, losing a cross-shard batch, serving
 //! a backorder twice, keeping a failed reservation, forgetting the expiry
-//! of holds restored after a restart.
+//! of holds restored after a restart, and two checkpoint orders: deleting
+//! the journal prefix before the snapshot is durable, marking it current
+//! before its fsync.
 //!
 //! - [`options`]: what a seed chooses.
 //! - [`network`]: the network and stock a seed chooses.
 //! - [`disk`]: the simulated journal file: records, fsync, torn tails.
+//! - [`files`]: a simulated file with power-loss semantics.
+//! - [`snapshot`]: snapshots and the `current` mark on the simulated disk.
+//! - [`checkpoint`]: the checkpoint's steps, in order.
 //! - [`book`]: what the simulator sent and had acknowledged.
 //! - [`holds`]: the book of holds and the hold checks.
 //! - [`run`]: one seed's run and its checks.
@@ -37,11 +51,14 @@
 
 pub mod book;
 pub mod bugs;
+pub mod checkpoint;
 pub mod disk;
+pub mod files;
 pub mod holds;
 pub mod network;
 pub mod options;
 pub mod run;
+pub mod snapshot;
 
 pub use bugs::Bug;
 pub use options::SimOptions;

@@ -24,6 +24,10 @@ pub struct SimOptions {
     pub fsync_delay_max: u32,
     /// Chance per step of a power loss.
     pub crash: f64,
+    /// Chance per step that a checkpoint starts (none runs).
+    pub snapshot_rate: f64,
+    /// Chance of a power loss right after each step of a checkpoint.
+    pub snapshot_crash: f64,
 }
 
 /// The operations of the mix, by name.
@@ -54,6 +58,8 @@ impl SimOptions {
             write_fail: [0.0, 0.05, 0.2][r.random_range(0..3)],
             fsync_delay_max: r.random_range(0..6),
             crash: [0.0, 0.005, 0.02][r.random_range(0..3)],
+            snapshot_rate: [0.01, 0.03, 0.08][r.random_range(0..3)],
+            snapshot_crash: [0.0, 0.03, 0.1][r.random_range(0..3)],
         }
     }
 
@@ -65,7 +71,7 @@ impl SimOptions {
             .map(|(n, w)| format!("{n}={w}"))
             .collect();
         format!(
-            "seed {} shards {} facilities {} skus {} steps {} mix [{}] write_fail {} fsync_delay_max {} crash {}",
+            "seed {} shards {} facilities {} skus {} steps {} mix [{}] write_fail {} fsync_delay_max {} crash {} snapshot_rate {} snapshot_crash {}",
             self.seed,
             self.shards,
             self.facilities,
@@ -74,7 +80,9 @@ impl SimOptions {
             mix.join(" "),
             self.write_fail,
             self.fsync_delay_max,
-            self.crash
+            self.crash,
+            self.snapshot_rate,
+            self.snapshot_crash
         )
     }
 }

@@ -6,8 +6,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
 
+use orch_actors::backorder::DeskState;
 use orch_actors::facility::WaveTrigger;
 use orch_actors::hold::{HoldRefusal, HoldRequest, HoldState, TTL_S_CEILING};
+use orch_actors::log::LogEntry;
 use orch_actors::order::{
     validate_request, Disposition, FulfillmentStatus, OrderLine, OrderStatus, PlaceRequest, Scan,
     ScanKind,
@@ -22,10 +24,12 @@ use rand_chacha::ChaCha8Rng;
 
 use crate::book::{forward, Book};
 use crate::bugs::Bug;
+use crate::checkpoint::{self, Checkpoint, Step};
 use crate::disk::Disk;
 use crate::holds::{Fate, HoldBook};
 use crate::network;
 use crate::options::SimOptions;
+use crate::snapshot::{Base, Current, SnapDir, Snapshot};
 
 /// Midnight UTC, 2026-11-27.
 const T0: Millis = 1_795_737_600_000;
@@ -50,6 +54,13 @@ pub struct Outcome {
     pub crashes: u32,
     /// Requests acknowledged.
     pub acked: u64,
+    /// Snapshots taken (marked current, durable).
+    pub snapshots: u32,
+    /// Restarts that loaded a snapshot.
+    pub snapshot_restarts: u32,
+    /// Power losses in the middle of a checkpoint, by the step they came
+    /// before (indexed by [`Step`] as `usize`).
+    pub checkpoint_cuts: [u32; 5],
 }
 
 /// A request in flight.
@@ -106,8 +117,23 @@ struct Sim {
     sent_adjusts: Vec<(Arc<str>, CellKey, u32)>,
     trace: Vec<String>,
     acked: u64,
-    /// Entries the disk reported durable.
+    /// Entries the disk reported durable (counted in the cluster's
+    /// journal).
     ack_to: usize,
+    /// Journal position of the cluster's first journal entry (the
+    /// snapshot it restarted from covers the entries before).
+    base: usize,
+    /// The simulated snapshot directory.
+    snaps: SnapDir,
+    /// The checkpoint in progress.
+    ckpt: Option<Checkpoint>,
+    snapshots: u32,
+    snapshot_restarts: u32,
+    checkpoint_cuts: [u32; 5],
+    /// Every entry journaled, by absolute position, up to the cluster's
+    /// journal (brought up to date at a power loss): the whole journal a
+    /// restart from a snapshot is compared against.
+    history: Vec<LogEntry>,
 }
 
 /// Runs seed `seed`, with `bug` planted (if any).
@@ -144,6 +170,9 @@ pub fn run_seed(seed: u64, bug: Option<Bug>) -> Outcome {
         failure,
         crashes: sim.restarts,
         acked: sim.acked,
+        snapshots: sim.snapshots,
+        snapshot_restarts: sim.snapshot_restarts,
+        checkpoint_cuts: sim.checkpoint_cuts,
     }
 }
 
@@ -205,6 +234,13 @@ impl Sim {
             trace: Vec::new(),
             acked: 0,
             ack_to: 0,
+            base: 0,
+            snaps: SnapDir::default(),
+            ckpt: None,
+            snapshots: 0,
+            snapshot_restarts: 0,
+            checkpoint_cuts: [0; 5],
+            history: Vec::new(),
         }
     }
 
@@ -232,6 +268,7 @@ impl Sim {
             }
             self.disk_step()?;
             self.collect()?;
+            self.checkpoint_step()?;
             if self.opt.crash > 0.0 && self.dr.random_bool(self.opt.crash) {
                 self.crash()?;
             }
@@ -924,11 +961,15 @@ impl Sim {
             (0.0, 0)
         };
         let early = self.bug == Some(Bug::AckBeforeDurable);
-        if let Some(n) = self
-            .disk
-            .step(self.cluster.journal(), &mut self.dr, wf, dm, early)
-        {
-            self.ack_to = self.ack_to.max(n);
+        if let Some(n) = self.disk.step(
+            self.cluster.journal(),
+            self.base,
+            &mut self.dr,
+            wf,
+            dm,
+            early,
+        ) {
+            self.ack_to = self.ack_to.max(n - self.base);
         }
         // Also releases replies of ticks that journaled nothing.
         self.cluster.mark_durable(self.ack_to);
@@ -989,6 +1030,11 @@ impl Sim {
             (Pending::Receive(id, cell, qty), Answer::Stock(a)) => {
                 self.busy.remove(&cell);
                 if a == StockAnswer::Applied {
+                    // A receipt id is applied once, across restarts too
+                    // (the snapshot carries the ids it covers).
+                    if self.book.receipts.iter().any(|r| r.0 == id) {
+                        return Err(format!("receipt {id} applied twice"));
+                    }
                     self.book
                         .moved(cell, i64::from(qty), |f| f.received += i64::from(qty));
                     self.book.receipts.push((id, cell, qty));
@@ -997,6 +1043,9 @@ impl Sim {
             (Pending::Adjust(id, cell, to), Answer::Stock(a)) => {
                 self.busy.remove(&cell);
                 if a == StockAnswer::Applied {
+                    if self.book.adjustments.iter().any(|r| r.0 == id) {
+                        return Err(format!("adjustment {id} applied twice"));
+                    }
                     let have = self.book.on_hand.get(&cell).copied().unwrap_or(0);
                     let delta = i64::from(to) - have;
                     self.book.moved(cell, delta, |f| f.adjusted += delta);
@@ -1097,16 +1146,51 @@ impl Sim {
     }
 
     fn crash(&mut self) -> Result<(), String> {
+        self.history.truncate(self.base);
+        self.history.extend_from_slice(self.cluster.journal());
         let torn = self.disk.power_loss(&mut self.dr);
-        let entries = self.disk.recover()?;
+        let snap_torn = self.snaps.power_loss(&mut self.dr);
+        let (first, entries) = self.disk.recover()?;
         self.log(format!(
-            "POWER LOSS: journaled {} written {} kept {} entries, torn tail {torn} bytes; {} requests in flight lost",
-            self.cluster.journaled(),
+            "POWER LOSS: journaled {} written {} kept {} entries from {first}, torn tail {torn} bytes, snapshot files {snap_torn} torn bytes; {} requests in flight lost",
+            self.base + self.cluster.journaled(),
             self.disk.written(),
             entries.len(),
             self.pending.len()
         ));
-        let mut replay = entries;
+        if let Some(c) = self.ckpt.take() {
+            let next = c.next().expect("a checkpoint in progress has a step left");
+            self.checkpoint_cuts[next as usize] += 1;
+            self.log(format!(
+                "  checkpoint of generation {} (seq {}) cut before {:?}",
+                c.generation, c.seq, next
+            ));
+        }
+        self.snaps.cut_torn();
+        let found = self.snaps.load();
+        for why in &found.ignored {
+            self.log(format!("  snapshot ignored: {why}"));
+        }
+        let end = first + entries.len();
+        self.history.truncate(end);
+        if self.history.get(first..) != Some(&entries[..]) {
+            return Err(format!(
+                "the journal kept {first}..{end}, not what was journaled there"
+            ));
+        }
+        let from = found.snapshot.as_ref().map_or(0, |s| s.seq as usize);
+        if from < first || from > end {
+            // As the production journal reader refuses a start before its
+            // first segment (`JournalError::Missing`).
+            return Err(format!(
+                "restart failed: journal records missing: the restart needs the journal from {from} ({}), it holds {first}..{end}",
+                match &found.snapshot {
+                    Some(s) => format!("after snapshot generation {}", s.generation),
+                    None => "no snapshot".into(),
+                }
+            ));
+        }
+        let mut replay = entries[from - first..].to_vec();
         if self.bug == Some(Bug::ReceiptTwiceOnReplay) {
             replay = replay
                 .into_iter()
@@ -1121,21 +1205,243 @@ impl Sim {
         self.busy.clear();
         self.busy_orders.clear();
         self.restarts += 1;
-        self.cluster = Cluster::restore(
-            &self.cfg,
-            cluster_options(&self.opt, self.restarts),
-            self.now,
-            replay,
-        )
+        let options = cluster_options(&self.opt, self.restarts);
+        self.cluster = match found.snapshot {
+            Some(snap) => {
+                self.log(format!(
+                    "  restart from snapshot generation {} (seq {}) + {} entries",
+                    snap.generation,
+                    snap.seq,
+                    replay.len()
+                ));
+                self.snapshot_restarts += 1;
+                let b = snap.load(&self.cfg, self.now)?;
+                Cluster::restore_from_snapshot(
+                    &self.cfg,
+                    options,
+                    self.now,
+                    b.world,
+                    b.receipts,
+                    b.adjustments,
+                    replay,
+                )
+            }
+            None => Cluster::restore(&self.cfg, options, self.now, replay),
+        }
         .map_err(|e| format!("restart failed: {e}"))?;
         self.cluster.check_cells_every_tick(true);
         self.cluster.hold_durability(true);
-        self.disk = Disk::with(self.cluster.journal());
+        if from > 0 {
+            self.same_as_whole_journal()?;
+        }
+        self.disk = Disk::with(first, &entries);
+        self.base = from;
         self.ack_to = self.cluster.journaled();
         self.check_restart()?;
         // The first ticks run the timers (holds that expired while down).
         self.quiesce()?;
         self.check_quiescent()
+    }
+
+    /// A second opinion on a restart from a snapshot: the state equals
+    /// what the whole journal (kept here, not on the simulated disk)
+    /// replays to from the configured network.
+    fn same_as_whole_journal(&self) -> Result<(), String> {
+        let mut whole = orch_actors::sim::World::new(&self.cfg, self.now);
+        for (i, e) in self.history.iter().enumerate() {
+            whole
+                .replay(e)
+                .map_err(|err| format!("whole journal, entry {i}: {err}"))?;
+        }
+        let differs = |what: &str| {
+            Err(format!(
+                "restart from a snapshot differs from the whole journal's replay: {what}"
+            ))
+        };
+        let mut cells: Vec<_> = self.cluster.cells().collect();
+        cells.sort_by_key(|c| c.0);
+        let mut want: Vec<_> = whole.cells.iter().map(|(k, c)| (*k, c)).collect();
+        want.sort_by_key(|c| c.0);
+        if cells.len() != want.len() {
+            return differs(&format!("{} cells, {} replayed", cells.len(), want.len()));
+        }
+        if let Some((a, _)) = cells.iter().zip(&want).find(|(a, b)| a != b) {
+            return differs(&format!("cell {:?}", a.0));
+        }
+        let mut orders: Vec<_> = self.cluster.orders().collect();
+        orders.sort_by_key(|o| o.no());
+        let mut want: Vec<_> = whole.orders.values().collect();
+        want.sort_by_key(|o| o.no());
+        if orders.len() != want.len() {
+            return differs(&format!("{} orders, {} replayed", orders.len(), want.len()));
+        }
+        if let Some((a, _)) = orders.iter().zip(&want).find(|(a, b)| a != b) {
+            return differs(&format!("order {}", a.no().0));
+        }
+        // Waiting lines in serving order (a desk's count of lines served
+        // is a statistic: the snapshot leaves empty desks out, as the
+        // production one does, so it restarts at 0 for them).
+        let queues = |d: &mut dyn Iterator<Item = (SkuIdx, &DeskState)>| {
+            let mut q: Vec<(SkuIdx, Vec<(LineRef, u32)>)> = d
+                .filter(|d| d.1.waiting() > 0)
+                .map(|(s, d)| (s, d.queue().collect()))
+                .collect();
+            q.sort_by_key(|d| d.0);
+            q
+        };
+        let desks = queues(&mut self.cluster.desks());
+        if desks != queues(&mut whole.desks.iter().map(|(s, d)| (*s, d))) {
+            return differs("desk queues");
+        }
+        // Facilities by what their decisions read (the state has no
+        // equality of its own).
+        let seen = |f: &orch_actors::facility::FacilityState| {
+            (
+                f.idx(),
+                f.disabled_until(),
+                f.queued(),
+                f.open_waves(),
+                f.released_today(),
+                f.capacity_left(),
+            )
+        };
+        for w in &whole.facilities {
+            let have = self.cluster.facility(w.idx()).map(seen);
+            if have != Some(seen(w)) {
+                return differs(&format!(
+                    "facility {}: {have:?}, replayed {:?}",
+                    w.idx().0,
+                    seen(w)
+                ));
+            }
+        }
+        let mut holds: Vec<_> = self.cluster.holds().collect();
+        holds.sort_by_key(|h| h.no());
+        let mut want: Vec<_> = whole.holds.values().collect();
+        want.sort_by_key(|h| h.no());
+        if holds != want {
+            return differs("holds");
+        }
+        Ok(())
+    }
+
+    // ---- checkpoints ----
+
+    /// One step of the checkpoint in progress, or (by the seed's chance)
+    /// the start of one; then, by the seed's chance, a power loss.
+    fn checkpoint_step(&mut self) -> Result<(), String> {
+        let step = match self.ckpt {
+            None if self.dr.random_bool(self.opt.snapshot_rate) => {
+                match self.start_checkpoint()? {
+                    Some(g) => (g, Step::Write),
+                    None => return Ok(()),
+                }
+            }
+            None => return Ok(()),
+            Some(mut c) => {
+                let step = c.next().expect("a checkpoint in progress has a step left");
+                let fails = self.opt.write_fail > 0.0 && self.dr.random_bool(self.opt.write_fail);
+                match step {
+                    Step::Fsync | Step::FsyncMark if fails => {
+                        self.disk.failures += 1;
+                        self.log(format!(
+                            "checkpoint {}: {step:?} failed (retried)",
+                            c.generation
+                        ));
+                        return Ok(());
+                    }
+                    Step::Fsync => self.snaps.fsync(c.generation),
+                    Step::Mark => self.snaps.mark_current(Current {
+                        generation: c.generation,
+                        seq: c.seq,
+                    }),
+                    Step::FsyncMark => self.snaps.fsync_current(),
+                    Step::DeleteJournal => {
+                        self.disk.delete_before(c.seq as usize)?;
+                        if let Some(p) = c.previous {
+                            self.snaps.delete_before(p);
+                        }
+                    }
+                    Step::Write => unreachable!("a checkpoint starts with its write"),
+                }
+                c.took();
+                self.ckpt = c.next().map(|_| c);
+                if self.ckpt.is_none() {
+                    self.snapshots += 1;
+                }
+                (c.generation, step)
+            }
+        };
+        self.log(format!("checkpoint {}: {:?} done", step.0, step.1));
+        if self.opt.snapshot_crash > 0.0 && self.dr.random_bool(self.opt.snapshot_crash) {
+            self.crash()?;
+        }
+        Ok(())
+    }
+
+    /// Takes a checkpoint's first step, as the production checkpoint
+    /// thread does: the current snapshot (if any) plus the durable journal
+    /// after it, replayed by `World::replay`, written as the next
+    /// generation (returned). None when the journal holds nothing new.
+    fn start_checkpoint(&mut self) -> Result<Option<u64>, String> {
+        let found = self.snaps.load();
+        let previous = found.snapshot.as_ref().map(|s| s.generation);
+        let (from, mut base) = match found.snapshot {
+            Some(s) => (s.seq as usize, s.load(&self.cfg, self.now)?),
+            None => (
+                0,
+                Base {
+                    world: orch_actors::sim::World::new(&self.cfg, self.now),
+                    receipts: Vec::new(),
+                    adjustments: Vec::new(),
+                },
+            ),
+        };
+        let upto = self.disk.durable();
+        if upto <= from {
+            return Ok(None);
+        }
+        let first = self.disk.first();
+        if from < first {
+            return Err(format!(
+                "checkpoint: the current snapshot covers up to {from}, the journal starts at {first}"
+            ));
+        }
+        let entries = self.disk.durable_entries()?;
+        for e in &entries[from - first..upto - first] {
+            match e {
+                orch_actors::log::LogEntry::Received { receipt_id, .. } => {
+                    base.receipts.push(receipt_id.clone())
+                }
+                orch_actors::log::LogEntry::Adjusted { adjustment_id, .. } => {
+                    base.adjustments.push(adjustment_id.clone())
+                }
+                _ => {}
+            }
+            base.world
+                .replay(e)
+                .map_err(|err| format!("checkpoint: replaying entry {from}+: {err}"))?;
+        }
+        let generation = self.snaps.next_generation();
+        let snap = Snapshot::of(&base, generation, upto as u64, self.now);
+        self.snaps.write(&snap);
+        let order = match self.bug {
+            Some(Bug::DeleteJournalEarly) => checkpoint::DELETE_EARLY,
+            Some(Bug::MarkBeforeFsync) => checkpoint::MARK_EARLY,
+            _ => checkpoint::ORDER,
+        };
+        self.ckpt = Some(Checkpoint::started(
+            generation,
+            upto as u64,
+            previous,
+            order,
+        ));
+        self.log(format!(
+            "checkpoint {generation}: snapshot of {} entries ({}..{upto}) over generation {previous:?}",
+            upto - from,
+            from
+        ));
+        Ok(Some(generation))
     }
 
     /// Runs until nothing is in flight, the disk holds everything and every
@@ -1152,7 +1458,7 @@ impl Sim {
             }
             self.disk_step()?;
             self.collect()?;
-            if self.disk.durable() == self.cluster.journaled()
+            if self.disk.durable() == self.base + self.cluster.journaled()
                 && self.cluster.held_replies() == 0
                 && !self.cluster.step()
             {

@@ -3,6 +3,7 @@
 //! of seeds (the engine's bugs need `--features bugs`; `.ci/sim.sh` runs
 //! them).
 
+use orch_sim::checkpoint::Step;
 use orch_sim::{run_seed, Bug};
 
 /// Seeds of the CI set.
@@ -12,7 +13,8 @@ const CATCH_WITHIN: u64 = 20;
 
 #[test]
 fn the_ci_seed_set_passes() {
-    let mut crashes = 0;
+    let (mut crashes, mut snapshots, mut from_snapshot) = (0, 0, 0);
+    let mut cuts = [0; 5];
     for seed in 0..CI_SEEDS {
         let out = run_seed(seed, None);
         if let Some(f) = &out.failure {
@@ -22,11 +24,34 @@ fn the_ci_seed_set_passes() {
             );
         }
         crashes += out.crashes;
+        snapshots += out.snapshots;
+        from_snapshot += out.snapshot_restarts;
+        for (all, n) in cuts.iter_mut().zip(out.checkpoint_cuts) {
+            *all += n;
+        }
     }
     assert!(
         crashes > 50,
         "the CI set must lose power often, lost it {crashes} times"
     );
+    assert!(snapshots > 500, "snapshots taken: {snapshots}");
+    assert!(
+        from_snapshot > 200,
+        "restarts from a snapshot: {from_snapshot}"
+    );
+    // A power loss falls between every two steps of a checkpoint.
+    for step in [
+        Step::Fsync,
+        Step::Mark,
+        Step::FsyncMark,
+        Step::DeleteJournal,
+    ] {
+        assert!(
+            cuts[step as usize] > 40,
+            "checkpoints cut before {step:?}: {}",
+            cuts[step as usize]
+        );
+    }
 }
 
 /// Seeds that found a real engine bug: an order whose hold covered every
@@ -119,4 +144,16 @@ fn catches_a_skipped_release_after_a_failed_reservation() {
 #[test]
 fn catches_hold_expiries_forgotten_after_a_restart() {
     assert_caught(Bug::ForgetHoldExpiry);
+}
+
+#[cfg(feature = "bugs")]
+#[test]
+fn catches_a_journal_prefix_deleted_before_its_snapshot_is_durable() {
+    assert_caught(Bug::DeleteJournalEarly);
+}
+
+#[cfg(feature = "bugs")]
+#[test]
+fn catches_a_snapshot_marked_current_before_its_fsync() {
+    assert_caught(Bug::MarkBeforeFsync);
 }

@@ -41,9 +41,10 @@ impl Default for HostOptions {
 }
 
 impl HostOptions {
-    /// The defaults with `runtime.workers` shards (0: one per core) and
-    /// idle timers at `runtime.wave_tick_ms` (at most the default 20 ms,
-    /// at least 1 ms).
+    /// The defaults with `runtime.workers` shards (0: one per core), idle
+    /// timers at `runtime.wave_tick_ms` (at most the default 20 ms, at
+    /// least 1 ms), and the shard bounds of `[limits]` (`shard_inbox_max`,
+    /// `shard_in_flight_max`, `seen_ids_max`).
     pub fn from_config(cfg: &Config) -> HostOptions {
         let shards = match cfg.runtime.workers {
             0 => std::thread::available_parallelism().map_or(2, |n| n.get()),
@@ -53,6 +54,12 @@ impl HostOptions {
         HostOptions {
             shards,
             idle_tick: Duration::from_millis(cfg.runtime.wave_tick_ms.clamp(1, 20)),
+            limits: ShardLimits {
+                inbox_max: cfg.limits.shard_inbox_max as usize,
+                seen_ids_max: cfg.limits.seen_ids_max as usize,
+                ..d.limits
+            },
+            in_flight_max: cfg.limits.shard_in_flight_max as usize,
             ..d
         }
     }

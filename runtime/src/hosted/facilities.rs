@@ -16,13 +16,14 @@ use crate::present::{facility_state_view, wave_view};
 use crate::validate;
 
 impl HostedCore {
-    /// Every facility (`GET /v1/facilities`), in configuration order.
+    /// Every facility (`GET /v1/facilities`), in configuration order, read
+    /// on their shards concurrently.
     pub async fn facilities(&self) -> Result<Vec<FacilityView>, ApiError> {
-        let mut out = Vec::with_capacity(self.catalog.facilities().len());
-        for i in 0..self.catalog.facilities().len() {
-            out.push(self.facility_at(FacilityIdx(i as u16)).await?);
-        }
-        Ok(out)
+        let n = self.catalog.facilities().len();
+        futures::future::join_all((0..n).map(|i| self.facility_at(FacilityIdx(i as u16))))
+            .await
+            .into_iter()
+            .collect()
     }
 
     /// One facility (`GET /v1/facilities/{id}`); 404 when unknown.
@@ -47,6 +48,9 @@ impl HostedCore {
             Answer::Wave(w) => w,
             other => return Err(unexpected("wave", &other)),
         };
+        if let (Some(w), Some(tx)) = (&wave, &self.announce) {
+            let _ = tx.send(Arc::new(w.clone()));
+        }
         let names = match &wave {
             Some(w) => self.order_names(w).await?,
             None => BTreeMap::new(),
@@ -54,6 +58,33 @@ impl HostedCore {
         Ok(wave_view(&self.catalog, f, wave.as_ref(), |no| {
             names.get(&no).cloned()
         }))
+    }
+
+    /// A wave the shards' timers released, as the API answers a wave: the
+    /// facility's id (from the wave id, `FACILITY-W000001`) and the view.
+    pub async fn timer_wave(&self, w: &Wave) -> Result<(String, WaveView), ApiError> {
+        let facility = w.wave_id.rsplit_once("-W").map_or("", |(f, _)| f);
+        let f = self.known_facility(facility)?;
+        let names = self.order_names(w).await?;
+        Ok((
+            facility.to_string(),
+            wave_view(&self.catalog, f, Some(w), |no| names.get(&no).cloned()),
+        ))
+    }
+
+    /// Releases what is queued at every facility, wave after wave, until
+    /// nothing is (tests and the load tester's drain); how many waves.
+    pub async fn release_all_waves(&self) -> usize {
+        let mut n = 0;
+        for f in self.catalog.facilities() {
+            while let Ok(w) = self.release_wave(&f.id).await {
+                if w.wave_id.is_none() {
+                    break;
+                }
+                n += 1;
+            }
+        }
+        n
     }
 
     /// Enables or disables a facility for routing (`PUT

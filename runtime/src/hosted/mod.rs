@@ -1,9 +1,9 @@
 //! The application over the engine host: what the API asks, answered by
-//! the shards ([`crate::host::Host`]) instead of the actix shells. Not
-//! served yet: the HTTP layer still runs [`crate::Orchestrator`]; this
-//! grows until it answers every route, then replaces it.
+//! the shards ([`crate::host::Host`]) instead of the actix shells.
 //!
-//! Served here (same DTOs and error codes as the Orchestrator):
+//! Served over HTTP by default (`runtime.engine = "host"`), with the same
+//! DTOs and error codes as the Orchestrator:
+//!
 //! - this module: placements (one, naming a hold, or a batch), order
 //!   reads and cancels;
 //! - [`holds`]: create, read, extend and release holds;
@@ -12,9 +12,13 @@
 //! - `reads`: the SKU catalog, inventory (read on the shards),
 //!   availability and promise (from the published view);
 //! - `facilities`: facility boards, manual waves, routing status;
-//! - `views`: holds as the API answers them.
+//! - `views`: holds as the API answers them;
+//! - `quiet`: waiting for quiet, the audit of the shards' ledgers, the
+//!   actors resident (tests and the load tester);
+//! - [`start`]: starting and stopping it on the configured journal.
 //!
-//! Not yet: the event feed, metrics and the operations routes.
+//! The event feed, metrics and checkpoints are `start`'s and
+//! [`crate::app`]'s.
 //!
 //! Client ids (`order_id`, `hold_id`) map to the engine's numbers through
 //! [`crate::idempotency::Keys`]: a request with an id still in flight waits
@@ -25,6 +29,7 @@
 
 mod facilities;
 pub mod holds;
+mod quiet;
 mod reads;
 mod scans;
 pub mod start;
@@ -58,6 +63,8 @@ pub struct HostedCore {
     carriers: Arc<Carriers>,
     orders: Keys<OrderNo>,
     holds: Keys<HoldNo>,
+    /// Where manual waves are announced too (the timers' are by the host).
+    announce: Option<tokio::sync::broadcast::Sender<Arc<orch_actors::facility::Wave>>>,
 }
 
 /// 429: a shard is full; nothing was queued.
@@ -107,8 +114,18 @@ impl HostedCore {
             carriers: Arc::new(cfg.carriers.clone()),
             orders: Keys::seen_with(orders.into_iter().flatten()),
             holds: Keys::seen_with(holds.into_iter().flatten()),
+            announce: None,
             host,
         })
+    }
+
+    /// Announces the waves released on request on `tx` too, as the
+    /// shards' timers announce theirs (the floor hears every wave).
+    pub fn announce_waves(
+        &mut self,
+        tx: tokio::sync::broadcast::Sender<Arc<orch_actors::facility::Wave>>,
+    ) {
+        self.announce = Some(tx);
     }
 
     /// The host underneath.

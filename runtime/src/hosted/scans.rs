@@ -62,26 +62,45 @@ impl HostedCore {
                 Err(reason) => results[i] = Some(Ok(result(&e.event_id, "rejected", Some(reason)))),
             }
         }
+        // One order's events are offered to its shard in array order at
+        // once (the shard takes one sender's messages in order), then their
+        // answers awaited: one durability wait per batch, not per event.
         let runs = groups.into_iter().map(|(no, scans)| async move {
-            let mut out = Vec::with_capacity(scans.len());
+            let started = std::time::Instant::now();
+            let mut offered = Vec::with_capacity(scans.len());
             let mut failed: Option<ApiError> = None;
-            let mut delivered = Vec::new();
             for (i, scan) in scans {
-                // After a failure, this order's later events are not sent.
-                if let Some(e) = &failed {
-                    out.push((i, Err(e.clone())));
+                // After a refusal, this order's later events are not sent.
+                if failed.is_some() {
+                    offered.push((i, scan.kind, scan.fulfillment, scan.at, None));
                     continue;
                 }
                 let (kind, fulfillment, at) = (scan.kind, scan.fulfillment, scan.at);
-                let started = std::time::Instant::now();
-                let answer = self.scan_call(no, scan).await;
-                crate::metrics::scan_applied(kind, started.elapsed());
-                match &answer {
-                    Err(e) => failed = Some(e.clone()),
-                    Ok(ScanAnswer::Applied) if kind == ScanKind::Delivered => {
-                        delivered.push((fulfillment, at))
+                match self
+                    .host
+                    .offer(ActorRef::Order(no), |reply| Msg::Scan { scan, reply })
+                {
+                    Ok(p) => offered.push((i, kind, fulfillment, at, Some(p))),
+                    Err(_) => {
+                        failed = Some(overloaded());
+                        offered.push((i, kind, fulfillment, at, None));
                     }
-                    Ok(_) => {}
+                }
+            }
+            let mut out = Vec::with_capacity(offered.len());
+            let mut delivered = Vec::new();
+            for (i, kind, fulfillment, at, pending) in offered {
+                let answer = match pending {
+                    None => Err(failed.clone().unwrap_or_else(overloaded)),
+                    Some(p) => match durable(p).await {
+                        Ok(Answer::Scanned(a)) => Ok(a),
+                        Ok(other) => Err(unexpected("scan", &other)),
+                        Err(e) => Err(e),
+                    },
+                };
+                crate::metrics::scan_applied(kind, started.elapsed());
+                if let (Ok(ScanAnswer::Applied), ScanKind::Delivered) = (&answer, kind) {
+                    delivered.push((fulfillment, at));
                 }
                 out.push((i, answer));
             }
@@ -109,16 +128,5 @@ impl HostedCore {
             .into_iter()
             .map(|r| r.expect("every event answered"))
             .collect()
-    }
-
-    async fn scan_call(&self, no: OrderNo, scan: Scan) -> Result<ScanAnswer, ApiError> {
-        let pending = self
-            .host
-            .offer(ActorRef::Order(no), |reply| Msg::Scan { scan, reply })
-            .map_err(|_| overloaded())?;
-        match durable(pending).await? {
-            Answer::Scanned(a) => Ok(a),
-            other => Err(unexpected("scan", &other)),
-        }
     }
 }

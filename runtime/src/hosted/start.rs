@@ -28,6 +28,7 @@ use crate::webhooks::{Service as WebhookService, Webhooks};
 /// and checkpoint thread.
 pub struct HostedRuntime {
     core: HostedCore,
+    waves: tokio::sync::broadcast::Sender<Arc<Wave>>,
     cfg: Config,
     events: Arc<Events>,
     durability: Arc<Durability>,
@@ -38,7 +39,17 @@ pub struct HostedRuntime {
     webhooks: WebhookService,
 }
 
+/// Timer waves kept for a slow listener before it lags (it is told how
+/// many it missed).
+pub const WAVES_BUFFERED: usize = 4_096;
+
 impl HostedRuntime {
+    /// The waves the shards' timers release, each once durable (manual
+    /// releases are answered to their caller instead).
+    pub fn subscribe_waves(&self) -> tokio::sync::broadcast::Receiver<Arc<Wave>> {
+        self.waves.subscribe()
+    }
+
     /// Starts on the configured journal with the wall clock. A journal
     /// that cannot be opened or replayed is an error naming the file, and
     /// nothing starts.
@@ -83,19 +94,23 @@ impl HostedRuntime {
         let shards = restored_shards(cfg, &options, &recovered, now);
         // Waves the shards' timers release, counted once durable (manual
         // releases are counted where they are answered).
-        let waves: WaveSink = Arc::new(|w: Wave| {
+        let (wave_tx, _) = tokio::sync::broadcast::channel(WAVES_BUFFERED);
+        let announce = wave_tx.clone();
+        let waves: WaveSink = Arc::new(move |w: Wave| {
             let facility = w.wave_id.rsplit_once("-W").map_or("unknown", |(f, _)| f);
             crate::metrics::wave_released(facility, w.trigger.as_str(), w.fulfillments.len());
+            let _ = announce.send(Arc::new(w));
         });
         let host = Host::start_with(cfg, options, durability.clone(), clock, Some(waves), shards)?;
         let core = futures::executor::block_on(HostedCore::over(host.clone(), cfg));
-        let core = match core {
+        let mut core = match core {
             Ok(c) => c,
             Err(e) => {
                 host.shutdown();
                 return Err(format!("cannot read the shards: {}", e.message));
             }
         };
+        core.announce_waves(wave_tx.clone());
         tracing::info!(
             engine = "host",
             shards = options.shards,
@@ -111,6 +126,7 @@ impl HostedRuntime {
         let webhooks = WebhookService::start(&cfg.durability, events.clone())?;
         Ok(HostedRuntime {
             core,
+            waves: wave_tx,
             cfg: cfg.clone(),
             events,
             recovery: RecoveryInfo {

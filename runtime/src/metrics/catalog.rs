@@ -204,6 +204,8 @@ pub const HOLDS_UNITS: &str = "orchestrator_held_units";
 pub const HOLD_LIMITS: &str = "orchestrator_hold_limit";
 /// Gauge: requests admitted to the engine's shards, not yet answered.
 pub const SHARD_IN_FLIGHT: &str = "orchestrator_shard_requests_inflight";
+/// Gauge: the configured bounds of each engine shard.
+pub const SHARD_LIMITS: &str = "orchestrator_shard_limit";
 /// Counter: requests the engine's shards refused as overloaded.
 pub const SHARD_OVERLOADED: &str = "orchestrator_shard_overloaded_total";
 
@@ -306,8 +308,9 @@ pub const CATALOG: &[MetricSpec] = &[
     counter(HOLDS, &["outcome"], "Holds (cart reservations) by outcome: created (every hold created since start, counting those recovered), converted (an order took it), released, expired. Sampled from the engine's shards each second; runtime.engine = \"host\" only."),
     gauge(HOLDS_ACTIVE, &[], "Holds active now (created, not yet converted, released or expired)."),
     gauge(HOLDS_UNITS, &[], "Units held by active holds, network-wide (excluded from every availability read)."),
-    gauge(HOLD_LIMITS, &["limit"], "The configured hold limits: ttl_s_max (seconds), per_shard_max (active holds per shard), lines_max (lines per hold, as per order)."),
+    gauge(HOLD_LIMITS, &["limit"], "The configured hold limits: ttl_s_max (seconds), per_shard_max (holds per shard, active or ended and remembered), lines_max (lines per hold, as per order)."),
     gauge(SHARD_IN_FLIGHT, &["shard"], "Requests admitted to an engine shard and not yet answered (bounded by its in-flight limit; past it, 429)."),
+    gauge(SHARD_LIMITS, &["limit"], "The configured bounds of each engine shard: inbox_max (requests waiting), in_flight_max (admitted, not yet answered), seen_ids_max (receipt and adjustment ids remembered)."),
     counter(SHARD_OVERLOADED, &[], "Requests the engine's shards refused as overloaded (answered 429, nothing queued)."),
     gauge(EVENTS_FEED_BYTES, &[], "JSON bytes of the events kept in the event feed (bounded by the retention's byte budget)."),
     counter(WEBHOOK_DELIVERIES, &["result"], "Webhook delivery attempts by result (delivered, http_error, timeout, connect_error); retries count again."),

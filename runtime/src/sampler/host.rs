@@ -130,6 +130,9 @@ pub(super) fn run(rt: Arc<HostedRuntime>, inflight: Option<InflightFn>, stop: &A
     gauge!(HOLD_LIMITS, "limit" => "ttl_s_max").set(f64::from(limits.hold_ttl_s_max));
     gauge!(HOLD_LIMITS, "limit" => "per_shard_max").set(f64::from(limits.holds_per_shard_max));
     gauge!(HOLD_LIMITS, "limit" => "lines_max").set(f64::from(limits.order_lines_max));
+    gauge!(SHARD_LIMITS, "limit" => "inbox_max").set(f64::from(limits.shard_inbox_max));
+    gauge!(SHARD_LIMITS, "limit" => "in_flight_max").set(f64::from(limits.shard_in_flight_max));
+    gauge!(SHARD_LIMITS, "limit" => "seen_ids_max").set(f64::from(limits.seen_ids_max));
     let mut journal = JournalTotals::default();
     let mut snapshot_generation = None;
     let host = rt.core().host().clone();

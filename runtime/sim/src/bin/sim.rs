@@ -8,6 +8,7 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use clap::Parser;
+use orch_sim::checkpoint::Step;
 use orch_sim::{run_seed, Bug};
 
 /// Deterministic simulation of the shard engine with disk faults and
@@ -24,8 +25,9 @@ struct Args {
     #[arg(long)]
     trace: bool,
     /// Plant a deliberate bug (ack-before-durable, receipt-twice-on-replay,
-    /// drop-message, serve-twice, skip-release, forget-hold-expiry; the last
-    /// four need the `bugs` feature).
+    /// drop-message, serve-twice, skip-release, forget-hold-expiry,
+    /// delete-journal-early, mark-before-fsync; the last six need the
+    /// `bugs` feature).
     #[arg(long)]
     bug: Option<String>,
 }
@@ -72,11 +74,18 @@ fn main() -> ExitCode {
     std::panic::set_hook(Box::new(|_| {}));
     let start = Instant::now();
     let (mut failed, mut crashes, mut acked, mut runs) = (0u64, 0u64, 0u64, 0u64);
+    let (mut snapshots, mut from_snapshot) = (0u64, 0u64);
+    let mut cut = [0u64; 5];
     for seed in seeds {
         let out = run_seed(seed, bug);
         runs += 1;
         crashes += u64::from(out.crashes);
         acked += out.acked;
+        snapshots += u64::from(out.snapshots);
+        from_snapshot += u64::from(out.snapshot_restarts);
+        for (all, n) in cut.iter_mut().zip(out.checkpoint_cuts) {
+            *all += u64::from(n);
+        }
         if args.trace || out.failure.is_some() {
             for line in &out.trace {
                 println!("{line}");
@@ -93,7 +102,14 @@ fn main() -> ExitCode {
     }
     let secs = start.elapsed().as_secs_f64();
     println!(
-        "{runs} seeds, {failed} failed, {crashes} power losses, {acked} acknowledged requests, {secs:.1} s, {:.1} seeds/s",
+        "{runs} seeds, {failed} failed, {crashes} power losses, {acked} acknowledged requests, \
+         {snapshots} snapshots taken, {from_snapshot} restarts from a snapshot, \
+         checkpoints cut by a power loss before fsync/mark/fsync of the mark/journal delete \
+         {}/{}/{}/{}, {secs:.1} s, {:.1} seeds/s",
+        cut[Step::Fsync as usize],
+        cut[Step::Mark as usize],
+        cut[Step::FsyncMark as usize],
+        cut[Step::DeleteJournal as usize],
         runs as f64 / secs
     );
     if failed > 0 {
