@@ -66,6 +66,11 @@ for _ in $(seq 1 600); do
 done
 [ "$(curl -s -o /dev/null -w '%{http_code}' "http://$addr/readyz")" = 200 ] || fail "not ready"
 log "orchestrator ready on $addr"
+# A webhook to the loopback discard port (refused at once), so the live
+# /metrics holds the webhook series too (deliveries by result, lag, status).
+[ "$(curl -s -o /dev/null -w '%{http_code}' -X PUT -H 'Content-Type: application/json' \
+  -d '{"url": "http://127.0.0.1:9/ci", "secret": "ci"}' "http://$addr/v1/webhooks/ci")" = 201 ] \
+  || fail "webhook registration"
 
 facilities=$(curl -s "http://$addr/v1/facilities" | grep -o '"facility_id":"[^"]*"' | cut -d'"' -f4 | sort -u)
 [ -n "$facilities" ] || fail "no facilities"

@@ -15,8 +15,16 @@ One more keeps the run inside schemathesis's response-time limit (10 s):
 a `GET /v1/events` long-poll with nothing new answers after its `wait_s`
 (up to 30 s, by design; unknown query parameters are ignored, so negative
 cases wait too), so every case of that operation keeps `wait_s` <= 5.
+
+And one keeps the server from POSTing to hosts on the internet: a
+`PUT /v1/webhooks/{id}` whose `url` keeps the document's URL pattern (a
+valid one, in positive and negative cases alike) gets a valid loopback URL
+instead, on the discard port nobody listens on, so every delivery the run
+causes is refused at once (never a real host, never a 5 s timeout).
+Swapping one valid URL for another changes no case's validity.
 """
 
+import re
 from datetime import datetime, timezone
 
 import schemathesis
@@ -74,3 +82,24 @@ def filter_case(context, case):
     if path.endswith("/status") and isinstance(case.body.get("until"), str):
         return not _past(case.body["until"])
     return True
+
+
+# The server's URL rule (runtime/src/webhooks/target.rs, URL_PATTERN).
+_URL = re.compile(
+    r"[Hh][Tt][Tt][Pp]://[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*"
+    r"(:(6553[0-5]|655[0-2][0-9]|65[0-4][0-9]{2}|6[0-4][0-9]{3}|[1-5][0-9]{4}|[1-9][0-9]{0,3}))?"
+    r"(/[!-~]*)?"
+)
+LOOPBACK_DISCARD = "http://127.0.0.1:9/schemathesis"
+
+
+@schemathesis.hook("map_case")
+def map_case(context, case):
+    if not case.operation.path.startswith("/v1/webhooks/"):
+        return case
+    body = case.body
+    if isinstance(body, dict) and isinstance(body.get("url"), str):
+        url = body["url"]
+        if len(url) <= 2048 and _URL.fullmatch(url):
+            body["url"] = LOOPBACK_DISCARD
+    return case

@@ -146,6 +146,14 @@ impl Core {
         }
     }
 
+    /// The webhook registrations and their delivery.
+    pub fn webhooks(&self) -> &Arc<crate::webhooks::Webhooks> {
+        match self {
+            Core::Shells(o) => o.webhooks(),
+            Core::Host(h) => h.webhooks(),
+        }
+    }
+
     /// `POST /v1/orders`, naming a hold or not.
     pub async fn place(&self, o: &PlaceOrder, hold_id: Option<&str>) -> Result<Placed, ApiError> {
         match self {

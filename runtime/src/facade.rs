@@ -37,6 +37,7 @@ use crate::shell::cell::{Adjust, GetCell};
 use crate::shell::desk::{ArriveAt, GetDesk};
 use crate::shell::facility::{FacilityActor, GetFacility, ReleaseNow, SetStatus};
 use crate::shell::order::{ApplyScan, Cancel, GetOrder, OrderActor};
+use crate::webhooks::{Service as WebhookService, Webhooks};
 
 pub use crate::dto::ItemResult;
 
@@ -56,6 +57,7 @@ pub struct Orchestrator {
     checkpointer: Arc<std::sync::Mutex<Option<Checkpointer>>>,
     events: Arc<Events>,
     tail: Arc<std::sync::Mutex<Option<TailThread>>>,
+    webhooks: Arc<WebhookService>,
 }
 
 /// Every actor's state at one quiescent point (tests, audits).
@@ -168,6 +170,7 @@ impl Orchestrator {
             .attach()
             .ok_or("the journal's events intake was attached already")?;
         let tail = TailThread::start(tail, intake)?;
+        let webhooks = Arc::new(WebhookService::start(&cfg.durability, events.clone())?);
         tracing::info!(
             snapshot_seq = recovered.snapshot_seq,
             records = recovered.records,
@@ -280,6 +283,7 @@ impl Orchestrator {
             checkpointer: Arc::new(std::sync::Mutex::new(checkpointer)),
             events,
             tail: Arc::new(std::sync::Mutex::new(Some(tail))),
+            webhooks,
             shared,
             receipts: Arc::new(receipts),
             adjustments: Arc::new(adjustments),
@@ -314,11 +318,18 @@ impl Orchestrator {
         if let Some(mut t) = self.tail.lock().ok().and_then(|mut g| g.take()) {
             t.stop();
         }
+        // Writes the webhook cursors a last time.
+        self.webhooks.stop();
     }
 
     /// The event feed (`GET /v1/events`), built from durable records only.
     pub fn events(&self) -> &Arc<Events> {
         &self.events
+    }
+
+    /// The webhook registrations and their delivery (`/v1/webhooks`).
+    pub fn webhooks(&self) -> &Arc<Webhooks> {
+        self.webhooks.webhooks()
     }
 
     /// What the last start replayed.

@@ -27,6 +27,7 @@ pub mod shared;
 pub mod shell;
 pub mod validate;
 pub mod view;
+pub mod webhooks;
 
 pub use app::Core;
 pub use error::{ApiError, ErrorKind};

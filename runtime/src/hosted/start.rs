@@ -22,6 +22,7 @@ use crate::persist::checkpoint::{checkpoint, Checkpointer, SnapshotInfo};
 use crate::persist::recovery::recover_into;
 use crate::persist::snapshot::SnapshotStore;
 use crate::persist::Durability;
+use crate::webhooks::{Service as WebhookService, Webhooks};
 
 /// The running application over the host, with its journal, event feed
 /// and checkpoint thread.
@@ -35,6 +36,7 @@ pub struct HostedRuntime {
     store: Mutex<Option<SnapshotStore>>,
     checkpointer: Mutex<Option<Checkpointer>>,
     tail: Mutex<Option<TailThread>>,
+    webhooks: WebhookService,
 }
 
 /// Timer waves kept for a slow listener before it lags (it is told how
@@ -121,6 +123,7 @@ impl HostedRuntime {
         let checkpointer = store
             .clone()
             .map(|st| Checkpointer::start(cfg.clone(), st, durability.clone(), |_idle| 0));
+        let webhooks = WebhookService::start(&cfg.durability, events.clone())?;
         Ok(HostedRuntime {
             core,
             waves: wave_tx,
@@ -136,6 +139,7 @@ impl HostedRuntime {
             store: Mutex::new(store),
             checkpointer: Mutex::new(checkpointer),
             tail: Mutex::new(Some(tail)),
+            webhooks,
         })
     }
 
@@ -152,6 +156,11 @@ impl HostedRuntime {
     /// The journal.
     pub fn durability(&self) -> &Arc<Durability> {
         &self.durability
+    }
+
+    /// The webhook registrations and their delivery (`/v1/webhooks`).
+    pub fn webhooks(&self) -> &Arc<Webhooks> {
+        self.webhooks.webhooks()
     }
 
     /// What the start replayed.
@@ -201,5 +210,7 @@ impl HostedRuntime {
         if let Some(mut t) = self.tail.lock().ok().and_then(|mut g| g.take()) {
             t.stop();
         }
+        // Writes the webhook cursors a last time.
+        self.webhooks.stop();
     }
 }

@@ -38,6 +38,7 @@ pub mod openapi;
 pub mod recovering;
 pub mod routes;
 pub mod schema;
+pub mod webhooks;
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};

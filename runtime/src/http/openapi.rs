@@ -69,6 +69,9 @@ fn answer_schema(r: &RouteSpec) -> Value {
         "listSkus" => json!({"type": "object", "required": ["skus", "next"], "properties": {
             "skus": {"type": "array", "items": {"type": "string"}},
             "next": {"type": "string", "nullable": true}}}),
+        "putWebhook" => json!({"$ref": "#/components/schemas/WebhookView"}),
+        "listWebhooks" => json!({"type": "object", "required": ["webhooks"], "properties": {
+            "webhooks": {"type": "array", "items": {"$ref": "#/components/schemas/WebhookView"}}}}),
         _ => json!({"type": "object"}),
     }
 }
@@ -127,6 +130,7 @@ fn schemas(s: &Schemas, catalog: &CatalogLists) -> Value {
         "ReceiptBatch",
         "AdjustmentBatch",
         "FacilityStatus",
+        "Webhook",
         "HoldCreate",
         "HoldExtend",
     ] {
@@ -145,6 +149,7 @@ fn schemas(s: &Schemas, catalog: &CatalogLists) -> Value {
         json!("Each SKU on at most one line (422 invalid_order otherwise).");
     out["FacilityStatus"]["properties"]["until"]["description"] =
         json!("When the closure ends; must lie in the future (422 invalid_status otherwise).");
+    out["Webhook"]["properties"]["url"]["pattern"] = json!(crate::webhooks::target::URL_PATTERN);
     out.insert("SkuId".into(), catalog_schema(&catalog.skus));
     out.insert("FacilityId".into(), catalog_schema(&catalog.facilities));
     out.insert("Error".into(), json!({"type": "object", "required": ["error"], "properties": {"error": {"type": "object", "required": ["code", "message"], "properties": {"code": {"type": "string", "pattern": "^[a-z][a-z0-9_]*$"}, "message": {"type": "string"}}}}}));
@@ -160,6 +165,7 @@ fn schemas(s: &Schemas, catalog: &CatalogLists) -> Value {
         "disabled_until": {"type": "string", "format": "date-time", "nullable": true},
         "queued_fulfillments": {"type": "integer", "minimum": 0}, "open_waves": {"type": "integer", "minimum": 0},
         "released_today": {"type": "integer", "minimum": 0}, "capacity_left": {"type": "integer", "minimum": 0}}}));
+    out.insert("WebhookView".into(), crate::webhooks::hooks::view_schema());
     out.insert("Hold".into(), json!({"type": "object", "required": ["hold_id", "status", "expires_at", "holds", "unavailable"], "properties": {
         "hold_id": {"type": "string"}, "status": {"type": "string", "enum": ["active", "converted", "released", "expired"]},
         "expires_at": {"type": "string", "format": "date-time"},

@@ -59,6 +59,12 @@ pub enum Op {
     FacilityStatus,
     /// `GET /v1/events`.
     Events,
+    /// `GET /v1/webhooks`.
+    ListWebhooks,
+    /// `PUT /v1/webhooks/{webhook_id}`.
+    PutWebhook,
+    /// `DELETE /v1/webhooks/{webhook_id}`.
+    DeleteWebhook,
     /// `POST /v1/holds`.
     CreateHold,
     /// `GET /v1/holds/{hold_id}`.
@@ -289,6 +295,36 @@ pub const ROUTES: &[RouteSpec] = &[
         statuses: &[200, 400, 410, 422],
     },
     RouteSpec {
+        method: "GET",
+        path: "/v1/webhooks",
+        op: Op::ListWebhooks,
+        operation_id: "listWebhooks",
+        summary: "Every webhook registration with its delivery status and cursor (never the secret).",
+        body: None,
+        query: false,
+        statuses: &[200],
+    },
+    RouteSpec {
+        method: "PUT",
+        path: "/v1/webhooks/{webhook_id}",
+        op: Op::PutWebhook,
+        operation_id: "putWebhook",
+        summary: "Register (201) or replace (200) a webhook; durable before it is answered; a new one receives the events created after it.",
+        body: Some("Webhook"),
+        query: false,
+        statuses: &[200, 201, 400, 409, 413, 415, 422],
+    },
+    RouteSpec {
+        method: "DELETE",
+        path: "/v1/webhooks/{webhook_id}",
+        op: Op::DeleteWebhook,
+        operation_id: "deleteWebhook",
+        summary: "Remove a webhook registration.",
+        body: None,
+        query: false,
+        statuses: &[200, 404, 415],
+    },
+    RouteSpec {
         method: "POST",
         path: "/v1/holds",
         op: Op::CreateHold,
@@ -404,6 +440,9 @@ fn route(r: &RouteSpec) -> Route {
         Op::ReleaseWave => m.to(release_wave),
         Op::FacilityStatus => m.to(facility_status),
         Op::Events => m.to(events),
+        Op::ListWebhooks => m.to(super::webhooks::list),
+        Op::PutWebhook => m.to(super::webhooks::put),
+        Op::DeleteWebhook => m.to(super::webhooks::delete),
         Op::CreateHold => m.to(super::holds::create),
         Op::GetHold => m.to(super::holds::read),
         Op::ExtendHold => m.to(super::holds::extend),

@@ -467,6 +467,46 @@ pub fn facility_status() -> Schema {
     }
 }
 
+/// `PUT /v1/webhooks/{webhook_id}` (the URL's own rule is
+/// `webhooks::target::check_url`, stated in the document as a pattern).
+pub fn webhook() -> Schema {
+    let text = |max: usize, code| Schema::Str {
+        text: Text::Chars {
+            min: 1,
+            max,
+            chars: Chars::Any,
+            catalog: None,
+        },
+        code,
+    };
+    Schema::Object {
+        closed: true,
+        fields: vec![
+            req(
+                "url",
+                text(crate::webhooks::target::URL_LEN_MAX, "invalid_url"),
+            ),
+            req(
+                "secret",
+                text(crate::webhooks::SECRET_LEN_MAX, "invalid_secret"),
+            ),
+            opt(
+                "types",
+                Schema::Array {
+                    items: Box::new(Schema::Str {
+                        text: Text::OneOf(event_type_names()),
+                        code: "invalid_field",
+                    }),
+                    min: 0,
+                    max: orch_events::EventType::ALL.len(),
+                    code: "invalid_field",
+                },
+            ),
+            opt("enabled", Schema::Bool),
+        ],
+    }
+}
+
 /// One query parameter.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Param {
@@ -625,6 +665,8 @@ pub struct Schemas {
     pub adjustments: Schema,
     /// `PUT /v1/facilities/{facility_id}/status`.
     pub facility_status: Schema,
+    /// `PUT /v1/webhooks/{webhook_id}`.
+    pub webhook: Schema,
     /// `GET /v1/skus`.
     pub skus: Vec<Param>,
     /// `GET /v1/availability`.
@@ -654,6 +696,7 @@ impl Schemas {
             receipts: receipt_batch(limits),
             adjustments: adjustment_batch(limits),
             facility_status: facility_status(),
+            webhook: webhook(),
             skus: skus_query(),
             availability: availability_query(),
             promise: promise_query(limits),
@@ -674,6 +717,7 @@ impl Schemas {
             "ReceiptBatch" => &self.receipts,
             "AdjustmentBatch" => &self.adjustments,
             "FacilityStatus" => &self.facility_status,
+            "Webhook" => &self.webhook,
             "HoldCreate" => &self.hold_create,
             "HoldExtend" => &self.hold_extend,
             _ => return None,

@@ -141,6 +141,16 @@ pub const EVENTS_EMITTED: &str = "orchestrator_events_emitted_total";
 pub const EVENTS_FEED_EVENTS: &str = "orchestrator_events_feed_events";
 /// JSON bytes of the events kept in the feed.
 pub const EVENTS_FEED_BYTES: &str = "orchestrator_events_feed_bytes";
+/// Webhook delivery attempts by result.
+pub const WEBHOOK_DELIVERIES: &str = "orchestrator_webhook_deliveries_total";
+/// Webhook endpoints resumed at the oldest kept event (their next ones were gone).
+pub const WEBHOOK_CURSOR_RESETS: &str = "orchestrator_webhook_cursor_resets_total";
+/// Age of the oldest event a webhook endpoint has not delivered.
+pub const WEBHOOK_DELIVERY_LAG: &str = "orchestrator_webhook_delivery_lag_seconds";
+/// Webhook endpoints by status.
+pub const WEBHOOK_ENDPOINTS: &str = "orchestrator_webhook_endpoints";
+/// Webhook endpoints disabled after an event failed its last attempt.
+pub const WEBHOOK_ENDPOINTS_DISABLED: &str = "orchestrator_webhook_endpoints_disabled";
 /// Journal records per batch.
 pub const JOURNAL_BATCH_RECORDS: &str = "orchestrator_journal_batch_records";
 /// Snapshot duration.
@@ -303,6 +313,11 @@ pub const CATALOG: &[MetricSpec] = &[
     gauge(SHARD_LIMITS, &["limit"], "The configured bounds of each engine shard: inbox_max (requests waiting), in_flight_max (admitted, not yet answered), seen_ids_max (receipt and adjustment ids remembered)."),
     counter(SHARD_OVERLOADED, &[], "Requests the engine's shards refused as overloaded (answered 429, nothing queued)."),
     gauge(EVENTS_FEED_BYTES, &[], "JSON bytes of the events kept in the event feed (bounded by the retention's byte budget)."),
+    counter(WEBHOOK_DELIVERIES, &["result"], "Webhook delivery attempts by result (delivered, http_error, timeout, connect_error); retries count again."),
+    counter(WEBHOOK_CURSOR_RESETS, &[], "Times a webhook endpoint resumed at the oldest kept event because the feed no longer held its next events (behind the retention, or renumbered by a restart from a snapshot): events were missed."),
+    gauge(WEBHOOK_DELIVERY_LAG, &["webhook_id"], "Seconds since the oldest event a webhook endpoint has not delivered was created; 0 when caught up (at most 100 endpoints)."),
+    gauge(WEBHOOK_ENDPOINTS, &["status"], "Registered webhook endpoints by status (active, paused_pending_limit, disabled_after_failures, off)."),
+    gauge(WEBHOOK_ENDPOINTS_DISABLED, &[], "Webhook endpoints disabled because an event failed its last attempt; a PUT of the registration enables one again."),
 ];
 
 /// The catalog entry of a name, if any.

@@ -399,6 +399,36 @@ pub fn events_feed_size(events: usize, bytes: u64) {
     gauge!(EVENTS_FEED_BYTES).set(bytes as f64);
 }
 
+/// One webhook delivery attempt ended (`result`: a bounded label).
+pub fn webhook_delivery(result: &'static str) {
+    counter!(WEBHOOK_DELIVERIES, "result" => result).increment(1);
+}
+
+/// A webhook endpoint resumed at the oldest kept event.
+pub fn webhook_cursor_reset() {
+    counter!(WEBHOOK_CURSOR_RESETS).increment(1);
+}
+
+/// A webhook endpoint's delivery lag.
+pub fn webhook_lag(webhook_id: &str, seconds: f64) {
+    gauge!(WEBHOOK_DELIVERY_LAG, "webhook_id" => webhook_id.to_string()).set(seconds);
+}
+
+/// A webhook was deleted: its lag series reads 0 from now on.
+pub fn webhook_removed(webhook_id: &str) {
+    webhook_lag(webhook_id, 0.0);
+}
+
+/// Webhook endpoints by status name.
+pub fn webhook_endpoints(by_status: &[(&'static str, usize)]) {
+    for (status, n) in by_status {
+        gauge!(WEBHOOK_ENDPOINTS, "status" => *status).set(*n as f64);
+        if *status == orch_events::delivery::EndpointStatus::Disabled.as_str() {
+            gauge!(WEBHOOK_ENDPOINTS_DISABLED).set(*n as f64);
+        }
+    }
+}
+
 /// One journal batch written and (in fsync mode) synced. Once this is
 /// called, the sampler stops deriving the batch histograms from the
 /// journal's totals (see [`journal_batches_derived`]).

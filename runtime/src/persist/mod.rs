@@ -18,6 +18,7 @@ pub mod intake;
 pub mod recovery;
 pub mod sled_conf;
 pub mod snapshot;
+pub mod webhooks;
 
 use std::path::PathBuf;
 use std::time::Duration;
