@@ -24,7 +24,7 @@ use tokio::sync::oneshot;
 use crate::clock::now_ms;
 use crate::dto::*;
 use crate::error::{quote, ApiError};
-use crate::events_out::tail::{Tail, TailThread};
+use crate::events_out::tail::{open_tail, TailThread};
 use crate::events_out::Events;
 use crate::idempotency::{Claim, Keys};
 use crate::persist::checkpoint::{checkpoint, Checkpointer, SnapshotInfo};
@@ -159,10 +159,7 @@ impl Orchestrator {
         };
         // The events tail rebuilds its feed from the records recovery
         // replays, then takes the journal's durable batches.
-        let mut tail = Tail::new(
-            Arc::new(crate::catalog::Catalog::new(&cfg.network)),
-            orch_events::feed::Retention::default(),
-        );
+        let mut tail = open_tail(cfg, &durability)?;
         let recovered = recover_into(cfg, &durability, store.as_ref(), now, Some(&mut tail))?;
         let events = tail.events().clone();
         let intake = durability

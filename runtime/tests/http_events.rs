@@ -2,7 +2,7 @@
 //! long-poll, 410, bad parameters), `GET /v1/events/stream` (SSE, resume
 //! with Last-Event-ID), and a restart on the same data directory (every
 //! acknowledged change's event again, seq continuous, none for a refused
-//! request; after a snapshot, old cursors are gone).
+//! request; a snapshot and a restart keep the feed).
 
 mod http_common;
 
@@ -357,7 +357,7 @@ fn durable_config(dir: &std::path::Path) -> Config {
 }
 
 #[test]
-fn restart_rebuilds_the_feed_from_the_journal_and_a_snapshot_makes_old_cursors_gone() {
+fn restart_rebuilds_the_feed_and_a_snapshot_keeps_it() {
     let dir = tempfile::tempdir().unwrap();
     let cfg = durable_config(dir.path());
     let before = {
@@ -386,24 +386,30 @@ fn restart_rebuilds_the_feed_from_the_journal_and_a_snapshot_makes_old_cursors_g
     assert_eq!(seqs(&new), [last + 1, last + 2]);
     assert_eq!(kinds_of(&new, "o-4"), expected(&O2[..2]));
 
-    // After a snapshot the records it covers are gone: a restart cannot
-    // rebuild their events, so their cursors answer 410.
+    // A snapshot covers (and deletes) the journal records of every event
+    // so far: the event store keeps them, so a restart serves the same
+    // feed, old cursors included, and numbering and order_seq continue.
+    let whole = walk(&t, 1000, "");
     t.core.checkpoint_now().expect("a snapshot");
     drop(t);
-    let t = TestServer::with(cfg);
-    let r = t.get(&format!("/v1/events?after={last}"));
-    http_common::assert_error_body(&r, 410, "a cursor from before the snapshot");
-    assert_eq!(r.code(), "gone");
-    let r = t.get("/v1/events");
-    assert_eq!(r.status, 200, "{}", r.text());
-    let head = r.json()["next"].as_u64().unwrap();
-    assert!(
-        head > last + 2,
-        "numbering restarts above the old feed: {head}"
+    let t = TestServer::with(cfg.clone());
+    assert_eq!(
+        walk(&t, 1000, ""),
+        whole,
+        "the feed after a snapshot and a restart"
     );
+    let r = t.get(&format!("/v1/events?after={last}"));
+    assert_eq!(r.status, 200, "{}", r.text());
     let r = t.post_empty("/v1/orders/o-4/cancel");
     assert_eq!(r.status, 200, "{}", r.text());
+    let head = last + 2;
     let new = collect(&t, head, 1);
     assert_eq!(new[0]["type"], "order.cancelled");
     assert_eq!(new[0]["seq"].as_u64(), Some(head + 1));
+    assert_eq!(new[0]["order_seq"].as_u64(), Some(3), "o-4 had 2 events");
+    // Once more, after that event: still one feed.
+    let whole = walk(&t, 1000, "");
+    drop(t);
+    let t = TestServer::with(cfg);
+    assert_eq!(walk(&t, 1000, ""), whole);
 }

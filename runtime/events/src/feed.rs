@@ -104,6 +104,19 @@ impl Feed {
         event
     }
 
+    /// Puts back an event read from disk, with its own `seq` (at least
+    /// the next one): the feed continues after it.
+    pub fn restore(&mut self, event: Arc<Event>, at: Millis) {
+        if event.seq < self.next_seq && !self.kept.is_empty() {
+            return;
+        }
+        self.next_seq = event.seq + 1;
+        let bytes = event.to_json().len() as u64;
+        self.bytes += bytes;
+        self.kept.push_back(Kept { event, at, bytes });
+        self.trim_bytes();
+    }
+
     /// Drops what is older than the retention at `now`.
     pub fn trim(&mut self, now: Millis) {
         while let Some(k) = self.kept.front() {

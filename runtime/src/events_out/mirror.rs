@@ -72,6 +72,29 @@ impl Mirror {
         }
     }
 
+    /// Orders as a snapshot holds them, each with the events it had
+    /// reported by then (`counts` by order id: what the event store keeps;
+    /// an order none of whose events is kept counts again from 1).
+    pub fn seed_counted<'a>(
+        &mut self,
+        orders: impl IntoIterator<Item = &'a OrderState>,
+        counts: &HashMap<String, u32>,
+    ) {
+        for o in orders {
+            let events = counts
+                .get(o.request().order_id.as_ref())
+                .copied()
+                .unwrap_or(0);
+            self.orders.insert(
+                o.no(),
+                Tracked {
+                    state: o.clone(),
+                    events,
+                },
+            );
+        }
+    }
+
     /// Orders known.
     pub fn len(&self) -> usize {
         self.orders.len()

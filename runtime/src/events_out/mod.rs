@@ -42,6 +42,7 @@
 //! on disk.
 
 pub mod mirror;
+pub mod store;
 pub mod stream;
 pub mod tail;
 

@@ -19,14 +19,19 @@ use orch_events::feed::{Feed, Retention};
 use orch_journal::DurableRecords;
 
 use super::mirror::{Mirror, Numbered};
+use super::store::{EventStore, Loaded};
 use super::Events;
 use crate::catalog::Catalog;
 use crate::clock::now_ms;
 use crate::persist::codec;
 use crate::persist::recovery::ReplaySink;
+use crate::persist::Durability;
 
 /// How often an idle tail trims the feed by age.
 pub const TRIM_EVERY: Duration = Duration::from_secs(1);
+
+/// Most journal batches taken into one write to the event store.
+pub const SAVE_BATCHES_MAX: usize = 256;
 
 /// The feed's builder: the order mirror and the feed it appends to.
 pub struct Tail {
@@ -36,6 +41,15 @@ pub struct Tail {
     events: Arc<Events>,
     /// Records that did not decode (logged; recovery would refuse them).
     undecodable: u64,
+    /// The feed on disk, if any, and what it held at start.
+    store: Option<Arc<EventStore>>,
+    loaded: Option<Loaded>,
+    /// Order journal records up to here already have their events stored.
+    stored_upto: u64,
+    /// Events appended since the last write to the store, with their
+    /// time and source record; and the last record taken.
+    unsaved: Vec<(Arc<orch_events::Event>, Millis, u64)>,
+    taken_upto: u64,
 }
 
 impl Tail {
@@ -47,6 +61,53 @@ impl Tail {
             retention,
             events: Arc::new(Events::new(Feed::new(retention, 1))),
             undecodable: 0,
+            store: None,
+            loaded: None,
+            stored_upto: 0,
+            unsaved: Vec::new(),
+            taken_upto: 0,
+        }
+    }
+
+    /// A feed that continues what `store` kept: its events back with their
+    /// `seq`, records up to what it covers not derived again.
+    pub fn with_store(
+        names: Arc<Catalog>,
+        retention: Retention,
+        store: Arc<EventStore>,
+        loaded: Loaded,
+    ) -> Tail {
+        let mut feed = Feed::new(retention, 1);
+        for e in &loaded.events {
+            feed.restore(e.event.clone(), e.at);
+        }
+        let mut tail = Tail::new(names, retention);
+        tail.events = Arc::new(Events::new(feed));
+        tail.stored_upto = loaded.covered;
+        tail.taken_upto = loaded.covered;
+        tail.store = Some(store);
+        tail.loaded = Some(loaded);
+        tail
+    }
+
+    /// Writes what was appended since the last call to the store (one
+    /// durable batch), so the checkpoint thread may snapshot that far. A
+    /// failed write keeps the events for the next call.
+    pub fn save(&mut self) {
+        let Some(store) = &self.store else {
+            self.unsaved.clear();
+            return;
+        };
+        if self.unsaved.is_empty() && self.taken_upto <= self.stored_upto {
+            return;
+        }
+        match store.append(self.taken_upto, &self.unsaved) {
+            Ok(()) => {
+                self.unsaved.clear();
+                self.stored_upto = self.taken_upto;
+            }
+            Err(e) => tracing::error!(error = %e, "events: the event store did not take a \
+                batch; the order journal keeps its records until it does"),
         }
     }
 
@@ -60,23 +121,39 @@ impl Tail {
         self.mirror.len()
     }
 
-    /// Applies one record's entries and appends their events.
-    pub fn take_entries(&mut self, entries: &[LogEntry], now: Millis) {
-        let mut drafts: Vec<Numbered> = Vec::new();
+    /// Applies one record's entries (order journal record `seq`) and
+    /// appends their events; a record the store already covers only moves
+    /// the mirror.
+    pub fn take_entries(&mut self, seq: u64, entries: &[LogEntry], now: Millis) {
+        let mut drafts: Vec<(Numbered, u64)> = Vec::new();
         for e in entries {
-            drafts.extend(self.mirror.apply(e, &*self.names, now));
+            drafts.extend(
+                self.mirror
+                    .apply(e, &*self.names, now)
+                    .into_iter()
+                    .map(|d| (d, seq)),
+            );
         }
-        self.publish(drafts, now);
+        if seq > self.stored_upto || self.store.is_none() {
+            self.publish(drafts, now);
+        }
+        self.taken_upto = self.taken_upto.max(seq);
     }
 
     /// Decodes and applies one durable batch.
     pub fn take_batch(&mut self, records: DurableRecords, now: Millis) {
-        let mut drafts: Vec<Numbered> = Vec::new();
+        let mut drafts: Vec<(Numbered, u64)> = Vec::new();
         for (seq, payload) in records {
+            self.taken_upto = self.taken_upto.max(seq);
             match codec::decode(&payload) {
                 Ok(entries) => {
                     for e in &entries {
-                        drafts.extend(self.mirror.apply(e, &*self.names, now));
+                        drafts.extend(
+                            self.mirror
+                                .apply(e, &*self.names, now)
+                                .into_iter()
+                                .map(|d| (d, seq)),
+                        );
                     }
                 }
                 Err(e) => {
@@ -89,25 +166,34 @@ impl Tail {
         self.publish(drafts, now);
     }
 
-    /// Drops what is older than the retention.
+    /// Drops what is older than the retention (in memory and on disk).
     pub fn trim(&self, now: Millis) {
-        let size = self.events.with_feed(|f| {
+        let (size, oldest) = self.events.with_feed(|f| {
             f.trim(now);
-            f.size()
+            (f.size(), f.oldest_after() + 1)
         });
+        if let Some(store) = &self.store {
+            store.forget_before(oldest);
+        }
         crate::metrics::events_feed_size(size.0, size.1);
     }
 
-    fn publish(&self, drafts: Vec<Numbered>, now: Millis) {
+    fn publish(&mut self, drafts: Vec<(Numbered, u64)>, now: Millis) {
         if drafts.is_empty() {
             return;
         }
-        for (d, _) in &drafts {
+        for ((d, _), _) in &drafts {
             crate::metrics::event_emitted(d.kind);
         }
+        let keep = self.store.is_some();
+        let unsaved = &mut self.unsaved;
         let (last, size) = self.events.with_feed(|f| {
-            for (d, order_seq) in drafts {
-                f.append(d, order_seq);
+            for ((d, order_seq), source) in drafts {
+                let at = d.at;
+                let e = f.append(d, order_seq);
+                if keep {
+                    unsaved.push((e, at, source));
+                }
             }
             f.trim(now);
             (f.last_seq(), f.size())
@@ -117,6 +203,29 @@ impl Tail {
     }
 }
 
+/// The tail of a core on `cfg`: over the event store in
+/// `<data_dir>/events` (its kept events come back), or in memory only in
+/// durability mode `none`.
+pub fn open_tail(cfg: &orch_config::Config, durability: &Durability) -> Result<Tail, String> {
+    let names = Arc::new(Catalog::new(&cfg.network));
+    let retention = Retention::default();
+    if cfg.durability.mode == orch_config::DurabilityMode::None {
+        return Ok(Tail::new(names, retention));
+    }
+    let dir = std::path::Path::new(&cfg.durability.data_dir).join("events");
+    let (store, loaded) = EventStore::open(
+        &dir,
+        cfg.durability.mode,
+        durability.events_covered().clone(),
+    )?;
+    tracing::info!(
+        events = loaded.events.len(),
+        covered = loaded.covered,
+        "events: the feed's kept events read back"
+    );
+    Ok(Tail::with_store(names, retention, Arc::new(store), loaded))
+}
+
 impl ReplaySink for Tail {
     fn snapshot(
         &mut self,
@@ -124,6 +233,13 @@ impl ReplaySink for Tail {
         snapshot_seq: u64,
         now: Millis,
     ) {
+        if let Some(loaded) = &self.loaded {
+            // The store has the events of the records the snapshot covers.
+            let counts = loaded.counts_upto(snapshot_seq);
+            self.mirror.seed_counted(orders, &counts);
+            self.taken_upto = self.taken_upto.max(snapshot_seq);
+            return;
+        }
         self.mirror.seed(orders);
         if snapshot_seq > 0 {
             // The retention gap (see the module doc): numbering restarts
@@ -139,8 +255,8 @@ impl ReplaySink for Tail {
         }
     }
 
-    fn record(&mut self, _seq: u64, entries: &[LogEntry], now: Millis) {
-        self.take_entries(entries, now);
+    fn record(&mut self, seq: u64, entries: &[LogEntry], now: Millis) {
+        self.take_entries(seq, entries, now);
     }
 }
 
@@ -159,8 +275,20 @@ impl TailThread {
             .name("orchestrator-events-tail".into())
             .spawn(move || {
                 loop {
+                    // What replay derived is stored before anything new.
+                    tail.save();
                     match rx.recv_timeout(TRIM_EVERY) {
-                        Ok(batch) => tail.take_batch(batch, now_ms()),
+                        Ok(batch) => {
+                            tail.take_batch(batch, now_ms());
+                            // Whatever else is waiting goes in the same
+                            // write to the event store.
+                            for _ in 0..SAVE_BATCHES_MAX {
+                                match rx.try_recv() {
+                                    Ok(b) => tail.take_batch(b, now_ms()),
+                                    Err(_) => break,
+                                }
+                            }
+                        }
                         Err(RecvTimeoutError::Timeout) => tail.trim(now_ms()),
                         Err(RecvTimeoutError::Disconnected) => break,
                     }
@@ -169,6 +297,7 @@ impl TailThread {
                         while let Ok(batch) = rx.try_recv() {
                             tail.take_batch(batch, now_ms());
                         }
+                        tail.save();
                         break;
                     }
                 }

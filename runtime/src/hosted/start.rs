@@ -14,7 +14,7 @@ use orch_actors::facility::Wave;
 use orch_config::{Config, DurabilityMode};
 
 use super::HostedCore;
-use crate::events_out::tail::{Tail, TailThread};
+use crate::events_out::tail::{open_tail, TailThread};
 use crate::events_out::Events;
 use crate::facade::RecoveryInfo;
 use crate::host::{restored_shards, Clock, Host, HostOptions, WaveSink};
@@ -79,10 +79,7 @@ impl HostedRuntime {
                 &std::path::Path::new(&cfg.durability.data_dir).join("snapshots"),
             )?)
         };
-        let mut tail = Tail::new(
-            Arc::new(crate::catalog::Catalog::new(&cfg.network)),
-            orch_events::feed::Retention::default(),
-        );
+        let mut tail = open_tail(cfg, &durability)?;
         let started = std::time::Instant::now();
         let recovered = recover_into(cfg, &durability, store.as_ref(), now, Some(&mut tail))?;
         let events = tail.events().clone();

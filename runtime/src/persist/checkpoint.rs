@@ -14,6 +14,10 @@ use super::snapshot::{SnapshotMeta, SnapshotStore};
 use super::Durability;
 use crate::clock::now_ms;
 
+/// Longest a checkpoint waits for the event store to reach the journal
+/// before it snapshots only as far as the store has come.
+pub const EVENTS_CATCH_UP_MAX: Duration = Duration::from_secs(2);
+
 /// What the last checkpoint did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SnapshotInfo {
@@ -48,6 +52,15 @@ pub fn checkpoint(
     } else {
         stats.last_seq
     };
+    // Nor past what the event store has the events of: the journal keeps
+    // the records the feed may still have to derive again. The tail stores
+    // each batch as it takes it, so it is waited for a moment.
+    let covered = durability.events_covered();
+    let deadline = Instant::now() + EVENTS_CATCH_UP_MAX;
+    while covered.get() < upto && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    let upto = upto.min(covered.get());
     let now = now_ms();
     let mut r = base(cfg, Some(store), now)?;
     let from = r.last_seq;

@@ -4,6 +4,7 @@
 //! over; once attached, a full channel makes the writer wait, so no
 //! durable record is ever dropped on its way to the feed.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 
 use crossbeam_channel::{Receiver, Sender};
@@ -58,5 +59,28 @@ impl Intake {
         let (tx, rx) = crossbeam_channel::bounded(INTAKE_BATCHES);
         self.tx.set(tx).ok()?;
         Some(rx)
+    }
+}
+
+/// The order journal's sequence number the event store covers: the
+/// checkpoint thread snapshots no further. `u64::MAX` without a store.
+#[derive(Debug, Clone)]
+pub struct Covered(Arc<AtomicU64>);
+
+impl Default for Covered {
+    fn default() -> Self {
+        Covered(Arc::new(AtomicU64::new(u64::MAX)))
+    }
+}
+
+impl Covered {
+    /// How far the store covers.
+    pub fn get(&self) -> u64 {
+        self.0.load(Ordering::Acquire)
+    }
+
+    /// The store covers up to `seq` now.
+    pub fn set(&self, seq: u64) {
+        self.0.store(seq, Ordering::Release);
     }
 }

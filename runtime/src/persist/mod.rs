@@ -41,6 +41,8 @@ pub struct Durability {
     journal: Journal,
     /// Where the journal hands durable records to the events tail.
     events: intake::Intake,
+    /// How far the event store covers the journal (snapshots stop there).
+    covered: intake::Covered,
 }
 
 impl Durability {
@@ -93,6 +95,7 @@ impl Durability {
                 dir,
                 journal,
                 events,
+                covered: intake::Covered::default(),
             },
             recovery,
         ))
@@ -106,6 +109,13 @@ impl Durability {
     /// The journal directory.
     pub fn dir(&self) -> &PathBuf {
         &self.dir
+    }
+
+    /// How far the event store has the events of this journal's records:
+    /// a snapshot never covers more (its records would be deleted before
+    /// their events are on disk). `u64::MAX` until a store says otherwise.
+    pub fn events_covered(&self) -> &intake::Covered {
+        &self.covered
     }
 
     /// Where the events tail attaches to the journal's durable records.
