@@ -45,6 +45,8 @@
 //! - [`snapshot`]: snapshots and the `current` mark on the simulated disk.
 //! - [`checkpoint`]: the checkpoint's steps, in order.
 //! - [`book`]: what the simulator sent and had acknowledged.
+//! - [`events`]: the event feed derived from the durable journal as the
+//!   runtime derives it, rebuilt at restarts, checked against the book.
 //! - [`holds`]: the book of holds and the hold checks.
 //! - [`run`]: one seed's run and its checks.
 //! - [`bugs`]: the deliberate bugs (their hooks need feature `bugs`).
@@ -53,6 +55,7 @@ pub mod book;
 pub mod bugs;
 pub mod checkpoint;
 pub mod disk;
+pub mod events;
 pub mod files;
 pub mod holds;
 pub mod network;
