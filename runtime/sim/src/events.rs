@@ -499,3 +499,129 @@ fn differs(was: &Placed, is: &Placed, same_seq: bool, same_order_seq: bool) -> O
     }
     None
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use orch_actors::order::{OrderEvent, OrderLine, PlaceRequest};
+    use orch_config::ServiceLevel;
+
+    const T: Millis = 1_795_737_600_000;
+
+    fn ids() -> Ids {
+        Ids {
+            facilities: vec!["DC-1".into()],
+            skus: vec!["SKU-1".into()],
+        }
+    }
+
+    fn line() -> OrderLine {
+        OrderLine {
+            sku: SkuIdx(0),
+            qty: 1,
+        }
+    }
+
+    /// `o-1` placed as order 1 and backordered: `order.placed` and
+    /// `order.backordered`.
+    fn journal() -> Vec<LogEntry> {
+        let request = PlaceRequest {
+            order_id: "o-1".into(),
+            channel: "web".into(),
+            lat: 40.0,
+            lon: -100.0,
+            service_level: ServiceLevel::Standard,
+            lines: vec![line()],
+            allow_backorder: true,
+        };
+        vec![
+            LogEntry::Order(OrderNo(1), OrderEvent::Placed { request, at: T }),
+            LogEntry::Order(
+                OrderNo(1),
+                OrderEvent::Routed {
+                    fulfillments: Vec::new(),
+                    plans: Vec::new(),
+                    backordered: vec![0],
+                    rejected: None,
+                    at: T,
+                },
+            ),
+        ]
+    }
+
+    fn fed() -> EventTail {
+        let mut t = EventTail::new(ids());
+        let j = journal();
+        t.take(&j, 0, j.len(), T);
+        t
+    }
+
+    #[test]
+    fn events_of_orders_the_book_never_acknowledged_or_refused_fail() {
+        let mut t = fed();
+        assert_eq!(t.len(), 2);
+        let mut book = Book::default();
+        let err = t.check(&book, &InDoubt::default()).unwrap_err();
+        assert!(err.contains("never acknowledged"), "{err}");
+        book.refused.insert("o-1".into());
+        let err = t.check(&book, &InDoubt::default()).unwrap_err();
+        assert!(err.contains("which was refused"), "{err}");
+        book.refused.clear();
+        book.orders.insert(OrderNo(1), ("o-1".into(), vec![line()]));
+        assert_eq!(t.check(&book, &InDoubt::default()), Ok(()));
+        book.cancelled.insert(OrderNo(1));
+        let err = t.check(&book, &InDoubt::default()).unwrap_err();
+        assert!(err.contains("0 order.cancelled events"), "{err}");
+    }
+
+    #[test]
+    fn a_restart_must_rebuild_the_same_events_and_lose_no_fed_entry() {
+        let j = journal();
+        let mut t = fed();
+        let err = t.restart(0, None, &j[..1], T + 5_000).unwrap_err();
+        assert!(err.contains("which the restart lost"), "{err}");
+        let mut t = fed();
+        assert_eq!(t.restart(0, None, &j, T + 5_000), Ok(()));
+        let seqs: Vec<_> = t
+            .now
+            .iter()
+            .map(|p| (p.event.seq, p.event.order_seq))
+            .collect();
+        assert_eq!(seqs, [(1, Some(1)), (2, Some(2))]);
+        assert!(t.archive.is_empty());
+    }
+
+    /// The documented limitation: after a snapshot the feed numbers from
+    /// the start time in ms x 1,000, above the old feed only if the clock
+    /// moved on (here it went back to 0).
+    #[test]
+    fn a_restart_from_a_snapshot_must_number_above_the_old_feed() {
+        let j = journal();
+        let mut t = fed();
+        let err = t
+            .restart(2, Some(&mut std::iter::empty()), &j[2..], 0)
+            .unwrap_err();
+        assert!(err.contains("at or below the old feed's last 2"), "{err}");
+        let mut t = fed();
+        assert_eq!(
+            t.restart(2, Some(&mut std::iter::empty()), &j[2..], T + 1),
+            Ok(())
+        );
+        // Both events came from entry 1, before the snapshot: archived,
+        // and counted as the gap; the last old cursor is gone.
+        assert_eq!((t.archive.len(), t.stats().gap), (2, 2));
+        assert_eq!(
+            t.feed.page(Some(2), 1, TypeSet::ALL).map(|_| ()),
+            Err(FeedError::Gone {
+                oldest_after: (T + 1) * 1000 - 1
+            })
+        );
+        // A restart from a snapshot whose orders are not seeded cannot
+        // rebuild the events after it.
+        let mut t = fed();
+        let err = t
+            .restart(1, Some(&mut std::iter::empty()), &j[1..], T + 1)
+            .unwrap_err();
+        assert!(err.contains("is not rebuilt by the restart"), "{err}");
+    }
+}
