@@ -21,7 +21,7 @@
 //! What it never does: read the core's ledgers; it reads durable journal
 //! entries (as the runtime's tail does) and the book.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
 use orch_actors::log::LogEntry;
@@ -79,6 +79,22 @@ struct Placed {
     epoch: u32,
     pos: usize,
     event: Arc<Event>,
+    /// The fulfillment its `fulfillment_id` names (`Err`: not one of its
+    /// order's).
+    fulfillment: Result<Option<u16>, ()>,
+}
+
+/// The fulfillment number `event`'s `fulfillment_id` names, if any.
+fn fulfillment_of(event: &Event) -> Result<Option<u16>, ()> {
+    let Some(fid) = event.data.get("fulfillment_id").and_then(|v| v.as_str()) else {
+        return Ok(None);
+    };
+    let order_id = event.order_id.as_deref().unwrap_or_default();
+    fid.strip_prefix(order_id)
+        .and_then(|s| s.strip_prefix('/'))
+        .and_then(|s| s.parse::<u16>().ok())
+        .map(Some)
+        .ok_or(())
 }
 
 /// What the events cost and what the snapshot gap took, over a run.
@@ -206,6 +222,7 @@ impl EventTail {
                 self.now.push(Placed {
                     epoch: self.epoch,
                     pos: self.fed,
+                    fulfillment: fulfillment_of(&event),
                     event,
                 });
                 self.stats.derived += 1;
@@ -320,14 +337,16 @@ impl EventTail {
                 self.first_seq
             ));
         }
-        let ids: BTreeMap<&str, OrderNo> = book
+        let ids: HashMap<&str, OrderNo> = book
             .orders
             .iter()
             .map(|(no, (id, _))| (&**id, *no))
             .collect();
         // Per order, per epoch: order_seq 1, 2, 3, ... in journal order.
-        let mut order_seq: BTreeMap<(&str, u32), u32> = BTreeMap::new();
-        let mut epochs_of: BTreeMap<&str, BTreeSet<u32>> = BTreeMap::new();
+        let mut order_seq: HashMap<(&str, u32), u32> = HashMap::new();
+        // Per order: the last feed it had events in, and whether a later
+        // feed, started from a snapshot, counted it from 1 again.
+        let mut epochs_of: HashMap<&str, (u32, bool)> = HashMap::new();
         let mut count: BTreeMap<(OrderNo, Option<u16>, EventType), u32> = BTreeMap::new();
         for p in self.archive.iter().chain(&self.now) {
             let e = &p.event;
@@ -356,29 +375,20 @@ impl EventTail {
                     e.seq, e.kind, e.order_seq
                 ));
             }
-            epochs_of.entry(order_id).or_default().insert(p.epoch);
-            let f = match e.data.get("fulfillment_id").and_then(|v| v.as_str()) {
-                Some(fid) => {
-                    let n = fid
-                        .strip_prefix(order_id)
-                        .and_then(|s| s.strip_prefix('/'))
-                        .and_then(|s| s.parse::<u16>().ok());
-                    if n.is_none() {
-                        return Err(format!(
-                            "event {} ({}) of {order_id} names fulfillment {fid}",
-                            e.seq, e.kind
-                        ));
-                    }
-                    n
-                }
-                None => None,
+            let seen = epochs_of.entry(order_id).or_insert((p.epoch, false));
+            if seen.0 != p.epoch {
+                seen.1 |= self.from_snapshot.contains(&p.epoch);
+                seen.0 = p.epoch;
+            }
+            let Ok(f) = p.fulfillment else {
+                return Err(format!(
+                    "event {} ({}) of {order_id} names fulfillment {}",
+                    e.seq, e.kind, e.data["fulfillment_id"]
+                ));
             };
             *count.entry((no, f, e.kind)).or_default() += 1;
         }
-        self.stats.renumbered = epochs_of
-            .values()
-            .filter(|eps| eps.iter().skip(1).any(|e| self.from_snapshot.contains(e)))
-            .count() as u64;
+        self.stats.renumbered = epochs_of.values().filter(|e| e.1).count() as u64;
         let got = |no, f, kind| count.get(&(no, f, kind)).copied().unwrap_or(0);
         // Every acknowledged placement reported once; cancels once each.
         for (no, (id, _)) in &book.orders {
