@@ -34,9 +34,10 @@
 //! The deliberate bugs ([`Bug::ALL`]): acknowledging an fsync before it is
 //! durable, replaying receipts twice, losing a cross-shard batch, serving
 //! a backorder twice, keeping a failed reservation, forgetting the expiry
-//! of holds restored after a restart, and two checkpoint orders: deleting
+//! of holds restored after a restart, two checkpoint orders (deleting
 //! the journal prefix before the snapshot is durable, marking it current
-//! before its fsync.
+//! before its fsync), and two in the events tail (taking entries before
+//! they are durable, dropping `order.cancelled`).
 //!
 //! - [`options`]: what a seed chooses.
 //! - [`network`]: the network and stock a seed chooses.
