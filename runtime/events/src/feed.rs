@@ -37,6 +37,15 @@ impl Default for Retention {
     }
 }
 
+/// The first `seq` of a feed started from a snapshot at `now`: events of
+/// the records the snapshot covers cannot be rebuilt, so numbering restarts
+/// above anything an earlier run can have issued (start time in ms x
+/// 1,000), and every older cursor is gone (410) rather than reading other
+/// events under old numbers.
+pub fn first_seq_after_snapshot(now: Millis) -> u64 {
+    now.saturating_mul(1000).max(1)
+}
+
 /// Largest page a reader may ask for.
 pub const PAGE_LIMIT_MAX: usize = 1000;
 

@@ -3,6 +3,9 @@
 //!
 //! - [`derive`]: the events a journaled change reports. The journal is the
 //!   outbox: events are derived from acknowledged records only.
+//! - [`mirror`]: every order's state as the durable journal has it, and
+//!   the numbered drafts each journal entry reports (the runtime's tail and
+//!   the simulator share it).
 //! - [`feed`]: the events kept (retention by age and bytes), paged with a
 //!   cursor and a type filter; `seq` gap-free among kept events.
 //! - [`sign`]: Standard Webhooks signatures.
@@ -21,6 +24,7 @@ pub mod derive;
 pub mod envelope;
 pub mod feed;
 pub mod kind;
+pub mod mirror;
 pub mod sign;
 
 pub use envelope::{Draft, Event};

@@ -5,7 +5,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
-use orch_actors::order::{FulfillmentStatus, OrderLine, OrderStatus};
+use orch_actors::order::{FulfillmentStatus, OrderLine, OrderStatus, Scan};
 use orch_actors::{CellKey, OrderNo, SkuIdx};
 
 /// Units moved per SKU, from acknowledged requests.
@@ -36,6 +36,8 @@ pub struct Book {
     pub refused: BTreeSet<Arc<str>>,
     /// Units picked per order (acknowledged picks): a cancel puts them back.
     pub picks: BTreeMap<OrderNo, Vec<(CellKey, i64)>>,
+    /// Scans acknowledged as applied, in the order of their answers.
+    pub scans: Vec<(OrderNo, Scan)>,
     /// Orders whose cancel was acknowledged.
     pub cancelled: BTreeSet<OrderNo>,
     /// Statuses seen at fully durable points (may only move forward).

@@ -25,11 +25,17 @@ pub enum Bug {
     /// A checkpoint marks its snapshot current, and deletes the journal
     /// prefix, before it fsyncs the snapshot (needs feature `bugs`).
     MarkBeforeFsync,
+    /// The journal hook hands the events tail entries as they are
+    /// journaled, before they are durable (needs feature `bugs`).
+    EventsBeforeDurable,
+    /// The events tail never appends `order.cancelled` (needs feature
+    /// `bugs`).
+    DropCancelEvent,
 }
 
 impl Bug {
     /// Every bug.
-    pub const ALL: [Bug; 8] = [
+    pub const ALL: [Bug; 10] = [
         Bug::AckBeforeDurable,
         Bug::ReceiptTwiceOnReplay,
         Bug::DropMessage,
@@ -38,6 +44,8 @@ impl Bug {
         Bug::ForgetHoldExpiry,
         Bug::DeleteJournalEarly,
         Bug::MarkBeforeFsync,
+        Bug::EventsBeforeDurable,
+        Bug::DropCancelEvent,
     ];
 
     /// The command-line name.
@@ -51,6 +59,8 @@ impl Bug {
             Bug::ForgetHoldExpiry => "forget-hold-expiry",
             Bug::DeleteJournalEarly => "delete-journal-early",
             Bug::MarkBeforeFsync => "mark-before-fsync",
+            Bug::EventsBeforeDurable => "events-before-durable",
+            Bug::DropCancelEvent => "drop-cancel-event",
         }
     }
 

@@ -34,9 +34,10 @@
 //! The deliberate bugs ([`Bug::ALL`]): acknowledging an fsync before it is
 //! durable, replaying receipts twice, losing a cross-shard batch, serving
 //! a backorder twice, keeping a failed reservation, forgetting the expiry
-//! of holds restored after a restart, and two checkpoint orders: deleting
+//! of holds restored after a restart, two checkpoint orders (deleting
 //! the journal prefix before the snapshot is durable, marking it current
-//! before its fsync.
+//! before its fsync), and two in the events tail (taking entries before
+//! they are durable, dropping `order.cancelled`).
 //!
 //! - [`options`]: what a seed chooses.
 //! - [`network`]: the network and stock a seed chooses.
@@ -45,6 +46,8 @@
 //! - [`snapshot`]: snapshots and the `current` mark on the simulated disk.
 //! - [`checkpoint`]: the checkpoint's steps, in order.
 //! - [`book`]: what the simulator sent and had acknowledged.
+//! - [`events`]: the event feed derived from the durable journal as the
+//!   runtime derives it, rebuilt at restarts, checked against the book.
 //! - [`holds`]: the book of holds and the hold checks.
 //! - [`run`]: one seed's run and its checks.
 //! - [`bugs`]: the deliberate bugs (their hooks need feature `bugs`).
@@ -53,6 +56,7 @@ pub mod book;
 pub mod bugs;
 pub mod checkpoint;
 pub mod disk;
+pub mod events;
 pub mod files;
 pub mod holds;
 pub mod network;

@@ -26,6 +26,7 @@ use crate::book::{forward, Book};
 use crate::bugs::Bug;
 use crate::checkpoint::{self, Checkpoint, Step};
 use crate::disk::Disk;
+use crate::events::{scan_event, EventStats, EventTail, Ids, InDoubt};
 use crate::holds::{Fate, HoldBook};
 use crate::network;
 use crate::options::SimOptions;
@@ -35,6 +36,8 @@ use crate::snapshot::{Base, Current, SnapDir, Snapshot};
 const T0: Millis = 1_795_737_600_000;
 /// Simulated time after faults stop within which every order must settle.
 pub const LIVENESS_BOUND_MS: Millis = 2 * 3_600_000;
+/// How long a restart takes after a power loss (simulated ms).
+const DOWNTIME_MS: std::ops::RangeInclusive<Millis> = 1_000..=30_000;
 /// Ids of the simulator's own requests start here (the cluster numbers
 /// placements from 1).
 const OWN_IDS: RequestId = 1 << 40;
@@ -61,6 +64,8 @@ pub struct Outcome {
     /// Power losses in the middle of a checkpoint, by the step they came
     /// before (indexed by [`Step`] as `usize`).
     pub checkpoint_cuts: [u32; 5],
+    /// Events derived, and what the snapshot gap took.
+    pub events: EventStats,
 }
 
 /// A request in flight.
@@ -134,6 +139,10 @@ struct Sim {
     /// journal (brought up to date at a power loss): the whole journal a
     /// restart from a snapshot is compared against.
     history: Vec<LogEntry>,
+    /// The event feed, derived from the disk's durable entries.
+    events: EventTail,
+    /// Changes whose answers power losses took.
+    doubt: InDoubt,
 }
 
 /// Runs seed `seed`, with `bug` planted (if any).
@@ -173,6 +182,7 @@ pub fn run_seed(seed: u64, bug: Option<Bug>) -> Outcome {
         snapshots: sim.snapshots,
         snapshot_restarts: sim.snapshot_restarts,
         checkpoint_cuts: sim.checkpoint_cuts,
+        events: sim.events.stats(),
     }
 }
 
@@ -195,6 +205,10 @@ impl Sim {
         let mut r = ChaCha8Rng::seed_from_u64(opt.seed);
         let cfg = network::config(&opt, &mut r);
         let dr = ChaCha8Rng::seed_from_u64(opt.seed ^ 0xd15c);
+        let mut events = EventTail::new(Ids::of(&cfg));
+        if bug == Some(Bug::DropCancelEvent) {
+            events.drop_type(orch_events::EventType::OrderCancelled);
+        }
         let mut cluster = Cluster::new(&cfg, cluster_options(&opt, 0), T0);
         cluster.check_cells_every_tick(true);
         cluster.hold_durability(true);
@@ -241,6 +255,8 @@ impl Sim {
             snapshot_restarts: 0,
             checkpoint_cuts: [0; 5],
             history: Vec::new(),
+            events,
+            doubt: InDoubt::default(),
         }
     }
 
@@ -973,6 +989,15 @@ impl Sim {
         }
         // Also releases replies of ticks that journaled nothing.
         self.cluster.mark_durable(self.ack_to);
+        // The journal hook hands the tail what is durable (the bug: what
+        // is journaled, durable or not).
+        let upto = if self.bug == Some(Bug::EventsBeforeDurable) {
+            self.base + self.cluster.journaled()
+        } else {
+            self.base + self.ack_to
+        };
+        self.events
+            .take(self.cluster.journal(), self.base, upto, self.now);
         Ok(())
     }
 
@@ -1006,8 +1031,11 @@ impl Sim {
                     }
                 }
             }
-            (Pending::Scan(no, _, effect), Answer::Scanned(a)) => {
+            (Pending::Scan(no, scan, effect), Answer::Scanned(a)) => {
                 self.busy_orders.remove(&no);
+                if a == ScanAnswer::Applied {
+                    self.book.scans.push((no, scan.clone()));
+                }
                 if let (Some((cell, d)), ScanAnswer::Applied) = (effect, &a) {
                     if d < 0 {
                         self.book.picks.entry(no).or_default().push((cell, -d));
@@ -1151,8 +1179,12 @@ impl Sim {
         let torn = self.disk.power_loss(&mut self.dr);
         let snap_torn = self.snaps.power_loss(&mut self.dr);
         let (first, entries) = self.disk.recover()?;
+        // The restart comes a while later (the feed's numbering after a
+        // snapshot counts on the clock having moved on: see `events`).
+        let down = self.dr.random_range(DOWNTIME_MS);
+        self.now += down;
         self.log(format!(
-            "POWER LOSS: journaled {} written {} kept {} entries from {first}, torn tail {torn} bytes, snapshot files {snap_torn} torn bytes; {} requests in flight lost",
+            "POWER LOSS: journaled {} written {} kept {} entries from {first}, torn tail {torn} bytes, snapshot files {snap_torn} torn bytes; {} requests in flight lost; restart {down} ms later",
             self.base + self.cluster.journaled(),
             self.disk.written(),
             entries.len(),
@@ -1201,6 +1233,23 @@ impl Sim {
                 })
                 .collect();
         }
+        // What was in flight may have become durable: its events may be
+        // there, once.
+        for p in self.pending.values() {
+            match p {
+                Pending::Cancel(no) => {
+                    self.doubt.cancels.insert(*no);
+                }
+                Pending::Scan(no, s, _) => {
+                    *self
+                        .doubt
+                        .scans
+                        .entry((*no, s.fulfillment, scan_event(s.kind)))
+                        .or_default() += 1;
+                }
+                _ => {}
+            }
+        }
         self.pending.clear();
         self.busy.clear();
         self.busy_orders.clear();
@@ -1216,6 +1265,12 @@ impl Sim {
                 ));
                 self.snapshot_restarts += 1;
                 let b = snap.load(&self.cfg, self.now)?;
+                self.events.restart(
+                    from,
+                    Some(&mut b.world.orders.values()),
+                    &entries[from - first..],
+                    self.now,
+                )?;
                 Cluster::restore_from_snapshot(
                     &self.cfg,
                     options,
@@ -1226,7 +1281,11 @@ impl Sim {
                     replay,
                 )
             }
-            None => Cluster::restore(&self.cfg, options, self.now, replay),
+            None => {
+                self.events
+                    .restart(from, None, &entries[from - first..], self.now)?;
+                Cluster::restore(&self.cfg, options, self.now, replay)
+            }
         }
         .map_err(|e| format!("restart failed: {e}"))?;
         self.cluster.check_cells_every_tick(true);
@@ -1708,6 +1767,7 @@ impl Sim {
                 .collect();
             return Err(format!("audit: {}", failed.join(", ")));
         }
+        self.events.check(&self.book, &self.doubt)?;
         let seen: Vec<_> = self
             .cluster
             .orders()
@@ -1729,9 +1789,10 @@ impl Sim {
             }
         }
         self.log(format!(
-            "quiescent ok: journal {} orders {} now +{} ms",
+            "quiescent ok: journal {} orders {} events {} now +{} ms",
             self.cluster.journaled(),
             self.book.orders.len(),
+            self.events.len(),
             self.now - T0
         ));
         Ok(())

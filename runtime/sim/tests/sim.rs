@@ -157,3 +157,15 @@ fn catches_a_journal_prefix_deleted_before_its_snapshot_is_durable() {
 fn catches_a_snapshot_marked_current_before_its_fsync() {
     assert_caught(Bug::MarkBeforeFsync);
 }
+
+#[cfg(feature = "bugs")]
+#[test]
+fn catches_events_derived_before_their_entries_are_durable() {
+    assert_caught(Bug::EventsBeforeDurable);
+}
+
+#[cfg(feature = "bugs")]
+#[test]
+fn catches_a_dropped_event_type() {
+    assert_caught(Bug::DropCancelEvent);
+}

@@ -127,17 +127,26 @@ impl Tail {
     pub fn take_entries(&mut self, seq: u64, entries: &[LogEntry], now: Millis) {
         let mut drafts: Vec<(Numbered, u64)> = Vec::new();
         for e in entries {
-            drafts.extend(
-                self.mirror
-                    .apply(e, &*self.names, now)
-                    .into_iter()
-                    .map(|d| (d, seq)),
-            );
+            drafts.extend(self.apply(e, now).into_iter().map(|d| (d, seq)));
         }
         if seq > self.stored_upto || self.store.is_none() {
             self.publish(drafts, now);
         }
         self.taken_upto = self.taken_upto.max(seq);
+    }
+
+    /// One entry through the mirror; an entry for an order it does not
+    /// know is skipped and logged.
+    fn apply(&mut self, entry: &LogEntry, now: Millis) -> Vec<Numbered> {
+        let unknown = self.mirror.unknown();
+        let out = self.mirror.apply(entry, &*self.names, now);
+        if self.mirror.unknown() > unknown {
+            tracing::warn!(
+                ?entry,
+                "events: an entry for an order the tail does not know"
+            );
+        }
+        out
     }
 
     /// Decodes and applies one durable batch.
@@ -148,12 +157,7 @@ impl Tail {
             match codec::decode(&payload) {
                 Ok(entries) => {
                     for e in &entries {
-                        drafts.extend(
-                            self.mirror
-                                .apply(e, &*self.names, now)
-                                .into_iter()
-                                .map(|d| (d, seq)),
-                        );
+                        drafts.extend(self.apply(e, now).into_iter().map(|d| (d, seq)));
                     }
                 }
                 Err(e) => {
@@ -244,7 +248,7 @@ impl ReplaySink for Tail {
         if snapshot_seq > 0 {
             // The retention gap (see the module doc): numbering restarts
             // above anything a previous run issued.
-            let base = now.saturating_mul(1000).max(1);
+            let base = orch_events::feed::first_seq_after_snapshot(now);
             self.events = Arc::new(Events::new(Feed::new(self.retention, base)));
             tracing::warn!(
                 snapshot_seq,
