@@ -47,6 +47,8 @@
 //! snapshot_interval_ms = 60000
 //! snapshot_events_max = 1000000
 //! passivate_after_ms = 300000
+//! events_retention_ms = 604800000   # the event feed: 7 days
+//! events_bytes_max = 1073741824     # and 1 GiB of event JSON
 //!
 //! [listen]
 //! http = "127.0.0.1:8080"
@@ -441,6 +443,8 @@ struct RawDurability {
     snapshot_interval_ms: u64,
     snapshot_events_max: u64,
     passivate_after_ms: u64,
+    events_retention_ms: u64,
+    events_bytes_max: u64,
 }
 
 impl Default for RawDurability {
@@ -460,6 +464,8 @@ impl From<DurabilityConfig> for RawDurability {
             snapshot_interval_ms: d.snapshot_interval_ms,
             snapshot_events_max: d.snapshot_events_max,
             passivate_after_ms: d.passivate_after_ms,
+            events_retention_ms: d.events_retention_ms,
+            events_bytes_max: d.events_bytes_max,
         }
     }
 }
@@ -475,6 +481,8 @@ impl From<RawDurability> for DurabilityConfig {
             snapshot_interval_ms: d.snapshot_interval_ms,
             snapshot_events_max: d.snapshot_events_max,
             passivate_after_ms: d.passivate_after_ms,
+            events_retention_ms: d.events_retention_ms,
+            events_bytes_max: d.events_bytes_max,
         }
     }
 }

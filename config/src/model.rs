@@ -380,11 +380,28 @@ pub struct DurabilityConfig {
     pub snapshot_events_max: u64,
     /// Finished orders idle this long leave memory.
     pub passivate_after_ms: u64,
+    /// Events older than this leave the event feed (`GET /v1/events`) and
+    /// its store on disk.
+    #[serde(default = "events_retention_ms_default")]
+    pub events_retention_ms: u64,
+    /// The feed's kept events stay within this many bytes of JSON (oldest
+    /// dropped first).
+    #[serde(default = "events_bytes_max_default")]
+    pub events_bytes_max: u64,
+}
+
+fn events_retention_ms_default() -> u64 {
+    7 * 24 * 3_600_000
+}
+
+fn events_bytes_max_default() -> u64 {
+    1 << 30
 }
 
 impl Default for DurabilityConfig {
     /// fsync into `data`, 1 MiB / 2 ms batches, 64 MiB segments, a snapshot
-    /// every minute or million events, passivation after 5 minutes idle.
+    /// every minute or million events, passivation after 5 minutes idle,
+    /// events kept 7 days within 1 GiB.
     fn default() -> Self {
         DurabilityConfig {
             mode: DurabilityMode::Fsync,
@@ -395,6 +412,8 @@ impl Default for DurabilityConfig {
             snapshot_interval_ms: 60_000,
             snapshot_events_max: 1_000_000,
             passivate_after_ms: 300_000,
+            events_retention_ms: events_retention_ms_default(),
+            events_bytes_max: events_bytes_max_default(),
         }
     }
 }

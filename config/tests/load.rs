@@ -83,6 +83,7 @@ segment_bytes_max = 1048576
 snapshot_interval_ms = 30000
 snapshot_events_max = 5000
 passivate_after_ms = 1000
+events_retention_ms = 86400000
 
 [listen]
 http = "0.0.0.0:8081"
@@ -337,6 +338,8 @@ fn full_explicit_file() {
             snapshot_interval_ms: 30_000,
             snapshot_events_max: 5000,
             passivate_after_ms: 1000,
+            events_retention_ms: 86_400_000,
+            events_bytes_max: 1 << 30,
         }
     );
     assert_eq!(cfg.listen.http, "0.0.0.0:8081");
@@ -959,7 +962,7 @@ fn every_bounded_number_loads_at_its_top_and_fails_one_above() {
         "carriers[1].services[0].bands[2].transit_days",
         carriers::TRANSIT_DAYS_MAX.into(),
     );
-    assert_eq!(cases.len(), 12 + 6 + 3 + 3 + 3 + 2 + 1);
+    assert_eq!(cases.len(), 12 + 8 + 3 + 3 + 3 + 2 + 1);
 
     let mut failures = Vec::new();
     for (text, key, max) in &cases {

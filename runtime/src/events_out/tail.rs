@@ -212,7 +212,10 @@ impl Tail {
 /// durability mode `none`.
 pub fn open_tail(cfg: &orch_config::Config, durability: &Durability) -> Result<Tail, String> {
     let names = Arc::new(Catalog::new(&cfg.network));
-    let retention = Retention::default();
+    let retention = Retention {
+        age_ms_max: cfg.durability.events_retention_ms,
+        bytes_max: cfg.durability.events_bytes_max,
+    };
     if cfg.durability.mode == orch_config::DurabilityMode::None {
         return Ok(Tail::new(names, retention));
     }
