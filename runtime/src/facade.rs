@@ -150,13 +150,7 @@ impl Orchestrator {
             "journal opened"
         );
         let now = now_ms();
-        let store = if cfg.durability.mode == orch_config::DurabilityMode::None {
-            None
-        } else {
-            Some(SnapshotStore::open(
-                &std::path::Path::new(&cfg.durability.data_dir).join("snapshots"),
-            )?)
-        };
+        let store = SnapshotStore::for_config(&cfg.durability)?;
         // The events tail rebuilds its feed from the records recovery
         // replays, then takes the journal's durable batches.
         let mut tail = open_tail(cfg, &durability)?;

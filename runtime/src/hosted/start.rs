@@ -11,7 +11,7 @@
 use std::sync::{Arc, Mutex};
 
 use orch_actors::facility::Wave;
-use orch_config::{Config, DurabilityMode};
+use orch_config::Config;
 
 use super::HostedCore;
 use crate::events_out::tail::{open_tail, TailThread};
@@ -72,13 +72,7 @@ impl HostedRuntime {
         clock: Clock,
     ) -> Result<HostedRuntime, String> {
         let now = clock.now();
-        let store = if cfg.durability.mode == DurabilityMode::None {
-            None
-        } else {
-            Some(SnapshotStore::open(
-                &std::path::Path::new(&cfg.durability.data_dir).join("snapshots"),
-            )?)
-        };
+        let store = SnapshotStore::for_config(&cfg.durability)?;
         let mut tail = open_tail(cfg, &durability)?;
         let started = std::time::Instant::now();
         let recovered = recover_into(cfg, &durability, store.as_ref(), now, Some(&mut tail))?;

@@ -2,7 +2,7 @@
 //! each a thin call to the application ([`crate::app::Core`]). On the
 //! shells every hold route answers `501 not_supported`.
 
-use actix_web::http::{header, StatusCode};
+use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use orch_config::Limits;
 use serde::Deserialize;
@@ -62,17 +62,8 @@ pub async fn create(st: web::Data<AppState>, req: HttpRequest, payload: web::Pay
     let bytes = read_body(&req, payload, body_max(&st)).await?;
     let input: HoldInput = parse_checked(&bytes, &st.schemas.hold_create)?;
     let answer = st.core.create_hold(&input).await?;
-    let status = if answer.replay {
-        StatusCode::OK
-    } else {
-        StatusCode::CREATED
-    };
-    Ok(HttpResponse::build(status)
-        .insert_header((
-            header::LOCATION,
-            format!("/v1/holds/{}", answer.hold.hold_id),
-        ))
-        .json(&answer.hold))
+    let at = format!("/v1/holds/{}", answer.hold.hold_id);
+    Ok(super::routes::created(answer.replay, &at, &answer.hold))
 }
 
 /// `GET /v1/holds/{hold_id}`.

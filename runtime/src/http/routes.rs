@@ -512,17 +512,21 @@ async fn place_order(st: web::Data<AppState>, req: HttpRequest, payload: web::Pa
     let v: Value = parse_checked(&bytes, &st.schemas.place_order)?;
     let (order, hold_id) = split_hold(v, "")?;
     let placed = st.core.place(&order, hold_id.as_deref()).await?;
-    let status = if placed.replay {
+    let at = format!("/v1/orders/{}", placed.order.order_id);
+    Ok(created(placed.replay, &at, placed_body(&placed)))
+}
+
+/// `201` with `Location` for something new, `200` for a replay of the
+/// same request (idempotent ids).
+pub(super) fn created(replay: bool, location: &str, body: impl serde::Serialize) -> HttpResponse {
+    let status = if replay {
         StatusCode::OK
     } else {
         StatusCode::CREATED
     };
-    Ok(HttpResponse::build(status)
-        .insert_header((
-            header::LOCATION,
-            format!("/v1/orders/{}", placed.order.order_id),
-        ))
-        .json(placed_body(&placed)))
+    HttpResponse::build(status)
+        .insert_header((header::LOCATION, location.to_string()))
+        .json(body)
 }
 
 /// The order as answered, with `"hold"` when the placement named one.

@@ -125,6 +125,17 @@ fn err(e: sled::Error) -> String {
 }
 
 impl SnapshotStore {
+    /// The store of a core on `cfg` (`<data_dir>/snapshots`); none in
+    /// durability mode `none`.
+    pub fn for_config(
+        cfg: &orch_config::DurabilityConfig,
+    ) -> Result<Option<SnapshotStore>, String> {
+        if cfg.mode == orch_config::DurabilityMode::None {
+            return Ok(None);
+        }
+        SnapshotStore::open(&Path::new(&cfg.data_dir).join("snapshots")).map(Some)
+    }
+
     /// Opens (or creates) the store under `dir`, rebuilding a torn `conf`
     /// first, and makes everything sled wrote while opening durable.
     pub fn open(dir: &Path) -> Result<SnapshotStore, String> {
