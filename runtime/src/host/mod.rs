@@ -35,7 +35,7 @@ use std::time::Duration;
 use actix_rt::{Arbiter, ArbiterHandle, System};
 use crossbeam_channel::{Sender, TrySendError};
 use orch_actors::hold::HoldNo;
-use orch_actors::order::{validate_request, PlaceRequest};
+use orch_actors::order::{validate_request, OrderState, PlaceRequest};
 use orch_actors::routing::{FacilityInfo, Router};
 use orch_actors::OrderNo;
 use orch_config::Config;
@@ -433,6 +433,13 @@ impl Host {
             );
         }
         Ok(out)
+    }
+
+    /// The order as its placement left it, taken once by the caller that
+    /// was answered `Placed(Ok(no))` (`None` after, or when the order was
+    /// placed by someone else).
+    pub fn take_placed(&self, no: OrderNo) -> Option<OrderState> {
+        self.inner.waiters.take_placed(no).map(|o| *o)
     }
 
     /// The host's counters.

@@ -35,6 +35,9 @@ pub(crate) struct Release {
     pub(crate) reads: Vec<ReadDone>,
     /// Waves released by the tick's timers.
     pub(crate) waves: Vec<Wave>,
+    /// The orders the tick placed, as it left them, by the placement's
+    /// request (handed over with the answer).
+    pub(crate) placed: Vec<(orch_engine::RequestId, Box<orch_actors::order::OrderState>)>,
 }
 
 /// The releaser of one shard: runs until the shard loop drops its sender
@@ -43,8 +46,15 @@ pub(crate) fn run(rx: Receiver<Release>, waiters: Arc<Waiters>, sink: Option<Wav
     while let Ok(r) = rx.recv() {
         match r.ticket.wait() {
             Ok(_) => {
+                let mut placed = r.placed;
                 for reply in r.replies {
-                    waiters.answer(reply.id, Ok(reply.answer));
+                    match placed.iter().position(|(id, _)| *id == reply.id) {
+                        Some(i) => {
+                            let (_, order) = placed.swap_remove(i);
+                            waiters.answer_placed(reply.id, Ok(reply.answer), order);
+                        }
+                        None => waiters.answer(reply.id, Ok(reply.answer)),
+                    }
                 }
                 for done in r.reads {
                     done();

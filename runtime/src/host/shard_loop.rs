@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{select, Receiver, Sender, TryRecvError};
 use orch_engine::view::{View, ViewUpdate};
+use orch_engine::Answer;
 use orch_engine::{Envelope, Shard, TickOutput};
 
 use super::clock::Clock;
@@ -181,12 +182,25 @@ impl ShardLoop {
             }
         }
         let reads: Vec<ReadDone> = reads.drain(..).map(|job| job(&self.shard)).collect();
+        // A placement's caller gets the order as this tick left it with
+        // its answer (durable with the same ticket), not by a read after.
+        let placed = out
+            .replies
+            .iter()
+            .filter_map(|r| match &r.answer {
+                Answer::Placed(Ok(no)) => {
+                    self.shard.order(*no).map(|o| (r.id, Box::new(o.clone())))
+                }
+                _ => None,
+            })
+            .collect();
         if let Some(ticket) = ticket {
             let _ = self.releaser.send(Release {
                 ticket,
                 replies: out.replies,
                 reads,
                 waves: out.waves,
+                placed,
             });
         }
     }

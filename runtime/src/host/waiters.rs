@@ -8,6 +8,8 @@
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 use dashmap::DashMap;
+use orch_actors::order::OrderState;
+use orch_actors::OrderNo;
 use orch_engine::ownership::ShardIdx;
 use orch_engine::{Answer, Overloaded, RequestId};
 use tokio::sync::oneshot;
@@ -43,6 +45,9 @@ struct Waiter {
 #[derive(Debug)]
 pub(crate) struct Waiters {
     map: DashMap<RequestId, Waiter>,
+    /// Orders as their placement left them, for the caller to take with
+    /// its answer (saves it a read of the shard).
+    placed: DashMap<OrderNo, Box<OrderState>>,
     in_flight: Vec<AtomicUsize>,
     in_flight_max: usize,
     next: AtomicU64,
@@ -52,6 +57,7 @@ impl Waiters {
     pub(crate) fn new(shards: usize, in_flight_max: usize) -> Waiters {
         Waiters {
             map: DashMap::new(),
+            placed: DashMap::new(),
             in_flight: (0..shards).map(|_| AtomicUsize::new(0)).collect(),
             in_flight_max,
             next: AtomicU64::new(1),
@@ -87,6 +93,28 @@ impl Waiters {
         }
     }
 
+    /// Hands a placement's answer to its caller with the order as placed
+    /// (kept for [`Waiters::take_placed`]; nothing kept for a caller that
+    /// gave up, nor beyond as many orders as may be in flight, so callers
+    /// that never take them cost bounded memory).
+    pub(crate) fn answer_placed(&self, id: RequestId, answer: Answered, order: Box<OrderState>) {
+        if let Some((_, w)) = self.map.remove(&id) {
+            self.in_flight[w.shard].fetch_sub(1, Ordering::AcqRel);
+            let no = order.no();
+            if self.placed.len() < self.in_flight_max.saturating_mul(self.in_flight.len()) {
+                self.placed.insert(no, order);
+            }
+            if w.tx.send(answer).is_err() {
+                self.placed.remove(&no);
+            }
+        }
+    }
+
+    /// The order as its placement left it, once (see [`Waiters::answer_placed`]).
+    pub(crate) fn take_placed(&self, no: OrderNo) -> Option<Box<OrderState>> {
+        self.placed.remove(&no).map(|(_, o)| o)
+    }
+
     /// Requests admitted to `shard` and not yet answered.
     pub(crate) fn in_flight(&self, shard: ShardIdx) -> usize {
         self.in_flight[shard].load(Ordering::Acquire)
@@ -95,6 +123,7 @@ impl Waiters {
     /// Every waiter gives up (the host stops): callers read unavailable.
     pub(crate) fn clear(&self) {
         self.map.clear();
+        self.placed.clear();
         for c in &self.in_flight {
             c.store(0, Ordering::Release);
         }

@@ -185,7 +185,11 @@ impl HostedCore {
             Answer::Placed(Err(why)) => return Err(ApiError::invalid("invalid_order", why)),
             other => return Err(unexpected("placement", &other)),
         }
-        let state = self.order_state(no).await?;
+        // The order as the placement left it comes with the answer.
+        let state = match self.host.take_placed(no) {
+            Some(s) => s,
+            None => self.order_state(no).await?,
+        };
         let hold = self.placed_hold(hold_id, hold_no).await?;
         Ok(self.placed(&state, false, hold))
     }
