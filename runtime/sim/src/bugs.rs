@@ -31,11 +31,14 @@ pub enum Bug {
     /// The events tail never appends `order.cancelled` (needs feature
     /// `bugs`).
     DropCancelEvent,
+    /// A checkpoint snapshots as far as the journal is durable, past what
+    /// the event store covers (needs feature `bugs`).
+    CheckpointPastStore,
 }
 
 impl Bug {
     /// Every bug.
-    pub const ALL: [Bug; 10] = [
+    pub const ALL: [Bug; 11] = [
         Bug::AckBeforeDurable,
         Bug::ReceiptTwiceOnReplay,
         Bug::DropMessage,
@@ -46,6 +49,7 @@ impl Bug {
         Bug::MarkBeforeFsync,
         Bug::EventsBeforeDurable,
         Bug::DropCancelEvent,
+        Bug::CheckpointPastStore,
     ];
 
     /// The command-line name.
@@ -61,6 +65,7 @@ impl Bug {
             Bug::MarkBeforeFsync => "mark-before-fsync",
             Bug::EventsBeforeDurable => "events-before-durable",
             Bug::DropCancelEvent => "drop-cancel-event",
+            Bug::CheckpointPastStore => "checkpoint-past-store",
         }
     }
 

@@ -15,7 +15,8 @@
 //! and holds left to expire.
 //!
 //! Checkpoints ([`snapshot`], [`checkpoint`]): at seed-chosen steps the
-//! current snapshot plus the durable journal after it is written as the
+//! current snapshot plus the durable journal after it (no further than
+//! the event store covers) is written as the
 //! next snapshot file, fsynced, named in the `current` file, that fsynced,
 //! and only then the journal prefix it covers deleted, one step per
 //! scheduling step with a power loss possible after each. A restart loads
@@ -36,8 +37,9 @@
 //! a backorder twice, keeping a failed reservation, forgetting the expiry
 //! of holds restored after a restart, two checkpoint orders (deleting
 //! the journal prefix before the snapshot is durable, marking it current
-//! before its fsync), and two in the events tail (taking entries before
-//! they are durable, dropping `order.cancelled`).
+//! before its fsync), two in the events tail (taking entries before
+//! they are durable, dropping `order.cancelled`), and a checkpoint that
+//! snapshots past what the event store covers.
 //!
 //! - [`options`]: what a seed chooses.
 //! - [`network`]: the network and stock a seed chooses.
@@ -47,7 +49,10 @@
 //! - [`checkpoint`]: the checkpoint's steps, in order.
 //! - [`book`]: what the simulator sent and had acknowledged.
 //! - [`events`]: the event feed derived from the durable journal as the
-//!   runtime derives it, rebuilt at restarts, checked against the book.
+//!   runtime derives it, saved to the event store, brought back from it
+//!   at restarts, checked against the book.
+//! - [`store`]: the simulated event store: batches of events with the
+//!   journal position they cover, fsynced, read back up to a torn tail.
 //! - [`holds`]: the book of holds and the hold checks.
 //! - [`run`]: one seed's run and its checks.
 //! - [`bugs`]: the deliberate bugs (their hooks need feature `bugs`).
@@ -63,6 +68,7 @@ pub mod network;
 pub mod options;
 pub mod run;
 pub mod snapshot;
+pub mod store;
 
 pub use bugs::Bug;
 pub use options::SimOptions;

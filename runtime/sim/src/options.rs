@@ -28,6 +28,9 @@ pub struct SimOptions {
     pub snapshot_rate: f64,
     /// Chance of a power loss right after each step of a checkpoint.
     pub snapshot_crash: f64,
+    /// Most steps an fsync of the event store takes (the store may lag
+    /// the journal by that much).
+    pub store_delay_max: u32,
 }
 
 /// The operations of the mix, by name.
@@ -60,6 +63,7 @@ impl SimOptions {
             crash: [0.0, 0.005, 0.02][r.random_range(0..3)],
             snapshot_rate: [0.01, 0.03, 0.08][r.random_range(0..3)],
             snapshot_crash: [0.0, 0.03, 0.1][r.random_range(0..3)],
+            store_delay_max: [0, 4, 16][r.random_range(0..3)],
         }
     }
 
@@ -71,7 +75,7 @@ impl SimOptions {
             .map(|(n, w)| format!("{n}={w}"))
             .collect();
         format!(
-            "seed {} shards {} facilities {} skus {} steps {} mix [{}] write_fail {} fsync_delay_max {} crash {} snapshot_rate {} snapshot_crash {}",
+            "seed {} shards {} facilities {} skus {} steps {} mix [{}] write_fail {} fsync_delay_max {} crash {} snapshot_rate {} snapshot_crash {} store_delay_max {}",
             self.seed,
             self.shards,
             self.facilities,
@@ -82,7 +86,8 @@ impl SimOptions {
             self.fsync_delay_max,
             self.crash,
             self.snapshot_rate,
-            self.snapshot_crash
+            self.snapshot_crash,
+            self.store_delay_max
         )
     }
 }

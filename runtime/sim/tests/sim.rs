@@ -169,3 +169,9 @@ fn catches_events_derived_before_their_entries_are_durable() {
 fn catches_a_dropped_event_type() {
     assert_caught(Bug::DropCancelEvent);
 }
+
+#[cfg(feature = "bugs")]
+#[test]
+fn catches_a_checkpoint_past_the_event_store() {
+    assert_caught(Bug::CheckpointPastStore);
+}

@@ -76,7 +76,7 @@ fn main() -> ExitCode {
     let (mut failed, mut crashes, mut acked, mut runs) = (0u64, 0u64, 0u64, 0u64);
     let (mut snapshots, mut from_snapshot) = (0u64, 0u64);
     let mut cut = [0u64; 5];
-    let (mut events, mut gap, mut renumbered) = (0u64, 0u64, 0u64);
+    let (mut events, mut restored, mut not_emitted) = (0u64, 0u64, 0u64);
     for seed in seeds {
         let out = run_seed(seed, bug);
         runs += 1;
@@ -85,8 +85,8 @@ fn main() -> ExitCode {
         snapshots += u64::from(out.snapshots);
         from_snapshot += u64::from(out.snapshot_restarts);
         events += out.events.derived;
-        gap += out.events.gap;
-        renumbered += out.events.renumbered;
+        restored += out.events.restored;
+        not_emitted += out.events.not_emitted;
         for (all, n) in cut.iter_mut().zip(out.checkpoint_cuts) {
             *all += u64::from(n);
         }
@@ -109,8 +109,8 @@ fn main() -> ExitCode {
         "{runs} seeds, {failed} failed, {crashes} power losses, {acked} acknowledged requests, \
          {snapshots} snapshots taken, {from_snapshot} restarts from a snapshot, \
          checkpoints cut by a power loss before fsync/mark/fsync of the mark/journal delete \
-         {}/{}/{}/{}, {events} events derived ({gap} not rebuilt after a restart from a \
-         snapshot, {renumbered} orders counting order_seq from 1 again), {secs:.1} s, \
+         {}/{}/{}/{}, {events} events derived ({restored} brought back from the event store at \
+         restarts, {not_emitted} replayed without emitting again), {secs:.1} s, \
          {:.1} seeds/s",
         cut[Step::Fsync as usize],
         cut[Step::Mark as usize],
