@@ -18,10 +18,12 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
+use std::time::SystemTime;
 
 use orch_config::Network;
-use orch_runtime::dto::OrderView;
+use orch_runtime::dto::{HoldView, OrderView};
 
+use crate::book_holds::{held_at, HoldTrack};
 use crate::driver::ReleasedFulfillment;
 
 /// A fulfillment's ship plan, as the core answered it.
@@ -173,6 +175,8 @@ pub struct CellExpect {
     pub on_hand: i64,
     /// Reserved by live, unpicked fulfillment lines.
     pub reserved: i64,
+    /// Held by carts' holds active now (not converted, not expired).
+    pub held: i64,
 }
 
 /// The book. Every method takes `&self` (the runner, the simulator and the
@@ -185,6 +189,7 @@ pub struct Book {
     orders: Mutex<HashMap<String, OrderTrack>>,
     cells: Mutex<HashMap<(u32, u16), CellMoves>>,
     ship_to: Mutex<HashMap<String, (f64, f64)>>,
+    holds: Mutex<HashMap<String, HoldTrack>>,
 }
 
 impl Book {
@@ -215,6 +220,7 @@ impl Book {
             orders: Mutex::new(HashMap::new()),
             cells: Mutex::new(cells),
             ship_to: Mutex::new(HashMap::new()),
+            holds: Mutex::new(HashMap::new()),
         }
     }
 
@@ -495,9 +501,68 @@ impl Book {
             .unwrap_or_else(|| format!("facility#{i}"))
     }
 
+    /// A cart's hold for `order_id` was acknowledged with this answer (what
+    /// it holds where, and until when); `abandoned`: no order will name it.
+    pub fn hold_acknowledged(
+        &self,
+        order_id: &str,
+        v: &HoldView,
+        abandoned: bool,
+    ) -> Result<(), String> {
+        let t = HoldTrack::of(order_id, v, abandoned, SystemTime::now(), |f, s| {
+            Some((self.facility(f)?, self.sku(s)?))
+        })?;
+        self.holds
+            .lock()
+            .expect("book lock")
+            .insert(order_id.to_string(), t);
+        Ok(())
+    }
+
+    /// The order of a cart's hold is about to be sent.
+    pub fn hold_ordered(&self, order_id: &str) {
+        if let Some(h) = self.holds.lock().expect("book lock").get_mut(order_id) {
+            h.ordered_at.get_or_insert_with(SystemTime::now);
+        }
+    }
+
+    /// The order of a cart's hold was acknowledged; `status` is the hold's
+    /// status in the answer (`converted` when it took the hold).
+    pub fn hold_answered(&self, order_id: &str, status: Option<&str>, v: &OrderView) {
+        if let Some(h) = self.holds.lock().expect("book lock").get_mut(order_id) {
+            h.answered(status, v, |f, s| (self.facility_name(f), self.sku_name(s)));
+        }
+    }
+
+    /// A copy of every acknowledged hold's record.
+    pub fn holds(&self) -> Vec<HoldTrack> {
+        self.holds
+            .lock()
+            .expect("book lock")
+            .values()
+            .cloned()
+            .collect()
+    }
+
+    /// The latest `expires_at` of a hold no order converted.
+    pub fn last_hold_expiry(&self) -> Option<SystemTime> {
+        self.holds
+            .lock()
+            .expect("book lock")
+            .values()
+            .filter(|h| h.fate != crate::book_holds::HoldFate::Converted)
+            .map(|h| h.expires_at)
+            .max()
+    }
+
+    /// SKU and facility ids of a (facility, SKU) index pair.
+    pub fn cell_names(&self, facility: u16, sku: u32) -> (String, String) {
+        (self.sku_name(sku), self.facility_name(facility))
+    }
+
     /// What every cell must say once the floor has finished: on hand from
     /// the movements, reserved from the lines of live orders' fulfillments
-    /// not picked yet.
+    /// not picked yet, held from carts' holds active now.
     pub fn expected_cells(&self) -> BTreeMap<(String, String), CellExpect> {
         let mut reserved: HashMap<(u32, u16), i64> = HashMap::new();
         for t in self.orders.lock().expect("book lock").values() {
@@ -521,6 +586,12 @@ impl Book {
             out.entry((self.sku_name(s), self.facility_name(f)))
                 .or_default()
                 .reserved += r;
+        }
+        let holds = self.holds();
+        for ((f, s), h) in held_at(&holds, SystemTime::now()) {
+            out.entry((self.sku_name(s), self.facility_name(f)))
+                .or_default()
+                .held += h;
         }
         out
     }
@@ -603,7 +674,8 @@ mod tests {
             b.expected_cells()[&key],
             CellExpect {
                 on_hand: start,
-                reserved: 2
+                reserved: 2,
+                held: 0
             }
         );
         b.picked("o", "o/1", &fac, &sku, 2);
@@ -614,7 +686,8 @@ mod tests {
             b.expected_cells()[&key],
             CellExpect {
                 on_hand: start - 2 + 5 + 1,
-                reserved: 0
+                reserved: 0,
+                held: 0
             }
         );
         b.adjusted(&sku, &fac, 7);

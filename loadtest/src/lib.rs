@@ -19,7 +19,10 @@
 //! client could see.
 
 pub mod audit;
+pub mod audit_holds;
 pub mod book;
+pub mod book_holds;
+pub mod carts;
 pub mod chart;
 pub mod cli;
 pub mod delivery;
