@@ -176,3 +176,174 @@ pub fn all_expired(book: &Book, now: SystemTime) -> bool {
     book.last_hold_expiry()
         .is_none_or(|t| t + Duration::from_secs(1) < now)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use orch_config::bf1::{generate, Bf1Params};
+    use orch_runtime::dto::{HeldAtView, LineView};
+
+    struct Bench {
+        book: Book,
+        cell: (u16, u32),
+        names: (String, String),
+        on_hand: i64,
+    }
+
+    fn bench() -> Bench {
+        let net = generate(&Bf1Params {
+            scale: 0.01,
+            seed: 3,
+        });
+        let e = net.stock[0];
+        let book = Book::new(&net);
+        let names = book.cell_names(e.facility, e.sku);
+        Bench {
+            book,
+            cell: (e.facility, e.sku),
+            names,
+            on_hand: i64::from(e.on_hand),
+        }
+    }
+
+    fn track(b: &Bench, id: &str, units: u32, abandoned: bool, fate: HoldFate) -> HoldTrack {
+        let t0 = SystemTime::now() - Duration::from_secs(60);
+        HoldTrack {
+            order_id: id.into(),
+            hold_id: format!("{id}-cart"),
+            abandoned,
+            held: vec![(b.cell.0, b.cell.1, units)],
+            acked_at: t0,
+            expires_at: t0 + Duration::from_secs(5),
+            ordered_at: (!abandoned).then_some(t0 + Duration::from_secs(1)),
+            fate,
+            rerouted: Vec::new(),
+        }
+    }
+
+    fn read(id: &str, status: &str, holding: bool) -> (String, Result<Option<HoldView>, String>) {
+        let holds = if holding {
+            vec![HeldAtView {
+                facility_id: "F".into(),
+                lines: vec![LineView {
+                    sku: "S".into(),
+                    qty: 1,
+                }],
+            }]
+        } else {
+            Vec::new()
+        };
+        (
+            format!("{id}-cart"),
+            Ok(Some(HoldView {
+                hold_id: format!("{id}-cart"),
+                status: status.into(),
+                expires_at: String::new(),
+                holds,
+                unavailable: Vec::new(),
+            })),
+        )
+    }
+
+    fn failed(checks: &[CheckResult]) -> Vec<&str> {
+        checks
+            .iter()
+            .filter(|c| !c.passed)
+            .map(|c| c.name.as_str())
+            .collect()
+    }
+
+    fn cells(b: &Bench, reserved: i64, held: i64) -> BTreeMap<(String, String), (i64, i64, i64)> {
+        [(b.names.clone(), (b.on_hand, reserved, held))].into()
+    }
+
+    #[test]
+    fn expired_converted_and_within_stock_passes() {
+        let b = bench();
+        let holds = vec![
+            track(&b, "a", 1, true, HoldFate::Held),
+            track(&b, "c", 1, false, HoldFate::Converted),
+        ];
+        let checks = hold_checks(
+            &b.book,
+            &holds,
+            &vec![read("a", "expired", false)],
+            &cells(&b, 0, 0),
+            true,
+        );
+        assert_eq!(failed(&checks), Vec::<&str>::new(), "{checks:?}");
+        let off = hold_checks(&b.book, &[], &Vec::new(), &cells(&b, 0, 0), false);
+        assert_eq!(off.len(), 3);
+        assert!(off
+            .iter()
+            .all(|c| c.passed && c.scope == "no carts in this run"));
+    }
+
+    #[test]
+    fn an_abandoned_hold_still_holding_fails() {
+        let b = bench();
+        let holds = vec![track(&b, "a", 1, true, HoldFate::Held)];
+        let still = hold_checks(
+            &b.book,
+            &holds,
+            &vec![read("a", "active", true)],
+            &cells(&b, 0, 0),
+            true,
+        );
+        assert_eq!(failed(&still), ["holds_expired_hold_nothing"]);
+        let unread = hold_checks(&b.book, &holds, &Vec::new(), &cells(&b, 0, 0), true);
+        assert_eq!(failed(&unread), ["holds_expired_hold_nothing"]);
+        let core_holds = hold_checks(
+            &b.book,
+            &holds,
+            &vec![read("a", "expired", false)],
+            &cells(&b, 0, 1),
+            true,
+        );
+        assert_eq!(failed(&core_holds), ["holds_expired_hold_nothing"]);
+    }
+
+    #[test]
+    fn a_rerouted_or_ignored_conversion_fails() {
+        let b = bench();
+        let mut moved = track(&b, "c", 1, false, HoldFate::Converted);
+        moved
+            .rerouted
+            .push("c-cart: held 1 of S at F, order c has 0 there".into());
+        let c = hold_checks(&b.book, &[moved], &Vec::new(), &cells(&b, 0, 0), true);
+        assert_eq!(failed(&c), ["conversions_took_held_units"]);
+        // Sent 4 s before expiry, answered other than converted.
+        let ignored = track(&b, "c", 1, false, HoldFate::NotTaken);
+        let c = hold_checks(&b.book, &[ignored], &Vec::new(), &cells(&b, 0, 0), true);
+        assert_eq!(failed(&c), ["conversions_took_held_units"]);
+        // Sent within the margin: late, not a violation.
+        let mut late = track(&b, "c", 1, false, HoldFate::NotTaken);
+        late.ordered_at = Some(late.expires_at - Duration::from_secs(1));
+        let c = hold_checks(&b.book, &[late], &Vec::new(), &cells(&b, 0, 0), true);
+        assert_eq!(failed(&c), Vec::<&str>::new());
+    }
+
+    #[test]
+    fn holding_more_than_the_shelf_fails() {
+        let b = bench();
+        let n = (b.on_hand + 1) as u32;
+        let holds = vec![
+            track(&b, "c1", n / 2 + 1, false, HoldFate::Converted),
+            track(&b, "c2", n / 2 + 1, false, HoldFate::Converted),
+        ];
+        let c = hold_checks(&b.book, &holds, &Vec::new(), &cells(&b, 0, 0), true);
+        assert_eq!(failed(&c), ["no_hold_oversell"], "{c:?}");
+        assert!(
+            c[2].examples[0].contains("held at once"),
+            "{:?}",
+            c[2].examples
+        );
+        let over = cells(&b, b.on_hand, 1);
+        let c = hold_checks(&b.book, &[], &Vec::new(), &over, true);
+        // The core's held is also not 0 after every hold expired.
+        assert_eq!(
+            failed(&c),
+            ["holds_expired_hold_nothing", "no_hold_oversell"]
+        );
+    }
+}

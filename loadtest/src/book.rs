@@ -783,4 +783,58 @@ mod tests {
             "the pick kept"
         );
     }
+
+    #[test]
+    fn holds_are_held_until_converted_or_expired() {
+        let net = generate(&Bf1Params {
+            scale: 0.01,
+            seed: 3,
+        });
+        let b = Book::new(&net);
+        let e = &net.stock[0];
+        let (sku, fac) = (
+            net.skus[e.sku as usize].clone(),
+            net.facilities[e.facility as usize].id.clone(),
+        );
+        let key = (sku.clone(), fac.clone());
+        let hold = |id: &str, in_s: i64| HoldView {
+            hold_id: format!("{id}-cart"),
+            status: "active".into(),
+            expires_at: humantime::format_rfc3339_millis(if in_s >= 0 {
+                SystemTime::now() + std::time::Duration::from_secs(in_s as u64)
+            } else {
+                SystemTime::now() - std::time::Duration::from_secs((-in_s) as u64)
+            })
+            .to_string(),
+            holds: vec![orch_runtime::dto::HeldAtView {
+                facility_id: fac.clone(),
+                lines: vec![LineView {
+                    sku: sku.clone(),
+                    qty: 2,
+                }],
+            }],
+            unavailable: Vec::new(),
+        };
+        b.hold_acknowledged("c", &hold("c", 60), false).unwrap();
+        b.hold_acknowledged("a", &hold("a", 60), true).unwrap();
+        b.hold_acknowledged("x", &hold("x", -1), true).unwrap();
+        assert_eq!(b.expected_cells()[&key].held, 4, "c and a; x expired");
+        assert_eq!(b.holds().len(), 3);
+        b.hold_ordered("c");
+        let v = routed("c", &sku, &fac, 2);
+        b.acknowledged(&v);
+        b.hold_answered("c", Some("converted"), &v);
+        let cell = b.expected_cells()[&key];
+        assert_eq!((cell.held, cell.reserved), (2, 2), "c's units reserved now");
+        let h = b.holds().into_iter().find(|h| h.order_id == "c").unwrap();
+        assert_eq!(h.fate, crate::book_holds::HoldFate::Converted);
+        assert!(h.rerouted.is_empty() && h.ordered_at.is_some());
+        assert!(
+            b.last_hold_expiry().unwrap() > SystemTime::now(),
+            "a is still active"
+        );
+        let mut bad = hold("y", 60);
+        bad.holds[0].facility_id = "nowhere".into();
+        assert!(b.hold_acknowledged("y", &bad, true).is_err());
+    }
 }

@@ -123,7 +123,7 @@ impl CartDecider {
     }
 
     /// The next arrival's fate (always three draws).
-    pub fn next(&mut self) -> CartDecision {
+    pub fn decide(&mut self) -> CartDecision {
         let cart: f64 = self.rng.random();
         let abandon: f64 = self.rng.random();
         let delay: f64 = self.rng.random();
@@ -148,7 +148,7 @@ pub fn hold_id_of(order_id: &str) -> String {
 pub fn hold_input(o: &PlaceOrder, ttl_s: u32) -> HoldInput {
     HoldInput {
         hold_id: hold_id_of(&o.order_id),
-        ship_to: o.ship_to.clone(),
+        ship_to: o.ship_to,
         service_level: Some(o.service_level.clone()),
         ttl_s: Some(i64::from(ttl_s)),
         lines: o.lines.clone(),
@@ -162,7 +162,7 @@ mod tests {
 
     fn draws(spec: CartSpec, seed: u64, n: usize) -> Vec<CartDecision> {
         let mut d = CartDecider::new(spec, seed);
-        (0..n).map(|_| d.next()).collect()
+        (0..n).map(|_| d.decide()).collect()
     }
 
     #[test]

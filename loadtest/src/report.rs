@@ -308,10 +308,17 @@ pub struct CartFigures {
     pub conversion_ratio: Option<f64>,
     /// Hold create latency, from the cart's intended time.
     pub hold_create_ms: Percentiles,
+    /// Units of the doorbuster's hot SKUs that carts' holds held.
+    pub hot_units_held: u64,
 }
 
 /// The cart figures of a run with carts.
-pub fn cart_figures(spec: &CartSpec, m: &Metrics, expired: u64) -> CartFigures {
+pub fn cart_figures(
+    spec: &CartSpec,
+    m: &Metrics,
+    expired: u64,
+    hot_units_held: u64,
+) -> CartFigures {
     let c = &m.counts;
     let g = Counters::get;
     let created = g(&c.carts_created);
@@ -331,6 +338,7 @@ pub fn cart_figures(spec: &CartSpec, m: &Metrics, expired: u64) -> CartFigures {
         failed: g(&c.carts_failed),
         conversion_ratio: (created > 0).then(|| round(converted as f64 / created as f64, 4)),
         hold_create_ms: m.hold.percentiles(),
+        hot_units_held,
     }
 }
 
@@ -340,7 +348,7 @@ pub fn carts_markdown(f: &CartFigures) -> String {
         "\n## Carts (holds)\n\n{} of arrivals held first ({} abandoned, TTL {} s, checkout within {} ms). \
          Carts created {}, converted {} (conversion ratio {}), not converted {} (hold expired before checkout), \
          abandoned {}, expired {}; hold requests refused {} (shed {}), failed {}. Hold create latency \
-         p50 {} ms, p99 {} ms.\n",
+         p50 {} ms, p99 {} ms. Doorbuster units held by carts: {}.\n",
         f.share,
         f.abandon_share,
         f.ttl_s,
@@ -356,6 +364,7 @@ pub fn carts_markdown(f: &CartFigures) -> String {
         f.failed,
         f.hold_create_ms.p50,
         f.hold_create_ms.p99,
+        f.hot_units_held,
     )
 }
 

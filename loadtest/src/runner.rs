@@ -490,7 +490,7 @@ async fn run_on(
         let r = (opts.reads_per_order > 0).then(|| reads.for_order(&net, &o));
         // Drawn for every arrival: the decisions stay the same whatever
         // the core's speed.
-        let decision = carts.next();
+        let decision = carts.decide();
         let cart = carts_on
             && decision != CartDecision::Direct
             && carts_in_flight.load(Ordering::Acquire) < opts.max_in_flight;
@@ -648,7 +648,17 @@ async fn run_on(
         journal: setup.core.as_ref().and_then(report::journal_stats),
         notes,
         shipping,
-        carts: carts_on.then(|| report::cart_figures(&opts.carts, &metrics, holds_expired)),
+        carts: carts_on.then(|| {
+            let hot_units_held = plan.as_ref().map_or(0, |p| {
+                book.holds()
+                    .iter()
+                    .flat_map(|h| h.held.iter())
+                    .filter(|&&(f, s, _)| p.skus.contains(&book.cell_names(f, s).0))
+                    .map(|&(_, _, q)| u64::from(q))
+                    .sum()
+            });
+            report::cart_figures(&opts.carts, &metrics, holds_expired, hot_units_held)
+        }),
     });
     if let Some(core) = &setup.core {
         core.shutdown();
