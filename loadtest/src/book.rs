@@ -515,21 +515,22 @@ impl Book {
         self.holds
             .lock()
             .expect("book lock")
-            .insert(order_id.to_string(), t);
+            .insert(v.hold_id.clone(), t);
         Ok(())
     }
 
-    /// The order of a cart's hold is about to be sent.
-    pub fn hold_ordered(&self, order_id: &str) {
-        if let Some(h) = self.holds.lock().expect("book lock").get_mut(order_id) {
-            h.ordered_at.get_or_insert_with(SystemTime::now);
+    /// The order naming this hold is about to be sent (again): the hold
+    /// lasted at least until now.
+    pub fn hold_ordered(&self, hold_id: &str) {
+        if let Some(h) = self.holds.lock().expect("book lock").get_mut(hold_id) {
+            h.ordered_at = Some(SystemTime::now());
         }
     }
 
-    /// The order of a cart's hold was acknowledged; `status` is the hold's
+    /// The order naming this hold was acknowledged; `status` is the hold's
     /// status in the answer (`converted` when it took the hold).
-    pub fn hold_answered(&self, order_id: &str, status: Option<&str>, v: &OrderView) {
-        if let Some(h) = self.holds.lock().expect("book lock").get_mut(order_id) {
+    pub fn hold_answered(&self, hold_id: &str, status: Option<&str>, v: &OrderView) {
+        if let Some(h) = self.holds.lock().expect("book lock").get_mut(hold_id) {
             h.answered(status, v, |f, s| (self.facility_name(f), self.sku_name(s)));
         }
     }
@@ -820,10 +821,10 @@ mod tests {
         b.hold_acknowledged("x", &hold("x", -1), true).unwrap();
         assert_eq!(b.expected_cells()[&key].held, 4, "c and a; x expired");
         assert_eq!(b.holds().len(), 3);
-        b.hold_ordered("c");
+        b.hold_ordered("c-cart");
         let v = routed("c", &sku, &fac, 2);
         b.acknowledged(&v);
-        b.hold_answered("c", Some("converted"), &v);
+        b.hold_answered("c-cart", Some("converted"), &v);
         let cell = b.expected_cells()[&key];
         assert_eq!((cell.held, cell.reserved), (2, 2), "c's units reserved now");
         let h = b.holds().into_iter().find(|h| h.order_id == "c").unwrap();

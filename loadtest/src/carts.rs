@@ -1,11 +1,12 @@
-//! Carts: a share of product-page visits create a hold first (a cart
-//! reservation with an expiry, `POST /v1/holds`); most check out after a
-//! delay (the order names the hold and takes its units), some are abandoned
-//! and their hold expires. [`CartSpec`] is what `--cart-share`,
-//! `--cart-abandon`, `--cart-ttl-s` and `--cart-checkout-ms` say;
-//! [`CartDecider`] draws each arrival's fate from the run's seed, three
-//! draws per arrival whatever the outcome, so the stream of decisions is
-//! the same whatever the core's speed.
+//! Carts: a share of orders go through a cart first (a hold, a cart
+//! reservation with an expiry, `POST /v1/holds`, then the order naming it
+//! after a checkout delay: it takes the held units); on top of the orders,
+//! abandoned carts hold the same lines and are never ordered, so their
+//! holds expire. The order stream is the same with carts or without.
+//! [`CartSpec`] is what `--cart-share`, `--cart-abandon`, `--cart-ttl-s`
+//! and `--cart-checkout-ms` say; [`CartDecider`] draws each arrival's fate
+//! from the run's seed, three draws per arrival whatever the outcome, so
+//! the stream of decisions is the same whatever the core's speed.
 
 use std::time::Duration;
 
@@ -15,7 +16,8 @@ use rand_chacha::ChaCha8Rng;
 
 /// Default `--cart-share`: orders that go through a cart first.
 pub const CART_SHARE_DEFAULT: f64 = 0.3;
-/// Default `--cart-abandon`: carts abandoned (their hold expires).
+/// Default `--cart-abandon`: the share of all carts that are abandoned
+/// (their hold expires); abandoned carts come on top of the orders.
 pub const CART_ABANDON_DEFAULT: f64 = 0.2;
 /// Default `--cart-ttl-s`: short enough that abandoned carts expire within
 /// a CI run.
@@ -27,9 +29,9 @@ pub const CART_CHECKOUT_MS_DEFAULT: u64 = 1500;
 /// How carts are drawn.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct CartSpec {
-    /// Share of arrivals that create a hold first (0 disables carts).
+    /// Share of orders that go through a cart first (0 disables carts).
     pub share: f64,
-    /// Share of carts abandoned.
+    /// Share of all carts that are abandoned (on top of the orders).
     pub abandon: f64,
     /// The hold's TTL, s.
     pub ttl_s: u32,
@@ -57,6 +59,12 @@ impl CartSpec {
         }
     }
 
+    /// Abandoned carts per order: `share × abandon / (1 − abandon)`, so
+    /// that `abandon` of all carts are abandoned.
+    pub fn abandoned_per_order(&self) -> f64 {
+        self.share * self.abandon / (1.0 - self.abandon)
+    }
+
     /// Whether any arrival goes through a cart.
     pub fn enabled(&self) -> bool {
         self.share > 0.0
@@ -67,10 +75,11 @@ impl CartSpec {
         if !(0.0..=1.0).contains(&self.share) {
             return Err(format!("--cart-share: must be 0 to 1, got {}", self.share));
         }
-        if !(0.0..=1.0).contains(&self.abandon) {
+        if !(0.0..1.0).contains(&self.abandon) || self.abandoned_per_order() > 1.0 {
             return Err(format!(
-                "--cart-abandon: must be 0 to 1, got {}",
-                self.abandon
+                "--cart-abandon: must be 0 to under 1, and at most one abandoned cart per order \
+                 (share x abandon / (1 - abandon) <= 1), got {} with --cart-share {}",
+                self.abandon, self.share
             ));
         }
         if !(1..=3600).contains(&self.ttl_s) {
@@ -92,18 +101,23 @@ impl CartSpec {
     }
 }
 
-/// What one arrival does.
+/// What one arrival does besides its order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CartDecision {
-    /// Orders straight away (no cart).
-    Direct,
-    /// Holds, then checks out `after` the hold's answer.
-    Convert {
-        /// The checkout delay.
-        after: Duration,
-    },
-    /// Holds and never orders: the hold expires.
-    Abandon,
+pub struct CartDecision {
+    /// The order goes through a cart: it holds, then checks out this long
+    /// after the hold's answer (`None`: it orders straight away).
+    pub checkout: Option<Duration>,
+    /// An abandoned cart comes with it: a hold of the same lines that no
+    /// order names.
+    pub abandoned_cart: bool,
+}
+
+impl CartDecision {
+    /// No cart at all.
+    pub const DIRECT: CartDecision = CartDecision {
+        checkout: None,
+        abandoned_cart: false,
+    };
 }
 
 /// Draws each arrival's [`CartDecision`] from the run's seed.
@@ -127,27 +141,27 @@ impl CartDecider {
         let cart: f64 = self.rng.random();
         let abandon: f64 = self.rng.random();
         let delay: f64 = self.rng.random();
-        if cart >= self.spec.share {
-            CartDecision::Direct
-        } else if abandon < self.spec.abandon {
-            CartDecision::Abandon
-        } else {
-            CartDecision::Convert {
-                after: self.spec.checkout_max.mul_f64(delay),
-            }
+        CartDecision {
+            checkout: (cart < self.spec.share).then(|| self.spec.checkout_max.mul_f64(delay)),
+            abandoned_cart: abandon < self.spec.abandoned_per_order(),
         }
     }
 }
 
-/// The hold id of an order's cart.
-pub fn hold_id_of(order_id: &str) -> String {
-    format!("{order_id}-cart")
+/// The hold id of an order's cart (`abandoned`: the abandoned cart that
+/// came with it).
+pub fn hold_id_of(order_id: &str, abandoned: bool) -> String {
+    if abandoned {
+        format!("{order_id}-abandoned")
+    } else {
+        format!("{order_id}-cart")
+    }
 }
 
 /// The hold a cart creates for `o`: its lines, ship-to and service level.
-pub fn hold_input(o: &PlaceOrder, ttl_s: u32) -> HoldInput {
+pub fn hold_input(o: &PlaceOrder, abandoned: bool, ttl_s: u32) -> HoldInput {
     HoldInput {
-        hold_id: hold_id_of(&o.order_id),
+        hold_id: hold_id_of(&o.order_id, abandoned),
         ship_to: o.ship_to,
         service_level: Some(o.service_level.clone()),
         ttl_s: Some(i64::from(ttl_s)),
@@ -171,16 +185,19 @@ mod tests {
         let a = draws(spec, 7, 20_000);
         assert_eq!(a, draws(spec, 7, 20_000), "same seed, same decisions");
         assert_ne!(a, draws(spec, 8, 20_000), "another seed, others");
-        let carts = a.iter().filter(|d| **d != CartDecision::Direct).count() as f64;
-        let abandoned = a.iter().filter(|d| **d == CartDecision::Abandon).count() as f64;
-        assert!((carts / 20_000.0 - 0.3).abs() < 0.02, "carts {carts}");
+        let converting = a.iter().filter(|d| d.checkout.is_some()).count() as f64;
+        let abandoned = a.iter().filter(|d| d.abandoned_cart).count() as f64;
         assert!(
-            (abandoned / carts - 0.2).abs() < 0.03,
-            "abandoned {abandoned}"
+            (converting / 20_000.0 - 0.3).abs() < 0.02,
+            "carts {converting}"
+        );
+        assert!(
+            (abandoned / (converting + abandoned) - 0.2).abs() < 0.03,
+            "abandoned {abandoned} of all carts"
         );
         for d in &a {
-            if let CartDecision::Convert { after } = d {
-                assert!(*after <= spec.checkout_max);
+            if let Some(after) = d.checkout {
+                assert!(after <= spec.checkout_max);
             }
         }
     }
@@ -189,15 +206,15 @@ mod tests {
     fn zero_share_disables_carts_and_extremes_hold() {
         assert!(draws(CartSpec::off(), 1, 1000)
             .iter()
-            .all(|d| *d == CartDecision::Direct));
+            .all(|d| *d == CartDecision::DIRECT));
         let all = CartSpec {
             share: 1.0,
-            abandon: 1.0,
+            abandon: 0.5,
             ..CartSpec::default()
         };
         assert!(draws(all, 1, 1000)
             .iter()
-            .all(|d| *d == CartDecision::Abandon));
+            .all(|d| d.checkout.is_some() && d.abandoned_cart));
         let none_abandoned = CartSpec {
             share: 1.0,
             abandon: 0.0,
@@ -205,7 +222,7 @@ mod tests {
         };
         assert!(draws(none_abandoned, 1, 1000)
             .iter()
-            .all(|d| matches!(d, CartDecision::Convert { .. })));
+            .all(|d| d.checkout.is_some() && !d.abandoned_cart));
     }
 
     #[test]
@@ -224,6 +241,14 @@ mod tests {
         bad(
             CartSpec {
                 abandon: -0.1,
+                ..CartSpec::default()
+            },
+            "--cart-abandon",
+        );
+        bad(
+            CartSpec {
+                share: 1.0,
+                abandon: 0.6,
                 ..CartSpec::default()
             },
             "--cart-abandon",

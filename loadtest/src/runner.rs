@@ -490,10 +490,22 @@ async fn run_on(
         let r = (opts.reads_per_order > 0).then(|| reads.for_order(&net, &o));
         // Drawn for every arrival: the decisions stay the same whatever
         // the core's speed.
-        let decision = carts.decide();
-        let cart = carts_on
-            && decision != CartDecision::Direct
-            && carts_in_flight.load(Ordering::Acquire) < opts.max_in_flight;
+        let decision = if carts_on && carts_in_flight.load(Ordering::Acquire) < opts.max_in_flight {
+            carts.decide()
+        } else {
+            let _ = carts.decide();
+            CartDecision::DIRECT
+        };
+        let cart = decision.checkout.is_some();
+        if decision.abandoned_cart {
+            carts_in_flight.fetch_add(1, Ordering::AcqRel);
+            let n = carts_in_flight.clone();
+            let (flow, spec, o) = (flow.clone(), opts.carts, o.clone());
+            tasks.spawn(async move {
+                run_cart(&flow, spec, intended, o, None, usize::MAX).await;
+                n.fetch_sub(1, Ordering::AcqRel);
+            });
+        }
         if !cart {
             metrics.offered(intended);
         }
@@ -534,7 +546,7 @@ async fn run_on(
             let n = carts_in_flight.clone();
             let (flow, spec, max_in_flight) = (flow.clone(), opts.carts, opts.max_in_flight);
             tasks.spawn(async move {
-                run_cart(&flow, spec, intended, o, decision, max_in_flight).await;
+                run_cart(&flow, spec, intended, o, decision.checkout, max_in_flight).await;
                 n.fetch_sub(1, Ordering::AcqRel);
             });
             continue;
@@ -717,8 +729,8 @@ impl Flow {
             let orders: Vec<(PlaceOrder, Option<String>)> = batch
                 .iter()
                 .map(|(_, o, h)| {
-                    if h.is_some() {
-                        b.hold_ordered(&o.order_id);
+                    if let Some(h) = h {
+                        b.hold_ordered(h);
                     }
                     (o.clone(), h.clone())
                 })
@@ -741,14 +753,14 @@ impl Flow {
                             Counters::add(&c.backordered, 1);
                         }
                         b.acknowledged(&v);
-                        if h.is_some() {
+                        if let Some(h) = &h {
                             let status = hold.as_ref().map(|x| x.status.as_str());
                             if status == Some("converted") {
                                 Counters::add(&c.carts_converted, 1);
                             } else {
                                 Counters::add(&c.carts_not_converted, 1);
                             }
-                            b.hold_answered(&o.order_id, status, &v);
+                            b.hold_answered(h, status, &v);
                         }
                         let _ = tx.send(SimInput::Acknowledged(v));
                         in_flight.fetch_sub(1, Ordering::AcqRel);
@@ -781,21 +793,21 @@ impl Flow {
 }
 
 /// One cart: holds the order's lines (refusals tried again after
-/// `Retry-After`, up to `max_tries`, like orders), then either checks out
-/// after its delay (the order names the hold; it is offered then) or is
-/// abandoned and its hold left to expire. A cart whose hold was refused or
-/// failed still checks out if it was to convert, without a hold.
+/// `Retry-After`, up to `max_tries`, like orders), then checks out after
+/// `checkout` (the order names the hold; it is offered then), or, when
+/// `None`, is abandoned and its hold left to expire. A cart whose hold was
+/// refused or failed still checks out if it was to, without a hold.
 async fn run_cart(
     flow: &Flow,
     spec: CartSpec,
     intended: Instant,
     o: PlaceOrder,
-    decision: CartDecision,
+    checkout: Option<Duration>,
     max_in_flight: usize,
 ) {
     let (m, c) = (&flow.metrics, &flow.metrics.counts);
-    let abandon = decision == CartDecision::Abandon;
-    let input = hold_input(&o, spec.ttl_s);
+    let abandon = checkout.is_none();
+    let input = hold_input(&o, abandon, spec.ttl_s);
     let mut held = false;
     for attempt in 1..=flow.max_tries {
         match flow.driver.create_hold(&input).await {
@@ -823,14 +835,11 @@ async fn run_cart(
             }
         }
     }
-    let after = match decision {
-        CartDecision::Convert { after } => after,
-        CartDecision::Abandon | CartDecision::Direct => {
-            if held {
-                Counters::add(&c.carts_abandoned, 1);
-            }
-            return;
+    let Some(after) = checkout else {
+        if held {
+            Counters::add(&c.carts_abandoned, 1);
         }
+        return;
     };
     let checkout = Instant::now() + after;
     tokio::time::sleep_until(checkout.into()).await;
@@ -839,7 +848,7 @@ async fn run_cart(
         m.dropped(checkout);
         return;
     }
-    let hold = held.then(|| hold_id_of(&o.order_id));
+    let hold = held.then(|| hold_id_of(&o.order_id, false));
     flow.place(vec![(checkout, o, hold)]).await;
 }
 
