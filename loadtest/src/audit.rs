@@ -26,6 +26,11 @@
 //!   promised date is kept or missed in the book (delivered on or before the
 //!   date, [`crate::book::FulfillmentTrack::promise_kept`]) exactly as the
 //!   core's timeline says (a `promise_missed` entry for it, or none);
+//! - `inventory_matches_book` also compares held units: the core's held
+//!   per cell against the units of the carts' holds the book counts active;
+//! - the carts' checks (`holds_expired_hold_nothing`,
+//!   `conversions_took_held_units`, `no_hold_oversell`), see
+//!   [`crate::audit_holds`];
 //! - in-process, the core's own audit as `core.*` (its ledgers; kept for
 //!   what it adds, never instead of the book).
 

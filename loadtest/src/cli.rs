@@ -136,7 +136,8 @@ pub struct Common {
     /// report's notes say so).
     #[arg(long, default_value_t = crate::carts::CART_SHARE_DEFAULT)]
     pub cart_share: f64,
-    /// Share of carts abandoned: their hold is never ordered and expires.
+    /// Share of all carts that are abandoned: on top of the orders, they
+    /// hold an order's lines, are never ordered, and their holds expire.
     #[arg(long, default_value_t = crate::carts::CART_ABANDON_DEFAULT)]
     pub cart_abandon: f64,
     /// TTL of a cart's hold, s (short, so abandoned carts expire within
