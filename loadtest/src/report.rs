@@ -280,9 +280,9 @@ pub struct DoorbusterFigures {
 /// `carts`: holds created by product-page visits, and what became of them.
 #[derive(Debug, Clone, Serialize)]
 pub struct CartFigures {
-    /// Share of arrivals that held first (`--cart-share`).
+    /// Share of orders that held first (`--cart-share`).
     pub share: f64,
-    /// Share of carts abandoned (`--cart-abandon`).
+    /// Share of all carts abandoned (`--cart-abandon`).
     pub abandon_share: f64,
     /// Hold TTL, s (`--cart-ttl-s`).
     pub ttl_s: u32,
@@ -345,7 +345,8 @@ pub fn cart_figures(
 /// The carts section of `report.md`.
 pub fn carts_markdown(f: &CartFigures) -> String {
     format!(
-        "\n## Carts (holds)\n\n{} of arrivals held first ({} abandoned, TTL {} s, checkout within {} ms). \
+        "\n## Carts (holds)\n\n{} of orders held first, {} of all carts abandoned (on top of the orders; TTL {} s, \
+         checkout within {} ms). \
          Carts created {}, converted {} (conversion ratio {}), not converted {} (hold expired before checkout), \
          abandoned {}, expired {}; hold requests refused {} (shed {}), failed {}. Hold create latency \
          p50 {} ms, p99 {} ms. Doorbuster units held by carts: {}.\n",
