@@ -2,7 +2,9 @@
 # The load tester's CI check: a 20-second BF-1 run at scale 0.01 in-process,
 # then report.json must exist, carry the rate accounting (offered, achieved,
 # goodput, dropped, refused, shed, generator lateness, per-second series) and
-# every invariant in it must have passed.
+# the cart figures (carts on at the default --cart-share: holds created,
+# converted, abandoned and expired), and every invariant in it, the holds'
+# checks included, must have passed.
 # Run from the repository root: bash loadtest/ci-check.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -20,7 +22,8 @@ import json, sys
 r = json.load(open(sys.argv[1]))
 inv = r.get("invariants") or {}
 required = ["no_oversell", "inventory_matches_book", "conservation_per_sku", "no_lost_acknowledged_order", "doorbuster_exact",
-            "promises_match_core"]
+            "promises_match_core", "holds_expired_hold_nothing", "conversions_took_held_units",
+            "no_hold_oversell"]
 missing = [n for n in required if n not in inv]
 failed = [n for n, c in inv.items() if not c.get("passed")]
 for n, c in sorted(inv.items()):
@@ -34,6 +37,8 @@ fields = {
     "config": ["max_in_flight", "max_tries", "load_average"],
     "shipping": ["orders_placed", "orders_split", "split_ratio", "cost_per_order", "carrier_mix",
                  "promise_by_service_level", "promise_total"],
+    "carts": ["created", "converted", "not_converted", "abandoned", "expired", "refused", "shed",
+              "conversion_ratio", "hold_create_ms"],
 }
 absent = [f"{k}.{f}" for k, fs in fields.items() for f in fs if f not in (r.get(k) or {})]
 series = r.get("series") or []
@@ -55,6 +60,13 @@ if not absent:
         wrong.append("shipping: delivered by service level does not add up to promise_total")
     if sh["promise_total"]["delivered"] == 0:
         wrong.append("shipping: no delivery was judged against a promise")
+    c = r["carts"]
+    if c["converted"] == 0 or c["abandoned"] == 0:
+        wrong.append("carts: none converted or none abandoned")
+    if c["converted"] + c["not_converted"] + c["abandoned"] != c["created"]:
+        wrong.append("carts: converted + not converted + abandoned != created")
+    if c["expired"] != c["abandoned"] + c["not_converted"]:
+        wrong.append("carts: expired != abandoned + not converted")
 if missing or failed or absent or wrong:
     print(f"loadtest ci-check: missing {missing}, failed {failed}, absent fields {absent}, wrong {wrong}",
           file=sys.stderr)
@@ -65,7 +77,11 @@ print(f"loadtest ci-check: {len(inv)} invariants passed; offered {t['orders_offe
       f"dropped {n['orders_dropped']}, shed {n['orders_shed']}; generator late by {g['max_ms']} ms max, "
       f"{g['mean_ms']} ms mean; place p99 {r['latency_ms']['place']['p99']} ms; "
       f"promise kept {r['shipping']['promise_total']['kept_ratio']}, split ratio {r['shipping']['split_ratio']}, "
-      f"shipping cost per order p50 {r['shipping']['cost_per_order']['p50']} "
+      f"shipping cost per order p50 {r['shipping']['cost_per_order']['p50']}; "
+      f"carts created {r['carts']['created']}, converted {r['carts']['converted']} "
+      f"(ratio {r['carts']['conversion_ratio']}), abandoned {r['carts']['abandoned']}, "
+      f"expired {r['carts']['expired']}, refused {r['carts']['refused']}, hold create p50 "
+      f"{r['carts']['hold_create_ms']['p50']} ms p99 {r['carts']['hold_create_ms']['p99']} ms "
       f"({r['config']['cores']} cores, durability {r['config']['durability']}, "
       f"load average {r['config']['load_average']})")
 PY

@@ -26,6 +26,11 @@
 //!   promised date is kept or missed in the book (delivered on or before the
 //!   date, [`crate::book::FulfillmentTrack::promise_kept`]) exactly as the
 //!   core's timeline says (a `promise_missed` entry for it, or none);
+//! - `inventory_matches_book` also compares held units: the core's held
+//!   per cell against the units of the carts' holds the book counts active;
+//! - the carts' checks (`holds_expired_hold_nothing`,
+//!   `conversions_took_held_units`, `no_hold_oversell`), see
+//!   [`crate::audit_holds`];
 //! - in-process, the core's own audit as `core.*` (its ledgers; kept for
 //!   what it adds, never instead of the book).
 
@@ -57,7 +62,8 @@ pub struct CheckResult {
 }
 
 impl CheckResult {
-    fn new(name: &str, scope: &str, violations: Vec<String>) -> CheckResult {
+    /// A check named `name` over `scope`, passed when `violations` is empty.
+    pub fn new(name: &str, scope: &str, violations: Vec<String>) -> CheckResult {
         CheckResult {
             name: name.into(),
             passed: violations.is_empty(),
@@ -90,6 +96,8 @@ pub struct AuditInput<'a> {
     pub surprises: Vec<String>,
     /// The first released fulfillments whose order never learned its wave.
     pub unheard: Vec<String>,
+    /// The run had carts (holds).
+    pub carts: bool,
 }
 
 /// Per SKU: units on the shelf (on hand − reserved, all facilities).
@@ -195,7 +203,7 @@ pub fn status_matches(t: &OrderTrack, v: &OrderView) -> Result<(), String> {
 async fn core_cells(
     driver: &Driver,
     skus: &[String],
-) -> (BTreeMap<(String, String), (i64, i64)>, Vec<String>) {
+) -> (BTreeMap<(String, String), (i64, i64, i64)>, Vec<String>) {
     let mut cells = BTreeMap::new();
     let mut errors = Vec::new();
     for chunk in skus.chunks(64) {
@@ -206,7 +214,11 @@ async fn core_cells(
                     for c in inv.facilities {
                         cells.insert(
                             (sku.clone(), c.facility_id),
-                            (i64::from(c.on_hand), i64::from(c.reserved)),
+                            (
+                                i64::from(c.on_hand),
+                                i64::from(c.reserved),
+                                i64::from(c.held.unwrap_or(0)),
+                            ),
                         );
                     }
                 }
@@ -217,18 +229,18 @@ async fn core_cells(
     (cells, errors)
 }
 
-/// The inventory checks from the book: per (SKU, facility) on hand and
-/// reserved as the book computes them against the core's answers, per SKU
+/// The inventory checks from the book: per (SKU, facility) on hand,
+/// reserved and held as the book computes them against the core's answers, per SKU
 /// on hand summed over facilities, and reserved ≤ on hand in every cell
 /// the core answers. Returns (no_oversell, inventory_matches_book,
 /// conservation_per_sku) violations.
 pub fn inventory_checks(
     book: &Book,
-    core: &BTreeMap<(String, String), (i64, i64)>,
+    core: &BTreeMap<(String, String), (i64, i64, i64)>,
     read_errors: &[String],
 ) -> (Vec<String>, Vec<String>, Vec<String>) {
     let mut oversell = Vec::new();
-    for ((sku, fac), (on_hand, reserved)) in core {
+    for ((sku, fac), (on_hand, reserved, _)) in core {
         if reserved > on_hand {
             oversell.push(format!(
                 "{sku} at {fac}: reserved {reserved} > on hand {on_hand}"
@@ -242,14 +254,14 @@ pub fn inventory_checks(
         expected.keys().chain(core.keys()).collect();
     for k in keys {
         let e = expected.get(k).copied().unwrap_or_default();
-        let (on_hand, reserved) = core.get(k).copied().unwrap_or((0, 0));
+        let (on_hand, reserved, held) = core.get(k).copied().unwrap_or((0, 0, 0));
         let sums = per_sku.entry(k.0.as_str()).or_default();
         sums.0 += e.on_hand;
         sums.1 += on_hand;
-        if (on_hand, reserved) != (e.on_hand, e.reserved) {
+        if (on_hand, reserved, held) != (e.on_hand, e.reserved, e.held) {
             cells.push(format!(
-                "{} at {}: core says on hand {on_hand} reserved {reserved}, the book {} and {}",
-                k.0, k.1, e.on_hand, e.reserved
+                "{} at {}: core says on hand {on_hand} reserved {reserved} held {held}, the book {} and {} and {}",
+                k.0, k.1, e.on_hand, e.reserved, e.held
             ));
         }
     }
@@ -286,6 +298,8 @@ pub struct AuditOutcome {
     pub doorbuster_stock: Option<i64>,
     /// Hot SKUs: units held by live orders (reserved or picked).
     pub doorbuster_units_sold: Option<i64>,
+    /// Carts' holds that read back `expired` at the end.
+    pub holds_expired: u64,
 }
 
 /// Runs every check.
@@ -318,7 +332,7 @@ pub async fn audit(input: AuditInput<'_>) -> AuditOutcome {
     checks.push(CheckResult::new(
         "inventory_matches_book",
         &format!(
-            "{} SKUs, every (SKU, facility): on hand and reserved as the book computes them",
+            "{} SKUs, every (SKU, facility): on hand, reserved and held as the book computes them",
             input.skus.len()
         ),
         cells,
@@ -327,6 +341,27 @@ pub async fn audit(input: AuditInput<'_>) -> AuditOutcome {
         "conservation_per_sku",
         "every SKU: on hand = start + received + restocked - picked, from the book",
         conservation,
+    ));
+
+    let holds = input.book.holds();
+    // Every hold no order converted: abandoned carts' (checked) and those
+    // whose order came too late or never came (counted).
+    let unconverted: Vec<String> = holds
+        .iter()
+        .filter(|h| h.fate != crate::book_holds::HoldFate::Converted)
+        .map(|h| h.hold_id.clone())
+        .collect();
+    let mut reads = Vec::with_capacity(unconverted.len());
+    for chunk in unconverted.chunks(64) {
+        let rs = join_all(chunk.iter().map(|id| input.driver.hold(id.clone()))).await;
+        reads.extend(chunk.iter().cloned().zip(rs));
+    }
+    checks.extend(crate::audit_holds::hold_checks(
+        input.book,
+        &holds,
+        &reads,
+        &core,
+        input.carts,
     ));
 
     // Acknowledged orders.
@@ -430,7 +465,12 @@ pub async fn audit(input: AuditInput<'_>) -> AuditOutcome {
         "every fulfillment announced in a wave could be picked (its order knew the wave within 3 s)",
         w,
     ));
+    let holds_expired = reads
+        .iter()
+        .filter(|(_, r)| matches!(r, Ok(Some(v)) if v.status == "expired"))
+        .count() as u64;
     AuditOutcome {
+        holds_expired,
         checks,
         doorbuster_stock: totals.map(|t: (i64, i64)| t.0),
         doorbuster_units_sold: totals.map(|t| t.1),

@@ -18,10 +18,12 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
+use std::time::SystemTime;
 
 use orch_config::Network;
-use orch_runtime::dto::OrderView;
+use orch_runtime::dto::{HoldView, OrderView};
 
+use crate::book_holds::{held_at, HoldTrack};
 use crate::driver::ReleasedFulfillment;
 
 /// A fulfillment's ship plan, as the core answered it.
@@ -173,6 +175,8 @@ pub struct CellExpect {
     pub on_hand: i64,
     /// Reserved by live, unpicked fulfillment lines.
     pub reserved: i64,
+    /// Held by carts' holds active now (not converted, not expired).
+    pub held: i64,
 }
 
 /// The book. Every method takes `&self` (the runner, the simulator and the
@@ -185,6 +189,7 @@ pub struct Book {
     orders: Mutex<HashMap<String, OrderTrack>>,
     cells: Mutex<HashMap<(u32, u16), CellMoves>>,
     ship_to: Mutex<HashMap<String, (f64, f64)>>,
+    holds: Mutex<HashMap<String, HoldTrack>>,
 }
 
 impl Book {
@@ -215,6 +220,7 @@ impl Book {
             orders: Mutex::new(HashMap::new()),
             cells: Mutex::new(cells),
             ship_to: Mutex::new(HashMap::new()),
+            holds: Mutex::new(HashMap::new()),
         }
     }
 
@@ -495,9 +501,69 @@ impl Book {
             .unwrap_or_else(|| format!("facility#{i}"))
     }
 
+    /// A cart's hold for `order_id` was acknowledged with this answer (what
+    /// it holds where, and until when); `abandoned`: no order will name it.
+    pub fn hold_acknowledged(
+        &self,
+        order_id: &str,
+        v: &HoldView,
+        abandoned: bool,
+    ) -> Result<(), String> {
+        let t = HoldTrack::of(order_id, v, abandoned, SystemTime::now(), |f, s| {
+            Some((self.facility(f)?, self.sku(s)?))
+        })?;
+        self.holds
+            .lock()
+            .expect("book lock")
+            .insert(v.hold_id.clone(), t);
+        Ok(())
+    }
+
+    /// The order naming this hold is about to be sent (again): the hold
+    /// lasted at least until now.
+    pub fn hold_ordered(&self, hold_id: &str) {
+        if let Some(h) = self.holds.lock().expect("book lock").get_mut(hold_id) {
+            h.ordered_at = Some(SystemTime::now());
+        }
+    }
+
+    /// The order naming this hold was acknowledged; `status` is the hold's
+    /// status in the answer (`converted` when it took the hold).
+    pub fn hold_answered(&self, hold_id: &str, status: Option<&str>, v: &OrderView) {
+        if let Some(h) = self.holds.lock().expect("book lock").get_mut(hold_id) {
+            h.answered(status, v, |f, s| (self.facility_name(f), self.sku_name(s)));
+        }
+    }
+
+    /// A copy of every acknowledged hold's record.
+    pub fn holds(&self) -> Vec<HoldTrack> {
+        self.holds
+            .lock()
+            .expect("book lock")
+            .values()
+            .cloned()
+            .collect()
+    }
+
+    /// The latest `expires_at` of a hold no order converted.
+    pub fn last_hold_expiry(&self) -> Option<SystemTime> {
+        self.holds
+            .lock()
+            .expect("book lock")
+            .values()
+            .filter(|h| h.fate != crate::book_holds::HoldFate::Converted)
+            .map(|h| h.expires_at)
+            .max()
+    }
+
+    /// SKU and facility ids of a (facility, SKU) index pair.
+    pub fn cell_names(&self, facility: u16, sku: u32) -> (String, String) {
+        (self.sku_name(sku), self.facility_name(facility))
+    }
+
     /// What every cell must say once the floor has finished: on hand from
     /// the movements, reserved from the lines of live orders' fulfillments
-    /// not picked yet.
+    /// not picked yet, held from carts' holds active now.
     pub fn expected_cells(&self) -> BTreeMap<(String, String), CellExpect> {
         let mut reserved: HashMap<(u32, u16), i64> = HashMap::new();
         for t in self.orders.lock().expect("book lock").values() {
@@ -521,6 +587,12 @@ impl Book {
             out.entry((self.sku_name(s), self.facility_name(f)))
                 .or_default()
                 .reserved += r;
+        }
+        let holds = self.holds();
+        for ((f, s), h) in held_at(&holds, SystemTime::now()) {
+            out.entry((self.sku_name(s), self.facility_name(f)))
+                .or_default()
+                .held += h;
         }
         out
     }
@@ -603,7 +675,8 @@ mod tests {
             b.expected_cells()[&key],
             CellExpect {
                 on_hand: start,
-                reserved: 2
+                reserved: 2,
+                held: 0
             }
         );
         b.picked("o", "o/1", &fac, &sku, 2);
@@ -614,7 +687,8 @@ mod tests {
             b.expected_cells()[&key],
             CellExpect {
                 on_hand: start - 2 + 5 + 1,
-                reserved: 0
+                reserved: 0,
+                held: 0
             }
         );
         b.adjusted(&sku, &fac, 7);
@@ -709,5 +783,59 @@ mod tests {
             2,
             "the pick kept"
         );
+    }
+
+    #[test]
+    fn holds_are_held_until_converted_or_expired() {
+        let net = generate(&Bf1Params {
+            scale: 0.01,
+            seed: 3,
+        });
+        let b = Book::new(&net);
+        let e = &net.stock[0];
+        let (sku, fac) = (
+            net.skus[e.sku as usize].clone(),
+            net.facilities[e.facility as usize].id.clone(),
+        );
+        let key = (sku.clone(), fac.clone());
+        let hold = |id: &str, in_s: i64| HoldView {
+            hold_id: format!("{id}-cart"),
+            status: "active".into(),
+            expires_at: humantime::format_rfc3339_millis(if in_s >= 0 {
+                SystemTime::now() + std::time::Duration::from_secs(in_s as u64)
+            } else {
+                SystemTime::now() - std::time::Duration::from_secs((-in_s) as u64)
+            })
+            .to_string(),
+            holds: vec![orch_runtime::dto::HeldAtView {
+                facility_id: fac.clone(),
+                lines: vec![LineView {
+                    sku: sku.clone(),
+                    qty: 2,
+                }],
+            }],
+            unavailable: Vec::new(),
+        };
+        b.hold_acknowledged("c", &hold("c", 60), false).unwrap();
+        b.hold_acknowledged("a", &hold("a", 60), true).unwrap();
+        b.hold_acknowledged("x", &hold("x", -1), true).unwrap();
+        assert_eq!(b.expected_cells()[&key].held, 4, "c and a; x expired");
+        assert_eq!(b.holds().len(), 3);
+        b.hold_ordered("c-cart");
+        let v = routed("c", &sku, &fac, 2);
+        b.acknowledged(&v);
+        b.hold_answered("c-cart", Some("converted"), &v);
+        let cell = b.expected_cells()[&key];
+        assert_eq!((cell.held, cell.reserved), (2, 2), "c's units reserved now");
+        let h = b.holds().into_iter().find(|h| h.order_id == "c").unwrap();
+        assert_eq!(h.fate, crate::book_holds::HoldFate::Converted);
+        assert!(h.rerouted.is_empty() && h.ordered_at.is_some());
+        assert!(
+            b.last_hold_expiry().unwrap() > SystemTime::now(),
+            "a is still active"
+        );
+        let mut bad = hold("y", 60);
+        bad.holds[0].facility_id = "nowhere".into();
+        assert!(b.hold_acknowledged("y", &bad, true).is_err());
     }
 }

@@ -130,6 +130,24 @@ pub struct Common {
     /// delivered scan carries the simulated date).
     #[arg(long, default_value_t = crate::simulator::SIM_DAY_MS_DEFAULT)]
     pub sim_day_ms: f64,
+    /// Share of arrivals that go through a cart first (a hold, then the
+    /// order naming it after the checkout delay); 0 disables carts. Drawn
+    /// per arrival from --seed. On --engine shells carts are disabled (the
+    /// report's notes say so).
+    #[arg(long, default_value_t = crate::carts::CART_SHARE_DEFAULT)]
+    pub cart_share: f64,
+    /// Share of all carts that are abandoned: on top of the orders, they
+    /// hold an order's lines, are never ordered, and their holds expire.
+    #[arg(long, default_value_t = crate::carts::CART_ABANDON_DEFAULT)]
+    pub cart_abandon: f64,
+    /// TTL of a cart's hold, s (short, so abandoned carts expire within
+    /// the run; the drain waits for the last one).
+    #[arg(long, default_value_t = crate::carts::CART_TTL_S_DEFAULT)]
+    pub cart_ttl_s: u32,
+    /// Longest checkout delay, ms: each converting cart orders a seeded
+    /// delay from 0 to this after its hold's answer (at most half the TTL).
+    #[arg(long, default_value_t = crate::carts::CART_CHECKOUT_MS_DEFAULT)]
+    pub cart_checkout_ms: u64,
 }
 
 /// `loadtest run`.
@@ -284,6 +302,13 @@ fn options(
     }
     o.sim_day = Duration::from_secs_f64(c.sim_day_ms / 1000.0);
     o.driver_calibration = Some(c.driver_calibration);
+    o.carts = crate::carts::CartSpec {
+        share: c.cart_share,
+        abandon: c.cart_abandon,
+        ttl_s: c.cart_ttl_s,
+        checkout_max: Duration::from_millis(c.cart_checkout_ms),
+    };
+    o.carts.check()?;
     Ok(o)
 }
 
@@ -434,6 +459,26 @@ pub fn summary(r: &crate::report::Report) -> String {
         r.latency_ms.read.p99,
     );
     s.push_str(&shipping_summary(&r.shipping));
+    if let Some(c) = &r.carts {
+        s.push_str(&format!(
+            "\n  carts: created {}, converted {} (ratio {}), not converted {}, abandoned {}, \
+             expired {}, refused {}, shed {}, failed {}; hold create p50 {} ms p99 {} ms",
+            c.created,
+            c.converted,
+            c.conversion_ratio.map_or("n/a".into(), |v| v.to_string()),
+            c.not_converted,
+            c.abandoned,
+            c.expired,
+            c.refused,
+            c.shed,
+            c.failed,
+            c.hold_create_ms.p50,
+            c.hold_create_ms.p99
+        ));
+    }
+    for n in r.notes.iter().filter(|n| n.starts_with("carts disabled")) {
+        s.push_str(&format!("\n  {n}"));
+    }
     for (name, k) in &r.invariants {
         s.push_str(&format!(
             "\n  {name}: {} ({} violations)",

@@ -9,7 +9,8 @@ use std::time::{Duration, Instant};
 use futures::future::BoxFuture;
 
 use orch_runtime::dto::{
-    InventoryView, OrderView, PlaceOrder, ReceiptInput, ScanInput, ScanResult, WaveView,
+    HoldInput, HoldView, InventoryView, OrderView, PlaceOrder, PlacedHold, ReceiptInput, ScanInput,
+    ScanResult, WaveView,
 };
 use orch_runtime::facade::ItemResult;
 
@@ -18,6 +19,10 @@ use crate::driver_inprocess::InProcessDriver;
 
 /// The answer to one order of a batch: the order, or why not.
 pub type PlaceAnswer = Result<OrderView, PlaceError>;
+
+/// The answer to one order of a batch that may name a hold: the order and
+/// the hold's status after it (`None` when it named none), or why not.
+pub type HeldPlaceAnswer = Result<(OrderView, Option<PlacedHold>), PlaceError>;
 
 /// Why an order was not acknowledged.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -165,10 +170,58 @@ impl Driver {
 
     /// Places a batch; one answer per order, in order.
     pub async fn place_batch(&self, orders: &[PlaceOrder]) -> Vec<PlaceAnswer> {
+        let plain: Vec<(PlaceOrder, Option<String>)> =
+            orders.iter().map(|o| (o.clone(), None)).collect();
+        self.place_batch_holding(&plain)
+            .await
+            .into_iter()
+            .map(|a| a.map(|(v, _)| v))
+            .collect()
+    }
+
+    /// Places a batch whose orders may name their cart's hold; one answer
+    /// per order, in order (a test's fake core hears no hold ids).
+    pub async fn place_batch_holding(
+        &self,
+        orders: &[(PlaceOrder, Option<String>)],
+    ) -> Vec<HeldPlaceAnswer> {
         match self {
             Driver::InProcess(d) => d.place_batch(orders).await,
             Driver::Http(d) => d.place_batch(orders).await,
-            Driver::Custom(d) => d.place_batch(orders.to_vec()).await,
+            Driver::Custom(d) => d
+                .place_batch(orders.iter().map(|(o, _)| o.clone()).collect())
+                .await
+                .into_iter()
+                .map(|a| a.map(|v| (v, None)))
+                .collect(),
+        }
+    }
+
+    /// Creates a cart's hold (`POST /v1/holds`).
+    pub async fn create_hold(&self, h: &HoldInput) -> Result<HoldView, PlaceError> {
+        match self {
+            Driver::InProcess(d) => d.create_hold(h).await,
+            Driver::Http(d) => d.create_hold(h).await,
+            Driver::Custom(_) => Err(PlaceError::Failed("holds: not supported".into())),
+        }
+    }
+
+    /// A hold; `Ok(None)` when the core does not know it.
+    pub async fn hold(&self, hold_id: String) -> Result<Option<HoldView>, String> {
+        match self {
+            Driver::InProcess(d) => d.hold(&hold_id).await,
+            Driver::Http(d) => d.hold(&hold_id).await,
+            Driver::Custom(_) => Err(format!("hold {hold_id}: not supported")),
+        }
+    }
+
+    /// Whether the system under test serves holds (the actix shells answer
+    /// `501 not_supported`; a test's fake core serves none).
+    pub async fn holds_supported(&self) -> bool {
+        match self {
+            Driver::InProcess(d) => d.holds_supported().await,
+            Driver::Http(d) => d.holds_supported().await,
+            Driver::Custom(_) => false,
         }
     }
 

@@ -22,8 +22,8 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use orch_runtime::dto::{
-    AdjustmentInput, FacilityView, InventoryView, OrderView, PlaceOrder, ReceiptInput, ScanInput,
-    ScanResult, WaveView,
+    AdjustmentInput, FacilityView, HoldInput, HoldView, InventoryView, OrderView, PlaceOrder,
+    PlacedHold, ReceiptInput, ScanInput, ScanResult, WaveView,
 };
 use orch_runtime::facade::ItemResult;
 use serde::de::DeserializeOwned;
@@ -31,7 +31,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use tokio::sync::Semaphore;
 
-use crate::driver::{PlaceAnswer, PlaceError, ReadAnswer, READ_RADIUS_KM, RETRY_AFTER_DEFAULT};
+use crate::driver::{HeldPlaceAnswer, PlaceError, ReadAnswer, READ_RADIUS_KM, RETRY_AFTER_DEFAULT};
 
 /// Most orders in one batch request (API.md).
 pub const ORDERS_PER_BATCH_MAX: usize = 1000;
@@ -207,8 +207,13 @@ impl HttpDriver {
 
     /// `POST /v1/orders/batch`, in chunks of 1,000. A `429` of the whole
     /// request (or an item whose error code says the server is shedding
-    /// load) is a refusal with the answer's `Retry-After`.
-    pub async fn place_batch(&self, orders: &[PlaceOrder]) -> Vec<PlaceAnswer> {
+    /// load) is a refusal with the answer's `Retry-After`. An order naming
+    /// its cart's hold carries `"hold_id"`; the answer's `"hold"` comes back
+    /// with the order.
+    pub async fn place_batch(
+        &self,
+        orders: &[(PlaceOrder, Option<String>)],
+    ) -> Vec<HeldPlaceAnswer> {
         let mut out = Vec::with_capacity(orders.len());
         for chunk in orders.chunks(ORDERS_PER_BATCH_MAX) {
             match self.post_batch(chunk).await {
@@ -217,9 +222,15 @@ impl HttpDriver {
                     for i in 0..chunk.len() {
                         out.push(match results.get(i) {
                             Some(r) if r.get("error").is_some() => Err(item_error(&r["error"])),
-                            Some(r) => OrderView::deserialize(r).map_err(|e| {
-                                PlaceError::Failed(format!("unexpected order answer: {e}"))
-                            }),
+                            Some(r) => OrderView::deserialize(r)
+                                .map(|v| {
+                                    let hold =
+                                        r.get("hold").and_then(|h| PlacedHold::deserialize(h).ok());
+                                    (v, hold)
+                                })
+                                .map_err(|e| {
+                                    PlaceError::Failed(format!("unexpected order answer: {e}"))
+                                }),
                             None => Err(PlaceError::Failed("no answer for this order".into())),
                         });
                     }
@@ -230,8 +241,19 @@ impl HttpDriver {
         out
     }
 
-    async fn post_batch(&self, chunk: &[PlaceOrder]) -> Result<Value, PlaceError> {
-        let body = serde_json::to_vec(&json!({ "orders": chunk }))
+    async fn post_batch(
+        &self,
+        chunk: &[(PlaceOrder, Option<String>)],
+    ) -> Result<Value, PlaceError> {
+        let mut items = Vec::with_capacity(chunk.len());
+        for (o, hold) in chunk {
+            let mut v = serde_json::to_value(o).map_err(|e| PlaceError::Failed(e.to_string()))?;
+            if let (Some(h), Some(m)) = (hold, v.as_object_mut()) {
+                m.insert("hold_id".into(), Value::String(h.clone()));
+            }
+            items.push(v);
+        }
+        let body = serde_json::to_vec(&json!({ "orders": items }))
             .map_err(|e| PlaceError::Failed(e.to_string()))?;
         let a = self
             .send(Method::POST, "/v1/orders/batch", Some(body))
@@ -253,6 +275,44 @@ impl HttpDriver {
         serde_json::from_slice(&a.body).map_err(|e| {
             PlaceError::Failed(format!("POST /v1/orders/batch: unexpected answer: {e}"))
         })
+    }
+
+    /// `POST /v1/holds`: a cart's hold. `429` is a refusal with the
+    /// answer's `Retry-After`; anything else but `2xx` a failure.
+    pub async fn create_hold(&self, h: &HoldInput) -> Result<HoldView, PlaceError> {
+        let body = serde_json::to_vec(h).map_err(|e| PlaceError::Failed(e.to_string()))?;
+        let a = self
+            .send(Method::POST, "/v1/holds", Some(body))
+            .await
+            .map_err(PlaceError::Failed)?;
+        if a.status == StatusCode::TOO_MANY_REQUESTS {
+            return Err(PlaceError::Refused {
+                retry_after: retry_after(a.retry_after.as_deref()),
+                reason: format!("429: {}", a.text()),
+            });
+        }
+        if !a.status.is_success() {
+            return Err(PlaceError::Failed(format!(
+                "POST /v1/holds: {}: {}",
+                a.status.as_u16(),
+                a.text()
+            )));
+        }
+        serde_json::from_slice(&a.body)
+            .map_err(|e| PlaceError::Failed(format!("POST /v1/holds: unexpected answer: {e}")))
+    }
+
+    /// `GET /v1/holds/{id}`; `None` on 404.
+    pub async fn hold(&self, hold_id: &str) -> Result<Option<HoldView>, String> {
+        self.call("GET", format!("/v1/holds/{hold_id}"), None).await
+    }
+
+    /// Whether the server serves holds (`501 not_supported` on the shells).
+    pub async fn holds_supported(&self) -> bool {
+        match self.send(Method::GET, "/v1/holds/lt-probe", None).await {
+            Ok(a) => a.status != StatusCode::NOT_IMPLEMENTED,
+            Err(_) => false,
+        }
     }
 
     /// `POST /v1/scans`, in chunks of 5,000.

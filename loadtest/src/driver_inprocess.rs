@@ -4,12 +4,23 @@
 //! warehouse floor would hear them.
 
 use orch_runtime::app::ReleasedWave;
-use orch_runtime::dto::PlaceOrder;
-use orch_runtime::Core;
+use orch_runtime::dto::{HoldInput, HoldView, PlaceOrder};
+use orch_runtime::{ApiError, Core, ErrorKind};
 
 use crate::driver::{
-    released_fulfillments, PlaceAnswer, PlaceError, ReleasedFulfillment, RETRY_AFTER_DEFAULT,
+    released_fulfillments, HeldPlaceAnswer, PlaceError, ReleasedFulfillment, RETRY_AFTER_DEFAULT,
 };
+
+/// `Busy` (the core's 429) is a refusal, anything else a failure.
+fn place_error(e: ApiError) -> PlaceError {
+    match e.kind {
+        ErrorKind::Busy => PlaceError::Refused {
+            retry_after: RETRY_AFTER_DEFAULT,
+            reason: e.to_string(),
+        },
+        _ => PlaceError::Failed(e.to_string()),
+    }
+}
 
 /// The embedded core.
 #[derive(Clone)]
@@ -24,25 +35,42 @@ impl InProcessDriver {
         InProcessDriver { core }
     }
 
-    /// Places orders concurrently through the core; `Busy` (the core's
-    /// 429) is a refusal, anything else a failure.
-    pub async fn place_batch(&self, orders: &[PlaceOrder]) -> Vec<PlaceAnswer> {
-        let orders: Vec<(PlaceOrder, Option<String>)> =
-            orders.iter().map(|o| (o.clone(), None)).collect();
+    /// Places orders concurrently through the core, each naming its
+    /// cart's hold or none; `Busy` (the core's 429) is a refusal, anything
+    /// else a failure.
+    pub async fn place_batch(
+        &self,
+        orders: &[(PlaceOrder, Option<String>)],
+    ) -> Vec<HeldPlaceAnswer> {
         self.core
-            .place_batch(&orders)
+            .place_batch(orders)
             .await
             .into_iter()
-            .map(|r| {
-                r.map(|p| p.order).map_err(|e| match e.kind {
-                    orch_runtime::ErrorKind::Busy => PlaceError::Refused {
-                        retry_after: RETRY_AFTER_DEFAULT,
-                        reason: e.to_string(),
-                    },
-                    _ => PlaceError::Failed(e.to_string()),
-                })
-            })
+            .map(|r| r.map(|p| (p.order, p.hold)).map_err(place_error))
             .collect()
+    }
+
+    /// Creates a cart's hold.
+    pub async fn create_hold(&self, h: &HoldInput) -> Result<HoldView, PlaceError> {
+        self.core
+            .create_hold(h)
+            .await
+            .map(|a| a.hold)
+            .map_err(place_error)
+    }
+
+    /// A hold; `Ok(None)` when the core does not know it.
+    pub async fn hold(&self, hold_id: &str) -> Result<Option<HoldView>, String> {
+        match self.core.hold(hold_id).await {
+            Ok(v) => Ok(Some(v)),
+            Err(e) if e.kind == ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e.to_string()),
+        }
+    }
+
+    /// Whether the engine serves holds (the shells answer `not_supported`).
+    pub async fn holds_supported(&self) -> bool {
+        !matches!(self.core.hold("lt-probe").await, Err(e) if e.kind == ErrorKind::NotSupported)
     }
 
     /// A released wave as the floor sees it (ids, SKU names, pick order);

@@ -225,6 +225,20 @@ pub struct Counters {
     pub waves_missed: AtomicU64,
     /// Transport or server errors of any request.
     pub errors: AtomicU64,
+    /// Carts whose hold was acknowledged.
+    pub carts_created: AtomicU64,
+    /// Carts whose order converted the hold.
+    pub carts_converted: AtomicU64,
+    /// Carts whose order found the hold no longer active.
+    pub carts_not_converted: AtomicU64,
+    /// Carts abandoned after their hold was acknowledged.
+    pub carts_abandoned: AtomicU64,
+    /// Hold requests refused (429 / Busy), each try counted.
+    pub carts_refused: AtomicU64,
+    /// Carts given up after `max_tries` refusals of their hold.
+    pub carts_shed: AtomicU64,
+    /// Hold requests that failed otherwise.
+    pub carts_failed: AtomicU64,
 }
 
 impl Counters {
@@ -250,6 +264,8 @@ pub struct Metrics {
     pub scan: Latency,
     /// Availability read latency.
     pub read: Latency,
+    /// Hold create latency (carts), from the cart's intended time.
+    pub hold: Latency,
     /// Counters.
     pub counts: Counters,
     /// The latency objective (goodput counts acknowledgments within it).
@@ -278,6 +294,7 @@ impl Metrics {
             place: Latency::default(),
             scan: Latency::default(),
             read: Latency::default(),
+            hold: Latency::default(),
             counts: Counters::default(),
             slo,
             late_tolerance,

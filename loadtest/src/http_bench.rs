@@ -163,7 +163,12 @@ pub async fn measure(
     concurrency: usize,
     duration: Duration,
 ) -> DriverFigures {
-    let orders = Arc::new(sample_batch(batch.max(1)));
+    let orders: Arc<Vec<(PlaceOrder, Option<String>)>> = Arc::new(
+        sample_batch(batch.max(1))
+            .into_iter()
+            .map(|o| (o, None))
+            .collect(),
+    );
     let ok = Arc::new(AtomicU64::new(0));
     let failed = Arc::new(AtomicU64::new(0));
     let requests = Arc::new(AtomicU64::new(0));

@@ -4,12 +4,14 @@
 //! the end and writes a report people can read.
 //!
 //! Module map: [`profile`] and [`schedule`] say how many orders arrive when;
-//! [`workload`] and [`demand`] say what they ask for; [`driver`] (with
+//! [`workload`] and [`demand`] say what they ask for, [`carts`] which
+//! orders hold first and which carts are abandoned; [`driver`] (with
 //! [`driver_inprocess`] and [`driver_http`]) talks to the system under test
 //! ([`http_bench`] measures the HTTP driver alone);
 //! [`simulator`] answers released waves, its carriers in [`transit`];
 //! [`histo`] and [`book`] record what happened ([`delivery`]: the shipping
-//! figures and promises kept); [`runner`] runs it all; [`audit`] checks the invariants;
+//! figures and promises kept; [`book_holds`]: the carts' holds); [`runner`]
+//! runs it all; [`audit`] checks the invariants ([`audit_holds`]: the carts');
 //! [`report`] and [`chart`] write the results; [`knee`] steps the rate up;
 //! [`cli`] is the command line.
 //!
@@ -19,7 +21,10 @@
 //! client could see.
 
 pub mod audit;
+pub mod audit_holds;
 pub mod book;
+pub mod book_holds;
+pub mod carts;
 pub mod chart;
 pub mod cli;
 pub mod delivery;

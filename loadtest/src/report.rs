@@ -10,6 +10,7 @@ use orch_runtime::Core;
 use serde::Serialize;
 
 use crate::audit::AuditOutcome;
+use crate::carts::CartSpec;
 use crate::delivery::ShippingFigures;
 use crate::demand::DoorbusterPlan;
 use crate::histo::{Counters, Lateness, Metrics, Percentiles, SecondPoint};
@@ -276,6 +277,98 @@ pub struct DoorbusterFigures {
     pub demand_expected: f64,
 }
 
+/// `carts`: holds created by product-page visits, and what became of them.
+#[derive(Debug, Clone, Serialize)]
+pub struct CartFigures {
+    /// Share of orders that held first (`--cart-share`).
+    pub share: f64,
+    /// Share of all carts abandoned (`--cart-abandon`).
+    pub abandon_share: f64,
+    /// Hold TTL, s (`--cart-ttl-s`).
+    pub ttl_s: u32,
+    /// Longest checkout delay, ms (`--cart-checkout-ms`).
+    pub checkout_max_ms: u64,
+    /// Holds acknowledged.
+    pub created: u64,
+    /// Orders that converted their cart's hold.
+    pub converted: u64,
+    /// Orders that found their hold no longer active (placed as usual).
+    pub not_converted: u64,
+    /// Carts abandoned after their hold was acknowledged.
+    pub abandoned: u64,
+    /// Holds no order converted that read back `expired` at the end.
+    pub expired: u64,
+    /// Hold requests refused (429 / Busy), each try.
+    pub refused: u64,
+    /// Carts given up after their last refused try.
+    pub shed: u64,
+    /// Hold requests that failed otherwise.
+    pub failed: u64,
+    /// converted / created (`None` without holds).
+    pub conversion_ratio: Option<f64>,
+    /// Hold create latency, from the cart's intended time.
+    pub hold_create_ms: Percentiles,
+    /// Units of the doorbuster's hot SKUs that carts' holds held.
+    pub hot_units_held: u64,
+}
+
+/// The cart figures of a run with carts.
+pub fn cart_figures(
+    spec: &CartSpec,
+    m: &Metrics,
+    expired: u64,
+    hot_units_held: u64,
+) -> CartFigures {
+    let c = &m.counts;
+    let g = Counters::get;
+    let created = g(&c.carts_created);
+    let converted = g(&c.carts_converted);
+    CartFigures {
+        share: spec.share,
+        abandon_share: spec.abandon,
+        ttl_s: spec.ttl_s,
+        checkout_max_ms: spec.checkout_max.as_millis() as u64,
+        created,
+        converted,
+        not_converted: g(&c.carts_not_converted),
+        abandoned: g(&c.carts_abandoned),
+        expired,
+        refused: g(&c.carts_refused),
+        shed: g(&c.carts_shed),
+        failed: g(&c.carts_failed),
+        conversion_ratio: (created > 0).then(|| round(converted as f64 / created as f64, 4)),
+        hold_create_ms: m.hold.percentiles(),
+        hot_units_held,
+    }
+}
+
+/// The carts section of `report.md`.
+pub fn carts_markdown(f: &CartFigures) -> String {
+    format!(
+        "\n## Carts (holds)\n\n{} of orders held first, {} of all carts abandoned (on top of the orders; TTL {} s, \
+         checkout within {} ms). \
+         Carts created {}, converted {} (conversion ratio {}), not converted {} (hold expired before checkout), \
+         abandoned {}, expired {}; hold requests refused {} (shed {}), failed {}. Hold create latency \
+         p50 {} ms, p99 {} ms. Doorbuster units held by carts: {}.\n",
+        f.share,
+        f.abandon_share,
+        f.ttl_s,
+        f.checkout_max_ms,
+        f.created,
+        f.converted,
+        f.conversion_ratio.map_or("n/a".into(), |r| r.to_string()),
+        f.not_converted,
+        f.abandoned,
+        f.expired,
+        f.refused,
+        f.shed,
+        f.failed,
+        f.hold_create_ms.p50,
+        f.hold_create_ms.p99,
+        f.hot_units_held,
+    )
+}
+
 /// One invariant in the report.
 #[derive(Debug, Clone, Serialize)]
 pub struct Invariant {
@@ -326,6 +419,9 @@ pub struct Report {
     /// Shipping cost, split ratio, carrier mix and promises kept, from the
     /// tester's book.
     pub shipping: ShippingFigures,
+    /// Carts, when the run had them (`None`: `--cart-share 0`, or the
+    /// system under test serves no holds; the notes say which).
+    pub carts: Option<CartFigures>,
     /// Per-second series (the chart's data).
     pub series: Vec<SecondPoint>,
 }
@@ -356,6 +452,8 @@ pub struct Inputs<'a> {
     pub notes: Vec<String>,
     /// Shipping figures from the book.
     pub shipping: ShippingFigures,
+    /// Cart figures (a run with carts).
+    pub carts: Option<CartFigures>,
 }
 
 /// Peak RSS of this process (VmHWM), in bytes.
@@ -565,6 +663,7 @@ pub fn build(i: Inputs<'_>) -> Report {
         total_s: round(i.total_s, 3),
         notes: i.notes,
         shipping: i.shipping,
+        carts: i.carts,
         series,
     }
 }
@@ -764,6 +863,9 @@ pub fn markdown(r: &Report) -> String {
             n.doorbuster_stock.map_or("n/a".into(), |v| v.to_string()),
             n.doorbuster_units_sold.map_or("n/a".into(), |v| v.to_string()),
         ));
+    }
+    if let Some(c) = &r.carts {
+        s.push_str(&carts_markdown(c));
     }
     s.push_str(&shipping_markdown(&r.shipping));
     if !r.notes.is_empty() {

@@ -21,6 +21,7 @@ use tokio::task::JoinSet;
 
 use crate::audit::{audit, AuditInput};
 use crate::book::Book;
+use crate::carts::{hold_id_of, hold_input, CartDecider, CartDecision, CartSpec};
 use crate::demand::{DoorbusterPlan, OrderSource};
 use crate::driver::{released_fulfillments, Driver, PlaceError, SystemUnderTest};
 use crate::driver_http::HttpDriver;
@@ -87,6 +88,9 @@ pub struct RunOptions {
     pub lateness: LatenessSpec,
     /// Compressed time per simulated day of transit.
     pub sim_day: Duration,
+    /// Carts: the share of arrivals that hold first, abandoned share, hold
+    /// TTL and checkout delay (share 0: none).
+    pub carts: CartSpec,
 }
 
 /// Default `--max-in-flight`. The tester's own cost of one outstanding
@@ -134,6 +138,7 @@ impl RunOptions {
             driver_calibration: None,
             lateness: LatenessSpec::default(),
             sim_day: Duration::from_secs_f64(SIM_DAY_MS_DEFAULT / 1000.0),
+            carts: CartSpec::default(),
         }
     }
 }
@@ -328,6 +333,7 @@ fn check_options(opts: &RunOptions) -> Result<(), String> {
         return Err("--slo-ms: must be > 0".into());
     }
     opts.lateness.check()?;
+    opts.carts.check()?;
     if opts.sim_day > Duration::from_secs(60) {
         return Err(format!(
             "--sim-day-ms: must be 0 to 60000, got {}",
@@ -390,6 +396,14 @@ async fn run_on(
     }
     let driver = setup.driver.clone();
     let net = setup.net.clone();
+    let carts_on = opts.carts.enabled() && driver.holds_supported().await;
+    if opts.carts.enabled() && !carts_on {
+        notes.push(format!(
+            "carts disabled: the system under test does not serve holds ({}: 501 not_supported \
+             on --engine shells); every order went straight to checkout",
+            driver.mode()
+        ));
+    }
     let hot_initial = match &plan {
         Some(p) => crate::audit::shelf(&driver, &p.skus).await?,
         None => Vec::new(),
@@ -446,6 +460,8 @@ async fn run_on(
         Driver::Http(_) => Duration::from_millis(10),
         Driver::InProcess(_) | Driver::Custom(_) => Duration::ZERO,
     };
+    let mut carts = CartDecider::new(opts.carts, opts.seed);
+    let carts_in_flight = Arc::new(AtomicUsize::new(0));
     let flow = Flow {
         driver: driver.clone(),
         metrics: metrics.clone(),
@@ -456,12 +472,12 @@ async fn run_on(
     };
     let reads_in_flight = Arc::new(AtomicUsize::new(0));
     let mut tasks = JoinSet::new();
-    let mut pending: Vec<(Instant, PlaceOrder)> = Vec::new();
+    let mut pending: Vec<(Instant, PlaceOrder, Option<String>)> = Vec::new();
     for t in schedule.arrivals() {
         let intended = start + Duration::from_secs_f64(t);
         if pending
             .first()
-            .is_some_and(|(first, _)| intended > *first + window)
+            .is_some_and(|(first, _, _)| intended > *first + window)
         {
             flow.flush(&mut pending, &mut tasks);
         }
@@ -472,8 +488,28 @@ async fn run_on(
         // core's speed.
         let o = source.next_order(schedule.in_doorbuster(t));
         let r = (opts.reads_per_order > 0).then(|| reads.for_order(&net, &o));
-        metrics.offered(intended);
-        if flow.in_flight.load(Ordering::Acquire) + pending.len() >= opts.max_in_flight {
+        // Drawn for every arrival: the decisions stay the same whatever
+        // the core's speed.
+        let decision = if carts_on && carts_in_flight.load(Ordering::Acquire) < opts.max_in_flight {
+            carts.decide()
+        } else {
+            let _ = carts.decide();
+            CartDecision::DIRECT
+        };
+        let cart = decision.checkout.is_some();
+        if decision.abandoned_cart {
+            carts_in_flight.fetch_add(1, Ordering::AcqRel);
+            let n = carts_in_flight.clone();
+            let (flow, spec, o) = (flow.clone(), opts.carts, o.clone());
+            tasks.spawn(async move {
+                run_cart(&flow, spec, intended, o, None, usize::MAX).await;
+                n.fetch_sub(1, Ordering::AcqRel);
+            });
+        }
+        if !cart {
+            metrics.offered(intended);
+        }
+        if !cart && flow.in_flight.load(Ordering::Acquire) + pending.len() >= opts.max_in_flight {
             metrics.dropped(intended);
             if r.is_some() {
                 Counters::add(&metrics.counts.reads_dropped, 1);
@@ -505,11 +541,32 @@ async fn run_on(
                 });
             }
         }
-        pending.push((intended, o));
+        if cart {
+            carts_in_flight.fetch_add(1, Ordering::AcqRel);
+            let n = carts_in_flight.clone();
+            let (flow, spec, max_in_flight) = (flow.clone(), opts.carts, opts.max_in_flight);
+            tasks.spawn(async move {
+                run_cart(&flow, spec, intended, o, decision.checkout, max_in_flight).await;
+                n.fetch_sub(1, Ordering::AcqRel);
+            });
+            continue;
+        }
+        pending.push((intended, o, None));
     }
     flow.flush(&mut pending, &mut tasks);
     while tasks.join_next().await.is_some() {}
     let arrivals_done = Instant::now();
+    if carts_on {
+        // Abandoned carts' holds expire by the shard's clock within a
+        // second of expires_at: wait for the last before draining.
+        pb.set_message("waiting for abandoned carts' holds to expire");
+        let deadline = Instant::now() + opts.drain_timeout;
+        while !crate::audit_holds::all_expired(&book, std::time::SystemTime::now())
+            && Instant::now() < deadline
+        {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
     pb.set_message("draining: the floor answers the last waves");
 
     let floor_finished = drain(&setup, &sim, opts.drain_timeout).await;
@@ -555,6 +612,7 @@ async fn run_on(
         abandoned,
         surprises,
         unheard,
+        carts: carts_on,
     })
     .await;
     // The book's expectations hold once the floor has finished; say so when
@@ -578,6 +636,7 @@ async fn run_on(
         },
     });
     pb.finish_and_clear();
+    let holds_expired = checks.holds_expired;
     let shipping = crate::delivery::figures(
         &book.orders(),
         opts.lateness.describe(),
@@ -601,6 +660,17 @@ async fn run_on(
         journal: setup.core.as_ref().and_then(report::journal_stats),
         notes,
         shipping,
+        carts: carts_on.then(|| {
+            let hot_units_held = plan.as_ref().map_or(0, |p| {
+                book.holds()
+                    .iter()
+                    .flat_map(|h| h.held.iter())
+                    .filter(|&&(f, s, _)| p.skus.contains(&book.cell_names(f, s).0))
+                    .map(|&(_, _, q)| u64::from(q))
+                    .sum()
+            });
+            report::cart_figures(&opts.carts, &metrics, holds_expired, hot_units_held)
+        }),
     });
     if let Some(core) = &setup.core {
         core.shutdown();
@@ -612,6 +682,7 @@ async fn run_on(
 }
 
 /// What the place tasks share: where orders go and where answers are kept.
+#[derive(Clone)]
 struct Flow {
     driver: Driver,
     metrics: Arc<Metrics>,
@@ -625,74 +696,160 @@ struct Flow {
 impl Flow {
     /// Sends what is pending as one batch; refused orders are tried again
     /// after `Retry-After`, up to `max_tries`, then shed.
-    fn flush(&self, pending: &mut Vec<(Instant, PlaceOrder)>, tasks: &mut JoinSet<()>) {
+    fn flush(
+        &self,
+        pending: &mut Vec<(Instant, PlaceOrder, Option<String>)>,
+        tasks: &mut JoinSet<()>,
+    ) {
         if pending.is_empty() {
             return;
         }
         let batch = std::mem::take(pending);
-        for (_, o) in &batch {
+        let flow = self.clone();
+        tasks.spawn(async move { flow.place(batch).await });
+    }
+
+    /// Places a batch (each order naming its cart's hold or none) and
+    /// records the answers; refused orders are tried again after
+    /// `Retry-After`, up to `max_tries`, then shed.
+    async fn place(&self, mut batch: Vec<(Instant, PlaceOrder, Option<String>)>) {
+        for (_, o, _) in &batch {
             self.book.ship_to(&o.order_id, o.ship_to.lat, o.ship_to.lon);
         }
         self.in_flight.fetch_add(batch.len(), Ordering::AcqRel);
-        let d = self.driver.clone();
-        let m = self.metrics.clone();
-        let b = self.book.clone();
-        let tx = self.sim_tx.clone();
-        let in_flight = self.in_flight.clone();
-        let max_tries = self.max_tries;
-        tasks.spawn(async move {
-            let (mut times, mut orders): (Vec<Instant>, Vec<PlaceOrder>) =
-                batch.into_iter().unzip();
-            let c = &m.counts;
-            for attempt in 1..=max_tries {
-                let answers = d.place_batch(&orders).await;
-                let now = Instant::now();
-                let mut again = (Vec::new(), Vec::new());
-                let mut wait = Duration::ZERO;
-                for ((t, o), a) in times.into_iter().zip(orders).zip(answers) {
-                    match a {
-                        Ok(v) => {
-                            m.placed_at(t, now);
-                            Counters::add(&c.orders_acknowledged, 1);
-                            match v.status.as_str() {
-                                "rejected" => Counters::add(&c.rejected, 1),
-                                "routed" => Counters::add(&c.routed, 1),
-                                _ => {}
-                            }
-                            if !v.backordered.is_empty() {
-                                Counters::add(&c.backordered, 1);
-                            }
-                            b.acknowledged(&v);
-                            let _ = tx.send(SimInput::Acknowledged(v));
-                            in_flight.fetch_sub(1, Ordering::AcqRel);
+        let (d, m, b, tx, in_flight) = (
+            &self.driver,
+            &self.metrics,
+            &self.book,
+            &self.sim_tx,
+            &self.in_flight,
+        );
+        let c = &m.counts;
+        for attempt in 1..=self.max_tries {
+            let orders: Vec<(PlaceOrder, Option<String>)> = batch
+                .iter()
+                .map(|(_, o, h)| {
+                    if let Some(h) = h {
+                        b.hold_ordered(h);
+                    }
+                    (o.clone(), h.clone())
+                })
+                .collect();
+            let answers = d.place_batch_holding(&orders).await;
+            let now = Instant::now();
+            let mut again = Vec::new();
+            let mut wait = Duration::ZERO;
+            for ((t, o, h), a) in batch.into_iter().zip(answers) {
+                match a {
+                    Ok((v, hold)) => {
+                        m.placed_at(t, now);
+                        Counters::add(&c.orders_acknowledged, 1);
+                        match v.status.as_str() {
+                            "rejected" => Counters::add(&c.rejected, 1),
+                            "routed" => Counters::add(&c.routed, 1),
+                            _ => {}
                         }
-                        Err(PlaceError::Refused { retry_after, .. }) => {
-                            Counters::add(&c.orders_refused, 1);
-                            if attempt < max_tries {
-                                wait = wait.max(retry_after);
-                                again.0.push(t);
-                                again.1.push(o);
+                        if !v.backordered.is_empty() {
+                            Counters::add(&c.backordered, 1);
+                        }
+                        b.acknowledged(&v);
+                        if let Some(h) = &h {
+                            let status = hold.as_ref().map(|x| x.status.as_str());
+                            if status == Some("converted") {
+                                Counters::add(&c.carts_converted, 1);
                             } else {
-                                m.shed();
-                                in_flight.fetch_sub(1, Ordering::AcqRel);
+                                Counters::add(&c.carts_not_converted, 1);
                             }
+                            b.hold_answered(h, status, &v);
                         }
-                        Err(PlaceError::Failed(_)) => {
-                            Counters::add(&c.orders_failed, 1);
-                            Counters::add(&c.errors, 1);
+                        let _ = tx.send(SimInput::Acknowledged(v));
+                        in_flight.fetch_sub(1, Ordering::AcqRel);
+                    }
+                    Err(PlaceError::Refused { retry_after, .. }) => {
+                        Counters::add(&c.orders_refused, 1);
+                        if attempt < self.max_tries {
+                            wait = wait.max(retry_after);
+                            again.push((t, o, h));
+                        } else {
+                            m.shed();
                             in_flight.fetch_sub(1, Ordering::AcqRel);
                         }
                     }
+                    Err(PlaceError::Failed(_)) => {
+                        Counters::add(&c.orders_failed, 1);
+                        Counters::add(&c.errors, 1);
+                        in_flight.fetch_sub(1, Ordering::AcqRel);
+                    }
                 }
-                (times, orders) = again;
-                if orders.is_empty() {
-                    break;
-                }
-                Counters::add(&c.orders_retried, orders.len() as u64);
-                tokio::time::sleep(wait).await;
             }
-        });
+            batch = again;
+            if batch.is_empty() {
+                break;
+            }
+            Counters::add(&c.orders_retried, batch.len() as u64);
+            tokio::time::sleep(wait).await;
+        }
     }
+}
+
+/// One cart: holds the order's lines (refusals tried again after
+/// `Retry-After`, up to `max_tries`, like orders), then checks out after
+/// `checkout` (the order names the hold; it is offered then), or, when
+/// `None`, is abandoned and its hold left to expire. A cart whose hold was
+/// refused or failed still checks out if it was to, without a hold.
+async fn run_cart(
+    flow: &Flow,
+    spec: CartSpec,
+    intended: Instant,
+    o: PlaceOrder,
+    checkout: Option<Duration>,
+    max_in_flight: usize,
+) {
+    let (m, c) = (&flow.metrics, &flow.metrics.counts);
+    let abandon = checkout.is_none();
+    let input = hold_input(&o, abandon, spec.ttl_s);
+    let mut held = false;
+    for attempt in 1..=flow.max_tries {
+        match flow.driver.create_hold(&input).await {
+            Ok(v) => {
+                m.hold.record_since(intended);
+                Counters::add(&c.carts_created, 1);
+                match flow.book.hold_acknowledged(&o.order_id, &v, abandon) {
+                    Ok(()) => held = true,
+                    Err(_) => Counters::add(&c.errors, 1),
+                }
+                break;
+            }
+            Err(PlaceError::Refused { retry_after, .. }) => {
+                Counters::add(&c.carts_refused, 1);
+                if attempt == flow.max_tries {
+                    Counters::add(&c.carts_shed, 1);
+                } else {
+                    tokio::time::sleep(retry_after).await;
+                }
+            }
+            Err(PlaceError::Failed(_)) => {
+                Counters::add(&c.carts_failed, 1);
+                Counters::add(&c.errors, 1);
+                break;
+            }
+        }
+    }
+    let Some(after) = checkout else {
+        if held {
+            Counters::add(&c.carts_abandoned, 1);
+        }
+        return;
+    };
+    let checkout = Instant::now() + after;
+    tokio::time::sleep_until(checkout.into()).await;
+    m.offered(checkout);
+    if flow.in_flight.load(Ordering::Acquire) >= max_in_flight {
+        m.dropped(checkout);
+        return;
+    }
+    let hold = held.then(|| hold_id_of(&o.order_id, false));
+    flow.place(vec![(checkout, o, hold)]).await;
 }
 
 fn spawn_wave_feed(

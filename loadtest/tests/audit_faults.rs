@@ -146,6 +146,7 @@ async fn run_audit(b: &Bench) -> AuditOutcome {
         abandoned: 0,
         surprises: Vec::new(),
         unheard: Vec::new(),
+        carts: false,
     })
     .await
 }

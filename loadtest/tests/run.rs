@@ -10,7 +10,7 @@ use orch_loadtest::profile::Profile;
 use orch_loadtest::report::Report;
 use orch_loadtest::runner::{run, RunOptions};
 use orch_loadtest::transit::LatenessSpec;
-use orch_runtime::Orchestrator;
+use orch_runtime::{Core, Orchestrator};
 
 fn assert_passed(r: &Report) {
     for (name, k) in &r.invariants {
@@ -27,9 +27,42 @@ fn assert_passed(r: &Report) {
         "no_lost_acknowledged_order",
         "doorbuster_exact",
         "promises_match_core",
+        "holds_expired_hold_nothing",
+        "conversions_took_held_units",
+        "no_hold_oversell",
     ] {
         assert!(r.invariants.contains_key(name), "{name} missing");
     }
+}
+
+/// Carts ran, converted and expired as drawn, and the checks saw them.
+fn assert_carts(r: &Report) {
+    let c = r.carts.as_ref().expect("carts ran");
+    assert!(c.created > 20, "{c:?}");
+    assert!(c.converted > 0 && c.abandoned > 0, "{c:?}");
+    assert_eq!(
+        c.converted + c.not_converted + c.abandoned,
+        c.created,
+        "every cart converted, found its hold gone, or was abandoned: {c:?}"
+    );
+    assert_eq!(c.expired, c.abandoned + c.not_converted, "{c:?}");
+    let ratio = c.conversion_ratio.unwrap();
+    assert!((0.6..=0.95).contains(&ratio), "about 80% convert: {ratio}");
+    assert!(c.hold_create_ms.count == c.created && c.hold_create_ms.p99 > 0.0);
+    let k = &r.invariants["holds_expired_hold_nothing"];
+    assert!(
+        k.scope
+            .starts_with(&format!("{} abandoned carts", c.abandoned)),
+        "{}",
+        k.scope
+    );
+    let k = &r.invariants["conversions_took_held_units"];
+    assert!(
+        k.scope
+            .starts_with(&format!("{} converted carts", c.converted)),
+        "{}",
+        k.scope
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -74,6 +107,8 @@ async fn three_seconds_in_process_pass_every_invariant() {
     }
     let md = std::fs::read_to_string(dir.path().join("report.md")).unwrap();
     assert!(md.contains("## Shipping and delivery promises"), "{md}");
+    assert!(md.contains("## Carts (holds)"), "{md}");
+    assert!(json["carts"]["hold_create_ms"]["p99"].as_f64().unwrap() > 0.0);
     assert_eq!(json["config"]["mode"], "in_process");
     assert!(json["latency_ms"]["place"]["p99"].as_f64().unwrap() > 0.0);
     assert!(r.counts.orders_acknowledged > 200, "{:?}", r.counts);
@@ -82,7 +117,9 @@ async fn three_seconds_in_process_pass_every_invariant() {
         "the floor delivered: {:?}",
         r.counts
     );
-    assert_eq!(r.counts.reads, 20 * r.counts.orders_offered);
+    // Every arrival reads, carts included (an abandoned cart is no order).
+    assert_eq!(r.counts.reads, 20 * r.generator.arrivals);
+    assert_carts(&r);
     assert!(r.counts.doorbuster_units_sold.unwrap() > 0);
     assert_eq!(
         r.counts.scans_duplicate, r.counts.scans_duplicate_sent,
@@ -114,6 +151,13 @@ async fn two_seconds_over_http_pass_every_invariant() {
     assert!(r.counts.orders_acknowledged > 50, "{:?}", r.counts);
     assert!(r.counts.delivered > 0, "{:?}", r.counts);
     assert_passed(&r);
+    // The actix shells serve no holds: carts are off, and the notes say so.
+    assert!(r.carts.is_none());
+    assert!(
+        r.notes.iter().any(|n| n.starts_with("carts disabled")),
+        "{:?}",
+        r.notes
+    );
     tokio::task::spawn_blocking(move || server.stop())
         .await
         .unwrap()
@@ -178,5 +222,65 @@ async fn late_carriers_miss_every_promise_and_the_core_agrees() {
             .starts_with(&format!("{} deliveries", s.promise_total.delivered)),
         "{}",
         judged.scope
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn carts_over_http_on_the_shard_engine_pass_every_invariant() {
+    let net = generate(&Bf1Params {
+        scale: 0.01,
+        seed: 78,
+    });
+    let mut cfg = Config::with_network(net);
+    cfg.durability.mode = DurabilityMode::None;
+    let data = tempfile::tempdir().unwrap();
+    cfg.durability.data_dir = data.path().display().to_string();
+    let core = Core::try_start(&cfg).expect("the shard engine starts");
+    let server = orch_runtime::http::start_server(core.clone(), &cfg, "127.0.0.1:0").unwrap();
+    // Steady: no doorbuster (the cycle counts that shape its stock over
+    // HTTP are not what this test is about).
+    let mut o = RunOptions::new(Profile::steady(), 0.01, 60.0, Duration::from_secs(2), 6);
+    o.target = Some(format!("http://{}", server.addr));
+    o.network_seed = 78;
+    o.reads_per_order = 2;
+    o.progress = false;
+    o.drain_timeout = Duration::from_secs(30);
+    o.carts.share = 0.5;
+    let r = run(&o).await.expect("the run completes");
+    assert_eq!(r.config.mode, "http");
+    assert_passed(&r);
+    assert_carts(&r);
+    tokio::task::spawn_blocking(move || server.stop())
+        .await
+        .unwrap()
+        .unwrap();
+    core.shutdown();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_doorbuster_sells_exactly_its_stock_with_carts_in_play() {
+    let mut o = RunOptions::new(
+        Profile::doorbuster(),
+        0.01,
+        150.0,
+        Duration::from_secs(4),
+        9,
+    );
+    o.durability = DurabilityMode::None;
+    o.progress = false;
+    o.reads_per_order = 0;
+    o.drain_timeout = Duration::from_secs(30);
+    o.carts.share = 0.5;
+    let r = run(&o).await.expect("the run completes");
+    assert_passed(&r);
+    assert_carts(&r);
+    // doorbuster_exact (passed above): never more sold than the stock,
+    // every unit sold or on the shelf, none on a shelf while lines wait.
+    let sold = r.counts.doorbuster_units_sold.unwrap();
+    let stock = r.counts.doorbuster_stock.unwrap();
+    assert!(sold > 0 && sold <= stock, "sold {sold} of {stock}");
+    assert!(
+        r.carts.as_ref().unwrap().hot_units_held > 0,
+        "carts held doorbuster units"
     );
 }
