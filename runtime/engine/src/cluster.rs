@@ -809,6 +809,13 @@ impl Cluster {
             c.hold_ids.insert(h.request().hold_id.clone(), *no);
             let next = no.0 / n as u64 + u64::from(s != 0);
             c.hold_k[s] = c.hold_k[s].max(next);
+            // A conversion can be durable before the order that made it
+            // (another shard's batch): its number is never given again.
+            if let Some(order) = h.order() {
+                let s = c.own.order(order);
+                let next = order.0 / n as u64 + u64::from(s != 0);
+                c.order_k[s] = c.order_k[s].max(next);
+            }
         }
         c.journaled = journal.len();
         c.durable = journal.len();

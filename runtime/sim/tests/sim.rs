@@ -85,6 +85,26 @@ fn liveness_waits_for_the_holds_that_keep_stock() {
     }
 }
 
+/// Seeds that found a real engine bug: a hold's conversion became durable
+/// (its shard's batch) before the placement of the order that converted it
+/// (the order's shard's batch); a power loss between the two left the hold
+/// converted by an order number no order had, and the restarted engine
+/// gave that number to the next order. Numbering now resumes above every
+/// order number a hold names.
+const CONVERTED_BY_LOST_ORDER_SEEDS: [u64; 2] = [1442, 3994];
+
+#[test]
+fn an_order_number_a_converted_hold_names_is_never_given_again() {
+    for seed in CONVERTED_BY_LOST_ORDER_SEEDS {
+        let out = run_seed(seed, None);
+        assert!(
+            out.trace.iter().any(|l| l.contains("POWER LOSS")),
+            "seed {seed} cuts the power"
+        );
+        assert_eq!(out.failure, None, "seed {seed}");
+    }
+}
+
 #[test]
 fn the_same_seed_gives_the_same_run() {
     let a = run_seed(11, None);

@@ -54,6 +54,11 @@ impl Numbering {
                 let no = h.no();
                 hold_k[own.hold(no)].fetch_max(next_k(own, no.0), Ordering::Relaxed);
                 holds += 1;
+                // A conversion can be durable before the order that made
+                // it (another shard's batch): its number is never reused.
+                if let Some(order) = h.order() {
+                    order_k[own.order(order)].fetch_max(next_k(own, order.0), Ordering::Relaxed);
+                }
             }
         }
         Numbering {
