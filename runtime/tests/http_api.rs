@@ -543,22 +543,40 @@ fn backpressure_answers_429_with_retry_after() {
     cfg.limits.inflight_requests_max = 1;
     let t = TestServer::with(cfg);
     assert_eq!(t.get("/v1/facilities").status, 200);
-    // Hold one /v1 request in flight: headers sent, body not yet.
+    // Hold one /v1 request in flight: headers sent, body not yet. It counts
+    // once the sampler's gauge (once a second) says so; a held request the
+    // server refused or answered (it cannot be counted then) is sent again.
     let body = serde_json::to_vec(&json!({"receipts": []})).unwrap();
-    let mut held = TcpStream::connect(t.addr).unwrap();
-    held.set_read_timeout(Some(Duration::from_secs(20)))
+    let counted = |t: &TestServer| {
+        t.get("/metrics")
+            .text()
+            .lines()
+            .any(|l| l == "orchestrator_http_requests_inflight 1")
+    };
+    let mut held = None;
+    for _ in 0..5 {
+        let mut s = TcpStream::connect(t.addr).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+        write!(
+            s,
+            "POST /v1/inventory/receipts HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+            body.len()
+        )
         .unwrap();
-    write!(
-        held,
-        "POST /v1/inventory/receipts HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
-        body.len()
-    )
-    .unwrap();
-    held.write_all(&body[..3]).unwrap();
+        s.write_all(&body[..3]).unwrap();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while !counted(&t) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        if counted(&t) {
+            held = Some(s);
+            break;
+        }
+    }
+    let mut held = held.expect("a held request counted in flight");
+    // No probe was in flight while the held request came in: the probe is
+    // the second request in flight and is refused.
     let deadline = Instant::now() + Duration::from_secs(10);
-    // The probe is the cheapest /v1 answer: while a probe is in flight
-    // the held request would itself be refused 429 (on the shard engine a
-    // facilities read takes milliseconds, wide enough to hit that race).
     let busy = loop {
         let r = t.get("/v1/openapi.json");
         if r.status == 429 || Instant::now() > deadline {
