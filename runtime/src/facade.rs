@@ -24,11 +24,10 @@ use tokio::sync::oneshot;
 use crate::clock::now_ms;
 use crate::dto::*;
 use crate::error::{quote, ApiError};
-use crate::events_out::tail::{open_tail, TailThread};
+use crate::events_out::tail::{recover_with_feed, TailThread};
 use crate::events_out::Events;
 use crate::idempotency::{Claim, Keys};
 use crate::persist::checkpoint::{checkpoint, Checkpointer, SnapshotInfo};
-use crate::persist::recovery::recover_into;
 use crate::persist::snapshot::SnapshotStore;
 use crate::persist::Durability;
 use crate::present::{facility_view, order_view, wave_view};
@@ -153,14 +152,7 @@ impl Orchestrator {
         let store = SnapshotStore::for_config(&cfg.durability)?;
         // The events tail rebuilds its feed from the records recovery
         // replays, then takes the journal's durable batches.
-        let mut tail = open_tail(cfg, &durability)?;
-        let recovered = recover_into(cfg, &durability, store.as_ref(), now, Some(&mut tail))?;
-        let events = tail.events().clone();
-        let intake = durability
-            .events_intake()
-            .attach()
-            .ok_or("the journal's events intake was attached already")?;
-        let tail = TailThread::start(tail, intake)?;
+        let (recovered, events, tail) = recover_with_feed(cfg, &durability, store.as_ref(), now)?;
         let webhooks = Arc::new(WebhookService::start(&cfg.durability, events.clone())?);
         tracing::info!(
             snapshot_seq = recovered.snapshot_seq,

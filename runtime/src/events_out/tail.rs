@@ -24,7 +24,8 @@ use super::Events;
 use crate::catalog::Catalog;
 use crate::clock::now_ms;
 use crate::persist::codec;
-use crate::persist::recovery::ReplaySink;
+use crate::persist::recovery::{recover_into, Recovered, ReplaySink};
+use crate::persist::snapshot::SnapshotStore;
 use crate::persist::Durability;
 
 /// How often an idle tail trims the feed by age.
@@ -231,6 +232,27 @@ pub fn open_tail(cfg: &orch_config::Config, durability: &Durability) -> Result<T
         "events: the feed's kept events read back"
     );
     Ok(Tail::with_store(names, retention, Arc::new(store), loaded))
+}
+
+/// Recovery with the event feed, as both engines start: the tail of
+/// [`open_tail`] is fed what recovery replays, then attached to the
+/// journal's durable batches on its own thread. Answers what recovery
+/// rebuilt, the feed and the running tail.
+pub fn recover_with_feed(
+    cfg: &orch_config::Config,
+    durability: &Durability,
+    store: Option<&SnapshotStore>,
+    now: Millis,
+) -> Result<(Recovered, Arc<Events>, TailThread), String> {
+    let mut tail = open_tail(cfg, durability)?;
+    let recovered = recover_into(cfg, durability, store, now, Some(&mut tail))?;
+    let events = tail.events().clone();
+    let intake = durability
+        .events_intake()
+        .attach()
+        .ok_or("the journal's events intake was attached already")?;
+    let tail = TailThread::start(tail, intake)?;
+    Ok((recovered, events, tail))
 }
 
 impl ReplaySink for Tail {

@@ -14,12 +14,11 @@ use orch_actors::facility::Wave;
 use orch_config::Config;
 
 use super::HostedCore;
-use crate::events_out::tail::{open_tail, TailThread};
+use crate::events_out::tail::{recover_with_feed, TailThread};
 use crate::events_out::Events;
 use crate::facade::RecoveryInfo;
 use crate::host::{restored_shards, Clock, Host, HostOptions, WaveSink};
 use crate::persist::checkpoint::{checkpoint, Checkpointer, SnapshotInfo};
-use crate::persist::recovery::recover_into;
 use crate::persist::snapshot::SnapshotStore;
 use crate::persist::Durability;
 use crate::webhooks::{Service as WebhookService, Webhooks};
@@ -73,15 +72,8 @@ impl HostedRuntime {
     ) -> Result<HostedRuntime, String> {
         let now = clock.now();
         let store = SnapshotStore::for_config(&cfg.durability)?;
-        let mut tail = open_tail(cfg, &durability)?;
         let started = std::time::Instant::now();
-        let recovered = recover_into(cfg, &durability, store.as_ref(), now, Some(&mut tail))?;
-        let events = tail.events().clone();
-        let intake = durability
-            .events_intake()
-            .attach()
-            .ok_or("the journal's events intake was attached already")?;
-        let tail = TailThread::start(tail, intake)?;
+        let (recovered, events, tail) = recover_with_feed(cfg, &durability, store.as_ref(), now)?;
         let shards = restored_shards(cfg, &options, &recovered, now);
         // Waves the shards' timers release, counted once durable (manual
         // releases are counted where they are answered).

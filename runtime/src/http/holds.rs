@@ -2,13 +2,13 @@
 //! each a thin call to the application ([`crate::app::Core`]). On the
 //! shells every hold route answers `501 not_supported`.
 
-use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use orch_config::Limits;
 use serde::Deserialize;
 
 use super::errors::HttpError;
 use super::limits::{check_no_body, parse_checked, read_body};
+use super::routes::known_shape;
 use super::schema::{id, opt, order_lines, req, ship_to, Schema, Text, SERVICE_LEVELS};
 use super::AppState;
 use crate::dto::HoldInput;
@@ -68,7 +68,7 @@ pub async fn create(st: web::Data<AppState>, req: HttpRequest, payload: web::Pay
 
 /// `GET /v1/holds/{hold_id}`.
 pub async fn read(st: web::Data<AppState>, id: web::Path<String>) -> Answer {
-    known(&st, &id)?;
+    known_shape(&st, "hold_id", &id, "hold_not_found", "hold")?;
     Ok(HttpResponse::Ok().json(st.core.hold(&id).await?))
 }
 
@@ -86,7 +86,7 @@ pub async fn extend(
     payload: web::Payload,
 ) -> Answer {
     let bytes = read_body(&req, payload, body_max(&st)).await?;
-    known(&st, &id)?;
+    known_shape(&st, "hold_id", &id, "hold_not_found", "hold")?;
     let e: Extend = parse_checked(&bytes, &st.schemas.hold_extend)?;
     Ok(HttpResponse::Ok().json(st.core.extend_hold(&id, e.ttl_s).await?))
 }
@@ -94,19 +94,6 @@ pub async fn extend(
 /// `DELETE /v1/holds/{hold_id}`: released; 409 once converted.
 pub async fn release(st: web::Data<AppState>, req: HttpRequest, id: web::Path<String>) -> Answer {
     check_no_body(&req, body_max(&st))?;
-    known(&st, &id)?;
+    known_shape(&st, "hold_id", &id, "hold_not_found", "hold")?;
     Ok(HttpResponse::Ok().json(st.core.release_hold(&id).await?))
-}
-
-/// A path id that cannot be a hold id names no hold: 404.
-fn known(st: &AppState, v: &str) -> Result<(), HttpError> {
-    if super::schema::path_id_ok(&st.schemas.order_id, v) {
-        Ok(())
-    } else {
-        Err(HttpError::new(
-            StatusCode::NOT_FOUND,
-            "hold_not_found",
-            format!("hold {} does not exist", super::errors::quote(v)),
-        ))
-    }
 }

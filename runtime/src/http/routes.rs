@@ -489,7 +489,7 @@ async fn openapi(st: web::Data<AppState>) -> HttpResponse {
 
 /// A path id that cannot be an id is unknown: 404 with `code`, quoting at
 /// most 128 characters of it.
-fn known_shape(
+pub(super) fn known_shape(
     st: &AppState,
     name: &str,
     v: &str,

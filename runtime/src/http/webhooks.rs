@@ -72,13 +72,7 @@ pub async fn put(
 /// `DELETE /v1/webhooks/{webhook_id}`: 200, or 404 when not registered.
 pub async fn delete(st: web::Data<AppState>, req: HttpRequest, id: web::Path<String>) -> Answer {
     check_no_body(&req, body_max(&st))?;
-    if !path_id_ok(&st.schemas.path_param("webhook_id"), &id) {
-        return Err(HttpError::new(
-            StatusCode::NOT_FOUND,
-            "webhook_not_found",
-            format!("webhook {} does not exist", quote(&id)),
-        ));
-    }
+    super::routes::known_shape(&st, "webhook_id", &id, "webhook_not_found", "webhook")?;
     let hooks = st.core.webhooks().clone();
     let id = id.into_inner();
     let shown = id.clone();
