@@ -324,8 +324,12 @@ pub enum ScanAnswer {
 /// The answer to a receipt or an adjustment.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum StockAnswer {
-    /// Applied.
-    Applied,
+    /// Applied; `served` counts the waiting backorder lines a receipt
+    /// reserved for (0 for an adjustment).
+    Applied {
+        /// Backordered lines the receipt served.
+        served: u32,
+    },
     /// Its idempotency id was applied before; nothing changed.
     Duplicate,
     /// Refused; nothing changed.

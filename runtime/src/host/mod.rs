@@ -19,6 +19,7 @@
 //! fan-out.
 
 pub mod clock;
+mod facts;
 mod numbering;
 pub mod options;
 pub mod published;
@@ -235,6 +236,7 @@ impl Host {
             counters.push(c.clone());
             let mut shard = shard;
             shard.publish_every_change();
+            shard.set_stopwatch(facts::stopwatch);
             let shard_loop = ShardLoop {
                 shard,
                 view: published.to_view(),

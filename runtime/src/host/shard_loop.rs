@@ -160,6 +160,7 @@ impl ShardLoop {
         c.taken.fetch_add(out.taken as u64, Ordering::Relaxed);
         c.entries
             .fetch_add(out.entries.len() as u64, Ordering::Relaxed);
+        super::facts::publish(&out.facts);
         let release = !out.entries.is_empty()
             || !out.replies.is_empty()
             || !out.waves.is_empty()

@@ -85,6 +85,8 @@ pub const LINES_RESERVED: &str = "orchestrator_lines_reserved_total";
 pub const LINES_BACKORDERED: &str = "orchestrator_lines_backordered_total";
 /// Reservation requests answered by cells, by result.
 pub const RESERVATIONS: &str = "orchestrator_reservations_total";
+/// Messages handled by actors, by kind (the shard engine).
+pub const ACTOR_MESSAGES: &str = "orchestrator_actor_messages_total";
 /// Reservations refused because they would have oversold.
 pub const OVERSELL_REFUSALS: &str = "orchestrator_oversell_refusals_total";
 /// Cells seen with reserved above on hand: must stay zero.
@@ -259,6 +261,7 @@ pub const CATALOG: &[MetricSpec] = &[
     counter(LINES_RESERVED, &[], "Order lines reserved at a facility at placement (the numerator of the fill rate)."),
     counter(LINES_BACKORDERED, &[], "Order lines backordered at placement (waiting for stock)."),
     counter(RESERVATIONS, &["result"], "Reservation requests answered by stock cells, by result (reserved, short, refused)."),
+    counter(ACTOR_MESSAGES, &["kind"], "Messages handled by actors of a kind (order, cell, facility, desk, hold), on the shard engine."),
     counter(OVERSELL_REFUSALS, &[], "Reservations a stock cell refused because they would have taken available-to-sell below zero (expected under contention)."),
     counter(OVERSELL, &[], "Stock cells seen with more reserved than on hand. Must stay zero: anything else is an oversell bug."),
     counter(ROUTING_DECISIONS, &["fulfillments"], "New placements by number of fulfillments (0 when nothing was routed, 5+ capped); split shipments have 2 or more."),

@@ -10,7 +10,7 @@
 use orch_actors::facility::QueuedFulfillment;
 use orch_actors::hold::HoldLine;
 use orch_actors::log::LogEntry;
-use orch_actors::order::{Effect, OrderRefusal, OrderState, PlaceRequest, ScanDecision};
+use orch_actors::order::{Effect, OrderRefusal, OrderState, PlaceRequest, ScanDecision, ScanKind};
 use orch_actors::placement::{Placement, PlacementOutcome, Step};
 use orch_actors::routing::{Plan, RouteRequest};
 use orch_actors::{CellKey, FacilityIdx, LineRef, OrderNo, SkuIdx};
@@ -48,6 +48,10 @@ impl Shard {
                     }
                 }
                 p.placement.on_answers(&answers);
+                if let Some(clock) = self.stopwatch {
+                    let ns = clock().saturating_sub(p.sent_ns);
+                    self.out.facts.reserve_ns.push(ns);
+                }
                 self.drive(no);
             }
             other if waiting => actor.deferred.push_back(other),
@@ -66,6 +70,12 @@ impl Shard {
                     Ok(ScanDecision::Duplicate) => ScanAnswer::Duplicate,
                     Ok(ScanDecision::Apply { event, effects }) => {
                         actor.state.apply(&event);
+                        let cycle = (actor.state.placed_at(), scan.at);
+                        match scan.kind {
+                            ScanKind::Ship => self.out.facts.shipped.push(cycle),
+                            ScanKind::Delivered => self.out.facts.delivered.push(cycle),
+                            _ => {}
+                        }
                         self.journal(LogEntry::Order(no, event));
                         self.effects(no, effects);
                         ScanAnswer::Applied
@@ -190,6 +200,7 @@ impl Shard {
                 }
             }
         }
+        let started = self.lap();
         let plan = self.router.plan(
             &RouteRequest {
                 lines,
@@ -203,6 +214,10 @@ impl Shard {
             |sku, facility| self.available(CellKey { sku, facility }, view),
         );
         self.infos = infos;
+        if self.stopwatch.is_some() {
+            let ns = self.lap().saturating_sub(started);
+            self.out.facts.route_ns.push(ns);
+        }
         plan
     }
 
@@ -260,6 +275,7 @@ impl Shard {
                     lines,
                     placed,
                     reply,
+                    sent_ns: 0,
                     map,
                     taken: by_facility,
                 })),
@@ -284,6 +300,7 @@ impl Shard {
                             (l, sku, qty)
                         })
                         .collect();
+                    p.sent_ns = self.stopwatch.map_or(0, |f| f());
                     self.send(ActorRef::Cells(facility), Msg::Reserve { order: no, lines });
                     return;
                 }
