@@ -20,7 +20,7 @@
 //! is in the `TickOutput`. Admission is [`Shard::offer`]: a full inbox
 //! answers [`Overloaded`], never a longer queue.
 
-use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 
 use orch_actors::backorder::DeskState;
@@ -91,6 +91,9 @@ pub struct TickOutput {
     pub taken: usize,
     /// What the tick saw happen, for metrics.
     pub facts: crate::facts::TickFacts,
+    /// Passivated orders a message is waiting for: the host reads each
+    /// back from its snapshot store and delivers it as `Msg::Woken`.
+    pub wake: Vec<OrderNo>,
 }
 
 /// An order actor: its state machine, a placement in progress, and the
@@ -199,6 +202,11 @@ pub struct Shard {
     pub(crate) anomalies: Vec<String>,
     /// Messages waiting in the inbox and peer batches, by kind.
     waiting: [u32; 5],
+    /// Orders that left memory (passivated): their state is in the
+    /// host's snapshot store.
+    pub(crate) passive: HashSet<OrderNo>,
+    /// Messages for passivated orders being read back, in arrival order.
+    pub(crate) waking: HashMap<OrderNo, VecDeque<Msg>>,
     /// Times routing and reservations when a host gives one.
     pub(crate) stopwatch: Option<crate::facts::Stopwatch>,
 }
@@ -267,6 +275,8 @@ impl Shard {
             publish: own.shards() > 1,
             anomalies: Vec::new(),
             waiting: [0; 5],
+            passive: HashSet::new(),
+            waking: HashMap::new(),
             stopwatch: None,
         }
     }

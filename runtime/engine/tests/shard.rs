@@ -382,3 +382,63 @@ fn a_tick_reports_what_it_saw_for_the_metrics() {
     assert!(f.route_ns.iter().all(|&ns| ns > 0));
     assert!(!f.reserve_ns.is_empty() && f.reserve_ns.iter().all(|&ns| ns > 0));
 }
+
+#[test]
+fn a_passivated_order_waits_for_its_state_and_then_handles_what_came() {
+    let cfg = config();
+    let router = std::sync::Arc::new(Router::new(
+        &cfg.routing,
+        &cfg.network.facilities,
+        &cfg.carriers,
+    ));
+    let limits = ShardLimits {
+        inbox_max: 8,
+        tick_max: 8,
+        seen_ids_max: 10,
+    };
+    let view = orch_engine::view::View::default();
+    let mut shard = Shard::new(&cfg, Ownership::new(1), 0, router, limits, T0);
+    let no = OrderNo(1);
+    let offer = |shard: &mut Shard, msg: Msg| {
+        shard.offer(Envelope {
+            to: ActorRef::Order(no),
+            msg,
+        })
+    };
+    offer(
+        &mut shard,
+        Msg::Place {
+            req: request("o-1", &[(1, 1)]),
+            reply: 1,
+        },
+    )
+    .unwrap();
+    offer(&mut shard, Msg::Cancel { reply: 2 }).unwrap();
+    shard.tick(T0, &view);
+    let stored = shard.order(no).expect("placed").clone();
+    assert!(stored.status().is_final());
+    let len = stored.timeline().len();
+    // Changed since the snapshot (another timeline length): it stays.
+    assert_eq!(shard.passivate(&[(no, len - 1)]), 0);
+    assert_eq!(shard.passivate(&[(no, len)]), 1);
+    assert!(shard.order(no).is_none() && shard.is_passive(no));
+    // Two messages while it is out: one wake asked, nothing answered yet.
+    offer(&mut shard, Msg::Cancel { reply: 3 }).unwrap();
+    offer(&mut shard, Msg::Cancel { reply: 4 }).unwrap();
+    let out = shard.tick(T0, &view);
+    assert_eq!(out.wake, vec![no]);
+    assert!(out.replies.is_empty(), "{:?}", out.replies);
+    // The host's read brings it back: both answered, in order.
+    shard.deliver(vec![Envelope {
+        to: ActorRef::Order(no),
+        msg: Msg::Woken {
+            state: Some(Box::new(stored.clone())),
+        },
+    }]);
+    let out = shard.tick(T0, &view);
+    let ids: Vec<_> = out.replies.iter().map(|r| r.id).collect();
+    assert_eq!(ids, vec![3, 4]);
+    assert!(out.wake.is_empty());
+    assert_eq!(shard.order(no), Some(&stored));
+    assert!(!shard.is_passive(no) && shard.anomalies().is_empty());
+}

@@ -257,15 +257,36 @@ impl HostedCore {
         })
     }
 
-    /// The order's state, read on its shard once what it reports is durable.
+    /// The order's state, read on its shard once what it reports is
+    /// durable; a passive order's from the snapshot store (off the shard,
+    /// on a blocking thread when there is a runtime).
     pub(super) async fn order_state(&self, no: OrderNo) -> Result<OrderState, ApiError> {
         let shard = self.host.ownership().order(no);
         let rx = self
             .host
-            .read(shard, move |s| s.order(no).cloned())
+            .read(shard, move |s| (s.order(no).cloned(), s.is_passive(no)))
             .map_err(|_| overloaded())?;
-        rx.await
-            .map_err(|_| ApiError::unavailable("the host stopped or the journal failed"))?
-            .ok_or_else(|| ApiError::unavailable(format!("order {no:?} is not on its shard")))
+        let (state, passive) = rx
+            .await
+            .map_err(|_| ApiError::unavailable("the host stopped or the journal failed"))?;
+        let missing = || ApiError::unavailable(format!("order {no:?} is not on its shard"));
+        match (state, passive) {
+            (Some(state), _) => Ok(state),
+            (None, false) => Err(missing()),
+            (None, true) => {
+                let host = self.host.clone();
+                let read = move || host.passive_order(no);
+                let stored = match tokio::runtime::Handle::try_current() {
+                    Ok(rt) => rt
+                        .spawn_blocking(read)
+                        .await
+                        .map_err(|e| ApiError::unavailable(format!("reading order {no:?}: {e}")))?,
+                    Err(_) => read(),
+                };
+                stored
+                    .map_err(|e| ApiError::unavailable(format!("reading order {no:?}: {e}")))?
+                    .ok_or_else(missing)
+            }
+        }
     }
 }

@@ -4,9 +4,9 @@
 //! the same records), start the shards from what recovery rebuilt, then
 //! the checkpoint thread.
 //!
-//! The checkpoint thread reads the journal, not the shards, so it never
-//! sends a shard a message; the host keeps every order in memory (no
-//! passivation yet).
+//! The checkpoint thread reads the journal, not the shards; after each
+//! snapshot it hands the host the finished, idle orders the snapshot holds,
+//! which leave the shards' memory (passivation, `host::passive`).
 
 use std::sync::{Arc, Mutex};
 
@@ -103,9 +103,20 @@ impl HostedRuntime {
             ms = started.elapsed().as_millis() as u64,
             "recovery finished"
         );
-        let checkpointer = store
-            .clone()
-            .map(|st| Checkpointer::start(cfg.clone(), st, durability.clone(), |_idle| 0));
+        // Finished, idle orders a snapshot holds leave the shards' memory
+        // and are read back from it on demand.
+        if let Some(st) = &store {
+            if let Err(e) = host.serve_passive(st.clone()) {
+                host.shutdown();
+                return Err(e);
+            }
+        }
+        let passivating = host.clone();
+        let checkpointer = store.clone().map(|st| {
+            Checkpointer::start(cfg.clone(), st, durability.clone(), move |idle| {
+                passivating.passivate(idle)
+            })
+        });
         let webhooks = WebhookService::start(&cfg.durability, events.clone())?;
         Ok(HostedRuntime {
             core,
@@ -179,7 +190,9 @@ impl HostedRuntime {
             .ok()
             .and_then(|s| s.clone())
             .ok_or("no snapshot store (durability none, or stopped)")?;
-        checkpoint(&self.cfg, &store, &self.durability).map(|(info, _)| info)
+        let (info, idle) = checkpoint(&self.cfg, &store, &self.durability)?;
+        self.core.host().passivate(&idle);
+        Ok(info)
     }
 
     /// Stops the checkpoint thread, the shards (answering what they hold),

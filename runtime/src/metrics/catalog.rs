@@ -167,6 +167,8 @@ pub const WAVE_FULFILLMENTS: &str = "orchestrator_wave_fulfillments";
 // Gauges.
 /// Actors in memory by kind.
 pub const RESIDENT_ACTORS: &str = "orchestrator_resident_actors";
+/// Orders out of memory (passivated), their state in the snapshot store.
+pub const PASSIVE_ORDERS: &str = "orchestrator_passive_orders";
 /// Messages waiting in the mailboxes of all actors of a kind (sent, not yet
 /// handled), the highest seen since the last sample.
 pub const MAILBOX_DEPTH_MAX: &str = "orchestrator_mailbox_depth_max";
@@ -293,6 +295,7 @@ pub const CATALOG: &[MetricSpec] = &[
     histogram(SHIPPING_COST, &[], "Shipping cost of one order at placement: the sum of its fulfillments' planned shipping costs (orders with no planned service are not recorded; backorder fills later are not added).", SHIPPING_COST_BUCKETS),
     histogram(WAVE_FULFILLMENTS, &[], "Fulfillments per released pick wave.", WAVE_BUCKETS),
     gauge(RESIDENT_ACTORS, &["kind"], "Actors in memory by kind (order, cell, desk, facility; hold on the shard engine)."),
+    gauge(PASSIVE_ORDERS, &[], "Finished, idle orders out of memory (passivated after durability.passivate_after_ms): their state is in the snapshot store and is read back on demand. Shard engine only."),
     gauge(MAILBOX_DEPTH_MAX, &["kind"], "Messages waiting in the mailboxes of all actors of a kind (sent, not yet handled), highest since the previous sample."),
     gauge(MESSAGES_PENDING, &[], "Fire-and-forget messages between actors not yet handled (backorder fills, wave notices, drains)."),
     gauge(FACILITY_QUEUED, &["facility"], "Fulfillments queued for a wave, per facility (the facility backlog)."),

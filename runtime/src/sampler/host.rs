@@ -68,6 +68,8 @@ pub struct ShardGauges {
     pub waiting: usize,
     /// Its actors by kind: orders, cells, desks, holds.
     pub actors: [usize; 4],
+    /// Its orders out of memory (passivated).
+    pub passive: usize,
 }
 
 /// The gauges of one shard at `now`.
@@ -91,6 +93,7 @@ pub fn shard_gauges(s: &orch_engine::Shard, now: orch_config::Millis) -> ShardGa
             s.desks().count(),
             s.holds().count(),
         ],
+        passive: s.passive_orders(),
     }
 }
 
@@ -169,6 +172,8 @@ pub(super) fn run(rt: Arc<HostedRuntime>, inflight: Option<InflightFn>, stop: &A
                 }
             }
             gauge!(BACKORDER_LINES_WAITING).set(waiting as f64);
+            let passive: usize = per_shard.iter().map(|g| g.passive).sum();
+            gauge!(PASSIVE_ORDERS).set(passive as f64);
             let facilities = per_shard.iter().map(|g| g.facilities.len()).sum::<usize>();
             for (kind, n) in [
                 ("order", actors[0]),

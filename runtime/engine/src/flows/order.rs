@@ -35,8 +35,14 @@ impl Shard {
         {
             return self.place_taking(no, req, reply, taken, give_back, view);
         }
+        if let Msg::Woken { state } = msg {
+            return self.woken(no, state);
+        }
         let Some(actor) = self.orders.get_mut(&no) else {
-            return self.order_unknown(no, msg);
+            if let Some(msg) = self.wait_for_wake(no, msg) {
+                self.order_unknown(no, msg);
+            }
+            return;
         };
         let waiting = actor.placing.is_some();
         match msg {
@@ -102,7 +108,7 @@ impl Shard {
     }
 
     /// A message for an order this shard does not hold.
-    fn order_unknown(&mut self, no: OrderNo, msg: Msg) {
+    pub(crate) fn order_unknown(&mut self, no: OrderNo, msg: Msg) {
         match msg {
             Msg::Scan { reply, .. } => self.reply(
                 reply,
@@ -358,7 +364,7 @@ impl Shard {
     }
 
     /// Handles what arrived while the order placed, in arrival order.
-    fn resume_order(&mut self, no: OrderNo) {
+    pub(crate) fn resume_order(&mut self, no: OrderNo) {
         loop {
             let Some(actor) = self.orders.get_mut(&no) else {
                 return;
