@@ -301,11 +301,13 @@ fn run(cut: Cut, durability_extra: &str) {
     check_acknowledged(&book, &keys);
     check_against_state(&book, &feed, &states);
     let arrivals = wait_for_deliveries(addr, &receiver, &feed);
-    check_deliveries(&arrivals, &feed);
+    let (refused, repeated) = check_deliveries(&arrivals, &feed);
+    assert!(refused > 0, "the receiver never made a delivery fail");
     signal(&server.child, "-TERM");
     eprintln!(
         "{cuts} {}: {} events in the feed ({} read before a cut), {} orders, {} cancels, \
-         {} scans acknowledged, {} refused orders, {} webhook requests",
+         {} scans acknowledged, {} refused orders, {} webhook requests ({refused} answered \
+         500, {repeated} events delivered again)",
         if cut == Cut::Kill {
             "kills".to_string()
         } else {
@@ -859,7 +861,11 @@ fn wait_for_deliveries(addr: SocketAddr, receiver: &Receiver, feed: &[Value]) ->
 
 /// Every delivery is signed over the feed's exact event, of the hook's
 /// types, and each order's first deliveries come in `order_seq` order.
-fn check_deliveries(arrivals: &[Arrival], feed: &[Value]) {
+/// Answers how many attempts the receiver refused and how many events it
+/// took more than once.
+fn check_deliveries(arrivals: &[Arrival], feed: &[Value]) -> (usize, usize) {
+    let mut refused = 0;
+    let mut repeated = BTreeSet::new();
     let mut last: BTreeMap<String, u64> = BTreeMap::new();
     let mut first = BTreeSet::new();
     for a in arrivals {
@@ -882,7 +888,12 @@ fn check_deliveries(arrivals: &[Arrival], feed: &[Value]) {
             HOOK_TYPES.contains(&v["type"].as_str().unwrap()),
             "delivered an event of a type the webhook did not ask for: {v}"
         );
-        if !a.ok || !first.insert(id.clone()) {
+        if !a.ok {
+            refused += 1;
+            continue;
+        }
+        if !first.insert(id.clone()) {
+            repeated.insert(id.clone());
             continue;
         }
         if let (Some(o), Some(n)) = (v["order_id"].as_str(), v["order_seq"].as_u64()) {
@@ -893,4 +904,5 @@ fn check_deliveries(arrivals: &[Arrival], feed: &[Value]) {
             );
         }
     }
+    (refused, repeated.len())
 }
