@@ -9,7 +9,8 @@
 //! shutdown. A cursor on disk is never ahead of what was delivered, so a
 //! restart can repeat a delivery but never skip one. In durability mode
 //! `none` there is no store (registrations live in memory only); in mode
-//! `os` the file is written without fsync, like the journal.
+//! `os` the file is written without fsync, like the journal. In power-loss
+//! tests (`ORCH_DURABLE_LOG`) it records the file's durable length.
 
 use std::fs::{self, File};
 use std::io::{self, Write};
