@@ -117,6 +117,9 @@ impl EventStore {
             .map_err(|e| format!("{}: cannot create the event store: {e}", dir.display()))?;
         let opts = JournalOptions {
             mode: mode(durability),
+            // Power-loss tests: what the store made durable is recorded
+            // like the order journal's, or the harness cuts it away.
+            durable_log: crate::persist::durable::durable_log()?,
             ..JournalOptions::default()
         };
         let (journal, _) = Journal::open(dir, opts).map_err(|e| format!("the event store: {e}"))?;
