@@ -67,6 +67,7 @@
 //! shard_inbox_max = 65536          # the shard engine's bounds per shard
 //! shard_in_flight_max = 65536
 //! seen_ids_max = 1000000
+//! order_events_max = 1000     # timeline entries per order; then scans rejected
 //!
 //! [runtime]
 //! workers = 0                  # 0 = one per core
@@ -520,6 +521,7 @@ struct RawLimits {
     shard_inbox_max: u32,
     shard_in_flight_max: u32,
     seen_ids_max: u32,
+    order_events_max: u32,
 }
 
 impl Default for RawLimits {
@@ -543,6 +545,7 @@ impl From<Limits> for RawLimits {
             shard_inbox_max: l.shard_inbox_max,
             shard_in_flight_max: l.shard_in_flight_max,
             seen_ids_max: l.seen_ids_max,
+            order_events_max: l.order_events_max,
         }
     }
 }
@@ -562,6 +565,7 @@ impl From<RawLimits> for Limits {
             shard_inbox_max: l.shard_inbox_max,
             shard_in_flight_max: l.shard_in_flight_max,
             seen_ids_max: l.seen_ids_max,
+            order_events_max: l.order_events_max,
         }
     }
 }

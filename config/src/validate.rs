@@ -69,7 +69,7 @@ pub const WORKERS_MAX: u32 = 1024;
 /// whole in memory while they are validated; a hold lasts at most 4 h
 /// (the longest cart reservation the references allow); a shard's inbox,
 /// in-flight requests and remembered ids are held in memory.
-pub const LIMIT_RANGES: [(&str, u32, u32); 12] = [
+pub const LIMIT_RANGES: [(&str, u32, u32); 13] = [
     ("body_bytes_max", 1, 256 * 1024 * 1024),
     ("order_lines_max", 1, 10_000),
     ("batch_orders_max", 1, 10_000),
@@ -82,6 +82,7 @@ pub const LIMIT_RANGES: [(&str, u32, u32); 12] = [
     ("shard_inbox_max", 1, 16_777_216),
     ("shard_in_flight_max", 1, 16_777_216),
     ("seen_ids_max", 1, 100_000_000),
+    ("order_events_max", 16, 100_000),
 ];
 
 /// The range of `runtime.mailbox_capacity`: a bounded inbox must be bounded.
@@ -500,6 +501,7 @@ impl Checker<'_> {
             l.shard_inbox_max,
             l.shard_in_flight_max,
             l.seen_ids_max,
+            l.order_events_max,
         ];
         for ((name, min, max), value) in LIMIT_RANGES.into_iter().zip(values) {
             self.within(format!("limits.{name}"), value, (min, max))?;

@@ -359,6 +359,7 @@ fn full_explicit_file() {
             shard_inbox_max: 65_536,
             shard_in_flight_max: 65_536,
             seen_ids_max: 1_000_000,
+            order_events_max: 1_000,
         }
     );
     assert_eq!(
@@ -962,7 +963,7 @@ fn every_bounded_number_loads_at_its_top_and_fails_one_above() {
         "carriers[1].services[0].bands[2].transit_days",
         carriers::TRANSIT_DAYS_MAX.into(),
     );
-    assert_eq!(cases.len(), 12 + 8 + 3 + 3 + 3 + 2 + 1);
+    assert_eq!(cases.len(), 13 + 8 + 3 + 3 + 3 + 2 + 1);
 
     let mut failures = Vec::new();
     for (text, key, max) in &cases {

@@ -8,6 +8,7 @@
 //! - [`shard`]: one shard, its inbox and its tick.
 //! - `flows`: each actor kind's handling of its messages (the flows).
 //! - [`view`]: availability and boards published per tick.
+//! - [`bounds`]: history bounds (an order's timeline).
 //! - [`facts`]: what a tick saw happen (counts, durations) for metrics.
 //! - [`cluster`]: the serial driver of N shards with an in-memory journal.
 //!
@@ -17,6 +18,7 @@
 
 mod flows;
 
+pub mod bounds;
 pub mod cluster;
 pub mod facts;
 pub mod msg;

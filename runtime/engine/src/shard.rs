@@ -183,6 +183,8 @@ pub struct Shard {
     pub(crate) holds_max: usize,
     /// Longest TTL (`limits.hold_ttl_s_max`).
     pub(crate) hold_ttl_s_max: u32,
+    /// Timeline entries an order keeps (`limits.order_events_max`).
+    pub(crate) order_events_max: u32,
     pub(crate) receipts: SeenIds,
     pub(crate) adjustments: SeenIds,
     inbox: VecDeque<Envelope>,
@@ -261,6 +263,7 @@ impl Shard {
             expiries: BTreeSet::new(),
             holds_max: cfg.limits.holds_per_shard_max as usize,
             hold_ttl_s_max: cfg.limits.hold_ttl_s_max,
+            order_events_max: cfg.limits.order_events_max,
             receipts: SeenIds::new(limits.seen_ids_max),
             adjustments: SeenIds::new(limits.seen_ids_max),
             inbox: VecDeque::new(),

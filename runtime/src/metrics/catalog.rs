@@ -316,7 +316,7 @@ pub const CATALOG: &[MetricSpec] = &[
     gauge(HOLDS_UNITS, &[], "Units held by active holds, network-wide (excluded from every availability read)."),
     gauge(HOLD_LIMITS, &["limit"], "The configured hold limits: ttl_s_max (seconds), per_shard_max (holds per shard, active or ended and remembered), lines_max (lines per hold, as per order)."),
     gauge(SHARD_IN_FLIGHT, &["shard"], "Requests admitted to an engine shard and not yet answered (bounded by its in-flight limit; past it, 429)."),
-    gauge(SHARD_LIMITS, &["limit"], "The configured bounds of each engine shard: inbox_max (requests waiting), in_flight_max (admitted, not yet answered), seen_ids_max (receipt and adjustment ids remembered)."),
+    gauge(SHARD_LIMITS, &["limit"], "The configured bounds of each engine shard: inbox_max (requests waiting), in_flight_max (admitted, not yet answered), seen_ids_max (receipt and adjustment ids remembered), order_events_max (timeline entries one order keeps; its further scans are rejected)."),
     counter(SHARD_OVERLOADED, &[], "Requests the engine's shards refused as overloaded (answered 429, nothing queued)."),
     gauge(EVENTS_FEED_BYTES, &[], "JSON bytes of the events kept in the event feed (bounded by the retention's byte budget)."),
     counter(WEBHOOK_DELIVERIES, &["result"], "Webhook delivery attempts by result (delivered, http_error, timeout, connect_error); retries count again."),

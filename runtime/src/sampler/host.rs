@@ -136,6 +136,7 @@ pub(super) fn run(rt: Arc<HostedRuntime>, inflight: Option<InflightFn>, stop: &A
     gauge!(SHARD_LIMITS, "limit" => "inbox_max").set(f64::from(limits.shard_inbox_max));
     gauge!(SHARD_LIMITS, "limit" => "in_flight_max").set(f64::from(limits.shard_in_flight_max));
     gauge!(SHARD_LIMITS, "limit" => "seen_ids_max").set(f64::from(limits.seen_ids_max));
+    gauge!(SHARD_LIMITS, "limit" => "order_events_max").set(f64::from(limits.order_events_max));
     let mut journal = JournalTotals::default();
     let mut snapshot_generation = None;
     let host = rt.core().host().clone();

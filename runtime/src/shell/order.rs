@@ -310,9 +310,16 @@ impl Handler<ApplyScan> for OrderActor {
         let shared = self.shared.clone();
         AtomicResponse::new(Box::pin(
             async move {
+                let full = orch_engine::bounds::timeline_full(
+                    state.timeline().len(),
+                    shared.limits.order_events_max,
+                );
                 let outcome = match state.decide_scan(&msg.0, shared.router.rates()) {
                     Ok(ScanDecision::Duplicate) => ScanOutcome::Duplicate,
                     Err(e) => ScanOutcome::Rejected(e.to_string()),
+                    Ok(ScanDecision::Apply { .. }) if full.is_some() => {
+                        ScanOutcome::Rejected(full.unwrap_or_default())
+                    }
                     Ok(ScanDecision::Apply { event, effects }) => {
                         let cmds = commands(&state, effects, msg.0.at);
                         if msg.0.kind == ScanKind::ReturnReceived {

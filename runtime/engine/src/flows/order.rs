@@ -16,6 +16,7 @@ use orch_actors::routing::{Plan, RouteRequest};
 use orch_actors::{CellKey, FacilityIdx, LineRef, OrderNo, SkuIdx};
 use orch_config::ServiceLevel;
 
+use crate::bounds::timeline_full;
 use crate::msg::{ActorRef, Answer, Msg, RequestId, ScanAnswer};
 use crate::shard::{OrderActor, Placing, Shard};
 use crate::view::View;
@@ -72,8 +73,12 @@ impl Shard {
                 }
             }
             Msg::Scan { scan, reply } => {
+                let full = timeline_full(actor.state.timeline().len(), self.order_events_max);
                 let answer = match actor.state.decide_scan(&scan, self.router.rates()) {
                     Ok(ScanDecision::Duplicate) => ScanAnswer::Duplicate,
+                    Ok(ScanDecision::Apply { .. }) if full.is_some() => {
+                        ScanAnswer::Rejected(full.unwrap_or_default())
+                    }
                     Ok(ScanDecision::Apply { event, effects }) => {
                         actor.state.apply(&event);
                         let cycle = (actor.state.placed_at(), scan.at);
