@@ -6,6 +6,7 @@ use std::sync::Arc;
 use orch_config::Millis;
 use serde::{Deserialize, Serialize};
 
+use super::scan_rules::rule;
 use super::{
     Disposition, FacilityIdx, Fulfillment, FulfillmentLine, FulfillmentStatus, OrderState,
     PlaceRequest, Scan, ScanKind, TimelineEntry,
@@ -199,76 +200,67 @@ impl OrderState {
 
     /// Applies a scan; `replan` is a re-rated ship plan (a ship scan only).
     fn apply_scan(&mut self, scan: &Scan, replan: Option<&ShipPlan>) {
-        {
-            {
-                self.seen_events.insert(scan.event_id.clone());
-                let f = self
-                    .fulfillments
+        self.seen_events.insert(scan.event_id.clone());
+        let f = self
+            .fulfillments
+            .iter_mut()
+            .find(|f| f.n == scan.fulfillment)
+            .expect("scan of an unknown fulfillment was decided");
+        match scan.kind {
+            ScanKind::Pick => {
+                let sku = scan.sku.expect("pick has a sku");
+                let l = f
+                    .lines
                     .iter_mut()
-                    .find(|f| f.n == scan.fulfillment)
-                    .expect("scan of an unknown fulfillment was decided");
-                use FulfillmentStatus as S;
-                match scan.kind {
-                    ScanKind::Pick => {
-                        let sku = scan.sku.expect("pick has a sku");
-                        let l = f
-                            .lines
-                            .iter_mut()
-                            .find(|l| l.sku == sku)
-                            .expect("pick line");
-                        l.picked += scan.qty.unwrap_or(0);
-                        f.status = S::Picking;
-                    }
-                    ScanKind::Pack => f.status = S::Packed,
-                    ScanKind::Ship => {
-                        f.status = S::Shipped;
-                        f.carrier = scan.carrier.clone();
-                        f.tracking = scan.tracking.clone();
-                        if let Some(p) = replan {
-                            f.ship = Some(p.clone());
-                        }
-                    }
-                    ScanKind::InTransit => f.status = S::InTransit,
-                    ScanKind::OutForDelivery => f.status = S::OutForDelivery,
-                    ScanKind::Delivered => f.status = S::Delivered,
-                    ScanKind::DeliveryException => f.status = S::Exception,
-                    ScanKind::ReturnReceived => {
-                        let sku = scan.sku.expect("return has a sku");
-                        let l = f
-                            .lines
-                            .iter_mut()
-                            .find(|l| l.sku == sku)
-                            .expect("return line");
-                        l.returned += scan.qty.unwrap_or(0);
-                        if scan.disposition == Some(Disposition::Restock) {
-                            l.restocked += scan.qty.unwrap_or(0);
-                        }
-                        if f.lines.iter().all(|l| l.returned >= l.picked) {
-                            f.status = S::Returned;
-                        } else {
-                            f.status = S::Delivered;
-                        }
-                    }
-                }
-                self.note_ship(
-                    scan.at,
-                    scan.kind.as_str(),
-                    Some(scan.fulfillment),
-                    Some(scan.event_id.clone()),
-                    replan.cloned(),
-                );
-                // Derived from the journaled scan alone, so replay agrees.
-                if scan.kind == ScanKind::Delivered
-                    && self.promise_kept(scan.fulfillment, scan.at) == Some(false)
-                {
-                    self.note(
-                        scan.at,
-                        "promise_missed",
-                        Some(scan.fulfillment),
-                        Some(scan.event_id.clone()),
-                    );
+                    .find(|l| l.sku == sku)
+                    .expect("pick line");
+                l.picked += scan.qty.unwrap_or(0);
+            }
+            ScanKind::Ship => {
+                f.carrier = scan.carrier.clone();
+                f.tracking = scan.tracking.clone();
+                if let Some(p) = replan {
+                    f.ship = Some(p.clone());
                 }
             }
+            ScanKind::ReturnReceived => {
+                let sku = scan.sku.expect("return has a sku");
+                let l = f
+                    .lines
+                    .iter_mut()
+                    .find(|l| l.sku == sku)
+                    .expect("return line");
+                l.returned += scan.qty.unwrap_or(0);
+                if scan.disposition == Some(Disposition::Restock) {
+                    l.restocked += scan.qty.unwrap_or(0);
+                }
+            }
+            ScanKind::Pack
+            | ScanKind::InTransit
+            | ScanKind::OutForDelivery
+            | ScanKind::Delivered
+            | ScanKind::DeliveryException => {}
+        }
+        // The status the scan table names for the kind.
+        let all_back = f.lines.iter().all(|l| l.returned >= l.picked);
+        f.status = rule(scan.kind).next.status(all_back);
+        self.note_ship(
+            scan.at,
+            scan.kind.as_str(),
+            Some(scan.fulfillment),
+            Some(scan.event_id.clone()),
+            replan.cloned(),
+        );
+        // Derived from the journaled scan alone, so replay agrees.
+        if scan.kind == ScanKind::Delivered
+            && self.promise_kept(scan.fulfillment, scan.at) == Some(false)
+        {
+            self.note(
+                scan.at,
+                "promise_missed",
+                Some(scan.fulfillment),
+                Some(scan.event_id.clone()),
+            );
         }
     }
 }

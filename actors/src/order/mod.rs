@@ -19,6 +19,7 @@
 mod effects;
 mod events;
 mod invariants;
+pub mod scan_rules;
 mod scans;
 mod status;
 mod types;

@@ -1,15 +1,25 @@
-//! Scan decisions: which scan fits which fulfillment status, and the event
-//! and effects an accepted scan brings.
+//! Scan decisions: the checks every scan passes, the status gate from the
+//! scan table (`scan_rules.rs`), and each kind's own checks, event and
+//! effects.
 
 use std::sync::Arc;
 
 use super::effects::reject;
+use super::scan_rules::{rule, transition};
 use super::{
-    Disposition, Effect, Fulfillment, FulfillmentStatus, OrderEvent, OrderRefusal, OrderState,
-    Scan, ScanDecision, ScanKind,
+    Disposition, Effect, Fulfillment, OrderEvent, OrderRefusal, OrderState, Scan, ScanDecision,
+    ScanKind,
 };
 use crate::ids::CellKey;
 use crate::shipping::{day_of, tracking_number, Rates};
+
+/// Passes when the scan table accepts `kind` in `f`'s status; else the
+/// table's refusal.
+fn gate(kind: ScanKind, f: &Fulfillment) -> Result<(), OrderRefusal> {
+    transition(kind, f.status)
+        .map(|_| ())
+        .map_err(OrderRefusal::Rejected)
+}
 
 impl OrderState {
     /// The tracking number the core issues when `f` ships with `carrier`:
@@ -36,6 +46,11 @@ impl OrderState {
 
     /// Decide a scan: duplicate, refused with a reason, or an event to apply.
     ///
+    /// Whether the kind fits the fulfillment's status is the scan table's
+    /// ([`super::scan_rules`]); a kind's fields are checked before it
+    /// (`pick`, `return_received`) or after it (`delivery_exception`), as
+    /// the API has always answered.
+    ///
     /// A `ship` scan may leave out `carrier` (the planned carrier applies)
     /// and `tracking` (the core issues [`tracking_number`] for the carrier);
     /// the event carries both. Naming another carrier than planned re-rates
@@ -54,173 +69,147 @@ impl OrderState {
         let Some(f) = self.fulfillment(scan.fulfillment) else {
             return reject("unknown fulfillment");
         };
-        use FulfillmentStatus as S;
-        let warehouse = matches!(scan.kind, ScanKind::Pick | ScanKind::Pack | ScanKind::Ship);
-        if warehouse && scan.facility != f.facility {
+        if rule(scan.kind).own_facility && scan.facility != f.facility {
             return reject("facility_id is not the fulfillment's facility");
         }
-        let mut effects = Vec::new();
-        let mut event = None;
-        match scan.kind {
-            ScanKind::Pick => {
-                let (Some(sku), Some(qty)) = (scan.sku, scan.qty) else {
-                    return reject("pick needs sku and qty");
-                };
-                if !matches!(f.status, S::Released | S::Picking) {
-                    return reject(format!("cannot pick: fulfillment is {}", f.status.as_str()));
-                }
-                let Some(l) = f.lines.iter().find(|l| l.sku == sku) else {
-                    return reject("sku is not on this fulfillment");
-                };
-                if qty == 0 || qty > l.qty - l.picked {
-                    return reject(format!(
-                        "qty {qty} is over what is left to pick ({})",
-                        l.qty - l.picked
-                    ));
-                }
-                effects.push(Effect::Pick {
-                    cell: CellKey {
-                        sku,
-                        facility: f.facility,
-                    },
-                    line: self.line_ref(l.line),
-                    qty,
-                });
-            }
+        let plain = || OrderEvent::Scanned(scan.clone());
+        let (event, effects) = match scan.kind {
+            ScanKind::Pick => (plain(), self.decide_pick(f, scan)?),
             ScanKind::Pack => {
-                if !matches!(f.status, S::Picking | S::Released)
-                    || f.lines.iter().any(|l| l.picked < l.qty)
-                {
-                    return reject(format!(
-                        "cannot pack: {}",
-                        if matches!(f.status, S::Picking | S::Released) {
-                            "not every line is picked"
-                        } else {
-                            f.status.as_str()
-                        }
-                    ));
+                gate(scan.kind, f)?;
+                if f.lines.iter().any(|l| l.picked < l.qty) {
+                    return reject("cannot pack: not every line is picked");
                 }
+                (plain(), Vec::new())
             }
             ScanKind::Ship => {
-                if f.status != S::Packed {
-                    return reject(format!("cannot ship: fulfillment is {}", f.status.as_str()));
-                }
-                let planned = f.ship.as_ref();
-                let carrier =
-                    match (&scan.carrier, planned) {
-                        (Some(c), _) => c.clone(),
-                        (None, Some(p)) => p.carrier.clone(),
-                        (None, None) => return reject(
-                            "carrier: no carrier service is planned for this fulfillment, name one",
-                        ),
-                    };
-                let tracking = scan
-                    .tracking
-                    .clone()
-                    .unwrap_or_else(|| self.parcel_tracking(f, &carrier));
-                let replan = if planned.is_some_and(|p| p.carrier == carrier) {
-                    None
-                } else {
-                    let r = &self.request;
-                    let units = f.lines.iter().map(|l| l.qty).sum();
-                    rates.rerate(
-                        &carrier,
-                        f.facility,
-                        r.lat,
-                        r.lon,
-                        units,
-                        r.service_level,
-                        day_of(self.placed_at),
-                        scan.at,
-                    )
-                };
-                let scan = Scan {
-                    carrier: Some(carrier),
-                    tracking: Some(tracking),
-                    ..scan.clone()
-                };
-                event = Some(match replan {
-                    Some(plan) => OrderEvent::ShippedRerated { scan, plan },
-                    None => OrderEvent::Scanned(scan),
-                });
-                effects.push(Effect::Close {
-                    facility: f.facility,
-                    fulfillment: self.fref(f.n),
-                });
+                gate(scan.kind, f)?;
+                self.decide_ship(f, scan, rates)?
             }
-            ScanKind::InTransit => {
-                if !matches!(f.status, S::Shipped | S::InTransit | S::Exception) {
-                    return reject(format!(
-                        "cannot be in transit: fulfillment is {}",
-                        f.status.as_str()
-                    ));
-                }
-            }
-            ScanKind::OutForDelivery => {
-                if !matches!(f.status, S::Shipped | S::InTransit | S::Exception) {
-                    return reject(format!(
-                        "cannot be out for delivery: fulfillment is {}",
-                        f.status.as_str()
-                    ));
-                }
-            }
-            ScanKind::Delivered => {
-                if !matches!(
-                    f.status,
-                    S::Shipped | S::InTransit | S::OutForDelivery | S::Exception
-                ) {
-                    return reject(format!(
-                        "cannot deliver: fulfillment is {}",
-                        f.status.as_str()
-                    ));
-                }
+            ScanKind::InTransit | ScanKind::OutForDelivery | ScanKind::Delivered => {
+                gate(scan.kind, f)?;
+                (plain(), Vec::new())
             }
             ScanKind::DeliveryException => {
-                if !matches!(f.status, S::Shipped | S::InTransit | S::OutForDelivery) {
-                    return reject(format!(
-                        "cannot raise an exception: fulfillment is {}",
-                        f.status.as_str()
-                    ));
-                }
+                gate(scan.kind, f)?;
                 if scan.reason.is_none() {
                     return reject("delivery_exception needs a reason");
                 }
+                (plain(), Vec::new())
             }
-            ScanKind::ReturnReceived => {
-                let (Some(sku), Some(qty), Some(disposition)) =
-                    (scan.sku, scan.qty, scan.disposition)
-                else {
-                    return reject("return_received needs sku, qty and disposition");
-                };
-                if !matches!(f.status, S::Delivered | S::Returned) {
-                    return reject(format!(
-                        "cannot return: fulfillment is {}",
-                        f.status.as_str()
-                    ));
-                }
-                let Some(l) = f.lines.iter().find(|l| l.sku == sku) else {
-                    return reject("sku is not on this fulfillment");
-                };
-                if qty == 0 || qty > l.picked - l.returned {
-                    return reject(format!(
-                        "qty {qty} is over what was delivered and not yet returned ({})",
-                        l.picked - l.returned
-                    ));
-                }
-                if disposition == Disposition::Restock {
-                    effects.push(Effect::Restock {
-                        cell: CellKey {
-                            sku,
-                            facility: scan.facility,
-                        },
-                        qty,
-                    });
-                }
-            }
+            ScanKind::ReturnReceived => (plain(), self.decide_return(f, scan)?),
+        };
+        Ok(ScanDecision::Apply { event, effects })
+    }
+
+    /// A pick: sku and qty given, the status fits, the line is on the
+    /// fulfillment and the units are still to pick. Commits them at the cell.
+    fn decide_pick(&self, f: &Fulfillment, scan: &Scan) -> Result<Vec<Effect>, OrderRefusal> {
+        let (Some(sku), Some(qty)) = (scan.sku, scan.qty) else {
+            return reject("pick needs sku and qty");
+        };
+        gate(scan.kind, f)?;
+        let Some(l) = f.lines.iter().find(|l| l.sku == sku) else {
+            return reject("sku is not on this fulfillment");
+        };
+        if qty == 0 || qty > l.qty - l.picked {
+            return reject(format!(
+                "qty {qty} is over what is left to pick ({})",
+                l.qty - l.picked
+            ));
         }
-        Ok(ScanDecision::Apply {
-            event: event.unwrap_or_else(|| OrderEvent::Scanned(scan.clone())),
-            effects,
-        })
+        Ok(vec![Effect::Pick {
+            cell: CellKey {
+                sku,
+                facility: f.facility,
+            },
+            line: self.line_ref(l.line),
+            qty,
+        }])
+    }
+
+    /// A ship scan on a packed fulfillment: the carrier (given or
+    /// planned), the tracking number (given or issued), a re-rated plan
+    /// for another carrier than planned; closes it at its facility.
+    fn decide_ship(
+        &self,
+        f: &Fulfillment,
+        scan: &Scan,
+        rates: &Rates,
+    ) -> Result<(OrderEvent, Vec<Effect>), OrderRefusal> {
+        let planned = f.ship.as_ref();
+        let carrier = match (&scan.carrier, planned) {
+            (Some(c), _) => c.clone(),
+            (None, Some(p)) => p.carrier.clone(),
+            (None, None) => {
+                return reject(
+                    "carrier: no carrier service is planned for this fulfillment, name one",
+                )
+            }
+        };
+        let tracking = scan
+            .tracking
+            .clone()
+            .unwrap_or_else(|| self.parcel_tracking(f, &carrier));
+        let replan = if planned.is_some_and(|p| p.carrier == carrier) {
+            None
+        } else {
+            let r = &self.request;
+            let units = f.lines.iter().map(|l| l.qty).sum();
+            rates.rerate(
+                &carrier,
+                f.facility,
+                r.lat,
+                r.lon,
+                units,
+                r.service_level,
+                day_of(self.placed_at),
+                scan.at,
+            )
+        };
+        let scan = Scan {
+            carrier: Some(carrier),
+            tracking: Some(tracking),
+            ..scan.clone()
+        };
+        let event = match replan {
+            Some(plan) => OrderEvent::ShippedRerated { scan, plan },
+            None => OrderEvent::Scanned(scan),
+        };
+        let close = Effect::Close {
+            facility: f.facility,
+            fulfillment: self.fref(f.n),
+        };
+        Ok((event, vec![close]))
+    }
+
+    /// A return: sku, qty and disposition given, the status fits, the
+    /// units were delivered and not yet returned. Restocked units go back
+    /// on the shelf of the facility that received them.
+    fn decide_return(&self, f: &Fulfillment, scan: &Scan) -> Result<Vec<Effect>, OrderRefusal> {
+        let (Some(sku), Some(qty), Some(disposition)) = (scan.sku, scan.qty, scan.disposition)
+        else {
+            return reject("return_received needs sku, qty and disposition");
+        };
+        gate(scan.kind, f)?;
+        let Some(l) = f.lines.iter().find(|l| l.sku == sku) else {
+            return reject("sku is not on this fulfillment");
+        };
+        if qty == 0 || qty > l.picked - l.returned {
+            return reject(format!(
+                "qty {qty} is over what was delivered and not yet returned ({})",
+                l.picked - l.returned
+            ));
+        }
+        if disposition != Disposition::Restock {
+            return Ok(Vec::new());
+        }
+        Ok(vec![Effect::Restock {
+            cell: CellKey {
+                sku,
+                facility: scan.facility,
+            },
+            qty,
+        }])
     }
 }

@@ -102,6 +102,21 @@ pub enum FulfillmentStatus {
 }
 
 impl FulfillmentStatus {
+    /// Every status, in the order of the state machine.
+    pub const ALL: [FulfillmentStatus; 11] = [
+        FulfillmentStatus::Routed,
+        FulfillmentStatus::Released,
+        FulfillmentStatus::Picking,
+        FulfillmentStatus::Packed,
+        FulfillmentStatus::Shipped,
+        FulfillmentStatus::InTransit,
+        FulfillmentStatus::OutForDelivery,
+        FulfillmentStatus::Exception,
+        FulfillmentStatus::Delivered,
+        FulfillmentStatus::Returned,
+        FulfillmentStatus::Cancelled,
+    ];
+
     /// The snake_case name.
     pub fn as_str(self) -> &'static str {
         self.as_order().as_str()

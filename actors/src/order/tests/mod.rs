@@ -2,6 +2,7 @@
 
 mod cancel;
 mod placement;
+mod scan_table;
 mod scans;
 mod shipping;
 mod validate;
