@@ -23,7 +23,7 @@ pub mod scan_rules;
 mod scans;
 mod status;
 mod types;
-mod validate;
+pub mod validate;
 
 #[cfg(test)]
 mod tests;
@@ -42,7 +42,7 @@ pub use types::{
     Disposition, Fulfillment, FulfillmentLine, OrderLine, PlaceRequest, Scan, ScanKind,
     TimelineEntry,
 };
-pub use validate::validate_request;
+pub use validate::{check_request, validate_request, RequestError, RequestProblem};
 
 use crate::ids::{CellKey, FacilityIdx, FulfillmentRef, LineRef, OrderNo};
 use crate::placement::PlacementOutcome;
