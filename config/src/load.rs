@@ -49,6 +49,7 @@
 //! passivate_after_ms = 300000
 //! events_retention_ms = 604800000   # the event feed: 7 days
 //! events_bytes_max = 1073741824     # and 1 GiB of event JSON
+//! orders_retention_ms = 7776000000  # finished orders forgotten after 90 days
 //!
 //! [listen]
 //! http = "127.0.0.1:8080"
@@ -446,6 +447,7 @@ struct RawDurability {
     passivate_after_ms: u64,
     events_retention_ms: u64,
     events_bytes_max: u64,
+    orders_retention_ms: u64,
 }
 
 impl Default for RawDurability {
@@ -467,6 +469,7 @@ impl From<DurabilityConfig> for RawDurability {
             passivate_after_ms: d.passivate_after_ms,
             events_retention_ms: d.events_retention_ms,
             events_bytes_max: d.events_bytes_max,
+            orders_retention_ms: d.orders_retention_ms,
         }
     }
 }
@@ -484,6 +487,7 @@ impl From<RawDurability> for DurabilityConfig {
             passivate_after_ms: d.passivate_after_ms,
             events_retention_ms: d.events_retention_ms,
             events_bytes_max: d.events_bytes_max,
+            orders_retention_ms: d.orders_retention_ms,
         }
     }
 }

@@ -388,6 +388,15 @@ pub struct DurabilityConfig {
     /// dropped first).
     #[serde(default = "events_bytes_max_default")]
     pub events_bytes_max: u64,
+    /// Finished orders whose last change is older than this are forgotten
+    /// (by the shard engine): the next snapshot no longer holds them, their
+    /// client ids are free again, and a read answers 404.
+    #[serde(default = "orders_retention_ms_default")]
+    pub orders_retention_ms: u64,
+}
+
+fn orders_retention_ms_default() -> u64 {
+    90 * 24 * 3_600_000
 }
 
 fn events_retention_ms_default() -> u64 {
@@ -414,6 +423,7 @@ impl Default for DurabilityConfig {
             passivate_after_ms: 300_000,
             events_retention_ms: events_retention_ms_default(),
             events_bytes_max: events_bytes_max_default(),
+            orders_retention_ms: orders_retention_ms_default(),
         }
     }
 }

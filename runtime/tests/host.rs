@@ -478,7 +478,13 @@ fn an_active_hold_survives_a_snapshot_that_covers_its_journal_records() {
     // snapshot and replays nothing, so the hold must be in the snapshot.
     let durability = faulty_journal(dir.path(), &fault);
     let store = SnapshotStore::open(&dir.path().join("snapshots")).unwrap();
-    let (info, _) = checkpoint(&cfg, &store, &durability).unwrap();
+    let info = checkpoint(
+        &cfg,
+        &store,
+        &durability,
+        &orch_runtime::persist::checkpoint::KeepAll,
+    )
+    .unwrap();
     assert!(info.meta.seq >= 1);
     let recovered =
         orch_runtime::persist::recovery::recover(&cfg, &durability, Some(&store), T0).unwrap();

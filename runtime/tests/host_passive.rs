@@ -159,3 +159,63 @@ async fn finished_orders_leave_memory_and_come_back_on_demand() {
     assert_eq!(r[0].result, "duplicate", "{r:?}");
     rt.shutdown();
 }
+
+/// Every order number in the shards' memory, by client id.
+async fn numbers(rt: &HostedRuntime) -> std::collections::HashMap<String, u64> {
+    rt.core()
+        .host()
+        .read_all(|s| {
+            s.orders()
+                .map(|o| (o.request().order_id.to_string(), o.no().0))
+                .collect::<Vec<_>>()
+        })
+        .await
+        .expect("read the shards")
+        .into_iter()
+        .flatten()
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn finished_orders_past_retention_are_forgotten_and_numbers_never_repeat() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = config(dir.path());
+    // The orders are dated by the test's clock, days before the wall
+    // clock the checkpoint reads: a day's retention has passed for them.
+    cfg.durability.orders_retention_ms = 24 * 3_600_000;
+    cfg.durability.passivate_after_ms = 3_600_000;
+    let rt = start(&cfg);
+    let core = rt.core();
+    for id in ["o-old", "o-open"] {
+        core.place(&order(id)).await.expect("placed");
+    }
+    core.cancel("o-old").await.expect("cancelled");
+    let before = numbers(&rt).await;
+    let info = rt.checkpoint_now().expect("a snapshot");
+    assert_eq!(info.forgotten, 1, "{info:?}");
+    let gone = core.order("o-old").await.expect_err("forgotten");
+    assert_eq!(gone.code, "order_not_found", "{gone:?}");
+    assert_eq!(core.order("o-open").await.unwrap().status, "routed");
+    // Its id is free: the same id is a new order, with a new number.
+    let again = core.place(&order("o-old")).await.expect("placed again");
+    assert!(!again.replay);
+    let after = numbers(&rt).await;
+    assert!(after["o-old"] > before["o-old"] && after["o-old"] != before["o-open"]);
+    // A restart after another snapshot forgets nothing more, and numbers
+    // resume above every number given, forgotten ones too.
+    core.cancel("o-old").await.expect("cancelled");
+    core.cancel("o-open").await.expect("cancelled");
+    let info = rt.checkpoint_now().expect("a snapshot");
+    assert_eq!(info.forgotten, 2, "{info:?}");
+    rt.shutdown();
+    drop(rt);
+    let rt = start(&cfg);
+    assert!(numbers(&rt).await.is_empty(), "nothing left to restore");
+    rt.core().place(&order("o-next")).await.expect("placed");
+    let next = numbers(&rt).await["o-next"];
+    assert!(
+        before.values().chain(after.values()).all(|&n| next > n),
+        "{next} after {before:?} {after:?}"
+    );
+    rt.shutdown();
+}

@@ -211,6 +211,9 @@ pub struct Shard {
     pub(crate) waking: HashMap<OrderNo, VecDeque<Msg>>,
     /// Times routing and reservations when a host gives one.
     pub(crate) stopwatch: Option<crate::facts::Stopwatch>,
+    /// No new order takes a number below this (restored: the snapshot's
+    /// next number, which stays above orders forgotten since).
+    pub(crate) order_floor: u64,
 }
 
 impl Shard {
@@ -281,6 +284,7 @@ impl Shard {
             passive: HashSet::new(),
             waking: HashMap::new(),
             stopwatch: None,
+            order_floor: 1,
         }
     }
 
@@ -288,6 +292,11 @@ impl Shard {
     /// host's; serial drivers give none and record no durations).
     pub fn set_stopwatch(&mut self, clock: crate::facts::Stopwatch) {
         self.stopwatch = Some(clock);
+    }
+
+    /// No new order may take a number below this.
+    pub fn order_floor(&self) -> u64 {
+        self.order_floor
     }
 
     /// The stopwatch's reading, 0 without one.

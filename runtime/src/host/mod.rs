@@ -310,6 +310,13 @@ impl Host {
         passive::passivate(self.inner.own, &self.inner.peers, idle)
     }
 
+    /// Forgets the finished orders past retention (each with its timeline
+    /// length in the snapshot: one changed since stays); answers those
+    /// forgotten, which no longer answer anything.
+    pub fn forget(&self, old: &[(orch_actors::OrderNo, usize)]) -> Vec<orch_actors::OrderNo> {
+        passive::forget(self.inner.own, &self.inner.peers, old)
+    }
+
     /// A passive order's state from the snapshot store (blocking: call it
     /// off the shard threads).
     pub fn passive_order(

@@ -96,8 +96,34 @@ pub(crate) fn passivate(
     peers: &[Sender<Peer>],
     idle: &[(OrderNo, usize)],
 ) -> usize {
+    ask_owners(own, peers, idle, Peer::Passivate)
+        .into_iter()
+        .sum()
+}
+
+/// Asks each shard to forget its `old` orders; answers those forgotten.
+pub(crate) fn forget(
+    own: orch_engine::Ownership,
+    peers: &[Sender<Peer>],
+    old: &[(OrderNo, usize)],
+) -> Vec<OrderNo> {
+    ask_owners(own, peers, old, Peer::Forget)
+        .into_iter()
+        .flatten()
+        .collect()
+}
+
+/// Sends each shard its part of `orders` (by owner) in the message `ask`
+/// builds, and collects the answers (a shard that does not answer within
+/// [`ANSWER_MAX`] is left out).
+fn ask_owners<T>(
+    own: orch_engine::Ownership,
+    peers: &[Sender<Peer>],
+    orders: &[(OrderNo, usize)],
+    ask: impl Fn(Vec<(OrderNo, usize)>, Sender<T>) -> Peer,
+) -> Vec<T> {
     let mut by_shard: Vec<Vec<(OrderNo, usize)>> = vec![Vec::new(); peers.len()];
-    for &(no, len) in idle {
+    for &(no, len) in orders {
         by_shard[own.order(no)].push((no, len));
     }
     let mut answers = Vec::new();
@@ -106,14 +132,14 @@ pub(crate) fn passivate(
             continue;
         }
         let (tx, rx) = crossbeam_channel::bounded(1);
-        if peers[shard].send(Peer::Passivate(list, tx)).is_ok() {
+        if peers[shard].send(ask(list, tx)).is_ok() {
             answers.push(rx);
         }
     }
     answers
         .into_iter()
         .filter_map(|rx| rx.recv_timeout(ANSWER_MAX).ok())
-        .sum()
+        .collect()
 }
 
 fn woken(no: OrderNo, state: Option<OrderState>) -> Envelope {

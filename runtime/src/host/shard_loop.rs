@@ -46,6 +46,12 @@ pub(crate) enum Peer {
     /// Let go of these finished, idle orders (order, timeline length as
     /// the snapshot holds it); answer how many left memory.
     Passivate(Vec<(orch_actors::OrderNo, usize)>, Sender<usize>),
+    /// Forget these finished orders past retention (order, timeline length
+    /// as the snapshot holds it); answer those forgotten.
+    Forget(
+        Vec<(orch_actors::OrderNo, usize)>,
+        Sender<Vec<orch_actors::OrderNo>>,
+    ),
     /// Stop the loop.
     Stop,
 }
@@ -142,6 +148,9 @@ impl ShardLoop {
             Peer::View(u) => self.view.apply(&u),
             Peer::Passivate(idle, answer) => {
                 let _ = answer.send(self.shard.passivate(&idle));
+            }
+            Peer::Forget(old, answer) => {
+                let _ = answer.send(self.shard.forget(&old));
             }
             Peer::Stop => return false,
         }

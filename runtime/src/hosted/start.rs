@@ -111,12 +111,9 @@ impl HostedRuntime {
                 return Err(e);
             }
         }
-        let passivating = host.clone();
-        let checkpointer = store.clone().map(|st| {
-            Checkpointer::start(cfg.clone(), st, durability.clone(), move |idle| {
-                passivating.passivate(idle)
-            })
-        });
+        let checkpointer = store
+            .clone()
+            .map(|st| Checkpointer::start(cfg.clone(), st, durability.clone(), core.retire()));
         let webhooks = WebhookService::start(&cfg.durability, events.clone())?;
         Ok(HostedRuntime {
             core,
@@ -190,9 +187,12 @@ impl HostedRuntime {
             .ok()
             .and_then(|s| s.clone())
             .ok_or("no snapshot store (durability none, or stopped)")?;
-        let (info, idle) = checkpoint(&self.cfg, &store, &self.durability)?;
-        self.core.host().passivate(&idle);
-        Ok(info)
+        checkpoint(
+            &self.cfg,
+            &store,
+            &self.durability,
+            self.core.retire().as_ref(),
+        )
     }
 
     /// Stops the checkpoint thread, the shards (answering what they hold),

@@ -521,6 +521,21 @@ impl Handler<Passivate> for OrderActor {
 }
 
 /// Asks each idle order still in memory to leave it (see `Passivate`).
+/// The shells' side of the checkpoint thread's retirements: they
+/// passivate, and keep every order forever (`orders_retention_ms` is the
+/// shard engine's).
+pub struct Retirement(pub Arc<Shared>);
+
+impl crate::persist::checkpoint::Retire for Retirement {
+    fn passivate(&self, idle: &crate::persist::checkpoint::Idle) -> usize {
+        passivate(&self.0, idle)
+    }
+
+    fn forget(&self, _: &[crate::persist::checkpoint::Old]) -> Vec<orch_actors::OrderNo> {
+        Vec::new()
+    }
+}
+
 pub fn passivate(shared: &Shared, idle: &crate::persist::checkpoint::Idle) -> usize {
     let mut asked = 0;
     for &(no, timeline_len) in idle {

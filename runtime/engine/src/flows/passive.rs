@@ -35,6 +35,22 @@ impl Shard {
         gone
     }
 
+    /// Forgets the `old` orders (each with its timeline length as the
+    /// snapshot holds it): one passive and not being woken, or in memory,
+    /// finished, idle and unchanged, is gone for good; a later message for
+    /// it answers as for an unknown order. Answers those forgotten.
+    pub fn forget(&mut self, old: &[(OrderNo, usize)]) -> Vec<OrderNo> {
+        let mut gone = Vec::new();
+        for &(no, timeline) in old {
+            let passive = self.passive.contains(&no) && !self.waking.contains_key(&no);
+            if passive || self.passivate(&[(no, timeline)]) == 1 {
+                self.passive.remove(&no);
+                gone.push(no);
+            }
+        }
+        gone
+    }
+
     /// Orders out of memory now (passivated or being woken).
     pub fn passive_orders(&self) -> usize {
         self.passive.len()
