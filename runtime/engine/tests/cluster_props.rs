@@ -912,6 +912,25 @@ impl Harness {
         );
         let anomalies = self.world.anomalies();
         assert!(anomalies.is_empty(), "anomalies: {anomalies:?}");
+        // No stock left on a shelf while a line waits for it: every unit
+        // that comes free is offered to the SKU's waiting lines first.
+        let now = self.world.now();
+        for (sku, desk) in self.world.desks() {
+            let Some(least) = desk.queue().map(|(_, q)| q).min() else {
+                continue;
+            };
+            for f in 0..FACILITIES {
+                let f = FacilityIdx(f);
+                let open = self.world.facility(f).is_some_and(|s| s.enabled_at(now));
+                let key = CellKey { sku, facility: f };
+                let available = self.world.cell(key).map_or(0, CellState::available);
+                assert!(
+                    !open || available < least,
+                    "{sku:?}: a line of {least} waits while {f:?} has {available} available\nlast steps:\n{}",
+                    self.log[self.log.len().saturating_sub(15)..].join("\n")
+                );
+            }
+        }
         assert_eq!(self.world.held_replies(), 0, "replies held at quiescence");
         for o in self.world.orders() {
             let no = o.no();

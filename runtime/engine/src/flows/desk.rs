@@ -67,7 +67,10 @@ impl Shard {
                 receipt_id,
                 reply,
             } => {
-                let allocations = desk.state.allocate(qty);
+                // Every waiting line is offered (in serving order): the
+                // cell reserves those its stock now covers, units it had
+                // free already included, so none is left on the shelf.
+                let allocations = desk.state.queue().take(DRAIN_LINES_MAX).collect();
                 desk.wait = Some(DeskWait::Arrive);
                 self.send(
                     ActorRef::Cells(facility),
@@ -84,9 +87,9 @@ impl Shard {
             Msg::ReturnHeld {
                 facility,
                 hold,
-                qty,
+                qty: _,
             } => {
-                let allocations = desk.state.allocate(qty);
+                let allocations = desk.state.queue().take(DRAIN_LINES_MAX).collect();
                 desk.wait = Some(DeskWait::Arrive);
                 self.send(
                     ActorRef::Cells(facility),

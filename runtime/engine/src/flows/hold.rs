@@ -152,16 +152,19 @@ impl Shard {
                 Step::Release { facility, lines } => {
                     let lines: Vec<_> = lines
                         .into_iter()
-                        .map(|l| (l, c.request.lines[usize::from(l)].sku))
+                        .map(|l| {
+                            let line = c.request.lines[usize::from(l)];
+                            (l, line.sku, line.qty)
+                        })
                         .collect();
-                    for (l, sku) in lines {
+                    // Through the desk: the units go to waiting lines first.
+                    for (l, sku, qty) in lines {
                         self.send(
-                            ActorRef::Cells(facility),
-                            Msg::Unhold {
-                                sku,
+                            ActorRef::Desk(sku),
+                            Msg::ReturnHeld {
+                                facility,
                                 hold: HoldLine { hold: no, line: l },
-                                allocations: Vec::new(),
-                                from_desk: false,
+                                qty,
                             },
                         );
                     }

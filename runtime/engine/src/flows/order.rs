@@ -328,13 +328,12 @@ impl Shard {
                         })
                         .collect();
                     // A failed all-or-nothing attempt gives back what it
-                    // got; as in `World`, that is not offered to the desks.
+                    // got, offered to the SKUs' waiting lines first (a line
+                    // queued while this attempt held the units must not
+                    // wait beside them).
                     self.send(
                         ActorRef::Cells(facility),
-                        Msg::Release {
-                            lines,
-                            drain: false,
-                        },
+                        Msg::Release { lines, drain: true },
                     );
                 }
                 Step::Done => {
