@@ -47,7 +47,7 @@ fields = {
 absent = [f"{k}.{f}" for k, fs in fields.items() for f in fs if f not in (r.get(k) or {})]
 w = (r.get("events") or {}).get("webhooks") or {}
 absent += [f"events.webhooks.{f}" for f in ["feed_events", "delivered", "deliveries", "repeats", "bad_signatures",
-                                            "outstanding", "events_per_s", "lag_ms", "arrived_before_ack",
+                                            "outstanding", "events_per_s", "lag_ms", "arrived_before_ack", "early_ms",
                                             "drain_s"] if f not in w]
 series = r.get("series") or []
 if not series or any(k not in series[0] for k in ("offered", "achieved", "goodput", "dropped", "shed", "place_p99_ms")):

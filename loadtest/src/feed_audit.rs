@@ -131,6 +131,8 @@ pub struct WebhookFigures {
     /// Events that arrived before the tester read their acknowledgement
     /// (their lag counts as 0).
     pub arrived_before_ack: u64,
+    /// How long before the acknowledgement those arrived.
+    pub early_ms: Percentiles,
     /// How long the end of the run waited for the last deliveries, s.
     pub drain_s: f64,
 }
@@ -361,6 +363,7 @@ fn delivered_all(feed: &[FeedEvent], r: &Arrivals) -> CheckResult {
 
 fn figures(feed: &[FeedEvent], book: &EventBookCopy, r: &Arrivals) -> WebhookFigures {
     let lag = Latency::default();
+    let early = Latency::default();
     let mut before_ack = 0;
     let mut delivered = 0;
     let (mut first, mut last): (Option<Instant>, Option<Instant>) = (None, None);
@@ -377,6 +380,7 @@ fn figures(feed: &[FeedEvent], book: &EventBookCopy, r: &Arrivals) -> WebhookFig
         if let Some(at) = acked {
             if a.first_at < at {
                 before_ack += 1;
+                early.record(at.duration_since(a.first_at));
             }
             lag.record(a.first_at.saturating_duration_since(at));
         }
@@ -402,6 +406,7 @@ fn figures(feed: &[FeedEvent], book: &EventBookCopy, r: &Arrivals) -> WebhookFig
         window_s: (window.as_secs_f64() * 1000.0).round() / 1000.0,
         lag_ms: lag.percentiles(),
         arrived_before_ack: before_ack,
+        early_ms: early.percentiles(),
         drain_s: 0.0,
     }
 }
@@ -542,6 +547,17 @@ mod tests {
         );
         assert_eq!(w.window_s, 0.01);
         assert_eq!(w.events_per_s, 600.0);
+        assert_eq!((w.arrived_before_ack, w.early_ms.count), (0, 0));
+        // One arrival 3 ms before the tester read its acknowledgement.
+        let (feed, mut book, r) = clean(t0);
+        book.changes.insert(
+            change("a", "order.placed", ""),
+            Some(r.by_id[&feed[0].id].first_at + Duration::from_millis(3)),
+        );
+        let w = run(&feed, &book, &r).figures.webhooks.unwrap();
+        assert_eq!((w.arrived_before_ack, w.early_ms.count), (1, 1));
+        assert!((w.early_ms.max - 3.0).abs() < 0.01, "{:?}", w.early_ms);
+        assert_eq!(w.lag_ms.count, 6, "counted as 0 in the lag");
         assert!(covers(&feed, &book));
     }
 

@@ -382,7 +382,7 @@ pub fn events_markdown(e: &EventFigures) -> String {
             " Webhook receiver at {} (every type, signatures checked): {} of {} events delivered, \
              {} outstanding after a {} s drain; {} events/s over {} s; delivery lag from the \
              acknowledgement p50 {} ms, p99 {} ms, max {} ms ({} measured, {} arrived before the \
-             tester read the acknowledgement); {} repeats, {} bad signatures.\n",
+             tester read the acknowledgement, by up to {} ms, p99 {} ms); {} repeats, {} bad signatures.\n",
             w.url,
             w.delivered,
             w.feed_events,
@@ -395,6 +395,8 @@ pub fn events_markdown(e: &EventFigures) -> String {
             w.lag_ms.max,
             w.lag_ms.count,
             w.arrived_before_ack,
+            w.early_ms.max,
+            w.early_ms.p99,
             w.repeats,
             w.bad_signatures
         )),
