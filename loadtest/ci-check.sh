@@ -3,8 +3,10 @@
 # then report.json must exist, carry the rate accounting (offered, achieved,
 # goodput, dropped, refused, shed, generator lateness, per-second series) and
 # the cart figures (carts on at the default --cart-share: holds created,
-# converted, abandoned and expired), and every invariant in it, the holds'
-# checks included, must have passed.
+# converted, abandoned and expired), the events feed and webhook figures
+# (the receiver is on by default: events delivered, events/s, delivery lag,
+# repeats, bad signatures, outstanding), and every invariant in it, the
+# holds' and the events feed's checks included, must have passed.
 # Run from the repository root: bash loadtest/ci-check.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -23,7 +25,8 @@ r = json.load(open(sys.argv[1]))
 inv = r.get("invariants") or {}
 required = ["no_oversell", "inventory_matches_book", "conservation_per_sku", "no_lost_acknowledged_order", "doorbuster_exact",
             "promises_match_core", "holds_expired_hold_nothing", "conversions_took_held_units",
-            "no_hold_oversell"]
+            "no_hold_oversell", "events_exactly_once", "events_per_order_order", "no_event_for_refused",
+            "webhooks_delivered_all"]
 missing = [n for n in required if n not in inv]
 failed = [n for n, c in inv.items() if not c.get("passed")]
 for n, c in sorted(inv.items()):
@@ -39,8 +42,13 @@ fields = {
                  "promise_by_service_level", "promise_total"],
     "carts": ["created", "converted", "not_converted", "abandoned", "expired", "refused", "shed",
               "conversion_ratio", "hold_create_ms"],
+    "events": ["feed_events", "changes_checked", "refused_orders", "webhooks"],
 }
 absent = [f"{k}.{f}" for k, fs in fields.items() for f in fs if f not in (r.get(k) or {})]
+w = (r.get("events") or {}).get("webhooks") or {}
+absent += [f"events.webhooks.{f}" for f in ["feed_events", "delivered", "deliveries", "repeats", "bad_signatures",
+                                            "outstanding", "events_per_s", "lag_ms", "arrived_before_ack", "early_ms",
+                                            "drain_s"] if f not in w]
 series = r.get("series") or []
 if not series or any(k not in series[0] for k in ("offered", "achieved", "goodput", "dropped", "shed", "place_p99_ms")):
     absent.append("series[].offered/achieved/goodput/dropped/shed/place_p99_ms")
@@ -67,6 +75,13 @@ if not absent:
         wrong.append("carts: converted + not converted + abandoned != created")
     if c["expired"] != c["abandoned"] + c["not_converted"]:
         wrong.append("carts: expired != abandoned + not converted")
+    e = r["events"]
+    if e["feed_events"] == 0 or e["changes_checked"] == 0:
+        wrong.append("events: the feed or the book of changes is empty")
+    if w["delivered"] != w["feed_events"] or w["outstanding"] != 0 or w["bad_signatures"] != 0:
+        wrong.append("webhooks: not every feed event delivered with a valid signature")
+    if not w["events_per_s"] > 0 or not w["lag_ms"]["p99"] > 0:
+        wrong.append("webhooks: no events/s or no delivery lag measured")
 if missing or failed or absent or wrong:
     print(f"loadtest ci-check: missing {missing}, failed {failed}, absent fields {absent}, wrong {wrong}",
           file=sys.stderr)
@@ -81,7 +96,10 @@ print(f"loadtest ci-check: {len(inv)} invariants passed; offered {t['orders_offe
       f"carts created {r['carts']['created']}, converted {r['carts']['converted']} "
       f"(ratio {r['carts']['conversion_ratio']}), abandoned {r['carts']['abandoned']}, "
       f"expired {r['carts']['expired']}, refused {r['carts']['refused']}, hold create p50 "
-      f"{r['carts']['hold_create_ms']['p50']} ms p99 {r['carts']['hold_create_ms']['p99']} ms "
+      f"{r['carts']['hold_create_ms']['p50']} ms p99 {r['carts']['hold_create_ms']['p99']} ms; "
+      f"events {r['events']['feed_events']} in the feed, webhooks delivered {w['delivered']} at "
+      f"{w['events_per_s']}/s, lag p50 {w['lag_ms']['p50']} ms p99 {w['lag_ms']['p99']} ms, "
+      f"{w['repeats']} repeats, {w['bad_signatures']} bad signatures "
       f"({r['config']['cores']} cores, durability {r['config']['durability']}, "
       f"load average {r['config']['load_average']})")
 PY

@@ -23,6 +23,7 @@ use std::time::SystemTime;
 use orch_config::Network;
 use orch_runtime::dto::{HoldView, OrderView};
 
+use crate::book_events::EventBook;
 use crate::book_holds::{held_at, HoldTrack};
 use crate::driver::ReleasedFulfillment;
 
@@ -190,6 +191,7 @@ pub struct Book {
     cells: Mutex<HashMap<(u32, u16), CellMoves>>,
     ship_to: Mutex<HashMap<String, (f64, f64)>>,
     holds: Mutex<HashMap<String, HoldTrack>>,
+    events: EventBook,
 }
 
 impl Book {
@@ -221,7 +223,14 @@ impl Book {
             cells: Mutex::new(cells),
             ship_to: Mutex::new(HashMap::new()),
             holds: Mutex::new(HashMap::new()),
+            events: EventBook::default(),
         }
+    }
+
+    /// The changes that must each have one event in the feed, and the
+    /// refused orders that must have none.
+    pub fn events(&self) -> &EventBook {
+        &self.events
     }
 
     /// SKU ids, by index.

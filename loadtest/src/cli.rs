@@ -148,6 +148,15 @@ pub struct Common {
     /// delay from 0 to this after its hold's answer (at most half the TTL).
     #[arg(long, default_value_t = crate::carts::CART_CHECKOUT_MS_DEFAULT)]
     pub cart_checkout_ms: u64,
+    /// Run without the webhook receiver. By default the run starts one on
+    /// 127.0.0.1 (a free port), registers it for every event type before
+    /// the load (PUT /v1/webhooks/{id}, or in-process), checks every
+    /// delivery's signature, and reports events/s, delivery lag and what
+    /// was not delivered by the end of the drain. The events feed is
+    /// audited either way. Over HTTP the server must reach this machine's
+    /// 127.0.0.1.
+    #[arg(long)]
+    pub no_webhooks: bool,
 }
 
 /// `loadtest run`.
@@ -309,6 +318,7 @@ fn options(
         checkout_max: Duration::from_millis(c.cart_checkout_ms),
     };
     o.carts.check()?;
+    o.webhooks = !c.no_webhooks;
     Ok(o)
 }
 
@@ -475,6 +485,26 @@ pub fn summary(r: &crate::report::Report) -> String {
             c.hold_create_ms.p50,
             c.hold_create_ms.p99
         ));
+    }
+    if let Some(e) = &r.events {
+        s.push_str(&format!(
+            "\n  events: {} in the feed, {} acknowledged changes checked, {} refused orders",
+            e.feed_events, e.changes_checked, e.refused_orders
+        ));
+        if let Some(w) = &e.webhooks {
+            s.push_str(&format!(
+                "; webhooks delivered {} ({} outstanding), {} events/s, lag p50 {} ms p99 {} ms \
+                 max {} ms, {} repeats, {} bad signatures",
+                w.delivered,
+                w.outstanding,
+                w.events_per_s,
+                w.lag_ms.p50,
+                w.lag_ms.p99,
+                w.lag_ms.max,
+                w.repeats,
+                w.bad_signatures
+            ));
+        }
     }
     for n in r.notes.iter().filter(|n| n.starts_with("carts disabled")) {
         s.push_str(&format!("\n  {n}"));

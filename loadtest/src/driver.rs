@@ -16,6 +16,10 @@ use orch_runtime::facade::ItemResult;
 
 use crate::driver_http::HttpDriver;
 use crate::driver_inprocess::InProcessDriver;
+use crate::feed_audit::FeedEvent;
+
+/// Events per page when the audit reads the feed (the API's most).
+pub const FEED_PAGE: usize = 1000;
 
 /// The answer to one order of a batch: the order, or why not.
 pub type PlaceAnswer = Result<OrderView, PlaceError>;
@@ -267,6 +271,68 @@ impl Driver {
                 .collect(),
             Driver::Http(d) => d.availability(reads).await,
             Driver::Custom(d) => d.availability(reads).await,
+        }
+    }
+
+    /// One page (up to [`FEED_PAGE`] events) of the events feed after
+    /// `after` (from the oldest kept when `None`), and the `after` of the
+    /// next; `Ok(None)` when the system under test serves no feed (a
+    /// test's fake core).
+    pub async fn events_page(
+        &self,
+        after: Option<u64>,
+    ) -> Result<Option<(Vec<FeedEvent>, u64)>, String> {
+        match self {
+            Driver::InProcess(d) => d
+                .core
+                .events()
+                .page(after, FEED_PAGE, orch_events::TypeSet::ALL)
+                .map(|p| Some((p.events.iter().map(|e| FeedEvent::of(e)).collect(), p.next)))
+                .map_err(|e| format!("events after {after:?}: {e:?}")),
+            Driver::Http(d) => d.events_page(after, FEED_PAGE).await.map(Some),
+            Driver::Custom(_) => Ok(None),
+        }
+    }
+
+    /// Registers webhook `id` at `url` with `secret` for every type; the
+    /// registration's cursor (it receives the events after it), or
+    /// `Ok(None)` when the system under test serves no webhooks.
+    pub async fn register_webhook(
+        &self,
+        id: &str,
+        url: &str,
+        secret: &str,
+    ) -> Result<Option<u64>, String> {
+        match self {
+            Driver::InProcess(d) => d
+                .core
+                .webhooks()
+                .put(
+                    id,
+                    orch_runtime::webhooks::WebhookInput {
+                        url: url.to_string(),
+                        secret: secret.to_string(),
+                        types: None,
+                        enabled: Some(true),
+                    },
+                )
+                .map(|(v, _)| Some(v.cursor))
+                .map_err(|e| format!("webhook {id}: {e}")),
+            Driver::Http(d) => d.put_webhook(id, url, secret).await.map(Some),
+            Driver::Custom(_) => Ok(None),
+        }
+    }
+
+    /// Removes webhook `id` (gone already is fine).
+    pub async fn delete_webhook(&self, id: &str) -> Result<(), String> {
+        match self {
+            Driver::InProcess(d) => match d.core.webhooks().delete(id) {
+                Ok(()) => Ok(()),
+                Err(e) if e.kind == orch_runtime::ErrorKind::NotFound => Ok(()),
+                Err(e) => Err(format!("webhook {id}: {e}")),
+            },
+            Driver::Http(d) => d.delete_webhook(id).await,
+            Driver::Custom(_) => Ok(()),
         }
     }
 

@@ -277,6 +277,54 @@ impl HttpDriver {
         })
     }
 
+    /// `GET /v1/events?after=&limit=`: one page of the feed (from the
+    /// oldest kept without `after`) and the `after` of the next.
+    pub async fn events_page(
+        &self,
+        after: Option<u64>,
+        limit: usize,
+    ) -> Result<(Vec<crate::feed_audit::FeedEvent>, u64), String> {
+        let path = match after {
+            Some(a) => format!("/v1/events?after={a}&limit={limit}"),
+            None => format!("/v1/events?limit={limit}"),
+        };
+        let v: Value = self.call_found("GET", path.clone(), None).await?;
+        let events = v["events"]
+            .as_array()
+            .ok_or_else(|| format!("GET {path}: no events array"))?
+            .iter()
+            .map(crate::feed_audit::FeedEvent::from_json)
+            .collect::<Result<Vec<_>, _>>()?;
+        let next = v["next"]
+            .as_u64()
+            .ok_or_else(|| format!("GET {path}: no next"))?;
+        Ok((events, next))
+    }
+
+    /// `PUT /v1/webhooks/{id}` for every type; the registration's cursor
+    /// (it receives the events after it).
+    pub async fn put_webhook(&self, id: &str, url: &str, secret: &str) -> Result<u64, String> {
+        let path = format!("/v1/webhooks/{id}");
+        let v: Value = self
+            .call_found(
+                "PUT",
+                path.clone(),
+                Some(json!({"url": url, "secret": secret, "enabled": true})),
+            )
+            .await?;
+        v["cursor"]
+            .as_u64()
+            .ok_or_else(|| format!("PUT {path}: no cursor in the answer"))
+    }
+
+    /// `DELETE /v1/webhooks/{id}` (already gone is fine).
+    pub async fn delete_webhook(&self, id: &str) -> Result<(), String> {
+        let _: Option<Value> = self
+            .call("DELETE", format!("/v1/webhooks/{id}"), None)
+            .await?;
+        Ok(())
+    }
+
     /// `POST /v1/holds`: a cart's hold. `429` is a refusal with the
     /// answer's `Retry-After`; anything else but `2xx` a failure.
     pub async fn create_hold(&self, h: &HoldInput) -> Result<HoldView, PlaceError> {

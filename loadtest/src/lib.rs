@@ -11,7 +11,9 @@
 //! [`simulator`] answers released waves, its carriers in [`transit`];
 //! [`histo`] and [`book`] record what happened ([`delivery`]: the shipping
 //! figures and promises kept; [`book_holds`]: the carts' holds); [`runner`]
-//! runs it all; [`audit`] checks the invariants ([`audit_holds`]: the carts');
+//! runs it all; [`audit`] checks the invariants ([`audit_holds`]: the carts';
+//! [`feed_audit`]: the events feed and the webhooks [`receiver`] against
+//! [`book_events`]);
 //! [`report`] and [`chart`] write the results; [`knee`] steps the rate up;
 //! [`cli`] is the command line.
 //!
@@ -23,6 +25,7 @@
 pub mod audit;
 pub mod audit_holds;
 pub mod book;
+pub mod book_events;
 pub mod book_holds;
 pub mod carts;
 pub mod chart;
@@ -32,10 +35,13 @@ pub mod demand;
 pub mod driver;
 pub mod driver_http;
 pub mod driver_inprocess;
+pub mod feed_audit;
 pub mod histo;
+pub mod hooks_run;
 pub mod http_bench;
 pub mod knee;
 pub mod profile;
+pub mod receiver;
 pub mod report;
 pub mod runner;
 pub mod schedule;

@@ -13,6 +13,7 @@ use crate::audit::AuditOutcome;
 use crate::carts::CartSpec;
 use crate::delivery::ShippingFigures;
 use crate::demand::DoorbusterPlan;
+pub use crate::feed_audit::EventFigures;
 use crate::histo::{Counters, Lateness, Metrics, Percentiles, SecondPoint};
 use crate::runner::RunOptions;
 use crate::schedule::Schedule;
@@ -369,6 +370,41 @@ pub fn carts_markdown(f: &CartFigures) -> String {
     )
 }
 
+/// The events section of `report.md`.
+pub fn events_markdown(e: &EventFigures) -> String {
+    let mut s = format!(
+        "\n## Events feed and webhooks\n\n{} events of the run in the feed; {} acknowledged changes \
+         checked against it (each exactly one event), {} orders refused on every try (none may have an event).",
+        e.feed_events, e.changes_checked, e.refused_orders
+    );
+    match &e.webhooks {
+        Some(w) => s.push_str(&format!(
+            " Webhook receiver at {} (every type, signatures checked): {} of {} events delivered, \
+             {} outstanding after a {} s drain; {} events/s over {} s; delivery lag from the \
+             acknowledgement p50 {} ms, p99 {} ms, max {} ms ({} measured, {} arrived before the \
+             tester read the acknowledgement, by up to {} ms, p99 {} ms); {} repeats, {} bad signatures.\n",
+            w.url,
+            w.delivered,
+            w.feed_events,
+            w.outstanding,
+            w.drain_s,
+            w.events_per_s,
+            w.window_s,
+            w.lag_ms.p50,
+            w.lag_ms.p99,
+            w.lag_ms.max,
+            w.lag_ms.count,
+            w.arrived_before_ack,
+            w.early_ms.max,
+            w.early_ms.p99,
+            w.repeats,
+            w.bad_signatures
+        )),
+        None => s.push_str(" No webhook receiver (--no-webhooks).\n"),
+    }
+    s
+}
+
 /// One invariant in the report.
 #[derive(Debug, Clone, Serialize)]
 pub struct Invariant {
@@ -422,6 +458,9 @@ pub struct Report {
     /// Carts, when the run had them (`None`: `--cart-share 0`, or the
     /// system under test serves no holds; the notes say which).
     pub carts: Option<CartFigures>,
+    /// The events feed and the webhook receiver (`None`: the system under
+    /// test serves no feed).
+    pub events: Option<EventFigures>,
     /// Per-second series (the chart's data).
     pub series: Vec<SecondPoint>,
 }
@@ -454,6 +493,8 @@ pub struct Inputs<'a> {
     pub shipping: ShippingFigures,
     /// Cart figures (a run with carts).
     pub carts: Option<CartFigures>,
+    /// Events feed and webhook figures.
+    pub events: Option<EventFigures>,
 }
 
 /// Peak RSS of this process (VmHWM), in bytes.
@@ -664,6 +705,7 @@ pub fn build(i: Inputs<'_>) -> Report {
         notes: i.notes,
         shipping: i.shipping,
         carts: i.carts,
+        events: i.events,
         series,
     }
 }
@@ -866,6 +908,9 @@ pub fn markdown(r: &Report) -> String {
     }
     if let Some(c) = &r.carts {
         s.push_str(&carts_markdown(c));
+    }
+    if let Some(e) = &r.events {
+        s.push_str(&events_markdown(e));
     }
     s.push_str(&shipping_markdown(&r.shipping));
     if !r.notes.is_empty() {

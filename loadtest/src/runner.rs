@@ -27,6 +27,7 @@ use crate::driver::{released_fulfillments, Driver, PlaceError, SystemUnderTest};
 use crate::driver_http::HttpDriver;
 use crate::driver_inprocess::InProcessDriver;
 use crate::histo::{Counters, Metrics};
+use crate::hooks_run::HooksRun;
 use crate::profile::Profile;
 use crate::report::{self, Report};
 use crate::schedule::Schedule;
@@ -91,6 +92,9 @@ pub struct RunOptions {
     /// Carts: the share of arrivals that hold first, abandoned share, hold
     /// TTL and checkout delay (share 0: none).
     pub carts: CartSpec,
+    /// Register a local webhook receiver for every event type before the
+    /// load (`--no-webhooks`: off); the feed is audited either way.
+    pub webhooks: bool,
 }
 
 /// Default `--max-in-flight`. The tester's own cost of one outstanding
@@ -139,6 +143,7 @@ impl RunOptions {
             lateness: LatenessSpec::default(),
             sim_day: Duration::from_secs_f64(SIM_DAY_MS_DEFAULT / 1000.0),
             carts: CartSpec::default(),
+            webhooks: true,
         }
     }
 }
@@ -409,6 +414,17 @@ async fn run_on(
         None => Vec::new(),
     };
 
+    let prefix = format!("lt-{}-{}-", opts.seed, run_tag());
+    // Registered before the first arrival: every event of the run is the
+    // receiver's (a new registration gets the events after its cursor).
+    let hooks = HooksRun::start(
+        &driver,
+        opts.webhooks,
+        &format!("{}-{}", opts.seed, run_tag()),
+        &prefix,
+    )
+    .await?;
+
     let start = Instant::now() + Duration::from_millis(200);
     let metrics = Arc::new(Metrics::with_objective(
         start,
@@ -446,7 +462,6 @@ async fn run_on(
     let pb = progress_bar(opts);
     let ticker = spawn_ticker(pb.clone(), metrics.clone(), schedule.clone());
 
-    let prefix = format!("lt-{}-{}-", opts.seed, run_tag());
     let hot_share = schedule.doorbuster.map_or(0.0, |d| d.hot_line_share);
     let mut source = OrderSource::new(&net, opts.seed, &prefix, plan.as_ref(), hot_share);
     let mut reads = Reads {
@@ -635,6 +650,15 @@ async fn run_on(
             )]
         },
     });
+    let events = match hooks {
+        Some(h) => {
+            pb.set_message("auditing the events feed and the webhook deliveries");
+            let a = h.finish(&driver, &book, opts.drain_timeout).await;
+            checks.checks.extend(a.checks);
+            Some(a.figures)
+        }
+        None => None,
+    };
     pb.finish_and_clear();
     let holds_expired = checks.holds_expired;
     let shipping = crate::delivery::figures(
@@ -660,6 +684,7 @@ async fn run_on(
         journal: setup.core.as_ref().and_then(report::journal_stats),
         notes,
         shipping,
+        events,
         carts: carts_on.then(|| {
             let hot_units_held = plan.as_ref().map_or(0, |p| {
                 book.holds()
@@ -753,6 +778,7 @@ impl Flow {
                             Counters::add(&c.backordered, 1);
                         }
                         b.acknowledged(&v);
+                        b.events().placed(&v, now);
                         if let Some(h) = &h {
                             let status = hold.as_ref().map(|x| x.status.as_str());
                             if status == Some("converted") {
@@ -772,10 +798,12 @@ impl Flow {
                             again.push((t, o, h));
                         } else {
                             m.shed();
+                            b.events().refused(&o.order_id);
                             in_flight.fetch_sub(1, Ordering::AcqRel);
                         }
                     }
                     Err(PlaceError::Failed(_)) => {
+                        b.events().failed(&o.order_id);
                         Counters::add(&c.orders_failed, 1);
                         Counters::add(&c.errors, 1);
                         in_flight.fetch_sub(1, Ordering::AcqRel);

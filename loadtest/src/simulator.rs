@@ -378,6 +378,7 @@ impl Floor {
         Counters::add(&self.shared.metrics.counts.waves, 1);
         for f in fs {
             self.shared.book.released(&f);
+            self.shared.book.events().released(&f, now);
             self.unseen.remove(&f.fulfillment_id);
             if self.spec.cancels(&f.order_id) || !self.started.insert(f.fulfillment_id.clone()) {
                 continue;
@@ -583,6 +584,7 @@ impl Floor {
                 Ok(v) if v.status == "cancelled" => {
                     Counters::add(&shared.metrics.counts.cancelled, 1);
                     shared.book.cancelled(&order_id);
+                    shared.book.events().cancelled(&order_id, Instant::now());
                 }
                 _ => Counters::add(&shared.metrics.counts.cancel_failed, 1),
             }
@@ -830,6 +832,8 @@ fn finish_step(
         shared.active.fetch_sub(1, Ordering::AcqRel);
         return;
     }
+    // Every scan of the step applied: its event is due in the feed.
+    shared.book.events().step_done(work, step, Instant::now());
     let next = match step {
         Step::Pack
             if shared

@@ -30,9 +30,30 @@ fn assert_passed(r: &Report) {
         "holds_expired_hold_nothing",
         "conversions_took_held_units",
         "no_hold_oversell",
+        "events_exactly_once",
+        "events_per_order_order",
+        "no_event_for_refused",
+        "webhooks_delivered_all",
     ] {
         assert!(r.invariants.contains_key(name), "{name} missing");
     }
+    assert_webhooks(r);
+}
+
+/// The receiver got every event of the feed, signed, and measured the lag.
+fn assert_webhooks(r: &Report) {
+    let e = r.events.as_ref().expect("the feed was audited");
+    assert!(e.feed_events > 0 && e.changes_checked > 0, "{e:?}");
+    assert!(
+        e.feed_events >= e.changes_checked,
+        "every change has its event: {e:?}"
+    );
+    let w = e.webhooks.as_ref().expect("the receiver ran");
+    assert_eq!(w.delivered, e.feed_events, "{w:?}");
+    assert_eq!((w.outstanding, w.bad_signatures), (0, 0), "{w:?}");
+    assert!(w.deliveries >= w.delivered && w.events_per_s > 0.0, "{w:?}");
+    assert!(w.lag_ms.count > 0 && w.lag_ms.p99 > 0.0, "{w:?}");
+    assert!(w.url.starts_with("http://127.0.0.1:"), "{w:?}");
 }
 
 /// Carts ran, converted and expired as drawn, and the checks saw them.
