@@ -12,6 +12,7 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use crossbeam_channel::{Receiver, RecvTimeoutError};
+use orch_actors::hold::HoldState;
 use orch_actors::log::LogEntry;
 use orch_actors::order::OrderState;
 use orch_config::Millis;
@@ -259,9 +260,12 @@ impl ReplaySink for Tail {
     fn snapshot(
         &mut self,
         orders: &mut dyn Iterator<Item = &OrderState>,
+        holds: &mut dyn Iterator<Item = &HoldState>,
         snapshot_seq: u64,
         now: Millis,
     ) {
+        // Active holds: their expiry after the snapshot reports hold.expired.
+        self.mirror.seed_holds(holds);
         if let Some(loaded) = &self.loaded {
             // The store has the events of the records the snapshot covers.
             let counts = loaded.counts_upto(snapshot_seq);
