@@ -49,6 +49,7 @@
 //! passivate_after_ms = 300000
 //! events_retention_ms = 604800000   # the event feed: 7 days
 //! events_bytes_max = 1073741824     # and 1 GiB of event JSON
+//! events_memory_max = 100000        # the newest events in memory, older from disk
 //!
 //! [listen]
 //! http = "127.0.0.1:8080"
@@ -445,6 +446,7 @@ struct RawDurability {
     passivate_after_ms: u64,
     events_retention_ms: u64,
     events_bytes_max: u64,
+    events_memory_max: u64,
 }
 
 impl Default for RawDurability {
@@ -466,6 +468,7 @@ impl From<DurabilityConfig> for RawDurability {
             passivate_after_ms: d.passivate_after_ms,
             events_retention_ms: d.events_retention_ms,
             events_bytes_max: d.events_bytes_max,
+            events_memory_max: d.events_memory_max,
         }
     }
 }
@@ -483,6 +486,7 @@ impl From<RawDurability> for DurabilityConfig {
             passivate_after_ms: d.passivate_after_ms,
             events_retention_ms: d.events_retention_ms,
             events_bytes_max: d.events_bytes_max,
+            events_memory_max: d.events_memory_max,
         }
     }
 }

@@ -388,6 +388,11 @@ pub struct DurabilityConfig {
     /// dropped first).
     #[serde(default = "events_bytes_max_default")]
     pub events_bytes_max: u64,
+    /// The newest this many kept events stay in memory; older ones are
+    /// read from the event store on disk when a reader asks for them (in
+    /// durability mode `none` every kept event stays in memory).
+    #[serde(default = "events_memory_max_default")]
+    pub events_memory_max: u64,
 }
 
 fn events_retention_ms_default() -> u64 {
@@ -398,10 +403,14 @@ fn events_bytes_max_default() -> u64 {
     1 << 30
 }
 
+fn events_memory_max_default() -> u64 {
+    100_000
+}
+
 impl Default for DurabilityConfig {
     /// fsync into `data`, 1 MiB / 2 ms batches, 64 MiB segments, a snapshot
     /// every minute or million events, passivation after 5 minutes idle,
-    /// events kept 7 days within 1 GiB.
+    /// events kept 7 days within 1 GiB, the newest 100,000 in memory.
     fn default() -> Self {
         DurabilityConfig {
             mode: DurabilityMode::Fsync,
@@ -414,6 +423,7 @@ impl Default for DurabilityConfig {
             passivate_after_ms: 300_000,
             events_retention_ms: events_retention_ms_default(),
             events_bytes_max: events_bytes_max_default(),
+            events_memory_max: events_memory_max_default(),
         }
     }
 }

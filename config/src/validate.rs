@@ -23,8 +23,9 @@ pub const BATCH_BYTES_MIN: u32 = 4096;
 /// A batch is held whole in memory (64 MiB at most) and waits at most 1 s
 /// for company; a segment is at most 1 GiB; a snapshot is taken at least
 /// weekly or every billion events; a finished order stays in memory at
-/// most a week; events are kept a minute to a quarter, in 1 MiB to 64 GiB.
-pub const DURABILITY_RANGES: [(&str, u64, u64); 8] = [
+/// most a week; events are kept a minute to a quarter, in 1 MiB to 64 GiB,
+/// of which 1 to 10 million stay in memory.
+pub const DURABILITY_RANGES: [(&str, u64, u64); 9] = [
     ("batch_bytes_max", BATCH_BYTES_MIN as u64, 64 * 1024 * 1024),
     ("batch_wait_us_max", 0, 1_000_000),
     ("segment_bytes_max", 1, 1024 * 1024 * 1024),
@@ -33,6 +34,7 @@ pub const DURABILITY_RANGES: [(&str, u64, u64); 8] = [
     ("passivate_after_ms", 0, WEEK_MS),
     ("events_retention_ms", 60_000, 13 * WEEK_MS),
     ("events_bytes_max", 1 << 20, 64 << 30),
+    ("events_memory_max", 1, 10_000_000),
 ];
 
 const WEEK_MS: u64 = 7 * 24 * 3600 * 1000;
@@ -459,6 +461,7 @@ impl Checker<'_> {
             d.passivate_after_ms,
             d.events_retention_ms,
             d.events_bytes_max,
+            d.events_memory_max,
         ];
         for ((name, min, max), value) in DURABILITY_RANGES.into_iter().zip(values) {
             self.bounded(format!("durability.{name}"), value, (min, max))?;
