@@ -78,6 +78,9 @@
 //! [auth]
 //! token = "secret"             # default: none (open API)
 //!
+//! [webhooks]
+//! ca_file = "/etc/orch/ca.pem" # extra roots for https endpoints; default: web PKI only
+//!
 //! [[carriers]]                 # default: the BF-1 carriers for the network
 //! id = "UPS"
 //! [[carriers.services]]
@@ -276,6 +279,8 @@ struct RawConfig {
     runtime: Option<RawRuntime>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     auth: Option<RawAuth>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    webhooks: Option<RawWebhooks>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     carriers: Option<Vec<carriers::RawCarrier>>,
 }
@@ -598,6 +603,13 @@ struct RawAuth {
     token: Option<String>,
 }
 
+#[derive(Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+struct RawWebhooks {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    ca_file: Option<String>,
+}
+
 // ---------------------------------------------------------------------------
 // Raw to typed, and back.
 
@@ -835,6 +847,9 @@ impl RawConfig {
             auth: crate::model::AuthConfig {
                 token: self.auth.unwrap_or_default().token,
             },
+            webhooks: crate::model::WebhooksConfig {
+                ca_file: self.webhooks.unwrap_or_default().ca_file,
+            },
         })
     }
 
@@ -889,6 +904,9 @@ impl RawConfig {
             }),
             auth: Some(RawAuth {
                 token: cfg.auth.token.clone(),
+            }),
+            webhooks: Some(RawWebhooks {
+                ca_file: cfg.webhooks.ca_file.clone(),
             }),
             carriers: Some(carriers::to_raw(&cfg.carriers, n)),
         }

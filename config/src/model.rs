@@ -26,6 +26,8 @@ pub struct Config {
     pub runtime: RuntimeConfig,
     /// Optional bearer token for `/v1` (env `ORCHESTRATOR_TOKEN` overrides).
     pub auth: AuthConfig,
+    /// Webhook delivery settings.
+    pub webhooks: WebhooksConfig,
     /// Carriers and their services: the file's `[[carriers]]`, else the
     /// BF-1 set for the network.
     pub carriers: crate::carriers::Carriers,
@@ -62,6 +64,7 @@ impl Config {
             limits: Limits::default(),
             runtime: RuntimeConfig::default(),
             auth: AuthConfig::default(),
+            webhooks: WebhooksConfig::default(),
         }
     }
 }
@@ -577,6 +580,14 @@ impl Default for RuntimeConfig {
             engine: EngineKind::default(),
         }
     }
+}
+
+/// Webhook delivery.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct WebhooksConfig {
+    /// A PEM file of extra root certificates `https` endpoints may chain
+    /// to (a private CA), besides the built-in web PKI roots.
+    pub ca_file: Option<String>,
 }
 
 /// Authentication of the `/v1` API.

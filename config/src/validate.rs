@@ -120,6 +120,17 @@ pub fn validate(cfg: &Config, file: &str) -> Result<(), ConfigError> {
             ));
         }
     }
+    if cfg
+        .webhooks
+        .ca_file
+        .as_deref()
+        .is_some_and(|f| f.trim().is_empty())
+    {
+        return Err(v.err(
+            "webhooks.ca_file",
+            "must not be empty; leave the key out for the web PKI roots only",
+        ));
+    }
     Ok(())
 }
 
