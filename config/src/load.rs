@@ -50,6 +50,7 @@
 //! events_retention_ms = 604800000   # the event feed: 7 days
 //! events_bytes_max = 1073741824     # and 1 GiB of event JSON
 //! events_memory_max = 100000        # the newest events in memory, older from disk
+//! orders_retention_ms = 7776000000  # finished orders forgotten after 90 days
 //!
 //! [listen]
 //! http = "127.0.0.1:8080"
@@ -68,6 +69,7 @@
 //! shard_inbox_max = 65536          # the shard engine's bounds per shard
 //! shard_in_flight_max = 65536
 //! seen_ids_max = 1000000
+//! order_events_max = 1000     # timeline entries per order; then scans rejected
 //!
 //! [runtime]
 //! workers = 0                  # 0 = one per core
@@ -452,6 +454,7 @@ struct RawDurability {
     events_retention_ms: u64,
     events_bytes_max: u64,
     events_memory_max: u64,
+    orders_retention_ms: u64,
 }
 
 impl Default for RawDurability {
@@ -474,6 +477,7 @@ impl From<DurabilityConfig> for RawDurability {
             events_retention_ms: d.events_retention_ms,
             events_bytes_max: d.events_bytes_max,
             events_memory_max: d.events_memory_max,
+            orders_retention_ms: d.orders_retention_ms,
         }
     }
 }
@@ -492,6 +496,7 @@ impl From<RawDurability> for DurabilityConfig {
             events_retention_ms: d.events_retention_ms,
             events_bytes_max: d.events_bytes_max,
             events_memory_max: d.events_memory_max,
+            orders_retention_ms: d.orders_retention_ms,
         }
     }
 }
@@ -529,6 +534,7 @@ struct RawLimits {
     shard_inbox_max: u32,
     shard_in_flight_max: u32,
     seen_ids_max: u32,
+    order_events_max: u32,
 }
 
 impl Default for RawLimits {
@@ -552,6 +558,7 @@ impl From<Limits> for RawLimits {
             shard_inbox_max: l.shard_inbox_max,
             shard_in_flight_max: l.shard_in_flight_max,
             seen_ids_max: l.seen_ids_max,
+            order_events_max: l.order_events_max,
         }
     }
 }
@@ -571,6 +578,7 @@ impl From<RawLimits> for Limits {
             shard_inbox_max: l.shard_inbox_max,
             shard_in_flight_max: l.shard_in_flight_max,
             seen_ids_max: l.seen_ids_max,
+            order_events_max: l.order_events_max,
         }
     }
 }

@@ -396,6 +396,15 @@ pub struct DurabilityConfig {
     /// durability mode `none` every kept event stays in memory).
     #[serde(default = "events_memory_max_default")]
     pub events_memory_max: u64,
+    /// Finished orders whose last change is older than this are forgotten
+    /// (by the shard engine): the next snapshot no longer holds them, their
+    /// client ids are free again, and a read answers 404.
+    #[serde(default = "orders_retention_ms_default")]
+    pub orders_retention_ms: u64,
+}
+
+fn orders_retention_ms_default() -> u64 {
+    90 * 24 * 3_600_000
 }
 
 fn events_retention_ms_default() -> u64 {
@@ -427,6 +436,7 @@ impl Default for DurabilityConfig {
             events_retention_ms: events_retention_ms_default(),
             events_bytes_max: events_bytes_max_default(),
             events_memory_max: events_memory_max_default(),
+            orders_retention_ms: orders_retention_ms_default(),
         }
     }
 }
@@ -486,6 +496,15 @@ pub struct Limits {
     /// first): a retry older than this many newer ids applies again.
     #[serde(default = "seen_ids_max_default")]
     pub seen_ids_max: u32,
+    /// Timeline entries one order keeps (its scans, waves, fills, returns):
+    /// past it, the order's further scans are rejected, so no order's
+    /// timeline and seen scan ids grow without bound.
+    #[serde(default = "order_events_max_default")]
+    pub order_events_max: u32,
+}
+
+fn order_events_max_default() -> u32 {
+    1_000
 }
 
 fn shard_inbox_max_default() -> u32 {
@@ -513,7 +532,8 @@ impl Default for Limits {
     /// request, 128-character ids, quantities up to 1,000,000, 4096 in
     /// flight, holds of up to 4 h, 1,000,000 holds per shard, 65,536
     /// requests waiting and 65,536 in flight per shard, 1,000,000 receipt
-    /// and adjustment ids remembered per shard.
+    /// and adjustment ids remembered per shard, 1,000 timeline entries per
+    /// order.
     fn default() -> Self {
         Limits {
             body_bytes_max: 1024 * 1024,
@@ -528,6 +548,7 @@ impl Default for Limits {
             shard_inbox_max: shard_inbox_max_default(),
             shard_in_flight_max: shard_in_flight_max_default(),
             seen_ids_max: seen_ids_max_default(),
+            order_events_max: order_events_max_default(),
         }
     }
 }

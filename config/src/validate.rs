@@ -24,8 +24,9 @@ pub const BATCH_BYTES_MIN: u32 = 4096;
 /// for company; a segment is at most 1 GiB; a snapshot is taken at least
 /// weekly or every billion events; a finished order stays in memory at
 /// most a week; events are kept a minute to a quarter, in 1 MiB to 64 GiB,
-/// of which 1 to 10 million stay in memory.
-pub const DURABILITY_RANGES: [(&str, u64, u64); 9] = [
+/// of which 1 to 10 million stay in memory; finished orders are kept a day
+/// to ten years.
+pub const DURABILITY_RANGES: [(&str, u64, u64); 10] = [
     ("batch_bytes_max", BATCH_BYTES_MIN as u64, 64 * 1024 * 1024),
     ("batch_wait_us_max", 0, 1_000_000),
     ("segment_bytes_max", 1, 1024 * 1024 * 1024),
@@ -35,6 +36,11 @@ pub const DURABILITY_RANGES: [(&str, u64, u64); 9] = [
     ("events_retention_ms", 60_000, 13 * WEEK_MS),
     ("events_bytes_max", 1 << 20, 64 << 30),
     ("events_memory_max", 1, 10_000_000),
+    (
+        "orders_retention_ms",
+        24 * 3_600_000,
+        3_650 * 24 * 3_600_000,
+    ),
 ];
 
 const WEEK_MS: u64 = 7 * 24 * 3600 * 1000;
@@ -71,7 +77,7 @@ pub const WORKERS_MAX: u32 = 1024;
 /// whole in memory while they are validated; a hold lasts at most 4 h
 /// (the longest cart reservation the references allow); a shard's inbox,
 /// in-flight requests and remembered ids are held in memory.
-pub const LIMIT_RANGES: [(&str, u32, u32); 12] = [
+pub const LIMIT_RANGES: [(&str, u32, u32); 13] = [
     ("body_bytes_max", 1, 256 * 1024 * 1024),
     ("order_lines_max", 1, 10_000),
     ("batch_orders_max", 1, 10_000),
@@ -84,6 +90,7 @@ pub const LIMIT_RANGES: [(&str, u32, u32); 12] = [
     ("shard_inbox_max", 1, 16_777_216),
     ("shard_in_flight_max", 1, 16_777_216),
     ("seen_ids_max", 1, 100_000_000),
+    ("order_events_max", 16, 100_000),
 ];
 
 /// The range of `runtime.mailbox_capacity`: a bounded inbox must be bounded.
@@ -473,6 +480,7 @@ impl Checker<'_> {
             d.events_retention_ms,
             d.events_bytes_max,
             d.events_memory_max,
+            d.orders_retention_ms,
         ];
         for ((name, min, max), value) in DURABILITY_RANGES.into_iter().zip(values) {
             self.bounded(format!("durability.{name}"), value, (min, max))?;
@@ -514,6 +522,7 @@ impl Checker<'_> {
             l.shard_inbox_max,
             l.shard_in_flight_max,
             l.seen_ids_max,
+            l.order_events_max,
         ];
         for ((name, min, max), value) in LIMIT_RANGES.into_iter().zip(values) {
             self.within(format!("limits.{name}"), value, (min, max))?;

@@ -341,6 +341,7 @@ fn full_explicit_file() {
             events_retention_ms: 86_400_000,
             events_bytes_max: 1 << 30,
             events_memory_max: 100_000,
+            orders_retention_ms: 90 * 24 * 3_600_000,
         }
     );
     assert_eq!(cfg.listen.http, "0.0.0.0:8081");
@@ -360,6 +361,7 @@ fn full_explicit_file() {
             shard_inbox_max: 65_536,
             shard_in_flight_max: 65_536,
             seen_ids_max: 1_000_000,
+            order_events_max: 1_000,
         }
     );
     assert_eq!(
@@ -963,7 +965,7 @@ fn every_bounded_number_loads_at_its_top_and_fails_one_above() {
         "carriers[1].services[0].bands[2].transit_days",
         carriers::TRANSIT_DAYS_MAX.into(),
     );
-    assert_eq!(cases.len(), 12 + 9 + 3 + 3 + 3 + 2 + 1);
+    assert_eq!(cases.len(), 13 + 10 + 3 + 3 + 3 + 2 + 1);
 
     let mut failures = Vec::new();
     for (text, key, max) in &cases {

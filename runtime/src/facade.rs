@@ -122,9 +122,8 @@ impl Orchestrator {
             .ok()
             .and_then(|s| s.clone())
             .ok_or("no snapshot store (durability none, or stopped)")?;
-        let (info, idle) = checkpoint(&self.cfg, &store, &self.shared.durability)?;
-        crate::shell::order::passivate(&self.shared, &idle);
-        Ok(info)
+        let retire = crate::shell::order::Retirement(self.shared.clone());
+        checkpoint(&self.cfg, &store, &self.shared.durability, &retire)
     }
 
     /// What the checkpoint thread last did, if it ran.
@@ -259,10 +258,8 @@ impl Orchestrator {
             "actor system started"
         );
         let checkpointer = store.clone().map(|st| {
-            let sh = shared.clone();
-            Checkpointer::start(cfg.clone(), st, shared.durability.clone(), move |idle| {
-                crate::shell::order::passivate(&sh, idle)
-            })
+            let retire = Arc::new(crate::shell::order::Retirement(shared.clone()));
+            Checkpointer::start(cfg.clone(), st, shared.durability.clone(), retire)
         });
         Ok(Orchestrator {
             cfg: Arc::new(cfg.clone()),

@@ -84,6 +84,18 @@ impl<V: Clone> Keys<V> {
         }
     }
 
+    /// Forgets a seen key whose value is `value` (an order past
+    /// retention): the key is free again. A key in flight, or seen with
+    /// another value, stays.
+    pub fn forget(&self, key: &str, value: &V) -> bool
+    where
+        V: PartialEq,
+    {
+        self.map
+            .remove_if(key, |_, slot| matches!(slot, Slot::Seen(v) if v == value))
+            .is_some()
+    }
+
     /// How many keys are seen or in flight.
     pub fn len(&self) -> usize {
         self.map.len()

@@ -4,14 +4,18 @@
 
 use std::sync::Arc;
 
-use orch_actors::order::{validate_request, Disposition, OrderLine, PlaceRequest, Scan, ScanKind};
+use orch_actors::order::validate::{check_line_count, check_line_qty};
+use orch_actors::order::{
+    check_request, Disposition, OrderLine, PlaceRequest, RequestError, RequestProblem, Scan,
+    ScanKind,
+};
 use orch_actors::{CellKey, FacilityIdx, OrderNo, SkuIdx};
 use orch_config::{Limits, Millis, ServiceLevel};
 
 use crate::catalog::Catalog;
 use crate::clock::parse_rfc3339;
 use crate::dto::{AdjustmentInput, PlaceOrder, ReceiptInput, ScanInput};
-use crate::error::{quote, ApiError, ErrorKind};
+use crate::error::{quote, ApiError};
 
 /// A 422 with its code and message.
 pub fn invalid(code: &'static str, msg: impl Into<String>) -> ApiError {
@@ -89,21 +93,12 @@ pub fn order(catalog: &Catalog, limits: &Limits, o: &PlaceOrder) -> Result<Place
             ),
         )
     })?;
-    if o.lines.len() > limits.order_lines_max as usize {
-        return Err(ApiError {
-            kind: ErrorKind::Invalid,
-            code: "too_many_lines",
-            message: format!(
-                "lines: {} lines exceed the limit of {}",
-                o.lines.len(),
-                limits.order_lines_max
-            ),
-        });
-    }
+    let lines_max = limits.order_lines_max as usize;
+    check_line_count(o.lines.len(), lines_max).map_err(order_refused)?;
     let mut lines = Vec::with_capacity(o.lines.len());
     for (i, l) in o.lines.iter().enumerate() {
         let sku = sku(catalog, &format!("lines[{i}].sku"), &l.sku)?;
-        let qty = check_qty(&format!("lines[{i}].qty"), l.qty, limits.qty_max)?;
+        let qty = check_line_qty(i, l.qty, limits.qty_max).map_err(order_refused)?;
         lines.push(OrderLine { sku, qty });
     }
     let req = PlaceRequest {
@@ -115,9 +110,21 @@ pub fn order(catalog: &Catalog, limits: &Limits, o: &PlaceOrder) -> Result<Place
         lines,
         allow_backorder: o.allow_backorder.unwrap_or(true),
     };
-    validate_request(&req, limits.order_lines_max as usize, limits.qty_max)
-        .map_err(|m| invalid("invalid_order", m))?;
+    check_request(&req, lines_max, limits.qty_max).map_err(order_refused)?;
     Ok(req)
+}
+
+/// The 422 for a placement the order's own validation refused, its code
+/// by the rule broken.
+fn order_refused(e: RequestError) -> ApiError {
+    let code = match e.problem {
+        RequestProblem::TooManyLines => "too_many_lines",
+        RequestProblem::Quantity => "invalid_quantity",
+        RequestProblem::NoLines | RequestProblem::DuplicateSku | RequestProblem::ShipTo => {
+            "invalid_order"
+        }
+    };
+    invalid(code, e.message)
 }
 
 /// Checks receipt `i` of a request: its cell and units.

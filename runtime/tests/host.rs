@@ -189,7 +189,7 @@ fn place_cancel_scan_and_receive_round_trip_across_two_shard_threads() {
     assert_eq!(cell(&h, sku0_dc2).reserved(), 0);
     // A receipt at DC-01 applies once under its id (SKU 1's desk is on
     // shard 1, the cell on shard 0).
-    for expect in [StockAnswer::Applied, StockAnswer::Duplicate] {
+    for expect in [StockAnswer::Applied { served: 0 }, StockAnswer::Duplicate] {
         let p = h
             .offer(ActorRef::Desk(SkuIdx(1)), |reply| Msg::Receive {
                 facility: dc1,
@@ -399,7 +399,10 @@ fn a_restarted_host_resumes_from_its_journal() {
             .offer(ActorRef::Order(c), |reply| Msg::Cancel { reply })
             .unwrap();
         assert_eq!(answer(p), Answer::Cancelled(Ok(())));
-        assert_eq!(receipt(&h), Answer::Stock(StockAnswer::Applied));
+        assert!(matches!(
+            receipt(&h),
+            Answer::Stock(StockAnswer::Applied { .. })
+        ));
         let s = states(&h);
         h.shutdown();
         (s, [a, b, c])
@@ -475,7 +478,13 @@ fn an_active_hold_survives_a_snapshot_that_covers_its_journal_records() {
     // snapshot and replays nothing, so the hold must be in the snapshot.
     let durability = faulty_journal(dir.path(), &fault);
     let store = SnapshotStore::open(&dir.path().join("snapshots")).unwrap();
-    let (info, _) = checkpoint(&cfg, &store, &durability).unwrap();
+    let info = checkpoint(
+        &cfg,
+        &store,
+        &durability,
+        &orch_runtime::persist::checkpoint::KeepAll,
+    )
+    .unwrap();
     assert!(info.meta.seq >= 1);
     let recovered =
         orch_runtime::persist::recovery::recover(&cfg, &durability, Some(&store), T0).unwrap();

@@ -127,7 +127,7 @@ fn offer_for(h: &Host, cfg: &Config, seed: u64, until: Instant, receipts: &Atomi
                 other => book.refused_other.push(format!("{no:?}: {other:?}")),
             },
             Sent::Receipt(key, qty, p) => match p.blocking_recv() {
-                Ok(Ok(Answer::Stock(StockAnswer::Applied))) => {
+                Ok(Ok(Answer::Stock(StockAnswer::Applied { .. }))) => {
                     *book.received.entry(key).or_default() += u64::from(qty)
                 }
                 Ok(Ok(Answer::Stock(StockAnswer::Duplicate))) => {}

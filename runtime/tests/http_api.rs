@@ -275,6 +275,48 @@ fn batch_orders() {
 }
 
 #[test]
+fn a_receipt_answers_the_backorders_it_served() {
+    let t = TestServer::start();
+    let (fac, lat, lon) = t.stocked(SKU, 1).unwrap();
+    let n = t.get(&format!("/v1/inventory/{SKU}")).json()["network_available"]
+        .as_i64()
+        .unwrap();
+    // More than the whole network has: the line waits at the desk.
+    let r = t.post("/v1/orders", &order("o-wait", lat, lon, &[(SKU, n + 2)]));
+    assert_eq!(r.status, 201, "{}", r.text());
+    assert_eq!(r.json()["status"], "backordered", "{}", r.text());
+    let receipt = json!({"receipts": [{"sku": SKU, "facility_id": fac, "qty": n + 2, "receipt_id": "r-fill"}]});
+    let r = t.post("/v1/inventory/receipts", &receipt);
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json()["results"][0]["result"], "applied");
+    assert_eq!(
+        r.json()["results"][0]["backorders_served"],
+        1,
+        "{}",
+        r.text()
+    );
+    // Nothing waits any more: the next receipt serves none.
+    let more =
+        json!({"receipts": [{"sku": SKU, "facility_id": fac, "qty": 1, "receipt_id": "r-more"}]});
+    let r = t.post("/v1/inventory/receipts", &more);
+    assert_eq!(
+        r.json()["results"][0]["backorders_served"],
+        0,
+        "{}",
+        r.text()
+    );
+    let mut routed = false;
+    for _ in 0..100 {
+        if t.get("/v1/orders/o-wait").json()["status"] == "routed" {
+            routed = true;
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    assert!(routed, "the served line reaches its order");
+}
+
+#[test]
 fn inventory_receipts_and_adjustments() {
     let t = TestServer::start();
     let (fac, lat, lon) = t.stocked(SKU, 3).unwrap();

@@ -1097,3 +1097,63 @@ fn protocol_level_garbage_does_not_crash() {
         assert_eq!(o.shared().order_ids.len(), 0);
     }
 }
+
+/// One order's timeline is bounded (`limits.order_events_max`): scans past
+/// it are rejected naming the limit, nothing changes, and a retry of an
+/// applied scan still answers `duplicate`.
+#[test]
+fn an_order_timeline_stops_at_its_bound() {
+    let mut cfg = http_common::config();
+    cfg.limits.order_events_max = 16;
+    let t = TestServer::with(cfg);
+    let sku = "SKU-000000";
+    let (fac, lat, lon) = t.stocked(sku, 1).expect("a stocked facility");
+    assert_eq!(
+        t.post("/v1/orders", &order("o-tl", lat, lon, &[(sku, 1)]))
+            .status,
+        201
+    );
+    assert_eq!(
+        t.post_empty(&format!("/v1/facilities/{fac}/waves/release"))
+            .status,
+        200
+    );
+    let ev = |id: String, kind: &str| json!({"event_id": id, "kind": kind, "order_id": "o-tl", "fulfillment_id": "o-tl/1", "facility_id": fac, "sku": sku, "qty": 1, "carrier": "UPS", "tracking": "T1"});
+    let mut events = vec![
+        ev("p".into(), "pick"),
+        ev("k".into(), "pack"),
+        ev("s".into(), "ship"),
+    ];
+    events.extend((0..40).map(|i| ev(format!("t{i}"), "in_transit")));
+    let r = t.post("/v1/scans", &json!({ "events": events }));
+    assert_eq!(r.status, 200, "{}", r.text());
+    let results = r.json()["results"].as_array().unwrap().clone();
+    let applied = results.iter().filter(|x| x["result"] == "applied").count();
+    let refused: Vec<_> = results
+        .iter()
+        .filter(|x| x["result"] == "rejected")
+        .collect();
+    assert!(applied >= 3 && !refused.is_empty(), "{results:?}");
+    assert!(
+        refused.iter().all(|x| x["reason"]
+            .as_str()
+            .unwrap_or("")
+            .starts_with("order_events_max")),
+        "{refused:?}"
+    );
+    let o = t.get("/v1/orders/o-tl").json();
+    assert_eq!(o["timeline"].as_array().unwrap().len(), 16, "{o}");
+    // Refused: nothing changed; an applied one repeated is a duplicate.
+    let again = t.post(
+        "/v1/scans",
+        &json!({"events": [ev("t0".into(), "in_transit"), ev("late".into(), "in_transit")]}),
+    );
+    let r: Vec<_> = again.json()["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x["result"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(r, ["duplicate", "rejected"]);
+    assert_eq!(t.get("/v1/orders/o-tl").json(), o);
+}

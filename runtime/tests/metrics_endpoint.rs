@@ -277,6 +277,21 @@ fn metrics_after_a_little_of_everything() {
         2.0
     );
 
+    // The actor-level series, on either engine: every routed line was a
+    // reservation granted, every placement routed and its round trips timed.
+    assert!(
+        e.sum("orchestrator_reservations_total", &[("result", "reserved")]) >= 3.0,
+        "{text}"
+    );
+    assert!(e.sum("orchestrator_route_duration_seconds_count", &[]) >= 4.0);
+    assert!(e.sum("orchestrator_reserve_duration_seconds_count", &[]) >= 3.0);
+    if t.cfg.runtime.engine == orch_config::EngineKind::Host {
+        let handled = |kind: &str| e.sum("orchestrator_actor_messages_total", &[("kind", kind)]);
+        assert!(handled("order") >= 4.0, "{text}");
+        assert!(handled("cell") >= 3.0);
+        assert!(handled("facility") >= 1.0, "the fulfillments queued");
+    }
+
     // The sampler's gauges.
     assert_eq!(e.sum("orchestrator_ready", &[]), 1.0);
     let facilities = t.cfg.network.facilities.len();

@@ -8,6 +8,8 @@
 //! - [`shard`]: one shard, its inbox and its tick.
 //! - `flows`: each actor kind's handling of its messages (the flows).
 //! - [`view`]: availability and boards published per tick.
+//! - [`bounds`]: history bounds (an order's timeline).
+//! - [`facts`]: what a tick saw happen (counts, durations) for metrics.
 //! - [`cluster`]: the serial driver of N shards with an in-memory journal.
 //!
 //! Architecture invariant: no actix, no threads, no wall clock, no disk.
@@ -16,7 +18,9 @@
 
 mod flows;
 
+pub mod bounds;
 pub mod cluster;
+pub mod facts;
 pub mod msg;
 pub mod ownership;
 mod restore;
@@ -27,6 +31,7 @@ pub mod view;
 #[cfg(feature = "sim-bugs")]
 pub mod bugs;
 pub use cluster::Cluster;
+pub use facts::{Stopwatch, TickFacts};
 pub use msg::{ActorRef, Answer, Envelope, Msg, Reply, RequestId};
 pub use ownership::Ownership;
 pub use shard::{Overloaded, Shard, ShardLimits, TickOutput};

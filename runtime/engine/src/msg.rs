@@ -10,7 +10,7 @@ use std::sync::Arc;
 use orch_actors::cell::ReserveAnswer;
 use orch_actors::facility::{QueuedFulfillment, Wave, WaveTrigger};
 use orch_actors::hold::{HoldLine, HoldNo, HoldRefusal, HoldRequest, HoldState, HoldStatus};
-use orch_actors::order::{OrderRefusal, PlaceRequest, Scan};
+use orch_actors::order::{OrderRefusal, OrderState, PlaceRequest, Scan};
 use orch_actors::{FacilityIdx, FulfillmentRef, LineRef, OrderNo, SkuIdx};
 use orch_config::Millis;
 
@@ -45,6 +45,12 @@ pub struct Envelope {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Msg {
     // ---- to an order ----
+    /// A passivated order's state, read back by the host from the snapshot
+    /// store: the order returns to memory and handles what waited for it.
+    Woken {
+        /// Its state as the snapshot holds it (`None`: the store had none).
+        state: Option<Box<OrderState>>,
+    },
     /// Place this (validated) order under its number.
     Place {
         /// The request.
@@ -324,8 +330,12 @@ pub enum ScanAnswer {
 /// The answer to a receipt or an adjustment.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum StockAnswer {
-    /// Applied.
-    Applied,
+    /// Applied; `served` counts the waiting backorder lines a receipt
+    /// reserved for (0 for an adjustment).
+    Applied {
+        /// Backordered lines the receipt served.
+        served: u32,
+    },
     /// Its idempotency id was applied before; nothing changed.
     Duplicate,
     /// Refused; nothing changed.

@@ -42,6 +42,7 @@ impl Shard {
     /// while the core was down).
     pub fn restore_from(&mut self, world: &World, receipts: &[Arc<str>], adjustments: &[Arc<str>]) {
         self.load_actors(world);
+        self.order_floor = world.next_order_no();
         for r in receipts {
             self.receipts.insert(r.clone());
         }

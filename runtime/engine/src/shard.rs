@@ -20,7 +20,7 @@
 //! is in the `TickOutput`. Admission is [`Shard::offer`]: a full inbox
 //! answers [`Overloaded`], never a longer queue.
 
-use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 
 use orch_actors::backorder::DeskState;
@@ -89,6 +89,11 @@ pub struct TickOutput {
     pub waves: Vec<Wave>,
     /// Messages taken from the inbox and peer batches.
     pub taken: usize,
+    /// What the tick saw happen, for metrics.
+    pub facts: crate::facts::TickFacts,
+    /// Passivated orders a message is waiting for: the host reads each
+    /// back from its snapshot store and delivers it as `Msg::Woken`.
+    pub wake: Vec<OrderNo>,
 }
 
 /// An order actor: its state machine, a placement in progress, and the
@@ -107,6 +112,9 @@ pub(crate) struct Placing {
     pub(crate) lines: Vec<(SkuIdx, u32)>,
     pub(crate) placed: orch_actors::order::OrderEvent,
     pub(crate) reply: RequestId,
+    /// When the pending reservation request was sent (stopwatch ns; 0
+    /// without a stopwatch).
+    pub(crate) sent_ns: u64,
     /// Routed line to order line, when some lines came from a hold.
     pub(crate) map: Option<Vec<u16>>,
     /// Lines taken from a hold, per facility (reserved already).
@@ -175,6 +183,8 @@ pub struct Shard {
     pub(crate) holds_max: usize,
     /// Longest TTL (`limits.hold_ttl_s_max`).
     pub(crate) hold_ttl_s_max: u32,
+    /// Timeline entries an order keeps (`limits.order_events_max`).
+    pub(crate) order_events_max: u32,
     pub(crate) receipts: SeenIds,
     pub(crate) adjustments: SeenIds,
     inbox: VecDeque<Envelope>,
@@ -192,6 +202,18 @@ pub struct Shard {
     /// Messages that found no actor to take them, or effects a state
     /// machine refused although they must hold: bugs, counted, never hidden.
     pub(crate) anomalies: Vec<String>,
+    /// Messages waiting in the inbox and peer batches, by kind.
+    waiting: [u32; 5],
+    /// Orders that left memory (passivated): their state is in the
+    /// host's snapshot store.
+    pub(crate) passive: HashSet<OrderNo>,
+    /// Messages for passivated orders being read back, in arrival order.
+    pub(crate) waking: HashMap<OrderNo, VecDeque<Msg>>,
+    /// Times routing and reservations when a host gives one.
+    pub(crate) stopwatch: Option<crate::facts::Stopwatch>,
+    /// No new order takes a number below this (restored: the snapshot's
+    /// next number, which stays above orders forgotten since).
+    pub(crate) order_floor: u64,
 }
 
 impl Shard {
@@ -244,6 +266,7 @@ impl Shard {
             expiries: BTreeSet::new(),
             holds_max: cfg.limits.holds_per_shard_max as usize,
             hold_ttl_s_max: cfg.limits.hold_ttl_s_max,
+            order_events_max: cfg.limits.order_events_max,
             receipts: SeenIds::new(limits.seen_ids_max),
             adjustments: SeenIds::new(limits.seen_ids_max),
             inbox: VecDeque::new(),
@@ -257,7 +280,28 @@ impl Shard {
             touched_facilities: Vec::new(),
             publish: own.shards() > 1,
             anomalies: Vec::new(),
+            waiting: [0; 5],
+            passive: HashSet::new(),
+            waking: HashMap::new(),
+            stopwatch: None,
+            order_floor: 1,
         }
+    }
+
+    /// Time routing and reservation round trips with `clock` (a threaded
+    /// host's; serial drivers give none and record no durations).
+    pub fn set_stopwatch(&mut self, clock: crate::facts::Stopwatch) {
+        self.stopwatch = Some(clock);
+    }
+
+    /// No new order may take a number below this.
+    pub fn order_floor(&self) -> u64 {
+        self.order_floor
+    }
+
+    /// The stopwatch's reading, 0 without one.
+    pub(crate) fn lap(&self) -> u64 {
+        self.stopwatch.map_or(0, |f| f())
     }
 
     /// Publish every touched cell and board in each tick's view update,
@@ -278,6 +322,7 @@ impl Shard {
         if self.inbox.len() >= self.limits.inbox_max {
             return Err(Overloaded);
         }
+        self.waiting[crate::facts::kind_index(env.to)] += 1;
         self.inbox.push_back(env);
         Ok(())
     }
@@ -286,6 +331,9 @@ impl Shard {
     /// admitted, and its volume is bounded by the admitted requests times
     /// the fan-out of one flow.
     pub fn deliver(&mut self, batch: Vec<Envelope>) {
+        for env in &batch {
+            self.waiting[crate::facts::kind_index(env.to)] += 1;
+        }
         self.peer.extend(batch);
     }
 
@@ -330,6 +378,8 @@ impl Shard {
                 break;
             };
             taken += 1;
+            let kind = crate::facts::kind_index(env.to);
+            self.waiting[kind] = self.waiting[kind].saturating_sub(1);
             self.dispatch(env, view);
             self.drain_local(view);
         }
@@ -345,6 +395,7 @@ impl Shard {
     fn finish_tick(&mut self, taken: usize) -> TickOutput {
         let mut out = std::mem::take(&mut self.out);
         out.taken = taken;
+        out.facts.waiting = self.waiting;
         for (shard, batch) in self.outbound.iter_mut().enumerate() {
             if !batch.is_empty() {
                 out.outbound.push((shard, std::mem::take(batch)));
@@ -431,6 +482,7 @@ impl Shard {
     }
 
     fn dispatch(&mut self, env: Envelope, view: &View) {
+        self.out.facts.handled[crate::facts::kind_index(env.to)] += 1;
         match env.to {
             ActorRef::Order(no) => self.order_msg(no, env.msg, view),
             ActorRef::Cells(f) => self.cells_msg(f, env.msg),

@@ -258,7 +258,10 @@ fn a_duplicate_receipt_is_not_vouched_for_before_its_original_is_durable() {
         "the duplicate waits for the original"
     );
     c.hold_durability(false);
-    assert_eq!(c.take_answer(1), Some(Answer::Stock(StockAnswer::Applied)));
+    assert!(matches!(
+        c.take_answer(1),
+        Some(Answer::Stock(StockAnswer::Applied { .. }))
+    ));
     assert_eq!(
         c.take_answer(2),
         Some(Answer::Stock(StockAnswer::Duplicate))
@@ -282,7 +285,7 @@ fn a_backorder_is_filled_by_a_receipt_on_another_shard() {
             facility: FacilityIdx(1),
         };
         let r = c.receive(key, 1, "r-1".into()).unwrap();
-        assert_eq!(r, StockAnswer::Applied);
+        assert!(matches!(r, StockAnswer::Applied { .. }), "{r:?}");
         let o = c.order(waiting).unwrap();
         assert!(o.backordered().is_empty(), "served by the receipt");
         assert_eq!(o.fulfillments()[0].facility, FacilityIdx(1));
@@ -328,4 +331,114 @@ fn the_same_seed_gives_the_same_journal() {
     for seed in 0..4 {
         assert_eq!(fixed_run(seed), fixed_run(seed), "seed {seed}");
     }
+}
+
+/// A stopwatch that moves 7 ns on every reading.
+fn ticking() -> u64 {
+    static NS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    NS.fetch_add(7, std::sync::atomic::Ordering::Relaxed)
+}
+
+#[test]
+fn a_tick_reports_what_it_saw_for_the_metrics() {
+    let cfg = config();
+    let router = std::sync::Arc::new(Router::new(
+        &cfg.routing,
+        &cfg.network.facilities,
+        &cfg.carriers,
+    ));
+    let limits = ShardLimits {
+        inbox_max: 8,
+        tick_max: 8,
+        seen_ids_max: 10,
+    };
+    let mut shard = Shard::new(&cfg, Ownership::new(1), 0, router, limits, T0);
+    let place = |n: u64, qty: u32| Envelope {
+        to: ActorRef::Order(OrderNo(n)),
+        msg: Msg::Place {
+            req: request(&format!("o-{n}"), &[(1, qty)]),
+            reply: n,
+        },
+    };
+    // Without a stopwatch: counts, no durations.
+    shard.offer(place(1, 2)).unwrap();
+    shard.offer(place(2, 2)).unwrap();
+    let f = shard
+        .tick_up_to(T0, &orch_engine::view::View::default(), 1)
+        .facts;
+    assert_eq!(f.waiting, [1, 0, 0, 0, 0], "the second order still waits");
+    assert_eq!(f.reserved, 1);
+    assert_eq!(f.handled[0], 2, "the place and the cells' answer");
+    assert_eq!(f.handled[1], 1, "the reservation request");
+    assert!(f.route_ns.is_empty() && f.reserve_ns.is_empty());
+    // With one: each route and each round trip timed.
+    shard.set_stopwatch(ticking);
+    shard.offer(place(3, 9)).unwrap();
+    let f = shard.tick(T0, &orch_engine::view::View::default()).facts;
+    assert_eq!(f.waiting, [0; 5]);
+    assert_eq!(f.reserved, 1, "order 2 takes 2 of the 3 left at DC-01");
+    assert_eq!(f.short + f.refused, 0, "order 3 is backordered by the plan");
+    assert_eq!(f.route_ns.len(), 2);
+    assert!(f.route_ns.iter().all(|&ns| ns > 0));
+    assert!(!f.reserve_ns.is_empty() && f.reserve_ns.iter().all(|&ns| ns > 0));
+}
+
+#[test]
+fn a_passivated_order_waits_for_its_state_and_then_handles_what_came() {
+    let cfg = config();
+    let router = std::sync::Arc::new(Router::new(
+        &cfg.routing,
+        &cfg.network.facilities,
+        &cfg.carriers,
+    ));
+    let limits = ShardLimits {
+        inbox_max: 8,
+        tick_max: 8,
+        seen_ids_max: 10,
+    };
+    let view = orch_engine::view::View::default();
+    let mut shard = Shard::new(&cfg, Ownership::new(1), 0, router, limits, T0);
+    let no = OrderNo(1);
+    let offer = |shard: &mut Shard, msg: Msg| {
+        shard.offer(Envelope {
+            to: ActorRef::Order(no),
+            msg,
+        })
+    };
+    offer(
+        &mut shard,
+        Msg::Place {
+            req: request("o-1", &[(1, 1)]),
+            reply: 1,
+        },
+    )
+    .unwrap();
+    offer(&mut shard, Msg::Cancel { reply: 2 }).unwrap();
+    shard.tick(T0, &view);
+    let stored = shard.order(no).expect("placed").clone();
+    assert!(stored.status().is_final());
+    let len = stored.timeline().len();
+    // Changed since the snapshot (another timeline length): it stays.
+    assert_eq!(shard.passivate(&[(no, len - 1)]), 0);
+    assert_eq!(shard.passivate(&[(no, len)]), 1);
+    assert!(shard.order(no).is_none() && shard.is_passive(no));
+    // Two messages while it is out: one wake asked, nothing answered yet.
+    offer(&mut shard, Msg::Cancel { reply: 3 }).unwrap();
+    offer(&mut shard, Msg::Cancel { reply: 4 }).unwrap();
+    let out = shard.tick(T0, &view);
+    assert_eq!(out.wake, vec![no]);
+    assert!(out.replies.is_empty(), "{:?}", out.replies);
+    // The host's read brings it back: both answered, in order.
+    shard.deliver(vec![Envelope {
+        to: ActorRef::Order(no),
+        msg: Msg::Woken {
+            state: Some(Box::new(stored.clone())),
+        },
+    }]);
+    let out = shard.tick(T0, &view);
+    let ids: Vec<_> = out.replies.iter().map(|r| r.id).collect();
+    assert_eq!(ids, vec![3, 4]);
+    assert!(out.wake.is_empty());
+    assert_eq!(shard.order(no), Some(&stored));
+    assert!(!shard.is_passive(no) && shard.anomalies().is_empty());
 }

@@ -1065,7 +1065,7 @@ impl Sim {
             }
             (Pending::Receive(id, cell, qty), Answer::Stock(a)) => {
                 self.busy.remove(&cell);
-                if a == StockAnswer::Applied {
+                if matches!(a, StockAnswer::Applied { .. }) {
                     // A receipt id is applied once, across restarts too
                     // (the snapshot carries the ids it covers).
                     if self.book.receipts.iter().any(|r| r.0 == id) {
@@ -1078,7 +1078,7 @@ impl Sim {
             }
             (Pending::Adjust(id, cell, to), Answer::Stock(a)) => {
                 self.busy.remove(&cell);
-                if a == StockAnswer::Applied {
+                if matches!(a, StockAnswer::Applied { .. }) {
                     if self.book.adjustments.iter().any(|r| r.0 == id) {
                         return Err(format!("adjustment {id} applied twice"));
                     }

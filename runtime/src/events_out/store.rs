@@ -176,6 +176,9 @@ impl EventStore {
         let opts = JournalOptions {
             mode: mode(durability),
             segment_bytes_max: SEGMENT_BYTES_MAX,
+            // Power-loss tests: what the store made durable is recorded
+            // like the order journal's, or the harness cuts it away.
+            durable_log: crate::persist::durable::durable_log()?,
             ..JournalOptions::default()
         };
         let (journal, _) = Journal::open(dir, opts).map_err(|e| format!("the event store: {e}"))?;

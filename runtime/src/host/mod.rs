@@ -19,8 +19,10 @@
 //! fan-out.
 
 pub mod clock;
+mod facts;
 mod numbering;
 pub mod options;
+mod passive;
 pub mod published;
 mod release;
 pub mod restore;
@@ -105,6 +107,7 @@ struct Inner {
     counters: Vec<Arc<LoopCounters>>,
     overloaded: std::sync::atomic::AtomicU64,
     running: Mutex<Option<Running>>,
+    passive: Arc<passive::Passivation>,
 }
 
 /// The running shards; cheap to clone, callable from any thread.
@@ -216,6 +219,7 @@ impl Host {
             (0..n).map(|_| crossbeam_channel::unbounded()).unzip();
         let (system, system_thread, arbiters) = start_arbiters(n)?;
         let (done_tx, loops_done) = std::sync::mpsc::channel();
+        let passive = Arc::new(passive::Passivation::default());
         let mut releasers = Vec::with_capacity(n);
         let mut counters = Vec::with_capacity(n);
         for (i, (shard, (requests, peers))) in shards
@@ -235,6 +239,7 @@ impl Host {
             counters.push(c.clone());
             let mut shard = shard;
             shard.publish_every_change();
+            shard.set_stopwatch(facts::stopwatch);
             let shard_loop = ShardLoop {
                 shard,
                 view: published.to_view(),
@@ -247,6 +252,7 @@ impl Host {
                 clock: clock.clone(),
                 idle: options.idle_tick,
                 counters: c,
+                passive: passive.clone(),
             };
             let done = done_tx.clone();
             let started = arbiters[i].spawn_fn(move || {
@@ -272,6 +278,7 @@ impl Host {
                 numbering,
                 counters,
                 overloaded: std::sync::atomic::AtomicU64::new(0),
+                passive,
                 running: Mutex::new(Some(Running {
                     system,
                     system_thread,
@@ -281,6 +288,42 @@ impl Host {
                 })),
             }),
         })
+    }
+
+    /// Serves passivation from `store` (the snapshots the checkpoint
+    /// thread writes): [`Host::passivate`] may then let orders go, and a
+    /// message for one brings it back.
+    pub fn serve_passive(
+        &self,
+        store: crate::persist::snapshot::SnapshotStore,
+    ) -> Result<(), String> {
+        self.inner.passive.serve(store, self.inner.peers.clone())
+    }
+
+    /// Lets the finished, idle orders a snapshot holds leave memory (each
+    /// with its timeline length there: one changed since stays); answers
+    /// how many left. Does nothing until [`Host::serve_passive`].
+    pub fn passivate(&self, idle: &[(orch_actors::OrderNo, usize)]) -> usize {
+        if !self.inner.passive.serving() {
+            return 0;
+        }
+        passive::passivate(self.inner.own, &self.inner.peers, idle)
+    }
+
+    /// Forgets the finished orders past retention (each with its timeline
+    /// length in the snapshot: one changed since stays); answers those
+    /// forgotten, which no longer answer anything.
+    pub fn forget(&self, old: &[(orch_actors::OrderNo, usize)]) -> Vec<orch_actors::OrderNo> {
+        passive::forget(self.inner.own, &self.inner.peers, old)
+    }
+
+    /// A passive order's state from the snapshot store (blocking: call it
+    /// off the shard threads).
+    pub fn passive_order(
+        &self,
+        no: orch_actors::OrderNo,
+    ) -> Result<Option<orch_actors::order::OrderState>, String> {
+        self.inner.passive.read(no)
     }
 
     /// The ownership function.
@@ -488,6 +531,7 @@ impl Host {
         for r in run.releasers {
             let _ = r.join();
         }
+        self.inner.passive.stop();
         self.inner.waiters.clear();
         for a in &run.arbiters {
             a.stop();

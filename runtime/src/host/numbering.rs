@@ -47,6 +47,10 @@ impl Numbering {
         let hold_k: Vec<AtomicU64> = (0..own.shards()).map(|_| AtomicU64::new(0)).collect();
         let mut holds = 0;
         for s in shards {
+            // Above every number given before, forgotten orders' too.
+            for k in &order_k {
+                k.fetch_max(next_k(own, s.order_floor()), Ordering::Relaxed);
+            }
             for o in s.orders() {
                 order_k[own.order(o.no())].fetch_max(next_k(own, o.no().0), Ordering::Relaxed);
             }

@@ -43,6 +43,15 @@ pub(crate) enum Peer {
     Batch(Vec<Envelope>),
     /// What changed in another shard's cells and boards.
     View(Arc<ViewUpdate>),
+    /// Let go of these finished, idle orders (order, timeline length as
+    /// the snapshot holds it); answer how many left memory.
+    Passivate(Vec<(orch_actors::OrderNo, usize)>, Sender<usize>),
+    /// Forget these finished orders past retention (order, timeline length
+    /// as the snapshot holds it); answer those forgotten.
+    Forget(
+        Vec<(orch_actors::OrderNo, usize)>,
+        Sender<Vec<orch_actors::OrderNo>>,
+    ),
     /// Stop the loop.
     Stop,
 }
@@ -69,6 +78,8 @@ pub(crate) struct ShardLoop {
     pub(crate) clock: Clock,
     pub(crate) idle: Duration,
     pub(crate) counters: Arc<LoopCounters>,
+    /// Where passive orders are asked for.
+    pub(crate) passive: Arc<super::passive::Passivation>,
 }
 
 impl ShardLoop {
@@ -135,6 +146,12 @@ impl ShardLoop {
         match p {
             Peer::Batch(b) => self.shard.deliver(b),
             Peer::View(u) => self.view.apply(&u),
+            Peer::Passivate(idle, answer) => {
+                let _ = answer.send(self.shard.passivate(&idle));
+            }
+            Peer::Forget(old, answer) => {
+                let _ = answer.send(self.shard.forget(&old));
+            }
             Peer::Stop => return false,
         }
         true
@@ -160,6 +177,11 @@ impl ShardLoop {
         c.taken.fetch_add(out.taken as u64, Ordering::Relaxed);
         c.entries
             .fetch_add(out.entries.len() as u64, Ordering::Relaxed);
+        super::facts::publish(&out.facts);
+        let me = self.shard.idx();
+        for &no in &out.wake {
+            self.passive.wake(me, no, &self.peer_tx[me]);
+        }
         let release = !out.entries.is_empty()
             || !out.replies.is_empty()
             || !out.waves.is_empty()

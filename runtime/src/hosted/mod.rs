@@ -61,7 +61,7 @@ pub struct HostedCore {
     catalog: Arc<Catalog>,
     limits: Limits,
     carriers: Arc<Carriers>,
-    orders: Keys<OrderNo>,
+    orders: Arc<Keys<OrderNo>>,
     holds: Keys<HoldNo>,
     /// Where manual waves are announced too (the timers' are by the host).
     announce: Option<tokio::sync::broadcast::Sender<Arc<orch_actors::facility::Wave>>>,
@@ -112,7 +112,7 @@ impl HostedCore {
             catalog: Arc::new(Catalog::new(&cfg.network)),
             limits: cfg.limits,
             carriers: Arc::new(cfg.carriers.clone()),
-            orders: Keys::seen_with(orders.into_iter().flatten()),
+            orders: Arc::new(Keys::seen_with(orders.into_iter().flatten())),
             holds: Keys::seen_with(holds.into_iter().flatten()),
             announce: None,
             host,
@@ -257,15 +257,68 @@ impl HostedCore {
         })
     }
 
-    /// The order's state, read on its shard once what it reports is durable.
+    /// What the checkpoint thread tells about ended orders, carried out on
+    /// this application: passivation, and forgetting orders past retention
+    /// (their shards first, then their client ids).
+    pub fn retire(&self) -> Arc<dyn crate::persist::checkpoint::Retire> {
+        Arc::new(Retirement {
+            host: self.host.clone(),
+            ids: self.orders.clone(),
+        })
+    }
+
+    /// The order's state, read on its shard once what it reports is
+    /// durable; a passive order's from the snapshot store (off the shard,
+    /// on a blocking thread when there is a runtime).
     pub(super) async fn order_state(&self, no: OrderNo) -> Result<OrderState, ApiError> {
         let shard = self.host.ownership().order(no);
         let rx = self
             .host
-            .read(shard, move |s| s.order(no).cloned())
+            .read(shard, move |s| (s.order(no).cloned(), s.is_passive(no)))
             .map_err(|_| overloaded())?;
-        rx.await
-            .map_err(|_| ApiError::unavailable("the host stopped or the journal failed"))?
-            .ok_or_else(|| ApiError::unavailable(format!("order {no:?} is not on its shard")))
+        let (state, passive) = rx
+            .await
+            .map_err(|_| ApiError::unavailable("the host stopped or the journal failed"))?;
+        let missing = || ApiError::unavailable(format!("order {no:?} is not on its shard"));
+        match (state, passive) {
+            (Some(state), _) => Ok(state),
+            (None, false) => Err(missing()),
+            (None, true) => {
+                let host = self.host.clone();
+                let read = move || host.passive_order(no);
+                let stored = match tokio::runtime::Handle::try_current() {
+                    Ok(rt) => rt
+                        .spawn_blocking(read)
+                        .await
+                        .map_err(|e| ApiError::unavailable(format!("reading order {no:?}: {e}")))?,
+                    Err(_) => read(),
+                };
+                stored
+                    .map_err(|e| ApiError::unavailable(format!("reading order {no:?}: {e}")))?
+                    .ok_or_else(missing)
+            }
+        }
+    }
+}
+
+/// The host's side of the checkpoint thread's retirements.
+struct Retirement {
+    host: Host,
+    ids: Arc<Keys<OrderNo>>,
+}
+
+impl crate::persist::checkpoint::Retire for Retirement {
+    fn passivate(&self, idle: &crate::persist::checkpoint::Idle) -> usize {
+        self.host.passivate(idle)
+    }
+
+    fn forget(&self, old: &[crate::persist::checkpoint::Old]) -> Vec<OrderNo> {
+        let asked: Vec<(OrderNo, usize)> = old.iter().map(|o| (o.no, o.timeline)).collect();
+        let gone = self.host.forget(&asked);
+        let gone_set: std::collections::HashSet<OrderNo> = gone.iter().copied().collect();
+        for o in old.iter().filter(|o| gone_set.contains(&o.no)) {
+            self.ids.forget(&o.order_id, &o.no);
+        }
+        gone
     }
 }

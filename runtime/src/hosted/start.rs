@@ -4,9 +4,9 @@
 //! the same records), start the shards from what recovery rebuilt, then
 //! the checkpoint thread.
 //!
-//! The checkpoint thread reads the journal, not the shards, so it never
-//! sends a shard a message; the host keeps every order in memory (no
-//! passivation yet).
+//! The checkpoint thread reads the journal, not the shards; after each
+//! snapshot it hands the host the finished, idle orders the snapshot holds,
+//! which leave the shards' memory (passivation, `host::passive`).
 
 use std::sync::{Arc, Mutex};
 
@@ -103,9 +103,17 @@ impl HostedRuntime {
             ms = started.elapsed().as_millis() as u64,
             "recovery finished"
         );
+        // Finished, idle orders a snapshot holds leave the shards' memory
+        // and are read back from it on demand.
+        if let Some(st) = &store {
+            if let Err(e) = host.serve_passive(st.clone()) {
+                host.shutdown();
+                return Err(e);
+            }
+        }
         let checkpointer = store
             .clone()
-            .map(|st| Checkpointer::start(cfg.clone(), st, durability.clone(), |_idle| 0));
+            .map(|st| Checkpointer::start(cfg.clone(), st, durability.clone(), core.retire()));
         let webhooks = WebhookService::start(
             &cfg.durability,
             cfg.webhooks.ca_file.as_deref(),
@@ -183,7 +191,12 @@ impl HostedRuntime {
             .ok()
             .and_then(|s| s.clone())
             .ok_or("no snapshot store (durability none, or stopped)")?;
-        checkpoint(&self.cfg, &store, &self.durability).map(|(info, _)| info)
+        checkpoint(
+            &self.cfg,
+            &store,
+            &self.durability,
+            self.core.retire().as_ref(),
+        )
     }
 
     /// Stops the checkpoint thread, the shards (answering what they hold),

@@ -7,8 +7,8 @@
 //!
 //! Unlike the Orchestrator: an id is remembered per facility (the same
 //! `receipt_id` at another facility applies), only the last
-//! `seen_ids_max` ids are, and a receipt's `backorders_served` is absent
-//! (the engine's `StockAnswer::Applied` does not count them).
+//! `seen_ids_max` ids are. A receipt's `backorders_served` counts the
+//! waiting lines its cell reserved for; an adjustment has none.
 
 use std::sync::Arc;
 
@@ -20,18 +20,19 @@ use crate::dto::{AdjustmentInput, ItemResult, ReceiptInput};
 use crate::error::ApiError;
 use crate::validate;
 
-/// One item's result from the engine's answer.
-fn item(id: &str, answer: StockAnswer) -> ItemResult {
-    let (result, reason) = match answer {
-        StockAnswer::Applied => ("applied", None),
-        StockAnswer::Duplicate => ("duplicate", None),
-        StockAnswer::Rejected(why) => ("rejected", Some(why)),
+/// One item's result from the engine's answer (`backorders_served` on an
+/// applied receipt only).
+fn item(id: &str, answer: StockAnswer, receipt: bool) -> ItemResult {
+    let (result, reason, served) = match answer {
+        StockAnswer::Applied { served } => ("applied", None, receipt.then_some(served as usize)),
+        StockAnswer::Duplicate => ("duplicate", None, None),
+        StockAnswer::Rejected(why) => ("rejected", Some(why), None),
     };
     ItemResult {
         id: id.into(),
         result: result.into(),
         reason,
-        backorders_served: None,
+        backorders_served: served,
     }
 }
 
@@ -58,7 +59,7 @@ impl HostedCore {
                 reply: Some(reply),
             };
             let answer = self.stock_call(ActorRef::Desk(key.sku), msg).await?;
-            out.push(item(&r.receipt_id, answer));
+            out.push(item(&r.receipt_id, answer, true));
         }
         Ok(out)
     }
@@ -83,7 +84,7 @@ impl HostedCore {
                 reply,
             };
             let answer = self.stock_call(ActorRef::Cells(key.facility), msg).await?;
-            out.push(item(&a.adjustment_id, answer));
+            out.push(item(&a.adjustment_id, answer, false));
         }
         Ok(out)
     }

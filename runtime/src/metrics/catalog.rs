@@ -85,6 +85,8 @@ pub const LINES_RESERVED: &str = "orchestrator_lines_reserved_total";
 pub const LINES_BACKORDERED: &str = "orchestrator_lines_backordered_total";
 /// Reservation requests answered by cells, by result.
 pub const RESERVATIONS: &str = "orchestrator_reservations_total";
+/// Messages handled by actors, by kind (the shard engine).
+pub const ACTOR_MESSAGES: &str = "orchestrator_actor_messages_total";
 /// Reservations refused because they would have oversold.
 pub const OVERSELL_REFUSALS: &str = "orchestrator_oversell_refusals_total";
 /// Cells seen with reserved above on hand: must stay zero.
@@ -171,6 +173,8 @@ pub const WAVE_FULFILLMENTS: &str = "orchestrator_wave_fulfillments";
 // Gauges.
 /// Actors in memory by kind.
 pub const RESIDENT_ACTORS: &str = "orchestrator_resident_actors";
+/// Orders out of memory (passivated), their state in the snapshot store.
+pub const PASSIVE_ORDERS: &str = "orchestrator_passive_orders";
 /// Messages waiting in the mailboxes of all actors of a kind (sent, not yet
 /// handled), the highest seen since the last sample.
 pub const MAILBOX_DEPTH_MAX: &str = "orchestrator_mailbox_depth_max";
@@ -265,6 +269,7 @@ pub const CATALOG: &[MetricSpec] = &[
     counter(LINES_RESERVED, &[], "Order lines reserved at a facility at placement (the numerator of the fill rate)."),
     counter(LINES_BACKORDERED, &[], "Order lines backordered at placement (waiting for stock)."),
     counter(RESERVATIONS, &["result"], "Reservation requests answered by stock cells, by result (reserved, short, refused)."),
+    counter(ACTOR_MESSAGES, &["kind"], "Messages handled by actors of a kind (order, cell, facility, desk, hold), on the shard engine."),
     counter(OVERSELL_REFUSALS, &[], "Reservations a stock cell refused because they would have taken available-to-sell below zero (expected under contention)."),
     counter(OVERSELL, &[], "Stock cells seen with more reserved than on hand. Must stay zero: anything else is an oversell bug."),
     counter(ROUTING_DECISIONS, &["fulfillments"], "New placements by number of fulfillments (0 when nothing was routed, 5+ capped); split shipments have 2 or more."),
@@ -297,6 +302,7 @@ pub const CATALOG: &[MetricSpec] = &[
     histogram(SHIPPING_COST, &[], "Shipping cost of one order at placement: the sum of its fulfillments' planned shipping costs (orders with no planned service are not recorded; backorder fills later are not added).", SHIPPING_COST_BUCKETS),
     histogram(WAVE_FULFILLMENTS, &[], "Fulfillments per released pick wave.", WAVE_BUCKETS),
     gauge(RESIDENT_ACTORS, &["kind"], "Actors in memory by kind (order, cell, desk, facility; hold on the shard engine)."),
+    gauge(PASSIVE_ORDERS, &[], "Finished, idle orders out of memory (passivated after durability.passivate_after_ms): their state is in the snapshot store and is read back on demand. Shard engine only."),
     gauge(MAILBOX_DEPTH_MAX, &["kind"], "Messages waiting in the mailboxes of all actors of a kind (sent, not yet handled), highest since the previous sample."),
     gauge(MESSAGES_PENDING, &[], "Fire-and-forget messages between actors not yet handled (backorder fills, wave notices, drains)."),
     gauge(FACILITY_QUEUED, &["facility"], "Fulfillments queued for a wave, per facility (the facility backlog)."),
@@ -317,7 +323,7 @@ pub const CATALOG: &[MetricSpec] = &[
     gauge(HOLDS_UNITS, &[], "Units held by active holds, network-wide (excluded from every availability read)."),
     gauge(HOLD_LIMITS, &["limit"], "The configured hold limits: ttl_s_max (seconds), per_shard_max (holds per shard, active or ended and remembered), lines_max (lines per hold, as per order)."),
     gauge(SHARD_IN_FLIGHT, &["shard"], "Requests admitted to an engine shard and not yet answered (bounded by its in-flight limit; past it, 429)."),
-    gauge(SHARD_LIMITS, &["limit"], "The configured bounds of each engine shard: inbox_max (requests waiting), in_flight_max (admitted, not yet answered), seen_ids_max (receipt and adjustment ids remembered)."),
+    gauge(SHARD_LIMITS, &["limit"], "The configured bounds of each engine shard: inbox_max (requests waiting), in_flight_max (admitted, not yet answered), seen_ids_max (receipt and adjustment ids remembered), order_events_max (timeline entries one order keeps; its further scans are rejected)."),
     counter(SHARD_OVERLOADED, &[], "Requests the engine's shards refused as overloaded (answered 429, nothing queued)."),
     gauge(EVENTS_MEMORY_EVENTS, &[], "Kept events whose body is in memory: the newest, at most durability.events_memory_max once stored; older kept events are read from the event store."),
     gauge(EVENTS_DISK_BYTES, &[], "Bytes of the event store's files on disk (<data_dir>/events), sampled when the feed is trimmed."),

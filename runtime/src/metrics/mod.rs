@@ -261,16 +261,27 @@ pub enum ActorKind {
     Desk,
     /// Facility actors.
     Facility,
+    /// Hold actors (the shard engine only).
+    Hold,
 }
 
 impl ActorKind {
     /// Every kind.
-    pub const ALL: [ActorKind; 4] = [
+    pub const ALL: [ActorKind; 5] = [
         ActorKind::Order,
         ActorKind::Cell,
         ActorKind::Desk,
         ActorKind::Facility,
+        ActorKind::Hold,
     ];
+
+    /// The kind of a label value (an unknown one counts as `order`).
+    pub fn from_label(label: &str) -> ActorKind {
+        ActorKind::ALL
+            .into_iter()
+            .find(|k| k.as_str() == label)
+            .unwrap_or(ActorKind::Order)
+    }
 
     /// The label value.
     pub fn as_str(self) -> &'static str {
@@ -279,6 +290,7 @@ impl ActorKind {
             ActorKind::Cell => "cell",
             ActorKind::Desk => "desk",
             ActorKind::Facility => "facility",
+            ActorKind::Hold => "hold",
         }
     }
 }
@@ -291,6 +303,20 @@ pub fn reservation(result: &'static str) {
     if result == "short" {
         counter!(OVERSELL_REFUSALS).increment(1);
     }
+}
+
+/// `n` unit requests answered by cells with `result` (as
+/// [`reservation`], counted by the shard engine per tick).
+pub fn reservations(result: &'static str, n: u64) {
+    counter!(RESERVATIONS, "result" => result).increment(n);
+    if result == "short" {
+        counter!(OVERSELL_REFUSALS).increment(n);
+    }
+}
+
+/// `n` messages handled by actors of `kind` (the shard engine's count).
+pub fn messages_handled(kind: ActorKind, n: u64) {
+    counter!(ACTOR_MESSAGES, "kind" => kind.as_str()).increment(n);
 }
 
 /// One reservation round trip as the order saw it.
@@ -323,7 +349,8 @@ pub fn fulfillment_delivered(placed_at_ms: u64, at_ms: u64) {
     cycle("delivered", placed_at_ms, at_ms);
 }
 
-static MAILBOX_MAX: [AtomicUsize; 4] = [
+static MAILBOX_MAX: [AtomicUsize; 5] = [
+    AtomicUsize::new(0),
     AtomicUsize::new(0),
     AtomicUsize::new(0),
     AtomicUsize::new(0),
@@ -336,7 +363,8 @@ pub fn mailbox_depth(kind: ActorKind, depth: usize) {
     MAILBOX_MAX[kind as usize].fetch_max(depth, Ordering::Relaxed);
 }
 
-static QUEUED: [std::sync::atomic::AtomicI64; 4] = [
+static QUEUED: [std::sync::atomic::AtomicI64; 5] = [
+    std::sync::atomic::AtomicI64::new(0),
     std::sync::atomic::AtomicI64::new(0),
     std::sync::atomic::AtomicI64::new(0),
     std::sync::atomic::AtomicI64::new(0),

@@ -29,19 +29,62 @@ pub struct SnapshotInfo {
     pub records: u64,
     /// Journal segments deleted after it.
     pub segments_deleted: usize,
+    /// Finished, idle orders that left memory after it (passivated).
+    pub passivated: usize,
+    /// Finished orders past `orders_retention_ms` it no longer holds.
+    pub forgotten: usize,
 }
 
 /// Orders a snapshot holds that may leave memory: finished and idle for
 /// `passivate_after_ms`, with their timeline length.
 pub type Idle = Vec<(orch_actors::OrderNo, usize)>;
 
-/// Makes one snapshot covering every journal record written so far; also
-/// answers the finished, idle orders it holds (candidates to passivate).
+/// A finished order past `durability.orders_retention_ms`: its number,
+/// its timeline length in the snapshot and its client id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Old {
+    /// The order's number.
+    pub no: orch_actors::OrderNo,
+    /// Its timeline length as the snapshot holds it (a live order with
+    /// another length changed since, and stays).
+    pub timeline: usize,
+    /// Its client id.
+    pub order_id: Arc<str>,
+}
+
+/// What the engine does with the ended orders a checkpoint finds.
+pub trait Retire: Send + Sync {
+    /// The finished orders idle for `passivate_after_ms`, which the new
+    /// snapshot holds, may leave memory; answers how many did.
+    fn passivate(&self, idle: &Idle) -> usize;
+    /// The finished orders past `orders_retention_ms` may be forgotten:
+    /// answers those the engine let go (unchanged since the snapshot,
+    /// nothing waiting for them). Only those leave the next snapshot.
+    fn forget(&self, old: &[Old]) -> Vec<orch_actors::OrderNo>;
+}
+
+/// Keeps every order in memory and forever (tests, tools).
+pub struct KeepAll;
+
+impl Retire for KeepAll {
+    fn passivate(&self, _: &Idle) -> usize {
+        0
+    }
+    fn forget(&self, _: &[Old]) -> Vec<orch_actors::OrderNo> {
+        Vec::new()
+    }
+}
+
+/// Makes one snapshot covering every journal record written so far:
+/// first `owner` may forget the finished orders past retention (those it
+/// lets go are not written), then, once the snapshot is current, the
+/// finished idle orders it holds may leave memory.
 pub fn checkpoint(
     cfg: &Config,
     store: &SnapshotStore,
     durability: &Durability,
-) -> Result<(SnapshotInfo, Idle), String> {
+    owner: &dyn Retire,
+) -> Result<SnapshotInfo, String> {
     let started = Instant::now();
     // In fsync mode only what is fdatasynced: a snapshot must never cover a
     // record that a power cut could still take from the journal (its
@@ -65,7 +108,27 @@ pub fn checkpoint(
     let mut r = base(cfg, Some(store), now)?;
     let from = r.last_seq;
     replay(&mut r, durability.dir(), Some(upto))?;
-    let meta = if r.last_seq == from && store.meta()?.is_some() {
+    let retained_after = now.saturating_sub(cfg.durability.orders_retention_ms);
+    let old: Vec<Old> = r
+        .world
+        .orders
+        .values()
+        .filter(|o| o.status().is_final() && o.last_change() < retained_after)
+        .map(|o| Old {
+            no: o.no(),
+            timeline: o.timeline().len(),
+            order_id: o.request().order_id.clone(),
+        })
+        .collect();
+    let forgotten = if old.is_empty() {
+        Vec::new()
+    } else {
+        owner.forget(&old)
+    };
+    for no in &forgotten {
+        r.world.orders.remove(no);
+    }
+    let meta = if r.last_seq == from && forgotten.is_empty() && store.meta()?.is_some() {
         store.meta()?.expect("checked")
     } else {
         store.write(&r.world, &r.receipts, &r.adjustments, r.last_seq, now)?
@@ -79,15 +142,15 @@ pub fn checkpoint(
         .filter(|o| o.status().is_final() && o.last_change() <= idle_before)
         .map(|o| (o.no(), o.timeline().len()))
         .collect();
-    Ok((
-        SnapshotInfo {
-            meta,
-            duration: started.elapsed(),
-            records: r.records,
-            segments_deleted,
-        },
-        idle,
-    ))
+    let passivated = owner.passivate(&idle);
+    Ok(SnapshotInfo {
+        meta,
+        duration: started.elapsed(),
+        records: r.records,
+        segments_deleted,
+        passivated,
+        forgotten: forgotten.len(),
+    })
 }
 
 /// The running checkpoint thread.
@@ -98,13 +161,13 @@ pub struct Checkpointer {
 }
 
 impl Checkpointer {
-    /// Starts the thread; after each snapshot `idle` is handed the
-    /// finished, idle orders it holds and answers how many left memory.
+    /// Starts the thread; each snapshot tells `owner` which ended orders
+    /// may be forgotten and which may leave memory (see [`checkpoint`]).
     pub fn start(
         cfg: Config,
         store: SnapshotStore,
         durability: Arc<Durability>,
-        idle: impl Fn(&Idle) -> usize + Send + 'static,
+        owner: Arc<dyn Retire>,
     ) -> Checkpointer {
         let stop = Arc::new(AtomicBool::new(false));
         let last: Arc<Mutex<Option<SnapshotInfo>>> = Arc::new(Mutex::new(None));
@@ -125,16 +188,16 @@ impl Checkpointer {
                         continue;
                     }
                     since = Instant::now();
-                    match checkpoint(&cfg, &store, &durability) {
-                        Ok((info, idle_orders)) => {
-                            let passivated = idle(&idle_orders);
+                    match checkpoint(&cfg, &store, &durability, owner.as_ref()) {
+                        Ok(info) => {
                             tracing::info!(
                                 seq = info.meta.seq,
                                 generation = info.meta.generation,
                                 records = info.records,
                                 ms = info.duration.as_millis() as u64,
                                 segments_deleted = info.segments_deleted,
-                                passivated,
+                                passivated = info.passivated,
+                                forgotten = info.forgotten,
                                 "snapshot written"
                             );
                             covered = info.meta.seq;

@@ -9,13 +9,16 @@
 //! shutdown. A cursor on disk is never ahead of what was delivered, so a
 //! restart can repeat a delivery but never skip one. In durability mode
 //! `none` there is no store (registrations live in memory only); in mode
-//! `os` the file is written without fsync, like the journal.
+//! `os` the file is written without fsync, like the journal. In power-loss
+//! tests (`ORCH_DURABLE_LOG`) it records the file's durable length.
 
 use std::fs::{self, File};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use orch_config::{DurabilityConfig, DurabilityMode};
+use orch_journal::DurableLog;
 use serde::{Deserialize, Serialize};
 
 /// The file's format version; a file naming another is refused at start.
@@ -49,6 +52,8 @@ struct File1 {
 pub struct WebhookStore {
     dir: PathBuf,
     fsync: bool,
+    /// Power-loss tests (`ORCH_DURABLE_LOG`): what was made durable.
+    durable_log: Option<Arc<DurableLog>>,
 }
 
 impl WebhookStore {
@@ -64,6 +69,7 @@ impl WebhookStore {
         Ok(Some(WebhookStore {
             dir,
             fsync: cfg.mode == DurabilityMode::Fsync,
+            durable_log: super::durable::durable_log()?,
         }))
     }
 
@@ -109,9 +115,23 @@ impl WebhookStore {
                 f.sync_all()?;
             }
         }
-        fs::rename(&tmp, self.path())?;
+        let path = self.path();
+        let log = self.durable_log.as_deref().filter(|_| self.fsync);
+        if let Some(log) = log {
+            // Power-loss tests: the harness cuts a file back to its last
+            // recorded length, which does not model a rename. From here
+            // until the directory is synced the name holds either the old
+            // whole file or the new one (both fsynced), so the length
+            // recorded must cut neither.
+            let old = fs::metadata(&path).map_or(0, |m| m.len());
+            log.record(&path, old.max(body.len() as u64));
+        }
+        fs::rename(&tmp, &path)?;
         if self.fsync {
             File::open(&self.dir)?.sync_all()?;
+        }
+        if let Some(log) = log {
+            log.record(&path, body.len() as u64);
         }
         Ok(())
     }

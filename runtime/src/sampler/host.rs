@@ -68,6 +68,8 @@ pub struct ShardGauges {
     pub waiting: usize,
     /// Its actors by kind: orders, cells, desks, holds.
     pub actors: [usize; 4],
+    /// Its orders out of memory (passivated).
+    pub passive: usize,
 }
 
 /// The gauges of one shard at `now`.
@@ -91,6 +93,7 @@ pub fn shard_gauges(s: &orch_engine::Shard, now: orch_config::Millis) -> ShardGa
             s.desks().count(),
             s.holds().count(),
         ],
+        passive: s.passive_orders(),
     }
 }
 
@@ -133,6 +136,7 @@ pub(super) fn run(rt: Arc<HostedRuntime>, inflight: Option<InflightFn>, stop: &A
     gauge!(SHARD_LIMITS, "limit" => "inbox_max").set(f64::from(limits.shard_inbox_max));
     gauge!(SHARD_LIMITS, "limit" => "in_flight_max").set(f64::from(limits.shard_in_flight_max));
     gauge!(SHARD_LIMITS, "limit" => "seen_ids_max").set(f64::from(limits.seen_ids_max));
+    gauge!(SHARD_LIMITS, "limit" => "order_events_max").set(f64::from(limits.order_events_max));
     let mut journal = JournalTotals::default();
     let mut snapshot_generation = None;
     let host = rt.core().host().clone();
@@ -169,6 +173,8 @@ pub(super) fn run(rt: Arc<HostedRuntime>, inflight: Option<InflightFn>, stop: &A
                 }
             }
             gauge!(BACKORDER_LINES_WAITING).set(waiting as f64);
+            let passive: usize = per_shard.iter().map(|g| g.passive).sum();
+            gauge!(PASSIVE_ORDERS).set(passive as f64);
             let facilities = per_shard.iter().map(|g| g.facilities.len()).sum::<usize>();
             for (kind, n) in [
                 ("order", actors[0]),

@@ -310,9 +310,16 @@ impl Handler<ApplyScan> for OrderActor {
         let shared = self.shared.clone();
         AtomicResponse::new(Box::pin(
             async move {
+                let full = orch_engine::bounds::timeline_full(
+                    state.timeline().len(),
+                    shared.limits.order_events_max,
+                );
                 let outcome = match state.decide_scan(&msg.0, shared.router.rates()) {
                     Ok(ScanDecision::Duplicate) => ScanOutcome::Duplicate,
                     Err(e) => ScanOutcome::Rejected(e.to_string()),
+                    Ok(ScanDecision::Apply { .. }) if full.is_some() => {
+                        ScanOutcome::Rejected(full.unwrap_or_default())
+                    }
                     Ok(ScanDecision::Apply { event, effects }) => {
                         let cmds = commands(&state, effects, msg.0.at);
                         if msg.0.kind == ScanKind::ReturnReceived {
@@ -514,6 +521,21 @@ impl Handler<Passivate> for OrderActor {
 }
 
 /// Asks each idle order still in memory to leave it (see `Passivate`).
+/// The shells' side of the checkpoint thread's retirements: they
+/// passivate, and keep every order forever (`orders_retention_ms` is the
+/// shard engine's).
+pub struct Retirement(pub Arc<Shared>);
+
+impl crate::persist::checkpoint::Retire for Retirement {
+    fn passivate(&self, idle: &crate::persist::checkpoint::Idle) -> usize {
+        passivate(&self.0, idle)
+    }
+
+    fn forget(&self, _: &[crate::persist::checkpoint::Old]) -> Vec<orch_actors::OrderNo> {
+        Vec::new()
+    }
+}
+
 pub fn passivate(shared: &Shared, idle: &crate::persist::checkpoint::Idle) -> usize {
     let mut asked = 0;
     for &(no, timeline_len) in idle {

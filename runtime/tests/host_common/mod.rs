@@ -1,5 +1,5 @@
 //! What the tests of the engine host (`host.rs`) and of the application
-//! over it (`hosted.rs`) build alike: the instant they start at, a
+//! over it (`hosted.rs`, `host_passive.rs`) build alike: the instant they start at, a
 //! facility, and an fsync journal whose writes fail while told to.
 
 use std::sync::Arc;
@@ -31,6 +31,7 @@ pub fn facility(id: &str, lat: f64, lon: f64, wait_ms_max: u64) -> FacilityConfi
 }
 
 /// An fsync journal in `dir` whose writes fail while `fault` says so.
+#[allow(dead_code)] // host_passive.rs opens its journal from the config
 pub fn faulty_journal(dir: &std::path::Path, fault: &FaultInjector) -> Arc<Durability> {
     let opts = JournalOptions {
         mode: Mode::Fsync,

@@ -193,13 +193,18 @@ impl Shard {
             Ok((ReserveAnswer::Reserved, Some(e))) => {
                 cell.apply(&e);
                 self.touch_cell(key);
+                self.out.facts.reserved += 1;
                 ReserveAnswer::Reserved
             }
             Ok((answer, _)) => {
                 cell.note_oversell_refusal();
+                self.out.facts.short += 1;
                 answer
             }
-            Err(_) => ReserveAnswer::Short { available: 0 },
+            Err(_) => {
+                self.out.facts.refused += 1;
+                ReserveAnswer::Short { available: 0 }
+            }
         }
     }
 
@@ -257,7 +262,8 @@ impl Shard {
             });
         }
         if let Some(r) = reply {
-            self.reply(r, Answer::Stock(StockAnswer::Applied));
+            let served = filled.len() as u32;
+            self.reply(r, Answer::Stock(StockAnswer::Applied { served }));
         }
         filled
     }
@@ -294,6 +300,6 @@ impl Shard {
                 );
             }
         }
-        StockAnswer::Applied
+        StockAnswer::Applied { served: 0 }
     }
 }

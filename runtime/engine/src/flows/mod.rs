@@ -8,3 +8,4 @@ mod desk;
 mod facility;
 mod hold;
 mod order;
+mod passive;

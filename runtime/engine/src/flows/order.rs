@@ -10,12 +10,13 @@
 use orch_actors::facility::QueuedFulfillment;
 use orch_actors::hold::HoldLine;
 use orch_actors::log::LogEntry;
-use orch_actors::order::{Effect, OrderRefusal, OrderState, PlaceRequest, ScanDecision};
+use orch_actors::order::{Effect, OrderRefusal, OrderState, PlaceRequest, ScanDecision, ScanKind};
 use orch_actors::placement::{Placement, PlacementOutcome, Step};
 use orch_actors::routing::{Plan, RouteRequest};
 use orch_actors::{CellKey, FacilityIdx, LineRef, OrderNo, SkuIdx};
 use orch_config::ServiceLevel;
 
+use crate::bounds::timeline_full;
 use crate::msg::{ActorRef, Answer, Msg, RequestId, ScanAnswer};
 use crate::shard::{OrderActor, Placing, Shard};
 use crate::view::View;
@@ -35,8 +36,14 @@ impl Shard {
         {
             return self.place_taking(no, req, reply, taken, give_back, view);
         }
+        if let Msg::Woken { state } = msg {
+            return self.woken(no, state);
+        }
         let Some(actor) = self.orders.get_mut(&no) else {
-            return self.order_unknown(no, msg);
+            if let Some(msg) = self.wait_for_wake(no, msg) {
+                self.order_unknown(no, msg);
+            }
+            return;
         };
         let waiting = actor.placing.is_some();
         match msg {
@@ -48,6 +55,10 @@ impl Shard {
                     }
                 }
                 p.placement.on_answers(&answers);
+                if let Some(clock) = self.stopwatch {
+                    let ns = clock().saturating_sub(p.sent_ns);
+                    self.out.facts.reserve_ns.push(ns);
+                }
                 self.drive(no);
             }
             other if waiting => actor.deferred.push_back(other),
@@ -62,10 +73,20 @@ impl Shard {
                 }
             }
             Msg::Scan { scan, reply } => {
+                let full = timeline_full(actor.state.timeline().len(), self.order_events_max);
                 let answer = match actor.state.decide_scan(&scan, self.router.rates()) {
                     Ok(ScanDecision::Duplicate) => ScanAnswer::Duplicate,
+                    Ok(ScanDecision::Apply { .. }) if full.is_some() => {
+                        ScanAnswer::Rejected(full.unwrap_or_default())
+                    }
                     Ok(ScanDecision::Apply { event, effects }) => {
                         actor.state.apply(&event);
+                        let cycle = (actor.state.placed_at(), scan.at);
+                        match scan.kind {
+                            ScanKind::Ship => self.out.facts.shipped.push(cycle),
+                            ScanKind::Delivered => self.out.facts.delivered.push(cycle),
+                            _ => {}
+                        }
                         self.journal(LogEntry::Order(no, event));
                         self.effects(no, effects);
                         ScanAnswer::Applied
@@ -92,7 +113,7 @@ impl Shard {
     }
 
     /// A message for an order this shard does not hold.
-    fn order_unknown(&mut self, no: OrderNo, msg: Msg) {
+    pub(crate) fn order_unknown(&mut self, no: OrderNo, msg: Msg) {
         match msg {
             Msg::Scan { reply, .. } => self.reply(
                 reply,
@@ -190,6 +211,7 @@ impl Shard {
                 }
             }
         }
+        let started = self.lap();
         let plan = self.router.plan(
             &RouteRequest {
                 lines,
@@ -203,6 +225,10 @@ impl Shard {
             |sku, facility| self.available(CellKey { sku, facility }, view),
         );
         self.infos = infos;
+        if self.stopwatch.is_some() {
+            let ns = self.lap().saturating_sub(started);
+            self.out.facts.route_ns.push(ns);
+        }
         plan
     }
 
@@ -260,6 +286,7 @@ impl Shard {
                     lines,
                     placed,
                     reply,
+                    sent_ns: 0,
                     map,
                     taken: by_facility,
                 })),
@@ -284,6 +311,7 @@ impl Shard {
                             (l, sku, qty)
                         })
                         .collect();
+                    p.sent_ns = self.stopwatch.map_or(0, |f| f());
                     self.send(ActorRef::Cells(facility), Msg::Reserve { order: no, lines });
                     return;
                 }
@@ -341,7 +369,7 @@ impl Shard {
     }
 
     /// Handles what arrived while the order placed, in arrival order.
-    fn resume_order(&mut self, no: OrderNo) {
+    pub(crate) fn resume_order(&mut self, no: OrderNo) {
         loop {
             let Some(actor) = self.orders.get_mut(&no) else {
                 return;
