@@ -49,6 +49,7 @@
 //! passivate_after_ms = 300000
 //! events_retention_ms = 604800000   # the event feed: 7 days
 //! events_bytes_max = 1073741824     # and 1 GiB of event JSON
+//! events_memory_max = 100000        # the newest events in memory, older from disk
 //! orders_retention_ms = 7776000000  # finished orders forgotten after 90 days
 //!
 //! [listen]
@@ -78,6 +79,9 @@
 //!
 //! [auth]
 //! token = "secret"             # default: none (open API)
+//!
+//! [webhooks]
+//! ca_file = "/etc/orch/ca.pem" # extra roots for https endpoints; default: web PKI only
 //!
 //! [[carriers]]                 # default: the BF-1 carriers for the network
 //! id = "UPS"
@@ -278,6 +282,8 @@ struct RawConfig {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     auth: Option<RawAuth>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    webhooks: Option<RawWebhooks>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     carriers: Option<Vec<carriers::RawCarrier>>,
 }
 
@@ -447,6 +453,7 @@ struct RawDurability {
     passivate_after_ms: u64,
     events_retention_ms: u64,
     events_bytes_max: u64,
+    events_memory_max: u64,
     orders_retention_ms: u64,
 }
 
@@ -469,6 +476,7 @@ impl From<DurabilityConfig> for RawDurability {
             passivate_after_ms: d.passivate_after_ms,
             events_retention_ms: d.events_retention_ms,
             events_bytes_max: d.events_bytes_max,
+            events_memory_max: d.events_memory_max,
             orders_retention_ms: d.orders_retention_ms,
         }
     }
@@ -487,6 +495,7 @@ impl From<RawDurability> for DurabilityConfig {
             passivate_after_ms: d.passivate_after_ms,
             events_retention_ms: d.events_retention_ms,
             events_bytes_max: d.events_bytes_max,
+            events_memory_max: d.events_memory_max,
             orders_retention_ms: d.orders_retention_ms,
         }
     }
@@ -600,6 +609,13 @@ impl Default for RawRuntime {
 struct RawAuth {
     #[serde(skip_serializing_if = "Option::is_none")]
     token: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+struct RawWebhooks {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    ca_file: Option<String>,
 }
 
 // ---------------------------------------------------------------------------
@@ -839,6 +855,9 @@ impl RawConfig {
             auth: crate::model::AuthConfig {
                 token: self.auth.unwrap_or_default().token,
             },
+            webhooks: crate::model::WebhooksConfig {
+                ca_file: self.webhooks.unwrap_or_default().ca_file,
+            },
         })
     }
 
@@ -893,6 +912,9 @@ impl RawConfig {
             }),
             auth: Some(RawAuth {
                 token: cfg.auth.token.clone(),
+            }),
+            webhooks: Some(RawWebhooks {
+                ca_file: cfg.webhooks.ca_file.clone(),
             }),
             carriers: Some(carriers::to_raw(&cfg.carriers, n)),
         }

@@ -26,6 +26,8 @@ pub struct Config {
     pub runtime: RuntimeConfig,
     /// Optional bearer token for `/v1` (env `ORCHESTRATOR_TOKEN` overrides).
     pub auth: AuthConfig,
+    /// Webhook delivery settings.
+    pub webhooks: WebhooksConfig,
     /// Carriers and their services: the file's `[[carriers]]`, else the
     /// BF-1 set for the network.
     pub carriers: crate::carriers::Carriers,
@@ -62,6 +64,7 @@ impl Config {
             limits: Limits::default(),
             runtime: RuntimeConfig::default(),
             auth: AuthConfig::default(),
+            webhooks: WebhooksConfig::default(),
         }
     }
 }
@@ -388,6 +391,11 @@ pub struct DurabilityConfig {
     /// dropped first).
     #[serde(default = "events_bytes_max_default")]
     pub events_bytes_max: u64,
+    /// The newest this many kept events stay in memory; older ones are
+    /// read from the event store on disk when a reader asks for them (in
+    /// durability mode `none` every kept event stays in memory).
+    #[serde(default = "events_memory_max_default")]
+    pub events_memory_max: u64,
     /// Finished orders whose last change is older than this are forgotten
     /// (by the shard engine): the next snapshot no longer holds them, their
     /// client ids are free again, and a read answers 404.
@@ -407,10 +415,14 @@ fn events_bytes_max_default() -> u64 {
     1 << 30
 }
 
+fn events_memory_max_default() -> u64 {
+    100_000
+}
+
 impl Default for DurabilityConfig {
     /// fsync into `data`, 1 MiB / 2 ms batches, 64 MiB segments, a snapshot
     /// every minute or million events, passivation after 5 minutes idle,
-    /// events kept 7 days within 1 GiB.
+    /// events kept 7 days within 1 GiB, the newest 100,000 in memory.
     fn default() -> Self {
         DurabilityConfig {
             mode: DurabilityMode::Fsync,
@@ -423,6 +435,7 @@ impl Default for DurabilityConfig {
             passivate_after_ms: 300_000,
             events_retention_ms: events_retention_ms_default(),
             events_bytes_max: events_bytes_max_default(),
+            events_memory_max: events_memory_max_default(),
             orders_retention_ms: orders_retention_ms_default(),
         }
     }
@@ -588,6 +601,14 @@ impl Default for RuntimeConfig {
             engine: EngineKind::default(),
         }
     }
+}
+
+/// Webhook delivery.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct WebhooksConfig {
+    /// A PEM file of extra root certificates `https` endpoints may chain
+    /// to (a private CA), besides the built-in web PKI roots.
+    pub ca_file: Option<String>,
 }
 
 /// Authentication of the `/v1` API.

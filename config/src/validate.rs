@@ -23,9 +23,10 @@ pub const BATCH_BYTES_MIN: u32 = 4096;
 /// A batch is held whole in memory (64 MiB at most) and waits at most 1 s
 /// for company; a segment is at most 1 GiB; a snapshot is taken at least
 /// weekly or every billion events; a finished order stays in memory at
-/// most a week; events are kept a minute to a quarter, in 1 MiB to 64 GiB;
-/// finished orders are kept a day to ten years.
-pub const DURABILITY_RANGES: [(&str, u64, u64); 9] = [
+/// most a week; events are kept a minute to a quarter, in 1 MiB to 64 GiB,
+/// of which 1 to 10 million stay in memory; finished orders are kept a day
+/// to ten years.
+pub const DURABILITY_RANGES: [(&str, u64, u64); 10] = [
     ("batch_bytes_max", BATCH_BYTES_MIN as u64, 64 * 1024 * 1024),
     ("batch_wait_us_max", 0, 1_000_000),
     ("segment_bytes_max", 1, 1024 * 1024 * 1024),
@@ -34,6 +35,7 @@ pub const DURABILITY_RANGES: [(&str, u64, u64); 9] = [
     ("passivate_after_ms", 0, WEEK_MS),
     ("events_retention_ms", 60_000, 13 * WEEK_MS),
     ("events_bytes_max", 1 << 20, 64 << 30),
+    ("events_memory_max", 1, 10_000_000),
     (
         "orders_retention_ms",
         24 * 3_600_000,
@@ -124,6 +126,17 @@ pub fn validate(cfg: &Config, file: &str) -> Result<(), ConfigError> {
                 "must not be empty; leave the key out for an open API",
             ));
         }
+    }
+    if cfg
+        .webhooks
+        .ca_file
+        .as_deref()
+        .is_some_and(|f| f.trim().is_empty())
+    {
+        return Err(v.err(
+            "webhooks.ca_file",
+            "must not be empty; leave the key out for the web PKI roots only",
+        ));
     }
     Ok(())
 }
@@ -466,6 +479,7 @@ impl Checker<'_> {
             d.passivate_after_ms,
             d.events_retention_ms,
             d.events_bytes_max,
+            d.events_memory_max,
             d.orders_retention_ms,
         ];
         for ((name, min, max), value) in DURABILITY_RANGES.into_iter().zip(values) {

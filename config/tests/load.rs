@@ -340,6 +340,7 @@ fn full_explicit_file() {
             passivate_after_ms: 1000,
             events_retention_ms: 86_400_000,
             events_bytes_max: 1 << 30,
+            events_memory_max: 100_000,
             orders_retention_ms: 90 * 24 * 3_600_000,
         }
     );
@@ -964,7 +965,7 @@ fn every_bounded_number_loads_at_its_top_and_fails_one_above() {
         "carriers[1].services[0].bands[2].transit_days",
         carriers::TRANSIT_DAYS_MAX.into(),
     );
-    assert_eq!(cases.len(), 13 + 9 + 3 + 3 + 3 + 2 + 1);
+    assert_eq!(cases.len(), 13 + 10 + 3 + 3 + 3 + 2 + 1);
 
     let mut failures = Vec::new();
     for (text, key, max) in &cases {

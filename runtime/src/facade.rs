@@ -152,7 +152,11 @@ impl Orchestrator {
         // The events tail rebuilds its feed from the records recovery
         // replays, then takes the journal's durable batches.
         let (recovered, events, tail) = recover_with_feed(cfg, &durability, store.as_ref(), now)?;
-        let webhooks = Arc::new(WebhookService::start(&cfg.durability, events.clone())?);
+        let webhooks = Arc::new(WebhookService::start(
+            &cfg.durability,
+            cfg.webhooks.ca_file.as_deref(),
+            events.clone(),
+        )?);
         tracing::info!(
             snapshot_seq = recovered.snapshot_seq,
             records = recovered.records,

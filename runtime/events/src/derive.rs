@@ -10,7 +10,9 @@
 //! the record and its actor's state.
 
 use std::sync::Arc;
+use std::time::{Duration, UNIX_EPOCH};
 
+use orch_actors::hold::HoldState;
 use orch_actors::order::{Disposition, Fulfillment, OrderEvent, OrderState, ScanKind};
 use orch_actors::shipping::{date_string, ShipPlan};
 use orch_actors::{FacilityIdx, SkuIdx};
@@ -167,6 +169,35 @@ pub fn facility_status_draft(
         at,
         data: json!({"facility_id": facility_id, "enabled": enabled,
                      "until": until.map(rfc3339)}),
+    }
+}
+
+/// `hold.expired`: the hold's expiry, journaled at `at` (by the shard's
+/// clock, or the first tick after a restart), reporting the units it
+/// released: every held line with its SKU, facility and quantity (lines
+/// the hold could not cover held nothing and are left out), and the
+/// expiry it had (RFC 3339 with milliseconds, as the holds API shows it).
+/// No order: `order_id` null, no `order_seq`.
+pub fn hold_expired_draft(hold: &HoldState, at: Millis, names: &impl Names) -> Draft {
+    let lines: Vec<Value> = hold
+        .held()
+        .iter()
+        .flat_map(|(f, lines)| lines.iter().map(move |&l| (*f, l)))
+        .filter_map(|(f, l)| {
+            let line = hold.request().lines.get(usize::from(l))?;
+            Some(
+                json!({"sku": names.sku(line.sku), "facility_id": names.facility(f),
+                        "qty": line.qty}),
+            )
+        })
+        .collect();
+    Draft {
+        kind: EventType::HoldExpired,
+        order_id: None,
+        at,
+        data: json!({"hold_id": &*hold.request().hold_id, "lines": lines,
+                     "expires_at": humantime::format_rfc3339_millis(
+                         UNIX_EPOCH + Duration::from_millis(hold.expires_at())).to_string()}),
     }
 }
 

@@ -7,6 +7,13 @@
 //! survives restarts and passivation without a table here that grows with
 //! history).
 //!
+//! A memory window: only the newest `memory_max` events keep their body in
+//! memory, and only once the caller says they are stored
+//! ([`Feed::mark_stored`]); the older kept events keep their place (time,
+//! size) so retention and `410` stay exact, and a page that starts among
+//! them is read from the store ([`Feed::step`] answers [`Step::Disk`],
+//! [`page_over`] pages what the store reads back with the same rules).
+//!
 //! What it never does: block, read the clock (time comes in as `now`), or
 //! keep more than its byte budget.
 
@@ -67,11 +74,31 @@ pub enum FeedError {
         /// The oldest `after` still served (`first kept seq - 1`).
         oldest_after: u64,
     },
+    /// The page's events are kept on disk but could not be read (HTTP
+    /// 503; the reader logs why).
+    Unreadable,
+}
+
+/// Where a page starts: in memory (served), or among the events whose
+/// body is only on disk.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Step {
+    /// Served from memory.
+    Page(Page),
+    /// `after` is kept, but the events after it up to `first_resident - 1`
+    /// are only on disk: read them there, then go on in memory.
+    Disk {
+        /// The page's `after` (the oldest kept when none was given).
+        after: u64,
+        /// The oldest event still in memory.
+        first_resident: u64,
+    },
 }
 
 #[derive(Debug)]
 struct Kept {
-    event: Arc<Event>,
+    /// `None` once it left the memory window (it is in the store).
+    event: Option<Arc<Event>>,
     at: Millis,
     bytes: u64,
 }
@@ -84,6 +111,12 @@ pub struct Feed {
     /// `seq` of the next event.
     next_seq: u64,
     bytes: u64,
+    /// Most events whose body stays in memory.
+    memory_max: usize,
+    /// Kept events with their body in memory (the newest ones).
+    resident: usize,
+    /// Events up to this `seq` are in the store (may leave memory).
+    stored_upto: u64,
 }
 
 impl Feed {
@@ -94,7 +127,55 @@ impl Feed {
             kept: VecDeque::new(),
             next_seq: next_seq.max(1),
             bytes: 0,
+            memory_max: usize::MAX,
+            resident: 0,
+            stored_upto: 0,
         }
+    }
+
+    /// Keeps the bodies of at most `memory_max` events (at least 1) in
+    /// memory, once they are stored.
+    pub fn with_memory_max(mut self, memory_max: usize) -> Feed {
+        self.memory_max = memory_max.max(1);
+        self.evict();
+        self
+    }
+
+    /// Events up to `seq` are in the store: the oldest of them leave
+    /// memory beyond the window.
+    pub fn mark_stored(&mut self, seq: u64) {
+        self.stored_upto = self.stored_upto.max(seq);
+        self.evict();
+    }
+
+    fn evict(&mut self) {
+        while self.resident > self.memory_max {
+            let i = self.kept.len() - self.resident;
+            let k = &mut self.kept[i];
+            match &k.event {
+                Some(e) if e.seq <= self.stored_upto => {
+                    k.event = None;
+                    self.resident -= 1;
+                }
+                _ => break,
+            }
+        }
+    }
+
+    /// Most events whose body stays in memory once stored.
+    pub fn memory_max(&self) -> usize {
+        self.memory_max
+    }
+
+    /// Kept events whose body is in memory.
+    pub fn resident(&self) -> usize {
+        self.resident
+    }
+
+    /// `seq` of the oldest kept event with its body in memory (the next
+    /// `seq` when none is).
+    pub fn first_resident(&self) -> u64 {
+        self.next_seq - self.resident as u64
     }
 
     /// Appends an event; returns it with its `seq`.
@@ -105,25 +186,41 @@ impl Feed {
         let bytes = event.to_json().len() as u64;
         self.bytes += bytes;
         self.kept.push_back(Kept {
-            event: event.clone(),
+            event: Some(event.clone()),
             at,
             bytes,
         });
+        self.resident += 1;
         self.trim_bytes();
+        self.evict();
         event
     }
 
     /// Puts back an event read from disk, with its own `seq` (at least
-    /// the next one): the feed continues after it.
+    /// the next one): the feed continues after it. It is stored, so it
+    /// stays in memory only within the window.
     pub fn restore(&mut self, event: Arc<Event>, at: Millis) {
         if event.seq < self.next_seq && !self.kept.is_empty() {
             return;
         }
+        if !self.kept.is_empty() && event.seq > self.next_seq {
+            // Not the next one: the feed must stay gap-free.
+            self.kept.clear();
+            self.bytes = 0;
+            self.resident = 0;
+        }
         self.next_seq = event.seq + 1;
         let bytes = event.to_json().len() as u64;
         self.bytes += bytes;
-        self.kept.push_back(Kept { event, at, bytes });
+        let seq = event.seq;
+        self.kept.push_back(Kept {
+            event: Some(event),
+            at,
+            bytes,
+        });
+        self.resident += 1;
         self.trim_bytes();
+        self.mark_stored(seq);
     }
 
     /// Drops what is older than the retention at `now`.
@@ -146,6 +243,9 @@ impl Feed {
     fn pop(&mut self) {
         if let Some(k) = self.kept.pop_front() {
             self.bytes -= k.bytes;
+            if k.event.is_some() {
+                self.resident -= 1;
+            }
         }
     }
 
@@ -156,9 +256,7 @@ impl Feed {
 
     /// The oldest `after` a reader may ask for.
     pub fn oldest_after(&self) -> u64 {
-        self.kept
-            .front()
-            .map_or(self.last_seq(), |k| k.event.seq - 1)
+        self.last_seq() - self.kept.len() as u64
     }
 
     /// Events kept, and their JSON bytes.
@@ -167,33 +265,78 @@ impl Feed {
     }
 
     /// Up to `limit` events after `after` (from the oldest kept when
-    /// `None`) whose type is in `types`.
+    /// `None`) whose type is in `types`, from memory only: a page that
+    /// starts among the events only on disk answers `Gone` with the
+    /// oldest `after` memory serves (use [`Feed::step`] to read those).
     pub fn page(
         &self,
         after: Option<u64>,
         limit: usize,
         types: TypeSet,
     ) -> Result<Page, FeedError> {
+        match self.step(after, limit, types)? {
+            Step::Page(p) => Ok(p),
+            Step::Disk { first_resident, .. } => Err(FeedError::Gone {
+                oldest_after: first_resident - 1,
+            }),
+        }
+    }
+
+    /// [`Feed::page`], or where the page must be read from disk.
+    pub fn step(
+        &self,
+        after: Option<u64>,
+        limit: usize,
+        types: TypeSet,
+    ) -> Result<Step, FeedError> {
         let oldest_after = self.oldest_after();
         let after = after.unwrap_or(oldest_after);
         if after < oldest_after {
             return Err(FeedError::Gone { oldest_after });
         }
-        let first = self.kept.front().map_or(self.next_seq, |k| k.event.seq);
-        let start = usize::try_from((after + 1).saturating_sub(first)).unwrap_or(usize::MAX);
-        let mut events = Vec::new();
-        let mut next = after;
-        for k in self.kept.iter().skip(start) {
-            if events.len() == limit {
-                break;
-            }
-            next = k.event.seq;
-            if types.contains(k.event.kind) {
-                events.push(k.event.clone());
+        let first_resident = self.first_resident();
+        if after + 1 < first_resident {
+            return Ok(Step::Disk {
+                after,
+                first_resident,
+            });
+        }
+        let start = usize::try_from(after - oldest_after).unwrap_or(usize::MAX);
+        let resident = self
+            .kept
+            .iter()
+            .skip(start)
+            .filter_map(|k| k.event.as_ref());
+        let (events, next, _) = page_over(resident, after, limit, types);
+        Ok(Step::Page(Page { events, next }))
+    }
+}
+
+/// Pages `events` (consecutive `seq`s after `after`) as the feed does: up
+/// to `limit` of those whose type is in `types`, and `next`, the seq of the
+/// last one looked at. The flag says whether the page is complete (it
+/// holds `limit` events): when not, every event of `events` was looked at.
+pub fn page_over<'a>(
+    events: impl IntoIterator<Item = &'a Arc<Event>>,
+    after: u64,
+    limit: usize,
+    types: TypeSet,
+) -> (Vec<Arc<Event>>, u64, bool) {
+    let mut out = Vec::new();
+    let mut next = after;
+    if limit == 0 {
+        return (out, next, true);
+    }
+    for e in events {
+        next = e.seq;
+        if types.contains(e.kind) {
+            out.push(e.clone());
+            if out.len() == limit {
+                return (out, next, true);
             }
         }
-        Ok(Page { events, next })
     }
+    (out, next, false)
 }
 
 #[cfg(test)]
@@ -292,6 +435,79 @@ mod tests {
         }
         assert_eq!(f.size().0, 3);
         assert_eq!(f.oldest_after(), 7);
+    }
+
+    #[test]
+    fn only_stored_events_leave_the_memory_window_and_disk_pages_match() {
+        let full = feed_of(10);
+        let mut f = feed_of(10).with_memory_max(3);
+        assert_eq!(f.resident(), 10, "nothing stored yet: everything stays");
+        f.mark_stored(6);
+        assert_eq!((f.resident(), f.first_resident()), (4, 7));
+        f.mark_stored(10);
+        assert_eq!((f.resident(), f.first_resident()), (3, 8));
+        assert_eq!(
+            f.size(),
+            full.size(),
+            "the window does not change what is kept"
+        );
+        assert_eq!(f.oldest_after(), 0);
+        assert_eq!(
+            f.step(Some(3), 5, TypeSet::ALL),
+            Ok(Step::Disk {
+                after: 3,
+                first_resident: 8
+            })
+        );
+        assert_eq!(
+            f.step(Some(7), 5, TypeSet::ALL),
+            Ok(Step::Page(full.page(Some(7), 5, TypeSet::ALL).unwrap()))
+        );
+        // What the store reads back, paged with the same rules, then the
+        // rest from memory: the same pages as a feed all in memory.
+        let all: Vec<Arc<Event>> = full.page(None, 100, TypeSet::ALL).unwrap().events;
+        let placed = TypeSet::of(&[EventType::OrderPlaced]);
+        for types in [TypeSet::ALL, placed] {
+            for limit in [1, 2, 3, 7] {
+                for after in 0..10u64 {
+                    let want = full.page(Some(after), limit, types).unwrap();
+                    let got = match f.step(Some(after), limit, types).unwrap() {
+                        Step::Page(p) => p,
+                        Step::Disk { first_resident, .. } => {
+                            let disk = all
+                                .iter()
+                                .filter(|e| e.seq > after && e.seq < first_resident);
+                            let (mut events, next, complete) = page_over(disk, after, limit, types);
+                            if complete {
+                                Page { events, next }
+                            } else {
+                                let rest = f
+                                    .page(Some(first_resident - 1), limit - events.len(), types)
+                                    .unwrap();
+                                events.extend(rest.events);
+                                Page {
+                                    events,
+                                    next: rest.next.max(next),
+                                }
+                            }
+                        }
+                    };
+                    assert_eq!(got, want, "after {after} limit {limit}");
+                }
+            }
+        }
+        // Retention still drops from the oldest, in memory or not.
+        f.trim(1000 + 4 + Retention::default().age_ms_max);
+        assert_eq!((f.size().0, f.oldest_after(), f.resident()), (6, 4, 3));
+        let mut f = f.with_memory_max(1);
+        assert_eq!(f.resident(), 1);
+        f.append(draft(EventType::OrderPlaced, 5000), Some(1));
+        f.append(draft(EventType::OrderPlaced, 5001), Some(2));
+        assert_eq!(
+            (f.resident(), f.first_resident()),
+            (2, 11),
+            "events not stored yet stay in memory beyond the window"
+        );
     }
 
     #[test]

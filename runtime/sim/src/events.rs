@@ -20,6 +20,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
+use orch_actors::hold::HoldState;
 use orch_actors::log::LogEntry;
 use orch_actors::order::{OrderState, ScanKind};
 use orch_actors::{FacilityIdx, OrderNo, SkuIdx};
@@ -31,6 +32,12 @@ use orch_events::{Event, EventType, TypeSet};
 
 use crate::book::Book;
 use crate::store::{EventStore, Kept};
+
+/// A snapshot's orders and holds, as a restart seeds the mirror with them.
+pub type Snapshot<'a> = (
+    &'a mut dyn Iterator<Item = &'a OrderState>,
+    &'a mut dyn Iterator<Item = &'a HoldState>,
+);
 
 /// Client ids of the network's facilities and SKUs, as the runtime's
 /// catalog names them.
@@ -284,7 +291,7 @@ impl EventTail {
     }
 
     /// A restart: recovery replays `entries` from position `from` (after
-    /// the snapshot holding `snapshot`'s orders, when there is one). The
+    /// the snapshot holding `snapshot`'s orders and holds, when there is one). The
     /// feed comes back from the store and the replay, as the runtime's
     /// tail rebuilds it; every event of the old feed whose entry is
     /// durable must be in it the same (seq, `order_seq`, type, order,
@@ -293,7 +300,7 @@ impl EventTail {
     pub fn restart(
         &mut self,
         from: usize,
-        snapshot: Option<&mut dyn Iterator<Item = &OrderState>>,
+        snapshot: Option<Snapshot<'_>>,
         entries: &[LogEntry],
         now: Millis,
     ) -> Result<(), String> {
@@ -309,8 +316,9 @@ impl EventTail {
         let loaded = self.store.recover()?;
         self.stats.restored += loaded.events.len() as u64;
         self.mirror = Mirror::new();
-        if let Some(orders) = snapshot {
+        if let Some((orders, holds)) = snapshot {
             self.mirror.seed_counted(orders, &loaded.counts_upto(from));
+            self.mirror.seed_holds(holds);
         }
         self.feed = Feed::new(Retention::default(), 1);
         for k in &loaded.events {
@@ -399,7 +407,8 @@ impl EventTail {
         for p in &self.now {
             let e = &p.event;
             let Some(order_id) = e.order_id.as_deref() else {
-                if e.kind != EventType::FacilityStatusChanged || e.order_seq.is_some() {
+                let orderless = [EventType::FacilityStatusChanged, EventType::HoldExpired];
+                if !orderless.contains(&e.kind) || e.order_seq.is_some() {
                     return Err(format!("event {} ({}) without an order", e.seq, e.kind));
                 }
                 continue;
@@ -678,7 +687,12 @@ mod tests {
         assert_eq!((t.stats().restored, t.stats().not_emitted), (2, 2));
         let mut t = saved();
         assert_eq!(
-            t.restart(2, Some(&mut std::iter::empty()), &j[2..], T + 5_000),
+            t.restart(
+                2,
+                Some((&mut std::iter::empty(), &mut std::iter::empty())),
+                &j[2..],
+                T + 5_000
+            ),
             Ok(())
         );
         assert_eq!(seqs(&t), [(1, Some(1), 1), (2, Some(2), 1)]);
@@ -693,7 +707,12 @@ mod tests {
         let j = journal();
         let mut t = fed();
         let err = t
-            .restart(2, Some(&mut std::iter::empty()), &j[2..], T + 5_000)
+            .restart(
+                2,
+                Some((&mut std::iter::empty(), &mut std::iter::empty())),
+                &j[2..],
+                T + 5_000,
+            )
             .unwrap_err();
         assert!(
             err.contains("event 1 (order.placed) of journal entry 1 is not in the feed"),

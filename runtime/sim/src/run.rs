@@ -1276,7 +1276,7 @@ impl Sim {
                 let b = snap.load(&self.cfg, self.now)?;
                 self.events.restart(
                     from,
-                    Some(&mut b.world.orders.values()),
+                    Some((&mut b.world.orders.values(), &mut b.world.holds.values())),
                     &entries[from - first..],
                     self.now,
                 )?;

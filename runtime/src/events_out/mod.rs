@@ -21,6 +21,14 @@
 //!   writer never take it).
 //! - readers wait for news on a `tokio::sync::watch` of the last `seq`.
 //!
+//! Memory and disk: only the newest `[durability] events_memory_max` kept
+//! events keep their body in memory, once the event store has them; a
+//! page that starts before them is read from the store
+//! ([`store::EventStore::read_after`]) on the reader's thread (an async
+//! reader hands it to the blocking pool, [`Events::page_async`]), then
+//! goes on in memory, with the same `next` a feed all in memory gives.
+//! The shards, the journal writer and the tail never wait for such a read.
+//!
 //! Restart: recovery feeds the tail every journal record it replays (after
 //! the snapshot), with the snapshot's orders as the mirror's start
 //! ([`persist::recovery::ReplaySink`](crate::persist::recovery::ReplaySink)),
@@ -47,12 +55,14 @@ pub mod stream;
 pub mod tail;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use orch_events::feed::{Feed, FeedError, Page};
+use orch_events::feed::{Feed, FeedError, Page, Step};
 use orch_events::TypeSet;
 use tokio::sync::watch;
+
+use store::EventStore;
 
 /// Most readers long-polling at once; beyond that a request that would
 /// wait answers at once (an empty page), so waiters stay bounded.
@@ -67,6 +77,9 @@ pub struct Events {
     feed: Mutex<Feed>,
     last: watch::Sender<u64>,
     waiters: AtomicUsize,
+    /// Where the kept events that left memory are read (none: every kept
+    /// event is in memory).
+    store: Option<Arc<EventStore>>,
 }
 
 impl std::fmt::Debug for Events {
@@ -83,6 +96,16 @@ impl Events {
             feed: Mutex::new(feed),
             last,
             waiters: AtomicUsize::new(0),
+            store: None,
+        }
+    }
+
+    /// Readers' view of `feed`, whose events that left memory are read
+    /// from `store`.
+    pub fn with_store(feed: Feed, store: Arc<EventStore>) -> Events {
+        Events {
+            store: Some(store),
+            ..Events::new(feed)
         }
     }
 
@@ -96,14 +119,84 @@ impl Events {
         self.last.send_replace(last);
     }
 
-    /// One page now (see `Feed::page`).
+    /// One page now (see `Feed::page`), its older part read from the
+    /// event store when it starts before the events in memory: blocks on
+    /// the disk then (call it from a thread that may block, or use
+    /// [`Events::page_async`]).
     pub fn page(
         &self,
         after: Option<u64>,
         limit: usize,
         types: TypeSet,
     ) -> Result<Page, FeedError> {
-        self.with_feed(|f| f.page(after, limit, types))
+        let mut events = Vec::new();
+        let mut cursor = after;
+        loop {
+            let room = limit.saturating_sub(events.len());
+            let (after, first_resident) = match self.with_feed(|f| f.step(cursor, room, types))? {
+                Step::Page(p) => {
+                    events.extend(p.events);
+                    return Ok(Page {
+                        events,
+                        next: p.next,
+                    });
+                }
+                Step::Disk {
+                    after,
+                    first_resident,
+                } => (after, first_resident),
+            };
+            let Some(store) = &self.store else {
+                return Err(FeedError::Gone {
+                    oldest_after: first_resident - 1,
+                });
+            };
+            match store.read_after(after, first_resident, room, types) {
+                Ok(d) => {
+                    events.extend(d.events);
+                    if d.complete {
+                        return Ok(Page {
+                            events,
+                            next: d.next,
+                        });
+                    }
+                    cursor = Some(d.next);
+                }
+                Err(e) => {
+                    // The retention may have dropped them meanwhile: 410.
+                    let oldest_after = self.with_feed(|f| f.oldest_after());
+                    if after < oldest_after {
+                        return Err(FeedError::Gone { oldest_after });
+                    }
+                    tracing::error!(after, error = %e, "events: kept events cannot be read                         from the event store");
+                    return Err(FeedError::Unreadable);
+                }
+            }
+        }
+    }
+
+    /// Whether a page can start at `after` now (`Gone` when it is older
+    /// than what is kept), without reading it.
+    pub fn check(&self, after: Option<u64>) -> Result<(), FeedError> {
+        self.with_feed(|f| f.step(after, 0, TypeSet::ALL))
+            .map(|_| ())
+    }
+
+    /// [`Events::page`] for async readers: served in place from memory,
+    /// and on the blocking pool when it reads the event store.
+    pub async fn page_async(
+        self: &Arc<Self>,
+        after: Option<u64>,
+        limit: usize,
+        types: TypeSet,
+    ) -> Result<Page, FeedError> {
+        if let Step::Page(p) = self.with_feed(|f| f.step(after, limit, types))? {
+            return Ok(p);
+        }
+        let me = self.clone();
+        tokio::task::spawn_blocking(move || me.page(after, limit, types))
+            .await
+            .unwrap_or(Err(FeedError::Unreadable))
     }
 
     /// Events kept and their JSON bytes, and the last `seq`.
@@ -134,7 +227,7 @@ impl Events {
     /// there (possibly empty, with `next` past the events filtered out).
     /// Answers at once when [`WAITERS_MAX`] readers wait already.
     pub async fn wait_page(
-        &self,
+        self: &Arc<Self>,
         after: Option<u64>,
         limit: usize,
         types: TypeSet,
@@ -142,7 +235,7 @@ impl Events {
     ) -> Result<Page, FeedError> {
         let mut rx = self.subscribe();
         rx.borrow_and_update();
-        let mut page = self.page(after, limit, types)?;
+        let mut page = self.page_async(after, limit, types).await?;
         if !page.events.is_empty() || wait.is_zero() {
             return Ok(page);
         }
@@ -154,7 +247,7 @@ impl Events {
             match tokio::time::timeout_at(deadline, rx.changed()).await {
                 Ok(Ok(())) => {
                     rx.borrow_and_update();
-                    page = self.page(Some(page.next), limit, types)?;
+                    page = self.page_async(Some(page.next), limit, types).await?;
                     if !page.events.is_empty() {
                         return Ok(page);
                     }

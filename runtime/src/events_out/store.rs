@@ -10,15 +10,25 @@
 //! whose events the store may lack after a crash, and the tail derives them
 //! again, in the same order and with the same numbers.
 //!
+//! It also serves the kept events that left the feed's memory window
+//! ([`EventStore::read_after`]): a sparse index (each store record's
+//! number and the last event `seq` in it) finds the record to start
+//! from, the journal's reader skips the segments before it (segments are
+//! [`SEGMENT_BYTES_MAX`] at most, which bounds what one read goes
+//! through). Reads run on the caller's thread (an HTTP worker's blocking
+//! pool, the webhook thread), never on a shard or the tail.
+//!
 //! What it never does: decide an event (the tail does), or keep events the
 //! feed's retention dropped (segments older than the oldest kept event go).
 
 use std::collections::{HashMap, VecDeque};
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use orch_config::{DurabilityMode, Millis};
-use orch_events::{Event, EventType};
+use orch_events::feed::page_over;
+use orch_events::{Event, EventType, TypeSet};
 use orch_journal::{Journal, JournalOptions, Mode};
 use serde::{Deserialize, Serialize};
 
@@ -56,37 +66,43 @@ pub struct LoadedEvent {
     pub source: u64,
 }
 
-/// What the store held at start.
+/// What the store held at start (its events went to the visitor of
+/// [`EventStore::open`], one at a time).
 #[derive(Debug, Default)]
 pub struct Loaded {
-    /// The events, oldest first.
-    pub events: Vec<LoadedEvent>,
+    /// Events read back.
+    pub events: u64,
     /// The order journal records whose events are all stored.
     pub covered: u64,
 }
 
-impl Loaded {
-    /// Per order id, the highest `order_seq` among the kept events derived
-    /// from records up to `upto` (how far a snapshot's orders had counted).
-    pub fn counts_upto(&self, upto: u64) -> HashMap<String, u32> {
-        let mut out: HashMap<String, u32> = HashMap::new();
-        for e in self.events.iter().filter(|e| e.source <= upto) {
-            if let (Some(id), Some(n)) = (&e.event.order_id, e.event.order_seq) {
-                let c = out.entry(id.to_string()).or_default();
-                *c = (*c).max(n);
-            }
-        }
-        out
-    }
+/// Largest segment of the event store: a read of old events goes through
+/// at most the segment its first event is in, then on in order.
+pub const SEGMENT_BYTES_MAX: u64 = 4 << 20;
+
+/// What a read of old events found.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DiskPage {
+    /// The events, in `seq` order.
+    pub events: Vec<Arc<Event>>,
+    /// The seq of the last event looked at.
+    pub next: u64,
+    /// Whether it holds its `limit` (when not, it looked at every event
+    /// up to the bound it was given).
+    pub complete: bool,
 }
 
 /// The event store.
 pub struct EventStore {
     journal: Journal,
+    dir: PathBuf,
     covered: Covered,
-    /// (store record seq, last event seq in it), oldest first: which
-    /// segments the retention may delete.
+    /// (store record seq, last event seq in it), oldest first: where a
+    /// read of old events starts, and which segments the retention may
+    /// delete.
     index: Mutex<VecDeque<(u64, u64)>>,
+    /// Reads of old events served.
+    reads: AtomicU64,
 }
 
 impl std::fmt::Debug for EventStore {
@@ -105,18 +121,61 @@ fn mode(m: DurabilityMode) -> Mode {
     }
 }
 
+/// The events of one store record.
+fn decode_batch(seq: u64, payload: &[u8]) -> Result<(u64, Vec<LoadedEvent>), String> {
+    let batch: StoredBatch = serde_json::from_slice(payload)
+        .map_err(|e| format!("the event store: record {seq} does not decode: {e}"))?;
+    let mut out = Vec::with_capacity(batch.events.len());
+    for e in batch.events {
+        let kind = EventType::parse(&e.kind)
+            .ok_or_else(|| format!("the event store: record {seq}: unknown type {}", e.kind))?;
+        let data = serde_json::from_str(&e.data).unwrap_or(serde_json::Value::Null);
+        out.push(LoadedEvent {
+            event: Arc::new(Event {
+                id: orch_events::envelope::event_id(e.seq),
+                seq: e.seq,
+                kind,
+                created_at: e.created_at,
+                order_id: e.order_id.map(Arc::from),
+                order_seq: e.order_seq,
+                data,
+            }),
+            at: e.at,
+            source: e.source,
+        });
+    }
+    Ok((batch.covered, out))
+}
+
+/// One store record decoded: its number, the order journal records it
+/// covers, its events.
+type Record = (u64, u64, Vec<LoadedEvent>);
+
+/// Every record of the store in `dir` from record `from` on, decoded, in order.
+fn records(dir: &Path, from: u64) -> Result<impl Iterator<Item = Result<Record, String>>, String> {
+    let reader = orch_journal::read_from(dir, from).map_err(|e| format!("the event store: {e}"))?;
+    Ok(reader.filter_map(|record| match record {
+        Err(e) => Some(Err(format!("the event store: {e}"))),
+        Ok((_, payload)) if payload.is_empty() => None,
+        Ok((seq, payload)) => Some(decode_batch(seq, &payload).map(|(c, ev)| (seq, c, ev))),
+    }))
+}
+
 impl EventStore {
-    /// Opens (or creates) the store in `dir` and reads what it keeps;
+    /// Opens (or creates) the store in `dir` and reads what it keeps, one
+    /// event at a time into `visit` (oldest first; nothing is kept here);
     /// `covered` is where the checkpoint thread reads how far it covers.
     pub fn open(
         dir: &Path,
         durability: DurabilityMode,
         covered: Covered,
+        visit: &mut dyn FnMut(LoadedEvent),
     ) -> Result<(EventStore, Loaded), String> {
         std::fs::create_dir_all(dir)
             .map_err(|e| format!("{}: cannot create the event store: {e}", dir.display()))?;
         let opts = JournalOptions {
             mode: mode(durability),
+            segment_bytes_max: SEGMENT_BYTES_MAX,
             // Power-loss tests: what the store made durable is recorded
             // like the order journal's, or the harness cuts it away.
             durable_log: crate::persist::durable::durable_log()?,
@@ -125,48 +184,125 @@ impl EventStore {
         let (journal, _) = Journal::open(dir, opts).map_err(|e| format!("the event store: {e}"))?;
         let mut loaded = Loaded::default();
         let mut index = VecDeque::new();
-        let reader =
-            orch_journal::read_from(dir, 1).map_err(|e| format!("the event store: {e}"))?;
-        for record in reader {
-            let (seq, payload) = record.map_err(|e| format!("the event store: {e}"))?;
-            if payload.is_empty() {
-                continue;
-            }
-            let batch: StoredBatch = serde_json::from_slice(&payload)
-                .map_err(|e| format!("the event store: record {seq} does not decode: {e}"))?;
-            loaded.covered = loaded.covered.max(batch.covered);
+        for record in records(dir, 1)? {
+            let (seq, covered, events) = record?;
+            loaded.covered = loaded.covered.max(covered);
             let mut last = 0;
-            for e in batch.events {
-                last = e.seq;
-                let kind = EventType::parse(&e.kind).ok_or_else(|| {
-                    format!("the event store: record {seq}: unknown type {}", e.kind)
-                })?;
-                let data = serde_json::from_str(&e.data).unwrap_or(serde_json::Value::Null);
-                loaded.events.push(LoadedEvent {
-                    event: Arc::new(Event {
-                        id: orch_events::envelope::event_id(e.seq),
-                        seq: e.seq,
-                        kind,
-                        created_at: e.created_at,
-                        order_id: e.order_id.map(Arc::from),
-                        order_seq: e.order_seq,
-                        data,
-                    }),
-                    at: e.at,
-                    source: e.source,
-                });
+            for e in events {
+                last = e.event.seq;
+                loaded.events += 1;
+                visit(e);
             }
-            index.push_back((seq, last));
+            if last > 0 {
+                index.push_back((seq, last));
+            }
         }
         covered.set(loaded.covered);
         Ok((
             EventStore {
                 journal,
+                dir: dir.to_path_buf(),
                 covered,
                 index: Mutex::new(index),
+                reads: AtomicU64::new(0),
             },
             loaded,
         ))
+    }
+
+    /// Per order id, the highest `order_seq` among the kept events derived
+    /// from order journal records up to `upto` (how far a snapshot's
+    /// orders had counted): read from disk, at start.
+    pub fn counts_upto(&self, upto: u64) -> Result<HashMap<String, u32>, String> {
+        let mut out: HashMap<String, u32> = HashMap::new();
+        let first = self.first_record().unwrap_or(1);
+        for record in records(&self.dir, first)? {
+            for e in record?.2.into_iter().filter(|e| e.source <= upto) {
+                if let (Some(id), Some(n)) = (&e.event.order_id, e.event.order_seq) {
+                    let c = out.entry(id.to_string()).or_default();
+                    *c = (*c).max(n);
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    fn first_record(&self) -> Option<u64> {
+        let index = self.index.lock().unwrap_or_else(|p| p.into_inner());
+        index.front().map(|&(rec, _)| rec)
+    }
+
+    /// The events after `after` and before `before` (kept, stored), paged
+    /// as the feed pages (`limit`, `types`). `Err` when the store no
+    /// longer has the event after `after` (the retention deleted its
+    /// segment meanwhile: the caller answers 410) or cannot be read.
+    pub fn read_after(
+        &self,
+        after: u64,
+        before: u64,
+        limit: usize,
+        types: TypeSet,
+    ) -> Result<DiskPage, String> {
+        self.reads.fetch_add(1, Ordering::Relaxed);
+        crate::metrics::events_disk_read();
+        let start = {
+            let index = self.index.lock().unwrap_or_else(|p| p.into_inner());
+            // The first record whose last event comes after `after`.
+            let i = index.partition_point(|&(_, last)| last <= after);
+            index.get(i).map(|&(rec, _)| rec)
+        };
+        let Some(start) = start else {
+            return Err(format!("the event store holds no event after {after}"));
+        };
+        let mut events = Vec::new();
+        let mut next = after;
+        for record in records(&self.dir, start)? {
+            let batch = record?.2;
+            let wanted: Vec<Arc<Event>> = batch
+                .into_iter()
+                .map(|e| e.event)
+                .filter(|e| e.seq > next && e.seq < before)
+                .collect();
+            if let Some(first) = wanted.first() {
+                if first.seq != next + 1 {
+                    return Err(format!(
+                        "the event store lacks event {} (it starts at {})",
+                        next + 1,
+                        first.seq
+                    ));
+                }
+            }
+            let (page, last, complete) = page_over(&wanted, next, limit - events.len(), types);
+            events.extend(page);
+            next = last;
+            if complete || next + 1 >= before {
+                return Ok(DiskPage {
+                    complete,
+                    events,
+                    next,
+                });
+            }
+        }
+        Err(format!(
+            "the event store ends at event {next}, before {before}"
+        ))
+    }
+
+    /// Reads of old events served since start.
+    pub fn reads(&self) -> u64 {
+        self.reads.load(Ordering::Relaxed)
+    }
+
+    /// Bytes of the store's files on disk.
+    pub fn disk_bytes(&self) -> u64 {
+        std::fs::read_dir(&self.dir)
+            .map(|rd| {
+                rd.filter_map(|e| e.ok()?.metadata().ok())
+                    .filter(|m| m.is_file())
+                    .map(|m| m.len())
+                    .sum()
+            })
+            .unwrap_or(0)
     }
 
     /// Appends the events derived from the order journal records up to

@@ -9,6 +9,8 @@
 //! and never an unbounded buffer. A client so slow that its cursor falls
 //! behind the retention is sent `event: gone` and dropped (it resumes
 //! with `GET /v1/events`, which answers 410 so it knows it missed events).
+//! A page older than the events in memory is read from the event store
+//! on the blocking pool; a store that cannot be read ends the stream.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -64,7 +66,8 @@ pub fn sse(
             return None;
         }
         loop {
-            match st.events.page(st.after, STREAM_PAGE, st.types) {
+            match st.events.page_async(st.after, STREAM_PAGE, st.types).await {
+                Err(FeedError::Unreadable) => return None,
                 Err(FeedError::Gone { oldest_after }) => {
                     st.done = true;
                     let chunk = format!(

@@ -12,6 +12,7 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use crossbeam_channel::{Receiver, RecvTimeoutError};
+use orch_actors::hold::HoldState;
 use orch_actors::log::LogEntry;
 use orch_actors::order::OrderState;
 use orch_config::Millis;
@@ -19,7 +20,7 @@ use orch_events::feed::{Feed, Retention};
 use orch_journal::DurableRecords;
 
 use super::mirror::{Mirror, Numbered};
-use super::store::{EventStore, Loaded};
+use super::store::{EventStore, Loaded, LoadedEvent};
 use super::Events;
 use crate::catalog::Catalog;
 use crate::clock::now_ms;
@@ -51,6 +52,9 @@ pub struct Tail {
     /// time and source record; and the last record taken.
     unsaved: Vec<(Arc<orch_events::Event>, Millis, u64)>,
     taken_upto: u64,
+    /// The event store's bytes on disk, and when they were last listed.
+    disk_bytes: u64,
+    disk_sampled: std::time::Instant,
 }
 
 impl Tail {
@@ -67,23 +71,25 @@ impl Tail {
             stored_upto: 0,
             unsaved: Vec::new(),
             taken_upto: 0,
+            disk_bytes: 0,
+            disk_sampled: std::time::Instant::now(),
         }
     }
 
     /// A feed that continues what `store` kept: its events back with their
-    /// `seq`, records up to what it covers not derived again.
+    /// `seq` (`feed`, as [`EventStore::open`] read them into it, the newest
+    /// `memory_max` in memory), records up to what it covers not derived
+    /// again.
     pub fn with_store(
         names: Arc<Catalog>,
         retention: Retention,
         store: Arc<EventStore>,
         loaded: Loaded,
+        feed: Feed,
     ) -> Tail {
-        let mut feed = Feed::new(retention, 1);
-        for e in &loaded.events {
-            feed.restore(e.event.clone(), e.at);
-        }
         let mut tail = Tail::new(names, retention);
-        tail.events = Arc::new(Events::new(feed));
+        tail.events = Arc::new(Events::with_store(feed, store.clone()));
+        tail.disk_bytes = store.disk_bytes();
         tail.stored_upto = loaded.covered;
         tail.taken_upto = loaded.covered;
         tail.store = Some(store);
@@ -104,6 +110,20 @@ impl Tail {
         }
         match store.append(self.taken_upto, &self.unsaved) {
             Ok(()) => {
+                if let Some((e, _, _)) = self.unsaved.last() {
+                    // Stored: the oldest may leave memory now.
+                    let seq = e.seq;
+                    let resident = self.events.with_feed(|f| {
+                        f.mark_stored(seq);
+                        f.resident()
+                    });
+                    // The directory is listed at most once a second.
+                    if self.disk_sampled.elapsed() >= TRIM_EVERY {
+                        self.disk_sampled = std::time::Instant::now();
+                        self.disk_bytes = store.disk_bytes();
+                    }
+                    crate::metrics::events_memory(resident, self.disk_bytes);
+                }
                 self.unsaved.clear();
                 self.stored_upto = self.taken_upto;
             }
@@ -179,6 +199,8 @@ impl Tail {
         });
         if let Some(store) = &self.store {
             store.forget_before(oldest);
+            let resident = self.events.with_feed(|f| f.resident());
+            crate::metrics::events_memory(resident, store.disk_bytes());
         }
         crate::metrics::events_feed_size(size.0, size.1);
     }
@@ -221,17 +243,23 @@ pub fn open_tail(cfg: &orch_config::Config, durability: &Durability) -> Result<T
         return Ok(Tail::new(names, retention));
     }
     let dir = std::path::Path::new(&cfg.durability.data_dir).join("events");
+    let memory_max = usize::try_from(cfg.durability.events_memory_max).unwrap_or(usize::MAX);
+    let mut feed = Feed::new(retention, 1).with_memory_max(memory_max);
     let (store, loaded) = EventStore::open(
         &dir,
         cfg.durability.mode,
         durability.events_covered().clone(),
+        &mut |e: LoadedEvent| feed.restore(e.event, e.at),
     )?;
     tracing::info!(
-        events = loaded.events.len(),
+        events = loaded.events,
+        in_memory = feed.resident(),
         covered = loaded.covered,
         "events: the feed's kept events read back"
     );
-    Ok(Tail::with_store(names, retention, Arc::new(store), loaded))
+    let store = Arc::new(store);
+    crate::metrics::events_memory(feed.resident(), store.disk_bytes());
+    Ok(Tail::with_store(names, retention, store, loaded, feed))
 }
 
 /// Recovery with the event feed, as both engines start: the tail of
@@ -259,12 +287,19 @@ impl ReplaySink for Tail {
     fn snapshot(
         &mut self,
         orders: &mut dyn Iterator<Item = &OrderState>,
+        holds: &mut dyn Iterator<Item = &HoldState>,
         snapshot_seq: u64,
         now: Millis,
     ) {
-        if let Some(loaded) = &self.loaded {
+        // Active holds: their expiry after the snapshot reports hold.expired.
+        self.mirror.seed_holds(holds);
+        if let (Some(_), Some(store)) = (self.loaded.take(), &self.store) {
             // The store has the events of the records the snapshot covers.
-            let counts = loaded.counts_upto(snapshot_seq);
+            let counts = store.counts_upto(snapshot_seq).unwrap_or_else(|e| {
+                tracing::error!(error = %e, "events: the event store cannot be read again \
+                    for the orders' event counts; order_seq counts again from 1");
+                Default::default()
+            });
             self.mirror.seed_counted(orders, &counts);
             self.taken_upto = self.taken_upto.max(snapshot_seq);
             return;

@@ -114,7 +114,11 @@ impl HostedRuntime {
         let checkpointer = store
             .clone()
             .map(|st| Checkpointer::start(cfg.clone(), st, durability.clone(), core.retire()));
-        let webhooks = WebhookService::start(&cfg.durability, events.clone())?;
+        let webhooks = WebhookService::start(
+            &cfg.durability,
+            cfg.webhooks.ca_file.as_deref(),
+            events.clone(),
+        )?;
         Ok(HostedRuntime {
             core,
             waves: wave_tx,

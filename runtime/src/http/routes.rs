@@ -292,7 +292,7 @@ pub const ROUTES: &[RouteSpec] = &[
         summary: "Order status events after a cursor, from durable records only; long-polls up to wait_s; 410 when the cursor is older than what is kept.",
         body: None,
         query: true,
-        statuses: &[200, 400, 410, 422],
+        statuses: &[200, 400, 410, 422, 503],
     },
     RouteSpec {
         method: "GET",
@@ -818,6 +818,22 @@ fn int_param(q: &HashMap<String, String>, name: &str) -> Option<u64> {
     q.get(name).and_then(|v| v.parse::<u64>().ok())
 }
 
+/// 410 for a cursor older than what is kept; 503 when kept events cannot
+/// be read from the event store.
+fn feed_error(e: orch_events::feed::FeedError) -> HttpError {
+    match e {
+        orch_events::feed::FeedError::Gone { oldest_after } => gone(oldest_after),
+        orch_events::feed::FeedError::Unreadable => HttpError {
+            retry_after: Some(1),
+            ..HttpError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "unavailable",
+                "after: the events kept on disk cannot be read now; retry later",
+            )
+        },
+    }
+}
+
 fn gone(oldest_after: u64) -> HttpError {
     HttpError::new(
         StatusCode::GONE,
@@ -837,7 +853,7 @@ async fn events(st: web::Data<AppState>, req: HttpRequest) -> Answer {
         .events()
         .wait_page(after, limit, types, wait)
         .await
-        .map_err(|orch_events::feed::FeedError::Gone { oldest_after }| gone(oldest_after))?;
+        .map_err(feed_error)?;
     let mut body = Vec::with_capacity(64 + page.events.len() * 256);
     body.extend_from_slice(b"{\"events\":[");
     for (i, e) in page.events.iter().enumerate() {
@@ -870,9 +886,7 @@ async fn event_stream(st: web::Data<AppState>, req: HttpRequest) -> Answer {
     }
     let events = st.core.events().clone();
     // Refused before the stream starts, with the same 410 as the feed.
-    events
-        .page(after, 1, types)
-        .map_err(|orch_events::feed::FeedError::Gone { oldest_after }| gone(oldest_after))?;
+    events.check(after).map_err(feed_error)?;
     Ok(HttpResponse::Ok()
         .content_type("text/event-stream")
         .insert_header((header::CACHE_CONTROL, "no-cache"))

@@ -143,6 +143,12 @@ pub const EVENTS_EMITTED: &str = "orchestrator_events_emitted_total";
 pub const EVENTS_FEED_EVENTS: &str = "orchestrator_events_feed_events";
 /// JSON bytes of the events kept in the feed.
 pub const EVENTS_FEED_BYTES: &str = "orchestrator_events_feed_bytes";
+/// Kept events whose body is in memory (the newest; the others on disk).
+pub const EVENTS_MEMORY_EVENTS: &str = "orchestrator_events_memory_events";
+/// Bytes of the event store's files.
+pub const EVENTS_DISK_BYTES: &str = "orchestrator_events_disk_bytes";
+/// Reads of kept events from the event store (pages older than memory).
+pub const EVENTS_DISK_READS: &str = "orchestrator_events_disk_reads_total";
 /// Webhook delivery attempts by result.
 pub const WEBHOOK_DELIVERIES: &str = "orchestrator_webhook_deliveries_total";
 /// Webhook endpoints resumed at the oldest kept event (their next ones were gone).
@@ -281,6 +287,7 @@ pub const CATALOG: &[MetricSpec] = &[
     counter(JOURNAL_RECORDS, &[], "Journal records acknowledged since the journal opened."),
     counter(JOURNAL_BYTES, &[], "Encoded journal bytes acknowledged since the journal opened."),
     counter(JOURNAL_FSYNCS, &[], "Journal fdatasync calls that succeeded since the journal opened."),
+    counter(EVENTS_DISK_READS, &[], "Reads of the event store for a page that starts before the events kept in memory (durability.events_memory_max), by GET /v1/events, the SSE stream or a webhook endpoint catching up."),
     counter(EVENTS_EMITTED, &["type"], "Order status events appended to the feed from durable journal records, by type (order.placed, fulfillment.shipped, ...); counts the replay at start-up too."),
     histogram(PLACE_DURATION, &[], "Time to answer one placement at the facade (validation, routing, reservations, enqueue).", LATENCY_BUCKETS),
     histogram(RESERVE_DURATION, &[], "Time for one reservation request to a stock cell, as the order sees it (mailbox wait included).", LATENCY_BUCKETS),
@@ -318,6 +325,8 @@ pub const CATALOG: &[MetricSpec] = &[
     gauge(SHARD_IN_FLIGHT, &["shard"], "Requests admitted to an engine shard and not yet answered (bounded by its in-flight limit; past it, 429)."),
     gauge(SHARD_LIMITS, &["limit"], "The configured bounds of each engine shard: inbox_max (requests waiting), in_flight_max (admitted, not yet answered), seen_ids_max (receipt and adjustment ids remembered), order_events_max (timeline entries one order keeps; its further scans are rejected)."),
     counter(SHARD_OVERLOADED, &[], "Requests the engine's shards refused as overloaded (answered 429, nothing queued)."),
+    gauge(EVENTS_MEMORY_EVENTS, &[], "Kept events whose body is in memory: the newest, at most durability.events_memory_max once stored; older kept events are read from the event store."),
+    gauge(EVENTS_DISK_BYTES, &[], "Bytes of the event store's files on disk (<data_dir>/events), sampled when the feed is trimmed."),
     gauge(EVENTS_FEED_BYTES, &[], "JSON bytes of the events kept in the event feed (bounded by the retention's byte budget)."),
     counter(WEBHOOK_DELIVERIES, &["result"], "Webhook delivery attempts by result (delivered, http_error, timeout, connect_error); retries count again."),
     counter(WEBHOOK_CURSOR_RESETS, &[], "Times a webhook endpoint resumed at the oldest kept event because the feed no longer held its next events (behind the retention, or renumbered by a restart from a snapshot): events were missed."),

@@ -427,6 +427,17 @@ pub fn events_feed_size(events: usize, bytes: u64) {
     gauge!(EVENTS_FEED_BYTES).set(bytes as f64);
 }
 
+/// Kept events in memory, and the event store's bytes on disk.
+pub fn events_memory(resident: usize, disk_bytes: u64) {
+    gauge!(EVENTS_MEMORY_EVENTS).set(resident as f64);
+    gauge!(EVENTS_DISK_BYTES).set(disk_bytes as f64);
+}
+
+/// One read of old events from the event store.
+pub fn events_disk_read() {
+    counter!(EVENTS_DISK_READS).increment(1);
+}
+
 /// One webhook delivery attempt ended (`result`: a bounded label).
 pub fn webhook_delivery(result: &'static str) {
     counter!(WEBHOOK_DELIVERIES, "result" => result).increment(1);

@@ -104,11 +104,12 @@ fn restore_holds(world: &mut World, holds: Vec<HoldState>) {
 /// What else a replay feeds: the events tail rebuilds its feed from the
 /// same records recovery applies (see `crate::events_out`).
 pub trait ReplaySink {
-    /// The orders as the snapshot holds them (every order, before any
-    /// record is replayed); `snapshot_seq` 0 when there is no snapshot.
+    /// The orders and holds as the snapshot holds them (every one, before
+    /// any record is replayed); `snapshot_seq` 0 when there is no snapshot.
     fn snapshot(
         &mut self,
         orders: &mut dyn Iterator<Item = &orch_actors::order::OrderState>,
+        holds: &mut dyn Iterator<Item = &HoldState>,
         snapshot_seq: u64,
         now: Millis,
     );
@@ -186,7 +187,12 @@ pub fn recover_into(
 ) -> Result<Recovered, String> {
     let mut r = base(cfg, store, now)?;
     if let Some(sink) = sink.as_deref_mut() {
-        sink.snapshot(&mut r.world.orders.values(), r.snapshot_seq, now);
+        sink.snapshot(
+            &mut r.world.orders.values(),
+            &mut r.world.holds.values(),
+            r.snapshot_seq,
+            now,
+        );
     }
     if durability.mode() != DurabilityMode::None {
         replay_into(&mut r, durability.dir(), None, sink, now)?;

@@ -1,6 +1,7 @@
 //! The delivery thread: one actix system on its own thread that steps the
 //! [`Hooks`](super::hooks::Hooks), POSTs the attempts with `awc`, and takes
-//! their results back.
+//! their results back. `https` endpoints go through rustls
+//! ([`super::tls`]).
 //!
 //! It wakes when the feed grows (a `watch` of its last `seq`), when a
 //! registration changes ([`Webhooks::notify`]), when a result comes back,
@@ -40,14 +41,17 @@ pub struct DeliveryThread {
 
 impl DeliveryThread {
     /// Starts delivering `webhooks`.
-    pub fn start(webhooks: Arc<Webhooks>) -> Result<DeliveryThread, String> {
+    pub fn start(
+        webhooks: Arc<Webhooks>,
+        tls: Arc<rustls::ClientConfig>,
+    ) -> Result<DeliveryThread, String> {
         let stop = Arc::new(AtomicBool::new(false));
         let (w, s) = (webhooks.clone(), stop.clone());
         let thread = std::thread::Builder::new()
             .name("orchestrator-webhooks".into())
             .spawn(move || {
                 let sys = actix_rt::System::new();
-                sys.block_on(run(w, s));
+                sys.block_on(run(w, s, tls));
             })
             .map_err(|e| format!("cannot start the webhook delivery thread: {e}"))?;
         Ok(DeliveryThread {
@@ -95,10 +99,10 @@ fn save_and_measure(w: &Webhooks) {
     }
 }
 
-async fn run(w: Arc<Webhooks>, stop: Arc<AtomicBool>) {
+async fn run(w: Arc<Webhooks>, stop: Arc<AtomicBool>, tls: Arc<rustls::ClientConfig>) {
     let client = awc::Client::builder()
         .timeout(TIMEOUT)
-        .connector(awc::Connector::new().timeout(TIMEOUT))
+        .connector(awc::Connector::new().rustls_0_23(tls).timeout(TIMEOUT))
         .disable_redirects()
         .add_default_header(("user-agent", USER_AGENT))
         .finish();

@@ -263,6 +263,8 @@ impl Hooks {
         for h in self.map.values_mut() {
             while let Some((after, room)) = h.endpoint.wants() {
                 match events.page(Some(after), room.min(READ_PAGE), TypeSet::ALL) {
+                    // Kept but unreadable now (logged): the next step tries again.
+                    Err(FeedError::Unreadable) => break,
                     Err(FeedError::Gone { oldest_after }) => {
                         news.resets.push((h.id.clone(), after, oldest_after));
                         self.generations += 1;

@@ -19,6 +19,7 @@
 pub mod deliver;
 pub mod hooks;
 pub mod target;
+pub mod tls;
 
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -41,10 +42,16 @@ pub struct Service {
 }
 
 impl Service {
-    /// Loads the registrations of `cfg`'s store and starts delivering `events`.
-    pub fn start(cfg: &DurabilityConfig, events: Arc<Events>) -> Result<Service, String> {
+    /// Loads the registrations of `cfg`'s store and starts delivering
+    /// `events` (`https` endpoints may chain to the roots of `ca_file` too).
+    pub fn start(
+        cfg: &DurabilityConfig,
+        ca_file: Option<&str>,
+        events: Arc<Events>,
+    ) -> Result<Service, String> {
+        let tls = tls::client_config(ca_file)?;
         let webhooks = Arc::new(Webhooks::open(cfg, events, DeliveryLimits::default())?);
-        let delivery = deliver::DeliveryThread::start(webhooks.clone())?;
+        let delivery = deliver::DeliveryThread::start(webhooks.clone(), tls)?;
         Ok(Service {
             webhooks,
             delivery: Mutex::new(Some(delivery)),
@@ -394,7 +401,7 @@ mod tests {
         assert_eq!(v.cursor, 1, "only events created after it");
         assert!(!w.put("h", input("http://h/", "s", &[])).unwrap().1);
         for (bad, field) in [
-            (input("https://h/", "s", &[]), "url:"),
+            (input("gopher://h/", "s", &[]), "url:"),
             (input("http://h/", "", &[]), "secret:"),
             (
                 input("http://h/", &"x".repeat(SECRET_LEN_MAX + 1), &[]),

@@ -1,16 +1,17 @@
-//! A webhook's URL, checked once at registration: `http://host[:port][/path]`
-//! with a host name or IPv4 address, a port 1-65535 and a path of
-//! printable ASCII (percent-encode the rest), exactly [`URL_PATTERN`].
+//! A webhook's URL, checked once at registration:
+//! `http[s]://host[:port][/path]` with a host name or IPv4 address, a port
+//! 1-65535 and a path of printable ASCII (percent-encode the rest),
+//! exactly [`URL_PATTERN`].
 //!
-//! Only plain `http` is delivered (this build has no TLS client); `https`
-//! and anything else is refused with a message naming `url`, so a
-//! registration never fails later for a reason known now.
+//! `https` is delivered over rustls ([`super::tls`]: the web PKI roots and
+//! `[webhooks] ca_file`); any other scheme is refused with a message naming
+//! `url`, so a registration never fails later for a reason known now.
 
 /// Longest URL accepted, in bytes.
 pub const URL_LEN_MAX: usize = 2048;
 
 /// The rule [`check_url`] applies, as the OpenAPI document states it.
-pub const URL_PATTERN: &str = "^[Hh][Tt][Tt][Pp]://[A-Za-z0-9_-]+(\\.[A-Za-z0-9_-]+)*\
+pub const URL_PATTERN: &str = "^[Hh][Tt][Tt][Pp][Ss]?://[A-Za-z0-9_-]+(\\.[A-Za-z0-9_-]+)*\
     (:(6553[0-5]|655[0-2][0-9]|65[0-4][0-9]{2}|6[0-4][0-9]{3}|[1-5][0-9]{4}|[1-9][0-9]{0,3}))?\
     (/[!-~]*)?$";
 
@@ -19,12 +20,9 @@ pub fn check_url(url: &str) -> Result<(), String> {
     if url.len() > URL_LEN_MAX {
         return Err(format!("longer than {URL_LEN_MAX} bytes"));
     }
-    let Some(rest) = strip_prefix_ci(url, "http://") else {
-        return Err(if strip_prefix_ci(url, "https://").is_some() {
-            "https is not supported by this build; use http://".into()
-        } else {
-            "must start with http://".into()
-        });
+    let Some(rest) = strip_prefix_ci(url, "http://").or_else(|| strip_prefix_ci(url, "https://"))
+    else {
+        return Err("must start with http:// or https://".into());
     };
     let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
     if !path.chars().all(|c| ('!'..='~').contains(&c)) {
@@ -78,19 +76,22 @@ mod tests {
     use super::*;
 
     #[test]
-    fn plain_http_urls_pass_and_the_rest_say_why_not() {
+    fn http_and_https_urls_pass_and_the_rest_say_why_not() {
         for ok in [
             "http://127.0.0.1:8080/hook",
             "http://example.com",
             "HTTP://a-b.example.com/x?y=1",
             "http://10.0.0.1:65535/a/b?c=d#e",
             "http://receiver_1:80/p",
+            "https://example.com/hook",
+            "HTTPS://10.0.0.1:8443",
         ] {
             assert_eq!(check_url(ok), Ok(()), "{ok}");
         }
         for (bad, why) in [
-            ("https://example.com", "https is not supported"),
-            ("ftp://example.com", "must start with http://"),
+            ("ftp://example.com", "must start with http:// or https://"),
+            ("https//example.com", "must start with http://"),
+            ("https://", "has no host"),
             ("http://", "has no host"),
             ("http://:80/", "has no host"),
             ("http://a..b/", "not a host name"),
