@@ -277,6 +277,7 @@ pub struct Metrics {
     late_n: AtomicU64,
     late_over: AtomicU64,
     last_ack_us: AtomicU64,
+    last_offer_us: AtomicU64,
     seconds: Mutex<Vec<Second>>,
 }
 
@@ -303,6 +304,7 @@ impl Metrics {
             late_n: AtomicU64::new(0),
             late_over: AtomicU64::new(0),
             last_ack_us: AtomicU64::new(0),
+            last_offer_us: AtomicU64::new(0),
             seconds: Mutex::new(Vec::new()),
         }
     }
@@ -357,6 +359,21 @@ impl Metrics {
         self.last_ack_us.load(Ordering::Relaxed) as f64 / 1e6
     }
 
+    /// Seconds from the start to the last order offered (0 if none): past
+    /// the arrival window when carts check out after their delay.
+    pub fn last_offer_s(&self) -> f64 {
+        self.last_offer_us.load(Ordering::Relaxed) as f64 / 1e6
+    }
+
+    /// The window achieved and goodput are taken over: the arrival window,
+    /// or up to the last acknowledgment when that came later, less the time
+    /// by which the last offer itself came after the window (a cart's
+    /// checkout delay is think time of the workload, not the core's lag).
+    pub fn achieved_window_s(&self, duration_s: f64) -> f64 {
+        let offered_late = (self.last_offer_s() - duration_s).max(0.0);
+        duration_s.max(self.last_ack_s() - offered_late)
+    }
+
     fn with_second(&self, s: usize, f: impl FnOnce(&mut Second)) {
         let mut v = self.seconds.lock().expect("seconds lock");
         while v.len() <= s {
@@ -374,8 +391,10 @@ impl Metrics {
 
     /// An order was due at `intended`.
     pub fn offered(&self, intended: Instant) {
-        let s = intended.saturating_duration_since(self.start).as_secs() as usize;
-        self.with_second(s, |b| b.offered += 1);
+        let since = intended.saturating_duration_since(self.start);
+        self.last_offer_us
+            .fetch_max(since.as_micros() as u64, Ordering::Relaxed);
+        self.with_second(since.as_secs() as usize, |b| b.offered += 1);
         Counters::add(&self.counts.orders_offered, 1);
     }
 
@@ -478,5 +497,34 @@ mod tests {
         assert!((m.last_ack_s() - 0.011).abs() < 1e-9);
         m.dropped(m.start + Duration::from_millis(1200));
         assert_eq!(m.series()[1].dropped, 1);
+    }
+
+    #[test]
+    fn the_achieved_window_leaves_out_checkout_delays_not_the_cores_lag() {
+        let m = Metrics::new(Instant::now());
+        let at = |ms: u64| m.start + Duration::from_millis(ms);
+        // A 10 s run: the last arrival offered at 9.9 s, acknowledged late.
+        m.offered(at(9_900));
+        m.placed_at(at(9_900), at(12_000));
+        assert!(
+            (m.achieved_window_s(10.0) - 12.0).abs() < 1e-9,
+            "the core's lag counts"
+        );
+        // A cart checks out 1.5 s after the window and is acknowledged at
+        // once: its delay is not the core's.
+        let m = Metrics::new(Instant::now());
+        let at = |ms: u64| m.start + Duration::from_millis(ms);
+        m.offered(at(11_400));
+        m.placed_at(at(11_400), at(11_410));
+        assert!(
+            (m.achieved_window_s(10.0) - 10.01).abs() < 1e-6,
+            "{}",
+            m.achieved_window_s(10.0)
+        );
+        // And when nothing came after the window: the window.
+        let m = Metrics::new(Instant::now());
+        m.offered(m.start);
+        m.placed_at(m.start, m.start + Duration::from_millis(5));
+        assert_eq!(m.achieved_window_s(10.0), 10.0);
     }
 }

@@ -530,7 +530,7 @@ pub fn build(i: Inputs<'_>) -> Report {
     let duration_s = i.schedule.duration_s;
     let per = |n: u64, s: f64| if s > 0.0 { round(n as f64 / s, 1) } else { 0.0 };
     let series = i.metrics.series();
-    let window_s = duration_s.max(i.metrics.last_ack_s());
+    let window_s = i.metrics.achieved_window_s(duration_s);
     let rss = if i.opts.target.is_none() {
         rss_peak_bytes()
     } else {
