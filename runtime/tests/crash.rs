@@ -22,7 +22,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use crash_common::{free_port, order_body, power_cut, request, signal, start, Cut};
+use crash_common::{free_port, order_body, power_cut, request, signal, start, Cut, Setup};
 use rand::{Rng, SeedableRng};
 use serde_json::{json, Value};
 
@@ -161,28 +161,11 @@ fn acknowledged_changes_survive_power_loss() {
 }
 
 fn run(cut: Cut, durability_extra: &str) {
-    let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("data");
-    let config = dir.path().join("orchestrator.toml");
-    let durable_log = dir.path().join("durable.log");
-    let durable_log = (cut == Cut::PowerLoss).then_some(durable_log.as_path());
-    std::fs::write(
-        &config,
-        format!(
-            "[network]\ngenerate = {{ profile = \"bf-1\", scale = 0.01, seed = 5 }}\n\
-             [durability]\nmode = \"fsync\"\ndata_dir = \"{}\"\n{durability_extra}\
-             [runtime]\nworkers = 2\n",
-            data.display()
-        ),
-    )
-    .unwrap();
-    let cfg = orch_config::load_file(&config).unwrap();
-    let facilities: Vec<String> = cfg
-        .network
-        .facilities
-        .iter()
-        .map(|f| f.id.clone())
-        .collect();
+    let setup = Setup::new(cut, durability_extra);
+    let (config, data) = (setup.config.clone(), setup.data.clone());
+    let facilities = setup.facilities.clone();
+    let cfg = setup.cfg.clone();
+    let durable_log = setup.durable_log.as_deref();
     let acked = Arc::new(Mutex::new(Acked::default()));
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(99);
     let mut after_snapshot = 0;

@@ -333,14 +333,8 @@ fn the_same_seed_gives_the_same_journal() {
     }
 }
 
-/// A stopwatch that moves 7 ns on every reading.
-fn ticking() -> u64 {
-    static NS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-    NS.fetch_add(7, std::sync::atomic::Ordering::Relaxed)
-}
-
-#[test]
-fn a_tick_reports_what_it_saw_for_the_metrics() {
+/// The only shard of the test network, 8 messages in its inbox at most.
+fn lone_shard() -> Shard {
     let cfg = config();
     let router = std::sync::Arc::new(Router::new(
         &cfg.routing,
@@ -352,7 +346,18 @@ fn a_tick_reports_what_it_saw_for_the_metrics() {
         tick_max: 8,
         seen_ids_max: 10,
     };
-    let mut shard = Shard::new(&cfg, Ownership::new(1), 0, router, limits, T0);
+    Shard::new(&cfg, Ownership::new(1), 0, router, limits, T0)
+}
+
+/// A stopwatch that moves 7 ns on every reading.
+fn ticking() -> u64 {
+    static NS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    NS.fetch_add(7, std::sync::atomic::Ordering::Relaxed)
+}
+
+#[test]
+fn a_tick_reports_what_it_saw_for_the_metrics() {
+    let mut shard = lone_shard();
     let place = |n: u64, qty: u32| Envelope {
         to: ActorRef::Order(OrderNo(n)),
         msg: Msg::Place {
@@ -385,19 +390,8 @@ fn a_tick_reports_what_it_saw_for_the_metrics() {
 
 #[test]
 fn a_passivated_order_waits_for_its_state_and_then_handles_what_came() {
-    let cfg = config();
-    let router = std::sync::Arc::new(Router::new(
-        &cfg.routing,
-        &cfg.network.facilities,
-        &cfg.carriers,
-    ));
-    let limits = ShardLimits {
-        inbox_max: 8,
-        tick_max: 8,
-        seen_ids_max: 10,
-    };
     let view = orch_engine::view::View::default();
-    let mut shard = Shard::new(&cfg, Ownership::new(1), 0, router, limits, T0);
+    let mut shard = lone_shard();
     let no = OrderNo(1);
     let offer = |shard: &mut Shard, msg: Msg| {
         shard.offer(Envelope {

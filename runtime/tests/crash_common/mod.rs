@@ -204,3 +204,56 @@ pub fn signal(child: &Child, sig: &str) {
         .args([sig, &child.id().to_string()])
         .status();
 }
+
+/// A crash test's directory: the config file (BF-1 scale 0.01, fsync,
+/// `durability_extra` added to `[durability]`), its data directory, where
+/// the server records durable lengths for a power cut, and the facility ids.
+pub struct Setup {
+    /// Removed when the test ends.
+    pub dir: tempfile::TempDir,
+    /// The config file.
+    pub config: PathBuf,
+    /// The data directory.
+    pub data: PathBuf,
+    /// `ORCH_DURABLE_LOG` of a power-loss run (`None` for kill -9).
+    pub durable_log: Option<PathBuf>,
+    /// The network's facility ids.
+    pub facilities: Vec<String>,
+    /// The config as loaded.
+    pub cfg: orch_config::Config,
+}
+
+impl Setup {
+    /// Writes the config for `cut` with `durability_extra`.
+    pub fn new(cut: Cut, durability_extra: &str) -> Setup {
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("data");
+        let config = dir.path().join("orchestrator.toml");
+        let durable_log = (cut == Cut::PowerLoss).then(|| dir.path().join("durable.log"));
+        std::fs::write(
+            &config,
+            format!(
+                "[network]\ngenerate = {{ profile = \"bf-1\", scale = 0.01, seed = 5 }}\n\
+                 [durability]\nmode = \"fsync\"\ndata_dir = \"{}\"\n{durability_extra}\
+                 [runtime]\nworkers = 2\n",
+                data.display()
+            ),
+        )
+        .unwrap();
+        let cfg = orch_config::load_file(&config).unwrap();
+        let facilities = cfg
+            .network
+            .facilities
+            .iter()
+            .map(|f| f.id.clone())
+            .collect();
+        Setup {
+            dir,
+            config,
+            data,
+            durable_log,
+            facilities,
+            cfg,
+        }
+    }
+}
