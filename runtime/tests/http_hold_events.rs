@@ -28,6 +28,9 @@ fn durable(dir: &std::path::Path) -> Config {
     cfg.durability.data_dir = dir.display().to_string();
     cfg.durability.snapshot_interval_ms = 3_600_000;
     cfg.durability.snapshot_events_max = 1 << 40;
+    // The events are dated by the test's clock, T0, while the tail trims
+    // by the wall clock: a retention of years keeps them whatever today is.
+    cfg.durability.events_retention_ms = 10 * 365 * 24 * 3_600_000;
     cfg
 }
 

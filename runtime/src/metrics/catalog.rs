@@ -163,6 +163,8 @@ pub const WEBHOOK_ENDPOINTS_DISABLED: &str = "orchestrator_webhook_endpoints_dis
 pub const JOURNAL_BATCH_RECORDS: &str = "orchestrator_journal_batch_records";
 /// Snapshot duration.
 pub const SNAPSHOT_DURATION: &str = "orchestrator_snapshot_duration_seconds";
+/// Orders written by snapshots, by kind (whole, delta).
+pub const SNAPSHOT_ORDERS_WRITTEN: &str = "orchestrator_snapshot_orders_written_total";
 /// Placed to shipped / delivered, per fulfillment.
 pub const ORDER_CYCLE_DURATION: &str = "orchestrator_order_cycle_duration_seconds";
 /// Shipping cost per order at placement.
@@ -287,6 +289,7 @@ pub const CATALOG: &[MetricSpec] = &[
     counter(JOURNAL_RECORDS, &[], "Journal records acknowledged since the journal opened."),
     counter(JOURNAL_BYTES, &[], "Encoded journal bytes acknowledged since the journal opened."),
     counter(JOURNAL_FSYNCS, &[], "Journal fdatasync calls that succeeded since the journal opened."),
+    counter(SNAPSHOT_ORDERS_WRITTEN, &["kind"], "Orders written by snapshots: kind whole (every order, at start and hourly) or delta (the chunks of the orders that changed since the last snapshot)."),
     counter(EVENTS_DISK_READS, &[], "Reads of the event store for a page that starts before the events kept in memory (durability.events_memory_max), by GET /v1/events, the SSE stream or a webhook endpoint catching up."),
     counter(EVENTS_EMITTED, &["type"], "Order status events appended to the feed from durable journal records, by type (order.placed, fulfillment.shipped, ...); counts the replay at start-up too."),
     histogram(PLACE_DURATION, &[], "Time to answer one placement at the facade (validation, routing, reservations, enqueue).", LATENCY_BUCKETS),
@@ -297,7 +300,7 @@ pub const CATALOG: &[MetricSpec] = &[
     histogram(HTTP_REQUEST_DURATION, &["route", "method"], "HTTP request latency by route template and method.", LATENCY_BUCKETS),
     histogram(JOURNAL_BATCH_DURATION, &[], "Time to write and fsync one journal batch (group commit).", LATENCY_BUCKETS),
     histogram(JOURNAL_BATCH_RECORDS, &[], "Records per journal batch (group commit size).", BATCH_RECORD_BUCKETS),
-    histogram(SNAPSHOT_DURATION, &[], "Time to write one snapshot of every actor.", SNAPSHOT_BUCKETS),
+    histogram(SNAPSHOT_DURATION, &[], "Time to make one snapshot (load, replay, write; whole or delta).", SNAPSHOT_BUCKETS),
     histogram(ORDER_CYCLE_DURATION, &["until"], "Time from placement to a fulfillment's ship or delivery scan (until: shipped, delivered).", CYCLE_BUCKETS),
     histogram(SHIPPING_COST, &[], "Shipping cost of one order at placement: the sum of its fulfillments' planned shipping costs (orders with no planned service are not recorded; backorder fills later are not added).", SHIPPING_COST_BUCKETS),
     histogram(WAVE_FULFILLMENTS, &[], "Fulfillments per released pick wave.", WAVE_BUCKETS),

@@ -63,6 +63,9 @@ pub(crate) fn describe_all() {
     for r in ["reserved", "short", "refused"] {
         counter!(RESERVATIONS, "result" => r).absolute(0);
     }
+    for kind in ["whole", "delta"] {
+        counter!(SNAPSHOT_ORDERS_WRITTEN, "kind" => kind).absolute(0);
+    }
     // Both sides of the promise ratio exist from the start, per level.
     for level in orch_config::ServiceLevel::ALL {
         for kept in [true, false] {
@@ -522,13 +525,16 @@ pub fn unwatch_journal() {
 /// the checkpointer's snapshots from `Orchestrator::snapshot_info`; call this
 /// only for snapshots it does not see.)
 pub fn snapshot_finished(elapsed: Duration) {
-    snapshot_taken(crate::clock::now_ms(), elapsed);
+    snapshot_taken(crate::clock::now_ms(), elapsed, true, 0);
 }
 
 /// A snapshot completed at `taken_at_ms` (ms since the epoch) after
-/// `elapsed`.
-pub fn snapshot_taken(taken_at_ms: u64, elapsed: Duration) {
+/// `elapsed`, whole (every order written) or a delta, with the orders it
+/// wrote.
+pub fn snapshot_taken(taken_at_ms: u64, elapsed: Duration, whole: bool, orders_written: usize) {
     histogram!(SNAPSHOT_DURATION).record(elapsed);
+    let kind = if whole { "whole" } else { "delta" };
+    counter!(SNAPSHOT_ORDERS_WRITTEN, "kind" => kind).increment(orders_written as u64);
     LAST_SNAPSHOT_MS.fetch_max(taken_at_ms.max(1), Ordering::AcqRel);
     publish_kept();
 }

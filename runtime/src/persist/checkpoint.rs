@@ -2,6 +2,16 @@
 //! after `snapshot_events_max` journal records, by running recovery in the
 //! background (see `snapshot`), then deletes the journal segments the new
 //! snapshot covers. The actors are never paused.
+//!
+//! A checkpoint writes what changed since the last one: it reads which
+//! orders the journal records since the snapshot name, loads only their
+//! chunks, replays onto them and writes those chunks as a delta layer. A
+//! whole checkpoint (every order loaded and written) runs first after a
+//! start and then every [`FULL_SWEEP_MS`]: it is the one that forgets the
+//! finished orders past `orders_retention_ms`. The finished orders not yet
+//! idle are remembered from one checkpoint to the next ([`Memo`]), so a
+//! delta lets them leave memory once they are idle without reading every
+//! order.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -9,14 +19,34 @@ use std::time::{Duration, Instant};
 
 use orch_config::Config;
 
-use super::recovery::{base, replay};
-use super::snapshot::{SnapshotMeta, SnapshotStore};
+use std::collections::{BTreeMap, BTreeSet};
+
+use orch_actors::OrderNo;
+use orch_config::Millis;
+
+use super::recovery::{base_with, orders_named, replay, Recovered};
+use super::snapshot::{chunk_of, OrdersWritten, SnapshotMeta, SnapshotStore};
 use super::Durability;
 use crate::clock::now_ms;
 
 /// Longest a checkpoint waits for the event store to reach the journal
 /// before it snapshots only as far as the store has come.
 pub const EVENTS_CATCH_UP_MAX: Duration = Duration::from_secs(2);
+
+/// How often a checkpoint is whole (every order loaded and written; the
+/// finished orders past retention are forgotten then) rather than a delta:
+/// an hour.
+pub const FULL_SWEEP_MS: Millis = 3_600_000;
+
+/// What a checkpoint remembers for the next one (kept by the store).
+#[derive(Debug, Default)]
+pub struct Memo {
+    /// When the last whole checkpoint ran (none yet since the start).
+    full_at: Option<Millis>,
+    /// Finished orders the snapshot holds that were not yet idle: their
+    /// last change and timeline length.
+    finished: BTreeMap<OrderNo, (Millis, usize)>,
+}
 
 /// What the last checkpoint did.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -33,6 +63,11 @@ pub struct SnapshotInfo {
     pub passivated: usize,
     /// Finished orders past `orders_retention_ms` it no longer holds.
     pub forgotten: usize,
+    /// Orders it wrote (every order on a whole checkpoint, those of the
+    /// chunks that changed on a delta; 0 when nothing changed).
+    pub orders_written: usize,
+    /// Whether it was whole (every order) rather than a delta.
+    pub full: bool,
 }
 
 /// Orders a snapshot holds that may leave memory: finished and idle for
@@ -76,9 +111,10 @@ impl Retire for KeepAll {
 }
 
 /// Makes one snapshot covering every journal record written so far:
-/// first `owner` may forget the finished orders past retention (those it
-/// lets go are not written), then, once the snapshot is current, the
-/// finished idle orders it holds may leave memory.
+/// a whole one when due (see [`FULL_SWEEP_MS`]; first `owner` may forget
+/// the finished orders past retention, those it lets go are not written),
+/// else a delta of the orders that changed; then, once the snapshot is
+/// current, the finished idle orders it holds may leave memory.
 pub fn checkpoint(
     cfg: &Config,
     store: &SnapshotStore,
@@ -86,6 +122,7 @@ pub fn checkpoint(
     owner: &dyn Retire,
 ) -> Result<SnapshotInfo, String> {
     let started = Instant::now();
+    let mut memo = store.memo();
     // In fsync mode only what is fdatasynced: a snapshot must never cover a
     // record that a power cut could still take from the journal (its
     // sequence number would be given again to a different record).
@@ -105,9 +142,63 @@ pub fn checkpoint(
     }
     let upto = upto.min(covered.get());
     let now = now_ms();
-    let mut r = base(cfg, Some(store), now)?;
-    let from = r.last_seq;
-    replay(&mut r, durability.dir(), Some(upto))?;
+    let previous = store.meta()?;
+    let full = match (&previous, memo.full_at) {
+        (Some(_), Some(at)) => now.saturating_sub(at) >= FULL_SWEEP_MS,
+        _ => true,
+    };
+    let (r, forgotten, orders_written, idle) = if full {
+        whole(cfg, store, durability, owner, upto, now, &mut memo)?
+    } else {
+        delta(
+            cfg,
+            store,
+            durability,
+            owner,
+            upto,
+            now,
+            &mut memo,
+            previous.as_ref(),
+        )?
+    };
+    let orders_count = orders_written.as_ref().map_or(0, |w| w.1);
+    let meta = match orders_written {
+        Some((written, _)) => written,
+        None => previous.expect("a checkpoint that writes nothing has a snapshot"),
+    };
+    let segments_deleted = durability.delete_before(meta.seq + 1)?;
+    let passivated = owner.passivate(&idle);
+    Ok(SnapshotInfo {
+        meta,
+        duration: started.elapsed(),
+        records: r.records,
+        segments_deleted,
+        passivated,
+        forgotten,
+        orders_written: orders_count,
+        full,
+    })
+}
+
+/// What one way of checkpointing did: the replay, the orders forgotten,
+/// the meta written with the orders it wrote (none when nothing changed)
+/// and the idle finished orders that may leave memory.
+type Made = (Recovered, usize, Option<(SnapshotMeta, usize)>, Idle);
+
+/// The receipt and adjustment ids a snapshot keeps: the last
+/// `seen_ids_max` (what a restored shard remembers; older ones would be
+/// dropped on loading anyway).
+fn bound_ids(cfg: &Config, r: &mut Recovered) {
+    let max = cfg.limits.seen_ids_max as usize;
+    for ids in [&mut r.receipts, &mut r.adjustments] {
+        let over = ids.len().saturating_sub(max);
+        ids.drain(..over);
+    }
+}
+
+/// Asks `owner` to let go of the finished orders of `r` past
+/// `orders_retention_ms`, and removes those it let go; answers them.
+fn forget_old(cfg: &Config, owner: &dyn Retire, r: &mut Recovered, now: Millis) -> Vec<OrderNo> {
     let retained_after = now.saturating_sub(cfg.durability.orders_retention_ms);
     let old: Vec<Old> = r
         .world
@@ -128,29 +219,114 @@ pub fn checkpoint(
     for no in &forgotten {
         r.world.orders.remove(no);
     }
-    let meta = if r.last_seq == from && forgotten.is_empty() && store.meta()?.is_some() {
-        store.meta()?.expect("checked")
+    forgotten
+}
+
+/// A whole checkpoint: every order loaded, replayed onto and written.
+fn whole(
+    cfg: &Config,
+    store: &SnapshotStore,
+    durability: &Durability,
+    owner: &dyn Retire,
+    upto: u64,
+    now: Millis,
+    memo: &mut Memo,
+) -> Result<Made, String> {
+    let mut r = base_with(cfg, Some(store), now, None)?;
+    let from = r.last_seq;
+    replay(&mut r, durability.dir(), Some(upto))?;
+    let forgotten = forget_old(cfg, owner, &mut r, now);
+    let written = if r.last_seq == from && forgotten.is_empty() && store.meta()?.is_some() {
+        None
     } else {
-        store.write(&r.world, &r.receipts, &r.adjustments, r.last_seq, now)?
+        bound_ids(cfg, &mut r);
+        let w = store.write(
+            &r.world,
+            &r.receipts,
+            &r.adjustments,
+            r.last_seq,
+            now,
+            OrdersWritten::All,
+        )?;
+        Some((w.meta, w.orders))
     };
-    let segments_deleted = durability.delete_before(meta.seq + 1)?;
     let idle_before = now.saturating_sub(cfg.durability.passivate_after_ms);
-    let idle = r
-        .world
-        .orders
-        .values()
-        .filter(|o| o.status().is_final() && o.last_change() <= idle_before)
-        .map(|o| (o.no(), o.timeline().len()))
+    memo.full_at = Some(now);
+    memo.finished.clear();
+    let mut idle = Vec::new();
+    for o in r.world.orders.values().filter(|o| o.status().is_final()) {
+        if o.last_change() <= idle_before {
+            idle.push((o.no(), o.timeline().len()));
+        } else {
+            memo.finished
+                .insert(o.no(), (o.last_change(), o.timeline().len()));
+        }
+    }
+    Ok((r, forgotten.len(), written, idle))
+}
+
+/// A delta checkpoint: only the chunks of the orders the journal records
+/// since the snapshot name are loaded, replayed onto and written (the
+/// finished orders past retention among them are forgotten too).
+#[allow(clippy::too_many_arguments)]
+fn delta(
+    cfg: &Config,
+    store: &SnapshotStore,
+    durability: &Durability,
+    owner: &dyn Retire,
+    upto: u64,
+    now: Millis,
+    memo: &mut Memo,
+    previous: Option<&SnapshotMeta>,
+) -> Result<Made, String> {
+    let from = previous.map_or(0, |m| m.seq);
+    let named = orders_named(durability.dir(), from, upto)?;
+    let chunks: BTreeSet<u64> = named.iter().map(|no| chunk_of(*no)).collect();
+    let mut r = base_with(cfg, Some(store), now, Some(&chunks))?;
+    replay(&mut r, durability.dir(), Some(upto))?;
+    let forgotten = forget_old(cfg, owner, &mut r, now);
+    for no in &forgotten {
+        memo.finished.remove(no);
+    }
+    let written = if r.last_seq == from && forgotten.is_empty() {
+        None
+    } else {
+        bound_ids(cfg, &mut r);
+        let w = store.write(
+            &r.world,
+            &r.receipts,
+            &r.adjustments,
+            r.last_seq,
+            now,
+            OrdersWritten::Chunks(&chunks),
+        )?;
+        Some((w.meta, w.orders))
+    };
+    if written.is_some() {
+        for no in &named {
+            match r.world.orders.get(no) {
+                Some(o) if o.status().is_final() => {
+                    memo.finished
+                        .insert(*no, (o.last_change(), o.timeline().len()));
+                }
+                _ => {
+                    memo.finished.remove(no);
+                }
+            }
+        }
+    }
+    let idle_before = now.saturating_sub(cfg.durability.passivate_after_ms);
+    let idle_now: Vec<OrderNo> = memo
+        .finished
+        .iter()
+        .filter(|(_, (last, _))| *last <= idle_before)
+        .map(|(no, _)| *no)
         .collect();
-    let passivated = owner.passivate(&idle);
-    Ok(SnapshotInfo {
-        meta,
-        duration: started.elapsed(),
-        records: r.records,
-        segments_deleted,
-        passivated,
-        forgotten: forgotten.len(),
-    })
+    let idle = idle_now
+        .into_iter()
+        .filter_map(|no| memo.finished.remove(&no).map(|(_, t)| (no, t)))
+        .collect();
+    Ok((r, forgotten.len(), written, idle))
 }
 
 /// The running checkpoint thread.
@@ -198,6 +374,8 @@ impl Checkpointer {
                                 segments_deleted = info.segments_deleted,
                                 passivated = info.passivated,
                                 forgotten = info.forgotten,
+                                orders_written = info.orders_written,
+                                full = info.full,
                                 "snapshot written"
                             );
                             covered = info.meta.seq;

@@ -7,15 +7,17 @@
 //! not decode is a startup error naming its sequence number, never skipped.
 //! The checkpoint thread runs the same procedure to make the next snapshot.
 
+use std::collections::BTreeSet;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use orch_actors::cell::CellEvent;
+use orch_actors::facility::FacilityEvent;
 use orch_actors::hold::{HoldLine, HoldState};
 use orch_actors::log::LogEntry;
 use orch_actors::sim::World;
-use orch_actors::CellKey;
+use orch_actors::{CellKey, OrderNo};
 use orch_config::{Config, DurabilityMode, Millis};
 
 use super::codec;
@@ -44,12 +46,18 @@ pub struct Recovered {
     pub touched: std::collections::HashSet<orch_actors::OrderNo>,
 }
 
-/// The world in the latest snapshot, or the configured network.
-pub fn base(cfg: &Config, store: Option<&SnapshotStore>, now: Millis) -> Result<Recovered, String> {
+/// The world in the latest snapshot, or the configured network; with
+/// `chunks`, only the orders of those chunks (a delta checkpoint's).
+pub fn base_with(
+    cfg: &Config,
+    store: Option<&SnapshotStore>,
+    now: Millis,
+    chunks: Option<&BTreeSet<u64>>,
+) -> Result<Recovered, String> {
     let started = Instant::now();
     let mut world = World::new(cfg, now);
     let (mut receipts, mut adjustments, mut snapshot_seq) = (Vec::new(), Vec::new(), 0);
-    if let Some(loaded) = store.map(SnapshotStore::load).transpose()?.flatten() {
+    if let Some(loaded) = store.map(|s| s.load_with(chunks)).transpose()?.flatten() {
         if loaded.facilities.len() != world.facilities.len() {
             return Err(format!(
                 "the snapshot holds {} facilities, the configuration {}: the network changed",
@@ -78,6 +86,34 @@ pub fn base(cfg: &Config, store: Option<&SnapshotStore>, now: Millis) -> Result<
         duration: started.elapsed(),
         touched: Default::default(),
     })
+}
+
+/// The orders the journal records after `from` (up to `upto`, inclusive)
+/// name: their own events and the fulfillments of the waves released.
+/// A delta checkpoint loads these and replays onto them.
+pub fn orders_named(dir: &Path, from: u64, upto: u64) -> Result<BTreeSet<OrderNo>, String> {
+    let mut named = BTreeSet::new();
+    let reader = orch_journal::read_from(dir, from + 1).map_err(|e| e.to_string())?;
+    for record in reader {
+        let (seq, payload) = record.map_err(|e| e.to_string())?;
+        if seq > upto {
+            break;
+        }
+        let entries = codec::decode(&payload)
+            .map_err(|e| format!("{}: journal record {seq}: {e}", dir.display()))?;
+        for entry in &entries {
+            match entry {
+                LogEntry::Order(no, _) => {
+                    named.insert(*no);
+                }
+                LogEntry::Facility(_, FacilityEvent::WaveReleased { fulfillments, .. }) => {
+                    named.extend(fulfillments.iter().map(|f| f.order));
+                }
+                _ => {}
+            }
+        }
+    }
+    Ok(named)
 }
 
 /// Puts the snapshot's hold records back, with the units the active ones
@@ -185,7 +221,7 @@ pub fn recover_into(
     now: Millis,
     mut sink: Option<&mut dyn ReplaySink>,
 ) -> Result<Recovered, String> {
-    let mut r = base(cfg, store, now)?;
+    let mut r = base_with(cfg, store, now, None)?;
     if let Some(sink) = sink.as_deref_mut() {
         sink.snapshot(
             &mut r.world.orders.values(),

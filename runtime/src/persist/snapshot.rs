@@ -9,6 +9,19 @@
 //! once it is completely written and durable (one `meta` record names it);
 //! then older generations and the journal segments it covers are deleted.
 //!
+//! Orders are written as layers, so that a checkpoint writes what changed
+//! and not every order ever placed. Each generation has whole trees of the
+//! cells, desks, facilities, ids and holds (bounded by the network and the
+//! configured limits), and an `orders` tree holding either every order (a
+//! whole write) or only the chunks of orders that changed (a delta). The
+//! root's `layers` key, written atomically with `current`, names the order
+//! trees that make up the current snapshot, oldest first: a chunk's value
+//! is the one in the newest layer that has it, and an empty chunk is a
+//! tombstone. Before a delta is written, the older deltas are folded into
+//! the base layer in place; that is safe at any point of a crash, because
+//! the layers that still name those chunks are newer than the base and win.
+//! So the current snapshot has at most two order layers.
+//!
 //! Durable means fsynced by this module, not flushed by sled: sled 0.34
 //! never fsyncs its blob files and its `flush()` is `sync_file_range` (see
 //! `durable`). Every file under the store's directory, and the directories,
@@ -69,6 +82,33 @@ pub struct Loaded {
     pub holds: Vec<HoldState>,
 }
 
+/// Which orders a snapshot write covers.
+#[derive(Debug, Clone, Copy)]
+pub enum OrdersWritten<'a> {
+    /// Every order of the world: a new base layer.
+    All,
+    /// Only these chunks (see [`chunk_of`]), as a delta layer over the
+    /// current snapshot; the world holds every order of each of them.
+    Chunks(&'a std::collections::BTreeSet<u64>),
+}
+
+/// What [`SnapshotStore::write`] wrote.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Written {
+    /// The new current meta record.
+    pub meta: SnapshotMeta,
+    /// Orders written (those in the chunks written).
+    pub orders: usize,
+    /// Order layers the snapshot has now (1 after a whole write, 2 after a
+    /// delta).
+    pub layers: usize,
+}
+
+/// The chunk an order is stored in.
+pub fn chunk_of(no: OrderNo) -> u64 {
+    no.0 / ORDER_CHUNK
+}
+
 /// The sled database holding the snapshots.
 #[derive(Clone)]
 pub struct SnapshotStore {
@@ -80,6 +120,9 @@ pub struct SnapshotStore {
     /// Readers of one generation hold it shared; switching generations
     /// (and dropping the old one) holds it exclusively.
     switch: Arc<std::sync::RwLock<()>>,
+    /// What the checkpoints remember from one to the next (and the lock
+    /// that keeps two from running at once).
+    memo: Arc<std::sync::Mutex<super::checkpoint::Memo>>,
 }
 
 fn enc<T: Serialize>(v: &T) -> Vec<u8> {
@@ -94,8 +137,15 @@ fn dec<T: for<'de> Deserialize<'de>>(bytes: &[u8], what: &str) -> Result<T, Stri
 
 /// The layout and encoding of the values this build writes. 1: before
 /// the `format` key; 2: hold records, and fulfillments carry their ship
-/// plan.
-pub const SNAPSHOT_FORMAT: u32 = 2;
+/// plan; 3: order layers (the `layers` key; a format-2 store reads as one
+/// layer, its generation's `orders` tree).
+pub const SNAPSHOT_FORMAT: u32 = 3;
+
+/// The oldest format this build reads.
+pub const SNAPSHOT_FORMAT_MIN: u32 = 2;
+
+/// The root key naming the order layers, oldest first.
+const LAYERS_KEY: &str = "layers";
 
 /// Cells per sled value.
 const CELL_CHUNK: usize = 8192;
@@ -152,6 +202,7 @@ impl SnapshotStore {
             dir: dir.to_path_buf(),
             durable_log: durable::durable_log()?,
             switch: Arc::new(std::sync::RwLock::new(())),
+            memo: Arc::default(),
         };
         store.sync()?;
         Ok(store)
@@ -177,9 +228,10 @@ impl SnapshotStore {
             Some(f) => dec::<u32>(&f, "format")?,
             None => 1,
         };
-        if format != SNAPSHOT_FORMAT {
+        if !(SNAPSHOT_FORMAT_MIN..=SNAPSHOT_FORMAT).contains(&format) {
             return Err(format!(
-                "{}: snapshot format {format}, this build reads format {SNAPSHOT_FORMAT} \
+                "{}: snapshot format {format}, this build reads formats \
+                 {SNAPSHOT_FORMAT_MIN} to {SNAPSHOT_FORMAT} \
                  (move the data directory aside to start empty)",
                 self.dir.display()
             ));
@@ -187,8 +239,62 @@ impl SnapshotStore {
         dec(&v, "meta").map(Some)
     }
 
+    /// The order trees of the snapshot `meta` names, oldest first.
+    fn layers(&self, meta: &SnapshotMeta) -> Result<Vec<String>, String> {
+        match self.db.get(LAYERS_KEY).map_err(err)? {
+            Some(v) => dec(&v, "layers"),
+            None => Ok(vec![tree_name(meta.generation, "orders")]),
+        }
+    }
+
+    /// The current value of each order chunk, merged over the layers (the
+    /// newest wins; tombstones are left out); `only` restricts it to those
+    /// chunks.
+    fn order_chunks(
+        &self,
+        meta: &SnapshotMeta,
+        only: Option<&std::collections::BTreeSet<u64>>,
+    ) -> Result<Vec<OrderState>, String> {
+        let mut merged: std::collections::BTreeMap<u64, sled::IVec> = Default::default();
+        for name in self.layers(meta)? {
+            let tree = self.db.open_tree(&name).map_err(err)?;
+            match only {
+                None => {
+                    for kv in tree.iter() {
+                        let (k, v) = kv.map_err(err)?;
+                        merged.insert(chunk_key(&k)?, v);
+                    }
+                }
+                Some(chunks) => {
+                    for &c in chunks {
+                        if let Some(v) = tree.get(c.to_be_bytes()).map_err(err)? {
+                            merged.insert(c, v);
+                        }
+                    }
+                }
+            }
+        }
+        let mut orders = Vec::new();
+        for v in merged.values().filter(|v| !v.is_empty()) {
+            let chunk: Vec<OrderState> = dec(v, "orders")?;
+            orders.extend(chunk);
+        }
+        Ok(orders)
+    }
+
     /// Loads the current snapshot.
     pub fn load(&self) -> Result<Option<Loaded>, String> {
+        self.load_with(None)
+    }
+
+    /// Loads the current snapshot with only the orders of `chunks` (a
+    /// delta checkpoint replays the journal onto those alone); every order
+    /// when `None`.
+    pub fn load_with(
+        &self,
+        chunks: Option<&std::collections::BTreeSet<u64>>,
+    ) -> Result<Option<Loaded>, String> {
+        let _reading = self.switch.read().unwrap_or_else(|p| p.into_inner());
         let Some(meta) = self.meta()? else {
             return Ok(None);
         };
@@ -199,11 +305,7 @@ impl SnapshotStore {
             let chunk: Vec<(CellKey, CellState)> = dec(&kv.map_err(err)?.1, "cells")?;
             cells.extend(chunk);
         }
-        let mut orders = Vec::new();
-        for kv in tree("orders")?.iter() {
-            let chunk: Vec<OrderState> = dec(&kv.map_err(err)?.1, "orders")?;
-            orders.extend(chunk);
-        }
+        let orders = self.order_chunks(&meta, chunks)?;
         let mut desks = Vec::new();
         for kv in tree("desks")?.iter() {
             let (k, v) = kv.map_err(err)?;
@@ -241,11 +343,14 @@ impl SnapshotStore {
     }
 
     /// Writes `world` (with the ids) as a new generation covering journal
-    /// records up to `seq`, makes it current, and drops older generations.
+    /// records up to `seq`, makes it current, and drops the trees no
+    /// longer named.
     ///
     /// Cells, orders and ids are stored in chunks (thousands per sled
     /// value): one sled entry per actor made a BF-1 scale-1 snapshot take a
-    /// minute to write and half a minute to load.
+    /// minute to write and half a minute to load. With
+    /// [`OrdersWritten::Chunks`] only those order chunks are written, as a
+    /// delta layer over the current snapshot (see the module doc).
     pub fn write(
         &self,
         world: &World,
@@ -253,7 +358,8 @@ impl SnapshotStore {
         adjustments: &[Arc<str>],
         seq: u64,
         taken_at: u64,
-    ) -> Result<SnapshotMeta, String> {
+        orders: OrdersWritten<'_>,
+    ) -> Result<Written, String> {
         let previous = self.meta()?;
         let generation = previous.as_ref().map_or(1, |m| m.generation + 1);
         let tree = |part: &str| self.db.open_tree(tree_name(generation, part)).map_err(err);
@@ -268,15 +374,11 @@ impl SnapshotStore {
             batch.insert(&(i as u32).to_be_bytes()[..], enc(&chunk));
         }
         tree("cells")?.apply_batch(batch).map_err(err)?;
-        let mut by_chunk: std::collections::BTreeMap<u64, Vec<&OrderState>> = Default::default();
-        for (no, o) in &world.orders {
-            by_chunk.entry(no.0 / ORDER_CHUNK).or_default().push(o);
-        }
-        let mut batch = sled::Batch::default();
-        for (c, orders) in &by_chunk {
-            batch.insert(&c.to_be_bytes()[..], enc(orders));
-        }
-        tree("orders")?.apply_batch(batch).map_err(err)?;
+        let delta_over = match (orders, &previous) {
+            (OrdersWritten::Chunks(_), Some(p)) => Some(self.fold_deltas(p)?),
+            _ => None,
+        };
+        let written = self.write_orders(world, &tree("orders")?, orders)?;
         let mut batch = sled::Batch::default();
         for (sku, d) in &world.desks {
             if d.waiting() > 0 {
@@ -311,42 +413,125 @@ impl SnapshotStore {
             next_order: world.next_order_no(),
             taken_at,
         };
+        let mut layers: Vec<String> = delta_over.into_iter().collect();
+        layers.push(tree_name(generation, "orders"));
         let _switching = self.switch.write().unwrap_or_else(|p| p.into_inner());
-        self.db
-            .insert("format", enc(&SNAPSHOT_FORMAT))
-            .map_err(err)?;
-        self.db.insert("current", enc(&meta)).map_err(err)?;
-        if let Some(old) = previous {
-            for part in PARTS {
-                self.db
-                    .drop_tree(tree_name(old.generation, part))
-                    .map_err(err)?;
+        let mut root = sled::Batch::default();
+        root.insert("format", enc(&SNAPSHOT_FORMAT));
+        root.insert("current", enc(&meta));
+        root.insert(LAYERS_KEY, enc(&layers));
+        self.db.apply_batch(root).map_err(err)?;
+        let live: std::collections::BTreeSet<String> = PARTS
+            .iter()
+            .map(|p| tree_name(generation, p))
+            .chain(layers.iter().cloned())
+            .collect();
+        for name in self.db.tree_names() {
+            let name = String::from_utf8_lossy(&name).into_owned();
+            if name.starts_with('g') && name.contains('-') && !live.contains(&name) {
+                self.db.drop_tree(name.as_bytes()).map_err(err)?;
             }
         }
         // Durable before the caller deletes the journal segments it covers.
         self.sync()?;
-        Ok(meta)
+        Ok(Written {
+            meta,
+            orders: written,
+            layers: layers.len(),
+        })
+    }
+
+    /// Folds the delta layers of the snapshot `meta` names into its base
+    /// layer, in place, and answers the base layer's name. Safe at any
+    /// point of a crash: until the root names other layers, the deltas,
+    /// newer than the base, still win for every chunk this changes.
+    fn fold_deltas(&self, meta: &SnapshotMeta) -> Result<String, String> {
+        let layers = self.layers(meta)?;
+        let base = self.db.open_tree(&layers[0]).map_err(err)?;
+        for name in &layers[1..] {
+            let delta = self.db.open_tree(name).map_err(err)?;
+            let mut batch = sled::Batch::default();
+            for kv in delta.iter() {
+                let (k, v) = kv.map_err(err)?;
+                if v.is_empty() {
+                    batch.remove(k);
+                } else {
+                    batch.insert(k, v);
+                }
+            }
+            base.apply_batch(batch).map_err(err)?;
+        }
+        Ok(layers[0].clone())
+    }
+
+    /// Writes the order chunks `which` names into `tree` (an emptied chunk
+    /// as a tombstone); answers the orders written.
+    fn write_orders(
+        &self,
+        world: &World,
+        tree: &sled::Tree,
+        which: OrdersWritten<'_>,
+    ) -> Result<usize, String> {
+        let mut by_chunk: std::collections::BTreeMap<u64, Vec<&OrderState>> = Default::default();
+        if let OrdersWritten::Chunks(chunks) = which {
+            for &c in chunks {
+                by_chunk.insert(c, Vec::new());
+            }
+        }
+        for (no, o) in &world.orders {
+            let c = chunk_of(*no);
+            if matches!(which, OrdersWritten::Chunks(chunks) if !chunks.contains(&c)) {
+                continue;
+            }
+            by_chunk.entry(c).or_default().push(o);
+        }
+        let mut batch = sled::Batch::default();
+        let mut written = 0;
+        for (c, orders) in &by_chunk {
+            written += orders.len();
+            let value = if orders.is_empty() {
+                Vec::new()
+            } else {
+                enc(orders)
+            };
+            batch.insert(&c.to_be_bytes()[..], value);
+        }
+        tree.apply_batch(batch).map_err(err)?;
+        Ok(written)
     }
 
     /// One order as the current snapshot holds it (passivated orders are
-    /// read back from here).
+    /// read back from here): from the newest layer that has its chunk.
     pub fn order(&self, no: OrderNo) -> Result<Option<OrderState>, String> {
         let _reading = self.switch.read().unwrap_or_else(|p| p.into_inner());
         let Some(meta) = self.meta()? else {
             return Ok(None);
         };
-        let tree = self
-            .db
-            .open_tree(tree_name(meta.generation, "orders"))
-            .map_err(err)?;
-        match tree.get((no.0 / ORDER_CHUNK).to_be_bytes()).map_err(err)? {
-            Some(v) => {
+        for name in self.layers(&meta)?.iter().rev() {
+            let tree = self.db.open_tree(name).map_err(err)?;
+            if let Some(v) = tree.get(chunk_of(no).to_be_bytes()).map_err(err)? {
+                if v.is_empty() {
+                    return Ok(None);
+                }
                 let chunk: Vec<OrderState> = dec(&v, "orders")?;
-                Ok(chunk.into_iter().find(|o| o.no() == no))
+                return Ok(chunk.into_iter().find(|o| o.no() == no));
             }
-            None => Ok(None),
         }
+        Ok(None)
     }
+
+    /// What the checkpoints remember from one to the next; holding it keeps
+    /// a second checkpoint from running at once.
+    pub(crate) fn memo(&self) -> std::sync::MutexGuard<'_, super::checkpoint::Memo> {
+        self.memo.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// An order chunk's number from its sled key.
+fn chunk_key(key: &[u8]) -> Result<u64, String> {
+    key.try_into()
+        .map(u64::from_be_bytes)
+        .map_err(|_| "snapshot orders: a chunk key is not 8 bytes".to_string())
 }
 
 #[cfg(test)]
@@ -386,30 +571,44 @@ mod cell_layout_tests {
 mod format_tests {
     use super::*;
 
-    /// A store written in another format is refused by name, never read.
-    #[test]
-    fn a_store_in_another_format_is_refused() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = SnapshotStore::open(dir.path()).unwrap();
+    fn empty_world() -> World {
         let cfg = orch_config::Config::with_network(orch_config::Network {
             facilities: Vec::new(),
             skus: Vec::new(),
             stock: Vec::new(),
         });
-        let world = World::new(&cfg, 0);
-        store.write(&world, &[], &[], 7, 0).unwrap();
+        World::new(&cfg, 0)
+    }
+
+    /// A store written in another format is refused by name, never read;
+    /// a format-2 store (one order layer, no `layers` key) is read.
+    #[test]
+    fn a_store_in_another_format_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SnapshotStore::open(dir.path()).unwrap();
+        let world = empty_world();
+        store
+            .write(&world, &[], &[], 7, 0, OrdersWritten::All)
+            .unwrap();
         assert_eq!(store.meta().unwrap().map(|m| m.seq), Some(7));
-        for older in [Some(1u32), None] {
-            match older {
+        for other in [Some(1u32), None, Some(SNAPSHOT_FORMAT + 1)] {
+            match other {
                 Some(f) => store.db.insert("format", enc(&f)).unwrap(),
                 None => store.db.remove("format").unwrap(),
             };
             let e = store.meta().unwrap_err();
+            let f = other.unwrap_or(1);
             assert!(
-                e.contains("snapshot format 1, this build reads format 2"),
+                e.contains(&format!(
+                    "snapshot format {f}, this build reads formats 2 to 3"
+                )),
                 "{e}"
             );
             assert!(store.load().is_err());
         }
+        store.db.insert("format", enc(&2u32)).unwrap();
+        store.db.remove(LAYERS_KEY).unwrap();
+        let loaded = store.load().unwrap().expect("a format-2 snapshot loads");
+        assert_eq!(loaded.meta.seq, 7);
     }
 }

@@ -204,7 +204,12 @@ pub(super) fn run(rt: Arc<HostedRuntime>, inflight: Option<InflightFn>, stop: &A
         if let Some(s) = rt.snapshot_info() {
             if snapshot_generation != Some(s.meta.generation) {
                 snapshot_generation = Some(s.meta.generation);
-                crate::metrics::snapshot_taken(s.meta.taken_at, s.duration);
+                crate::metrics::snapshot_taken(
+                    s.meta.taken_at,
+                    s.duration,
+                    s.full,
+                    s.orders_written,
+                );
             }
         }
         crate::metrics::publish_process_gauges();

@@ -115,7 +115,12 @@ fn run(core: Orchestrator, inflight: Option<InflightFn>, stop: &AtomicBool) {
             if let Some(s) = core.snapshot_info() {
                 if snapshot_generation != Some(s.meta.generation) {
                     snapshot_generation = Some(s.meta.generation);
-                    crate::metrics::snapshot_taken(s.meta.taken_at, s.duration);
+                    crate::metrics::snapshot_taken(
+                        s.meta.taken_at,
+                        s.duration,
+                        s.full,
+                        s.orders_written,
+                    );
                 }
             }
             registry(&core);
