@@ -184,7 +184,13 @@ impl EventStore {
         let (journal, _) = Journal::open(dir, opts).map_err(|e| format!("the event store: {e}"))?;
         let mut loaded = Loaded::default();
         let mut index = VecDeque::new();
-        for record in records(dir, 1)? {
+        // The retention deletes old segments: what is kept starts at the
+        // first segment left, not at record 1.
+        let first = orch_journal::segment::list_segments(dir)
+            .map_err(|e| format!("{}: the event store: {e}", dir.display()))?
+            .first()
+            .map_or(1, |s| s.first_seq);
+        for record in records(dir, first)? {
             let (seq, covered, events) = record?;
             loaded.covered = loaded.covered.max(covered);
             let mut last = 0;
@@ -359,5 +365,57 @@ impl EventStore {
                 tracing::warn!(error = %e, "the event store: old segments stay");
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(seq: u64, pad: &str) -> (Arc<Event>, Millis, u64) {
+        let e = Event {
+            id: orch_events::envelope::event_id(seq),
+            seq,
+            kind: EventType::parse("order.placed").expect("a type"),
+            created_at: "2026-12-04T00:00:00Z".into(),
+            order_id: Some(Arc::from(format!("o-{seq}"))),
+            order_seq: Some(1),
+            data: serde_json::json!({ "pad": pad }),
+        };
+        (Arc::new(e), 0, seq)
+    }
+
+    /// Once the retention deleted the first segments, the store opens
+    /// again and brings back what it kept (it once read from record 1 and
+    /// refused to start: "journal records from seq 1 were deleted").
+    #[test]
+    fn a_store_whose_old_segments_went_opens_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let pad = "x".repeat(100_000);
+        let (store, _) = EventStore::open(
+            dir.path(),
+            DurabilityMode::Os,
+            Covered::default(),
+            &mut |_| {},
+        )
+        .unwrap();
+        for seq in 1..=100 {
+            store.append(seq, &[event(seq, &pad)]).unwrap();
+        }
+        store.forget_before(60);
+        let segments = orch_journal::segment::list_segments(dir.path()).unwrap();
+        assert!(segments[0].first_seq > 1, "old segments were deleted");
+        drop(store);
+        let mut back = Vec::new();
+        let (_, loaded) = EventStore::open(
+            dir.path(),
+            DurabilityMode::Os,
+            Covered::default(),
+            &mut |e| back.push(e.event.seq),
+        )
+        .expect("opens after the retention deleted segments");
+        assert_eq!(loaded.covered, 100);
+        assert_eq!(back.last(), Some(&100));
+        assert!(back[0] > 1 && back[0] <= 60, "{:?}", &back[..3]);
     }
 }
