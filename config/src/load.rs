@@ -50,7 +50,7 @@
 //! events_retention_ms = 604800000   # the event feed: 7 days
 //! events_bytes_max = 1073741824     # and 1 GiB of event JSON
 //! events_memory_max = 100000        # the newest events in memory, older from disk
-//! orders_retention_ms = 7776000000  # finished orders forgotten after 90 days
+//! orders_retention_ms = 7776000000  # finished orders, ended holds forgotten after 90 days
 //!
 //! [listen]
 //! http = "127.0.0.1:8080"

@@ -396,9 +396,9 @@ pub struct DurabilityConfig {
     /// durability mode `none` every kept event stays in memory).
     #[serde(default = "events_memory_max_default")]
     pub events_memory_max: u64,
-    /// Finished orders whose last change is older than this are forgotten
-    /// (by the shard engine): the next snapshot no longer holds them, their
-    /// client ids are free again, and a read answers 404.
+    /// Finished orders and ended holds whose last change is older than
+    /// this are forgotten (by the shard engine) at a snapshot: it no longer
+    /// holds them, their client ids are free again, and a read answers 404.
     #[serde(default = "orders_retention_ms_default")]
     pub orders_retention_ms: u64,
 }

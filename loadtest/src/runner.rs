@@ -730,18 +730,21 @@ impl Flow {
             return;
         }
         let batch = std::mem::take(pending);
+        // Counted in flight now, not when the task starts: the arrival
+        // loop checks the limit before the task may have run.
+        self.in_flight.fetch_add(batch.len(), Ordering::AcqRel);
         let flow = self.clone();
         tasks.spawn(async move { flow.place(batch).await });
     }
 
-    /// Places a batch (each order naming its cart's hold or none) and
-    /// records the answers; refused orders are tried again after
-    /// `Retry-After`, up to `max_tries`, then shed.
+    /// Places a batch (each order naming its cart's hold or none), already
+    /// counted in `in_flight` by the caller, and records the answers;
+    /// refused orders are tried again after `Retry-After`, up to
+    /// `max_tries`, then shed.
     async fn place(&self, mut batch: Vec<(Instant, PlaceOrder, Option<String>)>) {
         for (_, o, _) in &batch {
             self.book.ship_to(&o.order_id, o.ship_to.lat, o.ship_to.lon);
         }
-        self.in_flight.fetch_add(batch.len(), Ordering::AcqRel);
         let (d, m, b, tx, in_flight) = (
             &self.driver,
             &self.metrics,
@@ -877,6 +880,7 @@ async fn run_cart(
         return;
     }
     let hold = held.then(|| hold_id_of(&o.order_id, false));
+    flow.in_flight.fetch_add(1, Ordering::AcqRel);
     flow.place(vec![(checkout, o, hold)]).await;
 }
 

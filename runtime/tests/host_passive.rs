@@ -219,3 +219,49 @@ async fn finished_orders_past_retention_are_forgotten_and_numbers_never_repeat()
     );
     rt.shutdown();
 }
+
+fn hold(id: &str) -> orch_runtime::dto::HoldInput {
+    orch_runtime::dto::HoldInput {
+        hold_id: id.into(),
+        ship_to: ShipTo {
+            lat: 40.7,
+            lon: -74.0,
+        },
+        service_level: None,
+        ttl_s: Some(600),
+        lines: vec![LineInput {
+            sku: "SKU-0".into(),
+            qty: 1,
+        }],
+        allow_partial: None,
+    }
+}
+
+/// Ended holds past retention leave the shards, the client ids and the
+/// snapshot; an active hold stays; the same hold id is a new hold then.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ended_holds_past_retention_are_forgotten() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = config(dir.path());
+    // Dated by the test's clock, days before the wall clock the
+    // checkpoint reads: a day's retention has passed for them.
+    cfg.durability.orders_retention_ms = 24 * 3_600_000;
+    let rt = start(&cfg);
+    let core = rt.core();
+    for id in ["h-old", "h-open"] {
+        core.create_hold(&hold(id)).await.expect("held");
+    }
+    core.release_hold("h-old").await.expect("released");
+    let info = rt.checkpoint_now().expect("a snapshot");
+    assert_eq!(info.holds_forgotten, 1, "{info:?}");
+    let gone = core.hold("h-old").await.expect_err("forgotten");
+    assert_eq!(gone.code, "hold_not_found", "{gone:?}");
+    assert_eq!(core.hold("h-open").await.unwrap().status, "active");
+    core.create_hold(&hold("h-old")).await.expect("a new hold");
+    rt.shutdown();
+    drop(rt);
+    let store = orch_runtime::persist::snapshot::SnapshotStore::open(&dir.path().join("snapshots"))
+        .unwrap();
+    let loaded = store.load().unwrap().expect("a snapshot");
+    assert_eq!(loaded.holds.len(), 1, "only the active hold was written");
+}

@@ -317,6 +317,15 @@ impl Host {
         passive::forget(self.inner.own, &self.inner.peers, old)
     }
 
+    /// Forgets the ended holds past retention; answers those forgotten,
+    /// which no longer answer anything.
+    pub fn forget_holds(
+        &self,
+        old: &[orch_actors::hold::HoldNo],
+    ) -> Vec<orch_actors::hold::HoldNo> {
+        passive::forget_holds(self.inner.own, &self.inner.peers, old)
+    }
+
     /// A passive order's state from the snapshot store (blocking: call it
     /// off the shard threads).
     pub fn passive_order(

@@ -142,6 +142,35 @@ fn ask_owners<T>(
         .collect()
 }
 
+/// Asks each shard to forget its `old` ended holds; answers those
+/// forgotten (a shard that does not answer within [`ANSWER_MAX`] is left
+/// out).
+pub(crate) fn forget_holds(
+    own: orch_engine::Ownership,
+    peers: &[Sender<Peer>],
+    old: &[orch_actors::hold::HoldNo],
+) -> Vec<orch_actors::hold::HoldNo> {
+    let mut by_shard = vec![Vec::new(); peers.len()];
+    for &no in old {
+        by_shard[own.hold(no)].push(no);
+    }
+    let mut answers = Vec::new();
+    for (shard, list) in by_shard.into_iter().enumerate() {
+        if list.is_empty() {
+            continue;
+        }
+        let (tx, rx) = crossbeam_channel::bounded(1);
+        if peers[shard].send(Peer::ForgetHolds(list, tx)).is_ok() {
+            answers.push(rx);
+        }
+    }
+    answers
+        .into_iter()
+        .filter_map(|rx| rx.recv_timeout(ANSWER_MAX).ok())
+        .flatten()
+        .collect()
+}
+
 fn woken(no: OrderNo, state: Option<OrderState>) -> Envelope {
     Envelope {
         to: ActorRef::Order(no),

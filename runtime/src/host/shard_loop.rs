@@ -52,6 +52,11 @@ pub(crate) enum Peer {
         Vec<(orch_actors::OrderNo, usize)>,
         Sender<Vec<orch_actors::OrderNo>>,
     ),
+    /// Forget these ended holds past retention; answer those forgotten.
+    ForgetHolds(
+        Vec<orch_actors::hold::HoldNo>,
+        Sender<Vec<orch_actors::hold::HoldNo>>,
+    ),
     /// Stop the loop.
     Stop,
 }
@@ -151,6 +156,9 @@ impl ShardLoop {
             }
             Peer::Forget(old, answer) => {
                 let _ = answer.send(self.shard.forget(&old));
+            }
+            Peer::ForgetHolds(old, answer) => {
+                let _ = answer.send(self.shard.forget_holds(&old));
             }
             Peer::Stop => return false,
         }

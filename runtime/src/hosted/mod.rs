@@ -62,7 +62,7 @@ pub struct HostedCore {
     limits: Limits,
     carriers: Arc<Carriers>,
     orders: Arc<Keys<OrderNo>>,
-    holds: Keys<HoldNo>,
+    holds: Arc<Keys<HoldNo>>,
     /// Where manual waves are announced too (the timers' are by the host).
     announce: Option<tokio::sync::broadcast::Sender<Arc<orch_actors::facility::Wave>>>,
 }
@@ -113,7 +113,7 @@ impl HostedCore {
             limits: cfg.limits,
             carriers: Arc::new(cfg.carriers.clone()),
             orders: Arc::new(Keys::seen_with(orders.into_iter().flatten())),
-            holds: Keys::seen_with(holds.into_iter().flatten()),
+            holds: Arc::new(Keys::seen_with(holds.into_iter().flatten())),
             announce: None,
             host,
         })
@@ -264,6 +264,7 @@ impl HostedCore {
         Arc::new(Retirement {
             host: self.host.clone(),
             ids: self.orders.clone(),
+            hold_ids: self.holds.clone(),
         })
     }
 
@@ -305,6 +306,7 @@ impl HostedCore {
 struct Retirement {
     host: Host,
     ids: Arc<Keys<OrderNo>>,
+    hold_ids: Arc<Keys<HoldNo>>,
 }
 
 impl crate::persist::checkpoint::Retire for Retirement {
@@ -318,6 +320,16 @@ impl crate::persist::checkpoint::Retire for Retirement {
         let gone_set: std::collections::HashSet<OrderNo> = gone.iter().copied().collect();
         for o in old.iter().filter(|o| gone_set.contains(&o.no)) {
             self.ids.forget(&o.order_id, &o.no);
+        }
+        gone
+    }
+
+    fn forget_holds(&self, old: &[crate::persist::checkpoint::OldHold]) -> Vec<HoldNo> {
+        let asked: Vec<HoldNo> = old.iter().map(|h| h.no).collect();
+        let gone = self.host.forget_holds(&asked);
+        let gone_set: std::collections::HashSet<HoldNo> = gone.iter().copied().collect();
+        for h in old.iter().filter(|h| gone_set.contains(&h.no)) {
+            self.hold_ids.forget(&h.hold_id, &h.no);
         }
         gone
     }

@@ -21,6 +21,7 @@ use orch_config::Config;
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use orch_actors::hold::{HoldNo, HoldStatus};
 use orch_actors::OrderNo;
 use orch_config::Millis;
 
@@ -63,6 +64,8 @@ pub struct SnapshotInfo {
     pub passivated: usize,
     /// Finished orders past `orders_retention_ms` it no longer holds.
     pub forgotten: usize,
+    /// Ended holds past `orders_retention_ms` it no longer holds.
+    pub holds_forgotten: usize,
     /// Orders it wrote (every order on a whole checkpoint, those of the
     /// chunks that changed on a delta; 0 when nothing changed).
     pub orders_written: usize,
@@ -96,6 +99,22 @@ pub trait Retire: Send + Sync {
     /// answers those the engine let go (unchanged since the snapshot,
     /// nothing waiting for them). Only those leave the next snapshot.
     fn forget(&self, old: &[Old]) -> Vec<orch_actors::OrderNo>;
+    /// The ended holds (released, expired, converted) past
+    /// `orders_retention_ms` may be forgotten: answers those the engine
+    /// let go. Only those leave the next snapshot. None by default.
+    fn forget_holds(&self, _old: &[OldHold]) -> Vec<HoldNo> {
+        Vec::new()
+    }
+}
+
+/// An ended hold past `durability.orders_retention_ms`: its number and its
+/// client id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OldHold {
+    /// The hold's number.
+    pub no: HoldNo,
+    /// Its client id.
+    pub hold_id: Arc<str>,
 }
 
 /// Keeps every order in memory and forever (tests, tools).
@@ -147,7 +166,7 @@ pub fn checkpoint(
         (Some(_), Some(at)) => now.saturating_sub(at) >= FULL_SWEEP_MS,
         _ => true,
     };
-    let (r, forgotten, orders_written, idle) = if full {
+    let (r, (forgotten, holds_forgotten), orders_written, idle) = if full {
         whole(cfg, store, durability, owner, upto, now, &mut memo)?
     } else {
         delta(
@@ -175,15 +194,21 @@ pub fn checkpoint(
         segments_deleted,
         passivated,
         forgotten,
+        holds_forgotten,
         orders_written: orders_count,
         full,
     })
 }
 
-/// What one way of checkpointing did: the replay, the orders forgotten,
-/// the meta written with the orders it wrote (none when nothing changed)
-/// and the idle finished orders that may leave memory.
-type Made = (Recovered, usize, Option<(SnapshotMeta, usize)>, Idle);
+/// What one way of checkpointing did: the replay, the orders and holds
+/// forgotten, the meta written with the orders it wrote (none when nothing
+/// changed) and the idle finished orders that may leave memory.
+type Made = (
+    Recovered,
+    (usize, usize),
+    Option<(SnapshotMeta, usize)>,
+    Idle,
+);
 
 /// The receipt and adjustment ids a snapshot keeps: the last
 /// `seen_ids_max` (what a restored shard remembers; older ones would be
@@ -222,6 +247,31 @@ fn forget_old(cfg: &Config, owner: &dyn Retire, r: &mut Recovered, now: Millis) 
     forgotten
 }
 
+/// Asks `owner` to let go of the ended holds of `r` past
+/// `orders_retention_ms` (the hold records are written whole by every
+/// checkpoint), and removes those it let go; answers how many.
+fn forget_old_holds(cfg: &Config, owner: &dyn Retire, r: &mut Recovered, now: Millis) -> usize {
+    let retained_after = now.saturating_sub(cfg.durability.orders_retention_ms);
+    let old: Vec<OldHold> = r
+        .world
+        .holds
+        .values()
+        .filter(|h| h.status() != HoldStatus::Active && h.last_change() < retained_after)
+        .map(|h| OldHold {
+            no: h.no(),
+            hold_id: h.request().hold_id.clone(),
+        })
+        .collect();
+    if old.is_empty() {
+        return 0;
+    }
+    let gone = owner.forget_holds(&old);
+    for no in &gone {
+        r.world.holds.remove(no);
+    }
+    gone.len()
+}
+
 /// A whole checkpoint: every order loaded, replayed onto and written.
 fn whole(
     cfg: &Config,
@@ -236,7 +286,9 @@ fn whole(
     let from = r.last_seq;
     replay(&mut r, durability.dir(), Some(upto))?;
     let forgotten = forget_old(cfg, owner, &mut r, now);
-    let written = if r.last_seq == from && forgotten.is_empty() && store.meta()?.is_some() {
+    let holds_gone = forget_old_holds(cfg, owner, &mut r, now);
+    let nothing_gone = forgotten.is_empty() && holds_gone == 0;
+    let written = if r.last_seq == from && nothing_gone && store.meta()?.is_some() {
         None
     } else {
         bound_ids(cfg, &mut r);
@@ -262,7 +314,7 @@ fn whole(
                 .insert(o.no(), (o.last_change(), o.timeline().len()));
         }
     }
-    Ok((r, forgotten.len(), written, idle))
+    Ok((r, (forgotten.len(), holds_gone), written, idle))
 }
 
 /// A delta checkpoint: only the chunks of the orders the journal records
@@ -288,7 +340,8 @@ fn delta(
     for no in &forgotten {
         memo.finished.remove(no);
     }
-    let written = if r.last_seq == from && forgotten.is_empty() {
+    let holds_gone = forget_old_holds(cfg, owner, &mut r, now);
+    let written = if r.last_seq == from && forgotten.is_empty() && holds_gone == 0 {
         None
     } else {
         bound_ids(cfg, &mut r);
@@ -326,7 +379,7 @@ fn delta(
         .into_iter()
         .filter_map(|no| memo.finished.remove(&no).map(|(_, t)| (no, t)))
         .collect();
-    Ok((r, forgotten.len(), written, idle))
+    Ok((r, (forgotten.len(), holds_gone), written, idle))
 }
 
 /// The running checkpoint thread.
@@ -374,6 +427,7 @@ impl Checkpointer {
                                 segments_deleted = info.segments_deleted,
                                 passivated = info.passivated,
                                 forgotten = info.forgotten,
+                                holds_forgotten = info.holds_forgotten,
                                 orders_written = info.orders_written,
                                 full = info.full,
                                 "snapshot written"

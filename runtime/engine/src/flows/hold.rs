@@ -211,6 +211,28 @@ impl Shard {
         }
     }
 
+    /// Forgets the ended holds `old` (released, expired or converted past
+    /// retention): one in memory, ended, with nothing being created or
+    /// waiting at it, is gone for good; a later message for it answers as
+    /// for an unknown hold. Answers those forgotten.
+    pub fn forget_holds(&mut self, old: &[HoldNo]) -> Vec<HoldNo> {
+        let mut gone = Vec::new();
+        for &no in old {
+            let ended = self.holds.get(&no).is_some_and(|a| {
+                a.creating.is_none()
+                    && a.deferred.is_empty()
+                    && a.state
+                        .as_ref()
+                        .is_some_and(|s| s.status() != orch_actors::hold::HoldStatus::Active)
+            });
+            if ended {
+                self.holds.remove(&no);
+                gone.push(no);
+            }
+        }
+        gone
+    }
+
     /// Ends an active hold (released, expired or converted): journal it,
     /// and unless converted, send its units back through their desks.
     fn end_hold(&mut self, no: HoldNo, event: HoldEvent) {
