@@ -35,6 +35,10 @@ pub const TRIM_EVERY: Duration = Duration::from_secs(1);
 /// Most journal batches taken into one write to the event store.
 pub const SAVE_BATCHES_MAX: usize = 256;
 
+/// Most events in one record of the event store (a few MB of JSON; the
+/// journal refuses records over 64 MiB).
+pub const SAVE_EVENTS_MAX: usize = 4_096;
+
 /// The feed's builder: the order mirror and the feed it appends to.
 pub struct Tail {
     mirror: Mirror,
@@ -97,39 +101,55 @@ impl Tail {
         tail
     }
 
-    /// Writes what was appended since the last call to the store (one
-    /// durable batch), so the checkpoint thread may snapshot that far. A
-    /// failed write keeps the events for the next call.
+    /// Writes what was appended since the last call to the store, in
+    /// records of [`SAVE_EVENTS_MAX`] events at most (a restart that
+    /// replays millions of journal records derives millions of events at
+    /// once; one record of them all would pass the journal's 64 MiB record
+    /// limit and never be taken), so the checkpoint thread may snapshot
+    /// that far. A failed write keeps the events not yet stored for the
+    /// next call.
     pub fn save(&mut self) {
-        let Some(store) = &self.store else {
+        let Some(store) = self.store.clone() else {
             self.unsaved.clear();
             return;
         };
         if self.unsaved.is_empty() && self.taken_upto <= self.stored_upto {
             return;
         }
-        match store.append(self.taken_upto, &self.unsaved) {
-            Ok(()) => {
-                if let Some((e, _, _)) = self.unsaved.last() {
-                    // Stored: the oldest may leave memory now.
-                    let seq = e.seq;
-                    let resident = self.events.with_feed(|f| {
-                        f.mark_stored(seq);
-                        f.resident()
-                    });
-                    // The directory is listed at most once a second.
-                    if self.disk_sampled.elapsed() >= TRIM_EVERY {
-                        self.disk_sampled = std::time::Instant::now();
-                        self.disk_bytes = store.disk_bytes();
-                    }
-                    crate::metrics::events_memory(resident, self.disk_bytes);
-                }
-                self.unsaved.clear();
-                self.stored_upto = self.taken_upto;
+        let mut stored = 0;
+        while stored < self.unsaved.len() || self.stored_upto < self.taken_upto {
+            let end = (stored + SAVE_EVENTS_MAX).min(self.unsaved.len());
+            let chunk = &self.unsaved[stored..end];
+            // Every event of the records before the next chunk's first
+            // source is stored once this chunk is: those records are
+            // covered (events come in journal order).
+            let covered = match self.unsaved.get(end) {
+                Some((_, _, next_source)) => next_source.saturating_sub(1).max(self.stored_upto),
+                None => self.taken_upto,
+            };
+            if let Err(e) = store.append(covered, chunk) {
+                tracing::error!(error = %e, "events: the event store did not take a \
+                    batch; the order journal keeps its records until it does");
+                break;
             }
-            Err(e) => tracing::error!(error = %e, "events: the event store did not take a \
-                batch; the order journal keeps its records until it does"),
+            if let Some((e, _, _)) = chunk.last() {
+                // Stored: the oldest may leave memory now.
+                let seq = e.seq;
+                let resident = self.events.with_feed(|f| {
+                    f.mark_stored(seq);
+                    f.resident()
+                });
+                // The directory is listed at most once a second.
+                if self.disk_sampled.elapsed() >= TRIM_EVERY {
+                    self.disk_sampled = std::time::Instant::now();
+                    self.disk_bytes = store.disk_bytes();
+                }
+                crate::metrics::events_memory(resident, self.disk_bytes);
+            }
+            stored = end;
+            self.stored_upto = covered;
         }
+        self.unsaved.drain(..stored);
     }
 
     /// What readers page.
@@ -386,5 +406,75 @@ impl TailThread {
 impl Drop for TailThread {
     fn drop(&mut self) {
         self.stop();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::persist::intake::Covered;
+    use orch_config::DurabilityMode;
+    use orch_events::{Event, EventType};
+
+    fn event(seq: u64) -> Arc<Event> {
+        Arc::new(Event {
+            id: orch_events::envelope::event_id(seq),
+            seq,
+            kind: EventType::parse("order.placed").expect("a type"),
+            created_at: "2026-12-04T00:00:00Z".into(),
+            order_id: Some(Arc::from(format!("o-{seq}"))),
+            order_seq: Some(1),
+            data: serde_json::json!({}),
+        })
+    }
+
+    /// What a restart derives at once is stored in records of at most
+    /// `SAVE_EVENTS_MAX` events, each covering the journal records whose
+    /// events are all in it or before (one record of everything once
+    /// passed the journal's 64 MiB limit after a million orders, and the
+    /// tail retried it forever).
+    #[test]
+    fn a_large_save_is_stored_in_bounded_records() {
+        let dir = tempfile::tempdir().unwrap();
+        let (store, loaded) = EventStore::open(
+            dir.path(),
+            DurabilityMode::Os,
+            Covered::default(),
+            &mut |_| {},
+        )
+        .unwrap();
+        let net = orch_config::Network {
+            facilities: Vec::new(),
+            skus: Vec::new(),
+            stock: Vec::new(),
+        };
+        let mut tail = Tail::with_store(
+            Arc::new(Catalog::new(&net)),
+            Retention::default(),
+            Arc::new(store),
+            loaded,
+            Feed::new(Retention::default(), 1),
+        );
+        let n = 3 * SAVE_EVENTS_MAX as u64 + 10;
+        // Three events per order journal record, records 1, 2, ...
+        tail.unsaved = (1..=n).map(|s| (event(s), 0, (s - 1) / 3 + 1)).collect();
+        tail.taken_upto = (n - 1) / 3 + 2; // a last record without events
+        tail.save();
+        assert!(tail.unsaved.is_empty());
+        assert_eq!(tail.stored_upto, tail.taken_upto);
+        drop(tail);
+        let mut back = Vec::new();
+        let (store, loaded) = EventStore::open(
+            dir.path(),
+            DurabilityMode::Os,
+            Covered::default(),
+            &mut |e| back.push(e.event.seq),
+        )
+        .unwrap();
+        assert_eq!(loaded.covered, (n - 1) / 3 + 2);
+        assert_eq!(back, (1..=n).collect::<Vec<_>>());
+        let records = orch_journal::read_from(dir.path(), 1).unwrap().count();
+        assert!(records >= 4, "{records} records for {n} events");
+        drop(store);
     }
 }
