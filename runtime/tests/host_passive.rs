@@ -12,7 +12,7 @@ use orch_runtime::hosted::start::HostedRuntime;
 use orch_runtime::persist::Durability;
 
 mod host_common;
-use host_common::{facility, T0};
+use host_common::{facility, hold, T0};
 
 fn config(dir: &std::path::Path) -> Config {
     let mut cfg = Config::with_network(Network {
@@ -220,23 +220,6 @@ async fn finished_orders_past_retention_are_forgotten_and_numbers_never_repeat()
     rt.shutdown();
 }
 
-fn hold(id: &str) -> orch_runtime::dto::HoldInput {
-    orch_runtime::dto::HoldInput {
-        hold_id: id.into(),
-        ship_to: ShipTo {
-            lat: 40.7,
-            lon: -74.0,
-        },
-        service_level: None,
-        ttl_s: Some(600),
-        lines: vec![LineInput {
-            sku: "SKU-0".into(),
-            qty: 1,
-        }],
-        allow_partial: None,
-    }
-}
-
 /// Ended holds past retention leave the shards, the client ids and the
 /// snapshot; an active hold stays; the same hold id is a new hold then.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -249,7 +232,7 @@ async fn ended_holds_past_retention_are_forgotten() {
     let rt = start(&cfg);
     let core = rt.core();
     for id in ["h-old", "h-open"] {
-        core.create_hold(&hold(id)).await.expect("held");
+        core.create_hold(&hold(id, 1)).await.expect("held");
     }
     core.release_hold("h-old").await.expect("released");
     let info = rt.checkpoint_now().expect("a snapshot");
@@ -257,7 +240,9 @@ async fn ended_holds_past_retention_are_forgotten() {
     let gone = core.hold("h-old").await.expect_err("forgotten");
     assert_eq!(gone.code, "hold_not_found", "{gone:?}");
     assert_eq!(core.hold("h-open").await.unwrap().status, "active");
-    core.create_hold(&hold("h-old")).await.expect("a new hold");
+    core.create_hold(&hold("h-old", 1))
+        .await
+        .expect("a new hold");
     rt.shutdown();
     drop(rt);
     let store = orch_runtime::persist::snapshot::SnapshotStore::open(&dir.path().join("snapshots"))

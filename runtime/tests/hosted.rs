@@ -20,7 +20,7 @@ use orch_runtime::persist::Durability;
 use orch_runtime::ErrorKind;
 
 mod host_common;
-use host_common::{facility, faulty_journal, T0};
+use host_common::{facility, faulty_journal, hold, T0};
 
 /// DC-01 (New York) and DC-02 (Chicago) hold 3 units of SKU-0 each.
 fn config() -> Config {
@@ -78,23 +78,6 @@ fn order(id: &str, qty: i64) -> PlaceOrder {
             qty,
         }],
         allow_backorder: Some(false),
-    }
-}
-
-fn hold(id: &str, qty: i64) -> HoldInput {
-    HoldInput {
-        hold_id: id.into(),
-        ship_to: ShipTo {
-            lat: 40.7,
-            lon: -74.0,
-        },
-        service_level: None,
-        ttl_s: Some(600),
-        lines: vec![LineInput {
-            sku: "SKU-0".into(),
-            qty,
-        }],
-        allow_partial: Some(false),
     }
 }
 

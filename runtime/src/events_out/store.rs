@@ -369,20 +369,31 @@ impl EventStore {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn event(seq: u64, pad: &str) -> (Arc<Event>, Millis, u64) {
-        let e = Event {
+    /// An `order.placed` event numbered `seq` carrying `data`.
+    pub(crate) fn event(seq: u64, data: serde_json::Value) -> Arc<Event> {
+        Arc::new(Event {
             id: orch_events::envelope::event_id(seq),
             seq,
             kind: EventType::parse("order.placed").expect("a type"),
             created_at: "2026-12-04T00:00:00Z".into(),
             order_id: Some(Arc::from(format!("o-{seq}"))),
             order_seq: Some(1),
-            data: serde_json::json!({ "pad": pad }),
-        };
-        (Arc::new(e), 0, seq)
+            data,
+        })
+    }
+
+    /// Opens the store in `dir` (mode os): the store, what it held, and
+    /// the seqs of the events it read back.
+    pub(crate) fn open(dir: &Path) -> Result<(EventStore, Loaded, Vec<u64>), String> {
+        let mut back = Vec::new();
+        let (store, loaded) =
+            EventStore::open(dir, DurabilityMode::Os, Covered::default(), &mut |e| {
+                back.push(e.event.seq)
+            })?;
+        Ok((store, loaded, back))
     }
 
     /// Once the retention deleted the first segments, the store opens
@@ -391,29 +402,19 @@ mod tests {
     #[test]
     fn a_store_whose_old_segments_went_opens_again() {
         let dir = tempfile::tempdir().unwrap();
-        let pad = "x".repeat(100_000);
-        let (store, _) = EventStore::open(
-            dir.path(),
-            DurabilityMode::Os,
-            Covered::default(),
-            &mut |_| {},
-        )
-        .unwrap();
+        let pad = serde_json::json!({ "pad": "x".repeat(100_000) });
+        let (store, _, _) = open(dir.path()).unwrap();
         for seq in 1..=100 {
-            store.append(seq, &[event(seq, &pad)]).unwrap();
+            store
+                .append(seq, &[(event(seq, pad.clone()), 0, seq)])
+                .unwrap();
         }
         store.forget_before(60);
         let segments = orch_journal::segment::list_segments(dir.path()).unwrap();
         assert!(segments[0].first_seq > 1, "old segments were deleted");
         drop(store);
-        let mut back = Vec::new();
-        let (_, loaded) = EventStore::open(
-            dir.path(),
-            DurabilityMode::Os,
-            Covered::default(),
-            &mut |e| back.push(e.event.seq),
-        )
-        .expect("opens after the retention deleted segments");
+        let (_, loaded, back) =
+            open(dir.path()).expect("opens after the retention deleted segments");
         assert_eq!(loaded.covered, 100);
         assert_eq!(back.last(), Some(&100));
         assert!(back[0] > 1 && back[0] <= 60, "{:?}", &back[..3]);

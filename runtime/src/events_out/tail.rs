@@ -412,21 +412,7 @@ impl Drop for TailThread {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::persist::intake::Covered;
-    use orch_config::DurabilityMode;
-    use orch_events::{Event, EventType};
-
-    fn event(seq: u64) -> Arc<Event> {
-        Arc::new(Event {
-            id: orch_events::envelope::event_id(seq),
-            seq,
-            kind: EventType::parse("order.placed").expect("a type"),
-            created_at: "2026-12-04T00:00:00Z".into(),
-            order_id: Some(Arc::from(format!("o-{seq}"))),
-            order_seq: Some(1),
-            data: serde_json::json!({}),
-        })
-    }
+    use crate::events_out::store::tests::{event, open};
 
     /// What a restart derives at once is stored in records of at most
     /// `SAVE_EVENTS_MAX` events, each covering the journal records whose
@@ -436,13 +422,7 @@ mod tests {
     #[test]
     fn a_large_save_is_stored_in_bounded_records() {
         let dir = tempfile::tempdir().unwrap();
-        let (store, loaded) = EventStore::open(
-            dir.path(),
-            DurabilityMode::Os,
-            Covered::default(),
-            &mut |_| {},
-        )
-        .unwrap();
+        let (store, loaded, _) = open(dir.path()).unwrap();
         let net = orch_config::Network {
             facilities: Vec::new(),
             skus: Vec::new(),
@@ -457,20 +437,15 @@ mod tests {
         );
         let n = 3 * SAVE_EVENTS_MAX as u64 + 10;
         // Three events per order journal record, records 1, 2, ...
-        tail.unsaved = (1..=n).map(|s| (event(s), 0, (s - 1) / 3 + 1)).collect();
+        tail.unsaved = (1..=n)
+            .map(|s| (event(s, serde_json::json!({})), 0, (s - 1) / 3 + 1))
+            .collect();
         tail.taken_upto = (n - 1) / 3 + 2; // a last record without events
         tail.save();
         assert!(tail.unsaved.is_empty());
         assert_eq!(tail.stored_upto, tail.taken_upto);
         drop(tail);
-        let mut back = Vec::new();
-        let (store, loaded) = EventStore::open(
-            dir.path(),
-            DurabilityMode::Os,
-            Covered::default(),
-            &mut |e| back.push(e.event.seq),
-        )
-        .unwrap();
+        let (store, loaded, back) = open(dir.path()).unwrap();
         assert_eq!(loaded.covered, (n - 1) / 3 + 2);
         assert_eq!(back, (1..=n).collect::<Vec<_>>());
         let records = orch_journal::read_from(dir.path(), 1).unwrap().count();

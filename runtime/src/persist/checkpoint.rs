@@ -166,19 +166,18 @@ pub fn checkpoint(
         (Some(_), Some(at)) => now.saturating_sub(at) >= FULL_SWEEP_MS,
         _ => true,
     };
+    let run = Run {
+        cfg,
+        store,
+        durability,
+        owner,
+        upto,
+        now,
+    };
     let (r, (forgotten, holds_forgotten), orders_written, idle) = if full {
-        whole(cfg, store, durability, owner, upto, now, &mut memo)?
+        run.whole(&mut memo)?
     } else {
-        delta(
-            cfg,
-            store,
-            durability,
-            owner,
-            upto,
-            now,
-            &mut memo,
-            previous.as_ref(),
-        )?
+        run.delta(&mut memo, previous.as_ref())?
     };
     let orders_count = orders_written.as_ref().map_or(0, |w| w.1);
     let meta = match orders_written {
@@ -198,6 +197,18 @@ pub fn checkpoint(
         orders_written: orders_count,
         full,
     })
+}
+
+/// What a checkpoint works with.
+#[derive(Clone, Copy)]
+struct Run<'a> {
+    cfg: &'a Config,
+    store: &'a SnapshotStore,
+    durability: &'a Durability,
+    owner: &'a dyn Retire,
+    /// The last journal record it covers.
+    upto: u64,
+    now: Millis,
 }
 
 /// What one way of checkpointing did: the replay, the orders and holds
@@ -272,114 +283,103 @@ fn forget_old_holds(cfg: &Config, owner: &dyn Retire, r: &mut Recovered, now: Mi
     gone.len()
 }
 
-/// A whole checkpoint: every order loaded, replayed onto and written.
-fn whole(
-    cfg: &Config,
-    store: &SnapshotStore,
-    durability: &Durability,
-    owner: &dyn Retire,
-    upto: u64,
-    now: Millis,
-    memo: &mut Memo,
-) -> Result<Made, String> {
-    let mut r = base_with(cfg, Some(store), now, None)?;
-    let from = r.last_seq;
-    replay(&mut r, durability.dir(), Some(upto))?;
-    let forgotten = forget_old(cfg, owner, &mut r, now);
-    let holds_gone = forget_old_holds(cfg, owner, &mut r, now);
-    let nothing_gone = forgotten.is_empty() && holds_gone == 0;
-    let written = if r.last_seq == from && nothing_gone && store.meta()?.is_some() {
-        None
-    } else {
-        bound_ids(cfg, &mut r);
-        let w = store.write(
+impl Run<'_> {
+    /// Writes `r` as the new snapshot (with the ids bounded); answers its
+    /// meta and the orders written.
+    fn write(
+        self,
+        r: &mut Recovered,
+        which: OrdersWritten<'_>,
+    ) -> Result<(SnapshotMeta, usize), String> {
+        bound_ids(self.cfg, r);
+        let w = self.store.write(
             &r.world,
             &r.receipts,
             &r.adjustments,
             r.last_seq,
-            now,
-            OrdersWritten::All,
+            self.now,
+            which,
         )?;
-        Some((w.meta, w.orders))
-    };
-    let idle_before = now.saturating_sub(cfg.durability.passivate_after_ms);
-    memo.full_at = Some(now);
-    memo.finished.clear();
-    let mut idle = Vec::new();
-    for o in r.world.orders.values().filter(|o| o.status().is_final()) {
-        if o.last_change() <= idle_before {
-            idle.push((o.no(), o.timeline().len()));
-        } else {
-            memo.finished
-                .insert(o.no(), (o.last_change(), o.timeline().len()));
-        }
+        Ok((w.meta, w.orders))
     }
-    Ok((r, (forgotten.len(), holds_gone), written, idle))
-}
 
-/// A delta checkpoint: only the chunks of the orders the journal records
-/// since the snapshot name are loaded, replayed onto and written (the
-/// finished orders past retention among them are forgotten too).
-#[allow(clippy::too_many_arguments)]
-fn delta(
-    cfg: &Config,
-    store: &SnapshotStore,
-    durability: &Durability,
-    owner: &dyn Retire,
-    upto: u64,
-    now: Millis,
-    memo: &mut Memo,
-    previous: Option<&SnapshotMeta>,
-) -> Result<Made, String> {
-    let from = previous.map_or(0, |m| m.seq);
-    let named = orders_named(durability.dir(), from, upto)?;
-    let chunks: BTreeSet<u64> = named.iter().map(|no| chunk_of(*no)).collect();
-    let mut r = base_with(cfg, Some(store), now, Some(&chunks))?;
-    replay(&mut r, durability.dir(), Some(upto))?;
-    let forgotten = forget_old(cfg, owner, &mut r, now);
-    for no in &forgotten {
-        memo.finished.remove(no);
+    /// A whole checkpoint: every order loaded, replayed onto and written.
+    fn whole(self, memo: &mut Memo) -> Result<Made, String> {
+        let mut r = base_with(self.cfg, Some(self.store), self.now, None)?;
+        let from = r.last_seq;
+        replay(&mut r, self.durability.dir(), Some(self.upto))?;
+        let forgotten = forget_old(self.cfg, self.owner, &mut r, self.now);
+        let holds_gone = forget_old_holds(self.cfg, self.owner, &mut r, self.now);
+        let nothing_gone = forgotten.is_empty() && holds_gone == 0;
+        let written = if r.last_seq == from && nothing_gone && self.store.meta()?.is_some() {
+            None
+        } else {
+            Some(self.write(&mut r, OrdersWritten::All)?)
+        };
+        let idle_before = self
+            .now
+            .saturating_sub(self.cfg.durability.passivate_after_ms);
+        memo.full_at = Some(self.now);
+        memo.finished.clear();
+        let mut idle = Vec::new();
+        for o in r.world.orders.values().filter(|o| o.status().is_final()) {
+            if o.last_change() <= idle_before {
+                idle.push((o.no(), o.timeline().len()));
+            } else {
+                memo.finished
+                    .insert(o.no(), (o.last_change(), o.timeline().len()));
+            }
+        }
+        Ok((r, (forgotten.len(), holds_gone), written, idle))
     }
-    let holds_gone = forget_old_holds(cfg, owner, &mut r, now);
-    let written = if r.last_seq == from && forgotten.is_empty() && holds_gone == 0 {
-        None
-    } else {
-        bound_ids(cfg, &mut r);
-        let w = store.write(
-            &r.world,
-            &r.receipts,
-            &r.adjustments,
-            r.last_seq,
-            now,
-            OrdersWritten::Chunks(&chunks),
-        )?;
-        Some((w.meta, w.orders))
-    };
-    if written.is_some() {
-        for no in &named {
-            match r.world.orders.get(no) {
-                Some(o) if o.status().is_final() => {
-                    memo.finished
-                        .insert(*no, (o.last_change(), o.timeline().len()));
-                }
-                _ => {
-                    memo.finished.remove(no);
+
+    /// A delta checkpoint: only the chunks of the orders the journal records
+    /// since the snapshot name are loaded, replayed onto and written (the
+    /// finished orders past retention among them are forgotten too).
+    fn delta(self, memo: &mut Memo, previous: Option<&SnapshotMeta>) -> Result<Made, String> {
+        let from = previous.map_or(0, |m| m.seq);
+        let named = orders_named(self.durability.dir(), from, self.upto)?;
+        let chunks: BTreeSet<u64> = named.iter().map(|no| chunk_of(*no)).collect();
+        let mut r = base_with(self.cfg, Some(self.store), self.now, Some(&chunks))?;
+        replay(&mut r, self.durability.dir(), Some(self.upto))?;
+        let forgotten = forget_old(self.cfg, self.owner, &mut r, self.now);
+        for no in &forgotten {
+            memo.finished.remove(no);
+        }
+        let holds_gone = forget_old_holds(self.cfg, self.owner, &mut r, self.now);
+        let written = if r.last_seq == from && forgotten.is_empty() && holds_gone == 0 {
+            None
+        } else {
+            Some(self.write(&mut r, OrdersWritten::Chunks(&chunks))?)
+        };
+        if written.is_some() {
+            for no in &named {
+                match r.world.orders.get(no) {
+                    Some(o) if o.status().is_final() => {
+                        memo.finished
+                            .insert(*no, (o.last_change(), o.timeline().len()));
+                    }
+                    _ => {
+                        memo.finished.remove(no);
+                    }
                 }
             }
         }
+        let idle_before = self
+            .now
+            .saturating_sub(self.cfg.durability.passivate_after_ms);
+        let idle_now: Vec<OrderNo> = memo
+            .finished
+            .iter()
+            .filter(|(_, (last, _))| *last <= idle_before)
+            .map(|(no, _)| *no)
+            .collect();
+        let idle = idle_now
+            .into_iter()
+            .filter_map(|no| memo.finished.remove(&no).map(|(_, t)| (no, t)))
+            .collect();
+        Ok((r, (forgotten.len(), holds_gone), written, idle))
     }
-    let idle_before = now.saturating_sub(cfg.durability.passivate_after_ms);
-    let idle_now: Vec<OrderNo> = memo
-        .finished
-        .iter()
-        .filter(|(_, (last, _))| *last <= idle_before)
-        .map(|(no, _)| *no)
-        .collect();
-    let idle = idle_now
-        .into_iter()
-        .filter_map(|no| memo.finished.remove(&no).map(|(_, t)| (no, t)))
-        .collect();
-    Ok((r, (forgotten.len(), holds_gone), written, idle))
 }
 
 /// The running checkpoint thread.

@@ -93,14 +93,8 @@ pub fn base_with(
 /// A delta checkpoint loads these and replays onto them.
 pub fn orders_named(dir: &Path, from: u64, upto: u64) -> Result<BTreeSet<OrderNo>, String> {
     let mut named = BTreeSet::new();
-    let reader = orch_journal::read_from(dir, from + 1).map_err(|e| e.to_string())?;
-    for record in reader {
-        let (seq, payload) = record.map_err(|e| e.to_string())?;
-        if seq > upto {
-            break;
-        }
-        let entries = codec::decode(&payload)
-            .map_err(|e| format!("{}: journal record {seq}: {e}", dir.display()))?;
+    for record in records(dir, from, Some(upto))? {
+        let (_, entries) = record?;
         for entry in &entries {
             match entry {
                 LogEntry::Order(no, _) => {
@@ -114,6 +108,24 @@ pub fn orders_named(dir: &Path, from: u64, upto: u64) -> Result<BTreeSet<OrderNo
         }
     }
     Ok(named)
+}
+
+/// The journal records after `from` (up to `upto`, inclusive, when given),
+/// decoded, in order; a record that does not decode is an error naming it.
+fn records(
+    dir: &Path,
+    from: u64,
+    upto: Option<u64>,
+) -> Result<impl Iterator<Item = Result<(u64, Vec<LogEntry>), String>> + '_, String> {
+    let reader = orch_journal::read_from(dir, from + 1).map_err(|e| e.to_string())?;
+    Ok(reader
+        .take_while(move |r| !matches!((r, upto), (Ok((seq, _)), Some(u)) if *seq > u))
+        .map(move |record| {
+            let (seq, payload) = record.map_err(|e| e.to_string())?;
+            let entries = codec::decode(&payload)
+                .map_err(|e| format!("{}: journal record {seq}: {e}", dir.display()))?;
+            Ok((seq, entries))
+        }))
 }
 
 /// Puts the snapshot's hold records back, with the units the active ones
@@ -168,14 +180,8 @@ fn replay_into(
     now: Millis,
 ) -> Result<(), String> {
     let started = Instant::now();
-    let reader = orch_journal::read_from(dir, r.last_seq + 1).map_err(|e| e.to_string())?;
-    for record in reader {
-        let (seq, payload) = record.map_err(|e| e.to_string())?;
-        if upto.is_some_and(|u| seq > u) {
-            break;
-        }
-        let entries = codec::decode(&payload)
-            .map_err(|e| format!("{}: journal record {seq}: {e}", dir.display()))?;
+    for record in records(dir, r.last_seq, upto)? {
+        let (seq, entries) = record?;
         for entry in &entries {
             match entry {
                 LogEntry::Order(no, _) => {

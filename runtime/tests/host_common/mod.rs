@@ -1,6 +1,8 @@
 //! What the tests of the engine host (`host.rs`) and of the application
 //! over it (`hosted.rs`, `host_passive.rs`) build alike: the instant they start at, a
-//! facility, and an fsync journal whose writes fail while told to.
+//! facility, a hold of SKU-0, and an fsync journal whose writes fail while
+//! told to.
+#![allow(dead_code)] // each test file uses a part
 
 use std::sync::Arc;
 
@@ -41,4 +43,23 @@ pub fn faulty_journal(dir: &std::path::Path, fault: &FaultInjector) -> Arc<Durab
     };
     let d = Durability::open_with(DurabilityMode::Fsync, dir.join("journal"), opts);
     Arc::new(d.unwrap().0)
+}
+
+/// A 10-minute hold of `qty` SKU-0 shipping to New York, all or nothing.
+pub fn hold(id: &str, qty: i64) -> orch_runtime::dto::HoldInput {
+    use orch_runtime::dto::{HoldInput, LineInput, ShipTo};
+    HoldInput {
+        hold_id: id.into(),
+        ship_to: ShipTo {
+            lat: 40.7,
+            lon: -74.0,
+        },
+        service_level: None,
+        ttl_s: Some(600),
+        lines: vec![LineInput {
+            sku: "SKU-0".into(),
+            qty,
+        }],
+        allow_partial: Some(false),
+    }
 }
