@@ -96,7 +96,7 @@ pub(crate) fn passivate(
     peers: &[Sender<Peer>],
     idle: &[(OrderNo, usize)],
 ) -> usize {
-    ask_owners(own, peers, idle, Peer::Passivate)
+    ask_owners(peers, idle, |&(no, _)| own.order(no), Peer::Passivate)
         .into_iter()
         .sum()
 }
@@ -107,24 +107,24 @@ pub(crate) fn forget(
     peers: &[Sender<Peer>],
     old: &[(OrderNo, usize)],
 ) -> Vec<OrderNo> {
-    ask_owners(own, peers, old, Peer::Forget)
+    ask_owners(peers, old, |&(no, _)| own.order(no), Peer::Forget)
         .into_iter()
         .flatten()
         .collect()
 }
 
-/// Sends each shard its part of `orders` (by owner) in the message `ask`
+/// Sends each shard its part of `items` (by `owner`) in the message `ask`
 /// builds, and collects the answers (a shard that does not answer within
 /// [`ANSWER_MAX`] is left out).
-fn ask_owners<T>(
-    own: orch_engine::Ownership,
+fn ask_owners<I: Clone, T>(
     peers: &[Sender<Peer>],
-    orders: &[(OrderNo, usize)],
-    ask: impl Fn(Vec<(OrderNo, usize)>, Sender<T>) -> Peer,
+    items: &[I],
+    owner: impl Fn(&I) -> ShardIdx,
+    ask: impl Fn(Vec<I>, Sender<T>) -> Peer,
 ) -> Vec<T> {
-    let mut by_shard: Vec<Vec<(OrderNo, usize)>> = vec![Vec::new(); peers.len()];
-    for &(no, len) in orders {
-        by_shard[own.order(no)].push((no, len));
+    let mut by_shard: Vec<Vec<I>> = vec![Vec::new(); peers.len()];
+    for item in items {
+        by_shard[owner(item)].push(item.clone());
     }
     let mut answers = Vec::new();
     for (shard, list) in by_shard.into_iter().enumerate() {
@@ -143,30 +143,14 @@ fn ask_owners<T>(
 }
 
 /// Asks each shard to forget its `old` ended holds; answers those
-/// forgotten (a shard that does not answer within [`ANSWER_MAX`] is left
-/// out).
+/// forgotten.
 pub(crate) fn forget_holds(
     own: orch_engine::Ownership,
     peers: &[Sender<Peer>],
     old: &[orch_actors::hold::HoldNo],
 ) -> Vec<orch_actors::hold::HoldNo> {
-    let mut by_shard = vec![Vec::new(); peers.len()];
-    for &no in old {
-        by_shard[own.hold(no)].push(no);
-    }
-    let mut answers = Vec::new();
-    for (shard, list) in by_shard.into_iter().enumerate() {
-        if list.is_empty() {
-            continue;
-        }
-        let (tx, rx) = crossbeam_channel::bounded(1);
-        if peers[shard].send(Peer::ForgetHolds(list, tx)).is_ok() {
-            answers.push(rx);
-        }
-    }
-    answers
+    ask_owners(peers, old, |&no| own.hold(no), Peer::ForgetHolds)
         .into_iter()
-        .filter_map(|rx| rx.recv_timeout(ANSWER_MAX).ok())
         .flatten()
         .collect()
 }

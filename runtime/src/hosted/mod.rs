@@ -317,20 +317,31 @@ impl crate::persist::checkpoint::Retire for Retirement {
     fn forget(&self, old: &[crate::persist::checkpoint::Old]) -> Vec<OrderNo> {
         let asked: Vec<(OrderNo, usize)> = old.iter().map(|o| (o.no, o.timeline)).collect();
         let gone = self.host.forget(&asked);
-        let gone_set: std::collections::HashSet<OrderNo> = gone.iter().copied().collect();
-        for o in old.iter().filter(|o| gone_set.contains(&o.no)) {
-            self.ids.forget(&o.order_id, &o.no);
-        }
-        gone
+        free_ids(&self.ids, old.iter().map(|o| (&*o.order_id, o.no)), gone)
     }
 
     fn forget_holds(&self, old: &[crate::persist::checkpoint::OldHold]) -> Vec<HoldNo> {
         let asked: Vec<HoldNo> = old.iter().map(|h| h.no).collect();
         let gone = self.host.forget_holds(&asked);
-        let gone_set: std::collections::HashSet<HoldNo> = gone.iter().copied().collect();
-        for h in old.iter().filter(|h| gone_set.contains(&h.no)) {
-            self.hold_ids.forget(&h.hold_id, &h.no);
-        }
-        gone
+        free_ids(
+            &self.hold_ids,
+            old.iter().map(|h| (&*h.hold_id, h.no)),
+            gone,
+        )
     }
+}
+
+/// Frees the client ids of the `asked` (id, number) the shards let go
+/// (`gone`, answered back): shards first, then ids, so an id is never free
+/// while its number still answers.
+fn free_ids<'a, N: Copy + Eq + std::hash::Hash>(
+    ids: &Keys<N>,
+    asked: impl Iterator<Item = (&'a str, N)>,
+    gone: Vec<N>,
+) -> Vec<N> {
+    let gone_set: std::collections::HashSet<N> = gone.iter().copied().collect();
+    for (id, no) in asked.filter(|(_, no)| gone_set.contains(no)) {
+        ids.forget(id, &no);
+    }
+    gone
 }

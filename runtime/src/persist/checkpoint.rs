@@ -173,16 +173,18 @@ pub fn checkpoint(
         owner,
         upto,
         now,
+        previous: previous.as_ref(),
     };
-    let (r, (forgotten, holds_forgotten), orders_written, idle) = if full {
+    let (r, (forgotten, holds_forgotten), written, idle) = if full {
         run.whole(&mut memo)?
     } else {
-        run.delta(&mut memo, previous.as_ref())?
+        run.delta(&mut memo)?
     };
-    let orders_count = orders_written.as_ref().map_or(0, |w| w.1);
-    let meta = match orders_written {
-        Some((written, _)) => written,
-        None => previous.expect("a checkpoint that writes nothing has a snapshot"),
+    let (meta, orders_written) = match (written, previous) {
+        (Some(w), _) => w,
+        // Nothing changed: the current snapshot stands.
+        (None, Some(current)) => (current, 0),
+        (None, None) => return Err("a checkpoint without a snapshot wrote none".into()),
     };
     let segments_deleted = durability.delete_before(meta.seq + 1)?;
     let passivated = owner.passivate(&idle);
@@ -194,7 +196,7 @@ pub fn checkpoint(
         passivated,
         forgotten,
         holds_forgotten,
-        orders_written: orders_count,
+        orders_written,
         full,
     })
 }
@@ -209,17 +211,18 @@ struct Run<'a> {
     /// The last journal record it covers.
     upto: u64,
     now: Millis,
+    /// The current snapshot, if any.
+    previous: Option<&'a SnapshotMeta>,
 }
 
 /// What one way of checkpointing did: the replay, the orders and holds
 /// forgotten, the meta written with the orders it wrote (none when nothing
 /// changed) and the idle finished orders that may leave memory.
-type Made = (
-    Recovered,
-    (usize, usize),
-    Option<(SnapshotMeta, usize)>,
-    Idle,
-);
+type Made = (Recovered, (usize, usize), Wrote, Idle);
+
+/// What a checkpoint wrote: the new current meta and the orders written;
+/// none when nothing changed since the current snapshot.
+type Wrote = Option<(SnapshotMeta, usize)>;
 
 /// The receipt and adjustment ids a snapshot keeps: the last
 /// `seen_ids_max` (what a restored shard remembers; older ones would be
@@ -303,19 +306,33 @@ impl Run<'_> {
         Ok((w.meta, w.orders))
     }
 
+    /// Lets `owner` forget what in `r` is past retention, then writes `r`
+    /// (orders as `which` says) unless nothing changed since the current
+    /// snapshot; answers the orders forgotten, the holds forgotten, and
+    /// what was written.
+    fn forget_and_write(
+        self,
+        r: &mut Recovered,
+        which: OrdersWritten<'_>,
+    ) -> Result<(Vec<OrderNo>, usize, Wrote), String> {
+        let forgotten = forget_old(self.cfg, self.owner, r, self.now);
+        let holds_gone = forget_old_holds(self.cfg, self.owner, r, self.now);
+        let unchanged = self.previous.is_some_and(|p| p.seq == r.last_seq)
+            && forgotten.is_empty()
+            && holds_gone == 0;
+        let written = if unchanged {
+            None
+        } else {
+            Some(self.write(r, which)?)
+        };
+        Ok((forgotten, holds_gone, written))
+    }
+
     /// A whole checkpoint: every order loaded, replayed onto and written.
     fn whole(self, memo: &mut Memo) -> Result<Made, String> {
         let mut r = base_with(self.cfg, Some(self.store), self.now, None)?;
-        let from = r.last_seq;
         replay(&mut r, self.durability.dir(), Some(self.upto))?;
-        let forgotten = forget_old(self.cfg, self.owner, &mut r, self.now);
-        let holds_gone = forget_old_holds(self.cfg, self.owner, &mut r, self.now);
-        let nothing_gone = forgotten.is_empty() && holds_gone == 0;
-        let written = if r.last_seq == from && nothing_gone && self.store.meta()?.is_some() {
-            None
-        } else {
-            Some(self.write(&mut r, OrdersWritten::All)?)
-        };
+        let (forgotten, holds_gone, written) = self.forget_and_write(&mut r, OrdersWritten::All)?;
         let idle_before = self
             .now
             .saturating_sub(self.cfg.durability.passivate_after_ms);
@@ -336,22 +353,17 @@ impl Run<'_> {
     /// A delta checkpoint: only the chunks of the orders the journal records
     /// since the snapshot name are loaded, replayed onto and written (the
     /// finished orders past retention among them are forgotten too).
-    fn delta(self, memo: &mut Memo, previous: Option<&SnapshotMeta>) -> Result<Made, String> {
-        let from = previous.map_or(0, |m| m.seq);
+    fn delta(self, memo: &mut Memo) -> Result<Made, String> {
+        let from = self.previous.map_or(0, |m| m.seq);
         let named = orders_named(self.durability.dir(), from, self.upto)?;
         let chunks: BTreeSet<u64> = named.iter().map(|no| chunk_of(*no)).collect();
         let mut r = base_with(self.cfg, Some(self.store), self.now, Some(&chunks))?;
         replay(&mut r, self.durability.dir(), Some(self.upto))?;
-        let forgotten = forget_old(self.cfg, self.owner, &mut r, self.now);
+        let (forgotten, holds_gone, written) =
+            self.forget_and_write(&mut r, OrdersWritten::Chunks(&chunks))?;
         for no in &forgotten {
             memo.finished.remove(no);
         }
-        let holds_gone = forget_old_holds(self.cfg, self.owner, &mut r, self.now);
-        let written = if r.last_seq == from && forgotten.is_empty() && holds_gone == 0 {
-            None
-        } else {
-            Some(self.write(&mut r, OrdersWritten::Chunks(&chunks))?)
-        };
         if written.is_some() {
             for no in &named {
                 match r.world.orders.get(no) {
@@ -368,16 +380,14 @@ impl Run<'_> {
         let idle_before = self
             .now
             .saturating_sub(self.cfg.durability.passivate_after_ms);
-        let idle_now: Vec<OrderNo> = memo
-            .finished
-            .iter()
-            .filter(|(_, (last, _))| *last <= idle_before)
-            .map(|(no, _)| *no)
-            .collect();
-        let idle = idle_now
-            .into_iter()
-            .filter_map(|no| memo.finished.remove(&no).map(|(_, t)| (no, t)))
-            .collect();
+        let mut idle = Vec::new();
+        memo.finished.retain(|&no, &mut (last, timeline)| {
+            let now_idle = last <= idle_before;
+            if now_idle {
+                idle.push((no, timeline));
+            }
+            !now_idle
+        });
         Ok((r, (forgotten.len(), holds_gone), written, idle))
     }
 }

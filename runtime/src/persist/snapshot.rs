@@ -99,9 +99,6 @@ pub struct Written {
     pub meta: SnapshotMeta,
     /// Orders written (those in the chunks written).
     pub orders: usize,
-    /// Order layers the snapshot has now (1 after a whole write, 2 after a
-    /// delta).
-    pub layers: usize,
 }
 
 /// The chunk an order is stored in.
@@ -437,7 +434,6 @@ impl SnapshotStore {
         Ok(Written {
             meta,
             orders: written,
-            layers: layers.len(),
         })
     }
 

@@ -2,7 +2,6 @@
 //! over it (`hosted.rs`, `host_passive.rs`) build alike: the instant they start at, a
 //! facility, a hold of SKU-0, and an fsync journal whose writes fail while
 //! told to.
-#![allow(dead_code)] // each test file uses a part
 
 use std::sync::Arc;
 
@@ -46,6 +45,7 @@ pub fn faulty_journal(dir: &std::path::Path, fault: &FaultInjector) -> Arc<Durab
 }
 
 /// A 10-minute hold of `qty` SKU-0 shipping to New York, all or nothing.
+#[allow(dead_code)] // host.rs builds no holds
 pub fn hold(id: &str, qty: i64) -> orch_runtime::dto::HoldInput {
     use orch_runtime::dto::{HoldInput, LineInput, ShipTo};
     HoldInput {
